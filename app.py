@@ -1,0 +1,84 @@
+"""polyviz web app: builds the Dash app, registers the pages, exposes ``server`` for gunicorn.
+
+    python app.py                # development server on http://127.0.0.1:8050
+    gunicorn app:server          # production (see the Dockerfile for the arguments)
+
+Configuration is by environment variable; see the README's "Configuration" section.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import dash
+from dash import Dash, dcc, html
+
+from callbacks import services
+
+DEBUG = os.environ.get("POLYVIZ_DEBUG") == "1"
+MAX_REQUEST_BYTES = int(os.environ.get("POLYVIZ_MAX_REQUEST_BYTES", str(2 * 1024 * 1024)))
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log = logging.getLogger("polyviz")
+
+app = Dash(
+    __name__,
+    use_pages=True,
+    pages_folder="",  # pages are registered below from layouts/, not discovered from a folder
+    title="polyviz",
+    update_title=None,
+    compress=True,  # gzip: base64 figure arrays shrink by about a quarter on the wire
+    suppress_callback_exceptions=True,
+    health_endpoint="health",
+    background_callback_manager=services.background_manager(),
+    meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+)
+server = app.server
+server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+services.cache.init_app(server, config=services.cache_config())
+
+# Layout and callback modules register after the app exists (dash.register_page needs it).
+from layouts import home, stretch_fold  # noqa: E402
+import callbacks.stretch_fold  # noqa: E402,F401
+
+PAGES = [
+    (home, "Home", "polyviz — the geometry of LayerNorm and ReLU polytopes"),
+    (stretch_fold, "Stretch & fold", "Stretch & fold — polyviz"),
+]
+for order, (module, name, title) in enumerate(PAGES):
+    dash.register_page(module.__name__, path=module.PATH, name=name, title=title, order=order, layout=module.layout)
+
+
+def not_found_layout(**_query):
+    return html.Div([html.H2("Page not found"), html.P(["Nothing lives here. ", dcc.Link("Back to the start", href="/")])],
+                    className="page")
+
+
+dash.register_page("not_found_404", path="/404", layout=not_found_layout, title="Not found — polyviz")
+
+
+def navbar() -> html.Header:
+    links = [dcc.Link(name, href=module.PATH, className="nav-link") for module, name, _ in PAGES[1:]]
+    return html.Header(
+        [dcc.Link([html.Span("poly", className="logo-a"), html.Span("viz", className="logo-b")], href="/",
+                  className="logo"),
+         html.Nav(links, className="nav")],
+        className="topbar",
+    )
+
+
+app.layout = html.Div([navbar(), html.Main(dash.page_container, className="main")], className="shell")
+
+
+@server.after_request
+def security_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'")
+    return response
+
+
+if __name__ == "__main__":
+    app.run(host=os.environ.get("POLYVIZ_HOST", "127.0.0.1"), port=int(os.environ.get("POLYVIZ_PORT", "8050")),
+            debug=DEBUG)

@@ -1,0 +1,43 @@
+"""Run every benchmark and print one JSON object per line: {"metric", "value", "unit"}.
+
+Each ``benchmarks/bench_*.py`` module defines ``run(quick: bool)`` that yields dicts with
+those keys (extra keys such as "target" are allowed). ``--quick`` keeps the whole run
+within about a minute; ``--only NAME`` runs the modules whose name contains NAME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pathlib
+import sys
+import traceback
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="shorter runs (about a minute in all)")
+    parser.add_argument("--only", default="", help="run only modules whose name contains this")
+    args = parser.parse_args(argv)
+    failures = 0
+    for path in sorted(HERE.glob("bench_*.py")):
+        if args.only and args.only not in path.stem:
+            continue
+        module = importlib.import_module(path.stem)
+        try:
+            for record in module.run(quick=args.quick):
+                print(json.dumps(record), flush=True)
+        except Exception:  # one broken benchmark must not hide the others' figures
+            failures += 1
+            traceback.print_exc()
+            print(json.dumps({"metric": f"{path.stem}_error", "value": 1, "unit": "count"}), flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

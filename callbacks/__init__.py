@@ -1,0 +1,1 @@
+"""Callbacks: one module per page, wiring that page's ids to polyviz."""

@@ -1,0 +1,23 @@
+"""The Celery app for background jobs when POLYVIZ_REDIS_URL is set.
+
+Start a worker with:  celery -A callbacks.celery_app worker --loglevel=INFO --concurrency=2
+The worker imports app.py so that every background callback is registered in it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+REDIS_URL = os.environ.get("POLYVIZ_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+celery_app = Celery("polyviz", broker=REDIS_URL, backend=REDIS_URL, include=["app"])
+celery_app.conf.update(
+    task_time_limit=int(os.environ.get("POLYVIZ_JOB_TIME_LIMIT", "600")),
+    worker_prefetch_multiplier=1,
+    task_acks_late=False,
+    accept_content=["json"],  # nothing user-supplied is ever unpickled
+    task_serializer="json",
+    result_serializer="json",
+)

@@ -1,0 +1,58 @@
+"""Shared services chosen by environment variables: the cache and the background-job manager.
+
+Embedded default (nothing to start): a filesystem cache and Dash's DiskcacheManager, both
+under POLYVIZ_DATA_DIR. Scale-out: set POLYVIZ_REDIS_URL and the cache lives in Redis
+and background jobs run on Celery workers through Dash's CeleryManager.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+
+from flask_caching import Cache
+
+# Background-callback results are keyed by this; it must be the same in every worker.
+CACHE_VERSION = "polyviz-1"
+
+cache = Cache()
+
+
+def data_dir() -> pathlib.Path:
+    path = pathlib.Path(os.environ.get("POLYVIZ_DATA_DIR") or pathlib.Path(tempfile.gettempdir()) / "polyviz")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def redis_url() -> str | None:
+    return os.environ.get("POLYVIZ_REDIS_URL") or None
+
+
+def cache_config() -> dict:
+    timeout = int(os.environ.get("POLYVIZ_CACHE_TIMEOUT", "86400"))
+    if redis_url():
+        return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url(), "CACHE_DEFAULT_TIMEOUT": timeout,
+                "CACHE_KEY_PREFIX": "polyviz:"}
+    return {"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(data_dir() / "cache"), "CACHE_DEFAULT_TIMEOUT": timeout,
+            "CACHE_THRESHOLD": 2000}
+
+
+def background_manager():
+    """Dash's manager for background callbacks (training jobs).
+
+    Without Redis: DiskcacheManager, jobs run in processes on this host and their state
+    lives on disk, so any gunicorn worker on the host can poll them. With POLYVIZ_REDIS_URL:
+    CeleryManager on the Celery app in callbacks/celery_app.py.
+    """
+    if redis_url():
+        from dash import CeleryManager
+
+        from callbacks.celery_app import celery_app
+
+        return CeleryManager(celery_app, cache_by=[lambda: CACHE_VERSION], expire=3600)
+    import diskcache
+    from dash import DiskcacheManager
+
+    jobs = diskcache.Cache(str(data_dir() / "jobs"))
+    return DiskcacheManager(jobs, cache_by=[lambda: CACHE_VERSION], expire=3600)

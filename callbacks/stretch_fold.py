@@ -1,0 +1,170 @@
+"""Callbacks of the Stretch & fold page.
+
+The server callback owns the exact figures (built by polyviz.figures). Dragging the t
+slider and the play button redraw in the browser (assets/stretch_fold.js) with no round
+trip per frame; when the slider is released or play stops, the server redraws once.
+"""
+
+from __future__ import annotations
+
+import math
+
+from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, no_update
+
+from callbacks.common import triggered_id, triggered_props
+from layouts import stretch_fold as ids
+from layouts.common import notice_items
+from layouts.stretch_fold import PRESETS, StretchFoldState
+from polyviz import figures
+from polyviz import state as st
+
+
+def eps_from_slider(log_eps):
+    """The widget holds log10(eps); anything that is not a finite number passes through
+    unchanged so validation can name it."""
+    if isinstance(log_eps, (int, float)) and not isinstance(log_eps, bool) and math.isfinite(log_eps):
+        return 10.0 ** max(min(float(log_eps), 10.0), -10.0)
+    return log_eps
+
+
+def state_from_controls(op, t, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2):
+    """Validated state and notices from raw control values (a payload can hold anything)."""
+    raw = dict(op=op, t=t, eps=eps_from_slider(log_eps), n=n, dist=dist, seed=seed,
+               a11=a11, a12=a12, a21=a21, a22=a22, b1=b1, b2=b2)
+    # An empty number box (None) means "not set": keep the default rather than complain.
+    raw = {k: v for k, v in raw.items() if v is not None}
+    return st.validate(StretchFoldState, raw)
+
+
+CONTROL_INPUTS = [
+    Input(ids.COMMITTED_T, "data"),
+    Input(ids.OP, "value"),
+    Input(ids.EPS, "value"),
+    Input(ids.N, "value"),
+    Input(ids.DIST, "value"),
+    Input(ids.SEED, "value"),
+    *[Input(cid, "value") for cid in ids.AFFINE_IDS.values()],
+]
+
+
+@callback(
+    Output(ids.FIG_CIRCLE, "figure"),
+    Output(ids.FIG_CURVE, "figure"),
+    Output(ids.FIG_SURFACE, "figure"),
+    Output(ids.FIG_SPHERE, "figure"),
+    Output(ids.NOTICES, "children"),
+    Output(ids.QUERY, "data"),
+    Output(ids.AFFINE_BOX, "style"),
+    *CONTROL_INPUTS,
+    State(ids.LINK_NOTICES, "data"),
+)
+def update_figures(t, op, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2, link_notices=None):
+    state, notices = state_from_controls(op, t, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2)
+    first_draw = not triggered_props()
+    if first_draw and isinstance(link_notices, list):
+        notices = [str(text)[:300] for text in link_notices[:20]] + notices
+    specs = figures.stretch_fold_specs(op=state.op, t=state.t, eps=state.eps, n=state.n,
+                                       distribution=state.dist, seed=state.seed, affine=state.affine)
+    if not first_draw and triggered_props() == {f"{ids.COMMITTED_T}.data"}:
+        # Only t moved: the browser already holds the inputs, surface and wireframe.
+        specs = {name: t_patch(name, spec) for name, spec in specs.items()}
+    affine_style = {"display": "block" if state.op == "affine" else "none"}
+    return (specs["circle"], specs["curve"], specs["surface"], specs["sphere"], notice_items(notices),
+            st.to_query(state), affine_style)
+
+
+def t_patch(name: str, spec: dict) -> Patch:
+    """A Patch carrying only the traces and layout entries that depend on t."""
+    patch = Patch()
+    for index, props in figures.MOVING_TRACES[name].items():
+        for prop in props:
+            patch["data"][index][prop] = spec["data"][index][prop]
+    patch["layout"]["meta"] = spec["layout"]["meta"]
+    patch["layout"]["title"] = spec["layout"]["title"]
+    return patch
+
+
+@callback(
+    Output(ids.OP, "value"),
+    Output(ids.T, "value"),
+    Output(ids.EPS, "value"),
+    Output(ids.DIST, "value"),
+    Output(ids.PRESET_TEXT, "children"),
+    *[Input(ids.PRESET_PREFIX + key, "n_clicks") for key in PRESETS],
+    prevent_initial_call=True,
+)
+def apply_preset(*_clicks):
+    key = str(triggered_id() or "").removeprefix(ids.PRESET_PREFIX)
+    if key not in PRESETS:
+        return (no_update,) * 5
+    values = PRESETS[key]["values"]
+    return values["op"], values["t"], math.log10(values["eps"]), values["dist"], PRESETS[key]["text"]
+
+
+# The slider's committed value reaches the server only when play is not running.
+clientside_callback(
+    ClientsideFunction("polyviz", "commitT"),
+    Output(ids.COMMITTED_T, "data"),
+    Input(ids.T, "value"),
+    State(ids.PLAY_TIMER, "disabled"),
+    prevent_initial_call=True,
+)
+
+# Live redraw while dragging: no server round trip.
+clientside_callback(
+    ClientsideFunction("polyviz", "sfLive"),
+    Output(ids.FIG_CIRCLE, "figure", allow_duplicate=True),
+    Output(ids.FIG_CURVE, "figure", allow_duplicate=True),
+    Output(ids.FIG_SURFACE, "figure", allow_duplicate=True),
+    Output(ids.FIG_SPHERE, "figure", allow_duplicate=True),
+    Input(ids.T, "drag_value"),
+    State(ids.FIG_CIRCLE, "figure"),
+    State(ids.FIG_CURVE, "figure"),
+    State(ids.FIG_SURFACE, "figure"),
+    State(ids.FIG_SPHERE, "figure"),
+    prevent_initial_call=True,
+)
+
+# Play: toggle the timer; on pause the current t is committed to the server.
+clientside_callback(
+    ClientsideFunction("polyviz", "togglePlay"),
+    Output(ids.PLAY_TIMER, "disabled"),
+    Output(ids.PLAY, "children"),
+    Output(ids.COMMITTED_T, "data", allow_duplicate=True),
+    Input(ids.PLAY, "n_clicks"),
+    State(ids.PLAY_TIMER, "disabled"),
+    State(ids.T, "value"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    ClientsideFunction("polyviz", "sfTick"),
+    Output(ids.T, "value"),
+    Output(ids.PLAY_DIRECTION, "data"),
+    Output(ids.FIG_CIRCLE, "figure", allow_duplicate=True),
+    Output(ids.FIG_CURVE, "figure", allow_duplicate=True),
+    Output(ids.FIG_SURFACE, "figure", allow_duplicate=True),
+    Output(ids.FIG_SPHERE, "figure", allow_duplicate=True),
+    Input(ids.PLAY_TIMER, "n_intervals"),
+    State(ids.T, "value"),
+    State(ids.PLAY_DIRECTION, "data"),
+    State(ids.FIG_CIRCLE, "figure"),
+    State(ids.FIG_CURVE, "figure"),
+    State(ids.FIG_SURFACE, "figure"),
+    State(ids.FIG_SPHERE, "figure"),
+    prevent_initial_call=True,
+)
+
+# Keep the address bar equal to the view without re-running the page layout.
+clientside_callback(
+    ClientsideFunction("polyviz", "replaceQuery"),
+    Output(ids.URL_SINK, "data"),
+    Input(ids.QUERY, "data"),
+)
+
+clientside_callback(
+    ClientsideFunction("polyviz", "currentHref"),
+    Output(ids.COPY, "content"),
+    Input(ids.COPY, "n_clicks"),
+    prevent_initial_call=True,
+)

@@ -1,0 +1,163 @@
+"""The "Stretch & fold" page: u_eps after an affine map, on the circle, plane and sphere."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from dash import dcc, html
+
+from polyviz import state as st
+from polyviz.stretch_fold import DISTRIBUTIONS, OPERATIONS
+
+from .common import control, copy_link, graph_card, notices_box
+
+PATH = "/stretch-fold"
+T_RANGE = (-5.0, 5.0)
+EPS_RANGE = (1e-4, 1.0)
+
+
+@dataclass(frozen=True)
+class StretchFoldState:
+    op: str = st.choice("stretch", OPERATIONS, label="op")
+    t: float = st.number(2.0, *T_RANGE, label="t")
+    eps: float = st.number(0.01, *EPS_RANGE, label="eps")
+    n: int = st.integer(400, 10, 5000, label="n")
+    dist: str = st.choice("circle", DISTRIBUTIONS, label="dist")
+    seed: int = st.integer(0, 0, 2**31 - 1, label="seed")
+    a11: float = st.number(1.0, -5.0, 5.0, label="a11")
+    a12: float = st.number(0.0, -5.0, 5.0, label="a12")
+    a21: float = st.number(0.0, -5.0, 5.0, label="a21")
+    a22: float = st.number(1.0, -5.0, 5.0, label="a22")
+    b1: float = st.number(0.0, -5.0, 5.0, label="b1")
+    b2: float = st.number(0.0, -5.0, 5.0, label="b2")
+
+    @property
+    def affine(self) -> tuple[float, ...]:
+        return (self.a11, self.a12, self.a21, self.a22, self.b1, self.b2)
+
+
+PRESETS = {
+    "sign": dict(
+        title="sign: hot vs cold",
+        text="A strong stretch u_ε(5x, y): every point with x > 0 lands near (1, 0), every point "
+             "with x < 0 near (−1, 0). The circle becomes a soft sign of x.",
+        values=dict(op="stretch", t=5.0, eps=0.01, dist="circle"),
+    ),
+    "abs": dict(
+        title="absolute value: extremes vs typical",
+        text="A fold u_ε(x + 2, y): both ends of the x-axis (the extremes, x = ±1) land on the same "
+             "point, while typical values (x near 0) stay apart along y. The y-output is a soft |x|.",
+        values=dict(op="shift", t=2.0, eps=0.01, dist="circle"),
+    ),
+}
+
+# Component ids, so the callbacks module and the tests use the same names.
+OP, T, EPS, N, DIST, SEED = "sf-op", "sf-t", "sf-log-eps", "sf-n", "sf-dist", "sf-seed"
+AFFINE_IDS = {name: f"sf-{name}" for name in ("a11", "a12", "a21", "a22", "b1", "b2")}
+AFFINE_BOX = "sf-affine-box"
+PLAY, PLAY_TIMER, PLAY_DIRECTION, COMMITTED_T = "sf-play", "sf-timer", "sf-direction", "sf-committed-t"
+FIG_CIRCLE, FIG_CURVE, FIG_SURFACE, FIG_SPHERE = "sf-circle", "sf-curve", "sf-surface", "sf-sphere"
+NOTICES, QUERY, URL_SINK, COPY = "sf-notices", "sf-query", "sf-url-sink", "sf-copy"
+LINK_NOTICES = "sf-link-notices"  # what was wrong with the opening link, shown until the first change
+PRESET_PREFIX = "sf-preset-"
+PRESET_TEXT = "sf-preset-text"
+
+
+def eps_marks() -> dict:
+    return {k: {"label": f"1e{k}"} for k in range(-4, 1)}
+
+
+def layout(**query) -> html.Div:
+    """The page for a URL query: every control starts from the validated query."""
+    state, notices = st.from_query(StretchFoldState, query)
+    return page(state, notices)
+
+
+def page(state: StretchFoldState, notices: list[str]) -> html.Div:
+    affine_inputs = [
+        control(name, dcc.Input(id=cid, type="number", value=getattr(state, name), step=0.1, min=-5, max=5,
+                                debounce=True, className="num"), control_id=cid)
+        for name, cid in AFFINE_IDS.items()
+    ]
+    controls = html.Div(
+        [
+            html.H2("Stretch & fold"),
+            html.P(["Every panel shows ", html.B("u_ε(T_t(x))"), ": an affine map T_t followed by the "
+                    "core of LayerNorm, u_ε(x) = x / √(|x|² + ε). Move t and watch the circle bunch up "
+                    "(stretch) or fold over (shift)."], className="lede"),
+            html.Div([html.Button(p["title"], id=PRESET_PREFIX + key, className="preset", n_clicks=0)
+                      for key, p in PRESETS.items()], className="presets"),
+            html.Div(id=PRESET_TEXT, className="preset-text"),
+            control("Operation", dcc.RadioItems(
+                id=OP, value=state.op, inline=True, className="radio",
+                options=[{"label": " stretch u(tx, y)", "value": "stretch"},
+                         {"label": " shift u(x+t, y)", "value": "shift"},
+                         {"label": " affine", "value": "affine"}])),
+            html.Div(
+                [html.Div("T_t(x) = x + t((A − I)x + c): t = 0 is the identity, t = 1 is A x + c.",
+                          className="control-help"),
+                 html.Div(affine_inputs, className="affine-grid")],
+                id=AFFINE_BOX, className="affine-box", style={"display": "block" if state.op == "affine" else "none"},
+            ),
+            control("t", html.Div([
+                html.Button("▶ play", id=PLAY, className="play", n_clicks=0),
+                dcc.Slider(id=T, min=T_RANGE[0], max=T_RANGE[1], step=0.01, value=state.t,
+                           marks={k: str(k) for k in range(-5, 6)}, updatemode="mouseup",
+                           tooltip={"placement": "bottom", "always_visible": False}),
+            ], className="t-row"), "Drag to see it live; play sweeps t in your browser.", T),
+            control("ε (log scale)", dcc.Slider(id=EPS, min=-4, max=0, step=0.05, value=math.log10(state.eps),
+                                                marks=eps_marks(), updatemode="mouseup"),
+                    "Small ε: u_ε is nearly x/|x| (a hard projection). Large ε: a gentle squash.", EPS),
+            control("Points", dcc.Slider(id=N, min=10, max=5000, step=10, value=state.n,
+                                         marks={10: "10", 1000: "1k", 2000: "2k", 5000: "5k"},
+                                         tooltip={"placement": "bottom"}), control_id=N),
+            control("Input", dcc.RadioItems(id=DIST, value=state.dist, inline=True, className="radio",
+                                            options=[{"label": f" {d}", "value": d} for d in DISTRIBUTIONS])),
+            control("Seed (disc sampling)", dcc.Input(id=SEED, type="number", value=state.seed, min=0,
+                                                      step=1, debounce=True, className="num"), control_id=SEED),
+            copy_link(COPY),
+            notices_box(notices, NOTICES),
+            html.Div(
+                [
+                    html.H3("What you are seeing"),
+                    dcc.Markdown(
+                        r"""
+LayerNorm is, up to scale and the learned $\gamma,\beta$,
+
+$$\mathrm{LN}(x)=\sqrt{n}\;u_{n\varepsilon}\big(x-\bar x\big),\qquad u_\varepsilon(x)=\frac{x}{\sqrt{|x|^2+\varepsilon}}.$$
+
+**Stretch.** $u_\varepsilon(tx, y)$: as $t$ grows every point with $x>0$ heads to $(1,0)$ and every
+point with $x<0$ to $(-1,0)$ — a soft $\operatorname{sign}(x)$.
+
+**Fold.** $u_\varepsilon(x+t, y)$: points with $x<-t$ cross the origin and come back on the other
+side. The $y$-output becomes a soft $|x|$: extremes of $x$ land together.
+
+In 1-D, $u_\varepsilon(x)=x/\sqrt{x^2+\varepsilon}$ is a sigmoid. On the 2-D surface, the cliff
+near the origin has width $\sim\sqrt\varepsilon$: a shifted circle that straddles it makes the
+*dimple* seen in the activation curve.
+""",
+                        mathjax=True,
+                    ),
+                ],
+                className="explain",
+            ),
+            dcc.Interval(id=PLAY_TIMER, interval=50, disabled=True),
+            dcc.Store(id=PLAY_DIRECTION, data=1),
+            dcc.Store(id=COMMITTED_T, data=state.t),
+            dcc.Store(id=QUERY, data=st.to_query(state)),
+            dcc.Store(id=URL_SINK),
+            dcc.Store(id=LINK_NOTICES, data=notices),
+        ],
+        className="sidebar",
+    )
+    panels = html.Div(
+        [
+            graph_card(FIG_CIRCLE, "Input points (faint) and where u_ε(T_t(x)) sends them; colour = input angle."),
+            graph_card(FIG_CURVE, "The activation along y = 0, the plain sigmoid u₁, and your points' x → x."),
+            graph_card(FIG_SURFACE, "x-output over the input plane; the dark path is T_t of the unit circle."),
+            graph_card(FIG_SPHERE, "The same map on the sphere S² (acting on x, y); colour = input x."),
+        ],
+        className="panels",
+    )
+    return html.Div([controls, panels], className="page two-col")

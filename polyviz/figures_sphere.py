@@ -1,0 +1,451 @@
+"""Figures for "Polytopes on the LayerNorm sphere": arcs on the circle (d = 3), the
+unrolled circle, regions on the sphere (d = 4), scaling a direction, rotating between two.
+
+Same conventions as :mod:`polyviz.figures`: ``<name>_spec(...)`` returns the figure as a
+plain dict (typed arrays, the slim shared template; what the app sends) and
+``<name>(...)`` wraps it in a ``plotly.graph_objects.Figure`` for notebooks:
+
+    >>> from polyviz import figures_sphere as fs, polytopes as pt
+    >>> W, b = pt.random_layer(8, 3, seed=0)
+    >>> fs.arcs_3d_figure(W, b).show()
+
+Colours: a region's colour depends only on its spline code, through
+:func:`code_palette_index`, so the same code has the same colour in every figure, and
+two codes that differ in one neuron (regions on either side of one boundary) never share
+a colour. For GELU the colour is lightened towards white where the soft code is
+uncertain (some neuron's Phi(z) near 0.5), so boundaries look fuzzy, as they are.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from . import polytopes as pt
+from .figures import base_layout, f32, typed, u8
+from .geometry import layer_norm
+
+# 19 (a prime) distinguishable colours; index = (code . g) mod 19 with every g_i non-zero
+# mod 19, so flipping a single neuron always changes the colour.
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#9c755f",
+    "#ff9da7", "#2f6db5", "#8cd17d", "#d37295", "#499894", "#f1ce63", "#a0cbe8", "#c85200",
+    "#6f63bb", "#86bcb6", "#bab0ac",
+)
+SHADES = 5  # GELU certainty levels per colour
+BOUNDARY = "#2b2f3a"
+MUTED = "#9aa3b5"
+MAX_CURVE_VALUES = 24_000  # pre-activation samples in the unrolled figure, all neurons together
+
+
+def _neuron_multipliers(n: int) -> np.ndarray:
+    rng = np.random.default_rng(20240611)  # fixed: colours must not depend on anything else
+    return rng.integers(1, len(PALETTE), size=n)
+
+
+def code_palette_index(codes) -> np.ndarray:
+    """Palette index (0..len(PALETTE)-1) of each row of a bool code array (m, n)."""
+    codes = np.asarray(codes, dtype=bool)
+    g = _neuron_multipliers(codes.shape[1])
+    return (codes.astype(np.int64) @ g) % len(PALETTE)
+
+
+def code_color(code) -> str:
+    """Hex colour of one spline code (1-D bool array)."""
+    return PALETTE[int(code_palette_index(np.asarray(code, dtype=bool)[None, :])[0])]
+
+
+def _mix_white(hex_colour: str, amount: float) -> str:
+    rgb = [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
+    out = [round(c + (255 - c) * amount) for c in rgb]
+    return "#{:02x}{:02x}{:02x}".format(*out)
+
+
+@functools.lru_cache(maxsize=1)
+def _stepped_scale() -> tuple:
+    """A colorscale with one flat step per (palette colour, shade): value i * SHADES + s."""
+    colours = [_mix_white(c, 0.78 * (1 - s / (SHADES - 1))) for c in PALETTE for s in range(SHADES)]
+    k = len(colours)
+    scale = []
+    for i, colour in enumerate(colours):
+        scale.append((i / k, colour))
+        scale.append(((i + 1) / k, colour))
+    return tuple(scale)
+
+
+def _colour_values(codes, certainty=None) -> np.ndarray:
+    """Values on the stepped scale: palette index * SHADES + shade (full colour for ReLU)."""
+    index = code_palette_index(codes)
+    if certainty is None:
+        shade = np.full(len(index), SHADES - 1)
+    else:
+        shade = np.clip(np.floor(np.asarray(certainty) * SHADES), 0, SHADES - 1).astype(np.int64)
+    return (index * SHADES + shade).astype(np.uint8)
+
+
+def _colour_kwargs() -> dict:
+    k = len(PALETTE) * SHADES
+    return dict(colorscale=[list(s) for s in _stepped_scale()], cmin=-0.5, cmax=k - 0.5)
+
+
+def _certainty(z: np.ndarray) -> np.ndarray:
+    """How sure the soft GELU code is, per point: min over neurons of |2 Phi(z) - 1|."""
+    if z.shape[1] == 0:
+        return np.ones(z.shape[0])
+    return np.abs(2.0 * pt.soft_codes(np.eye(z.shape[1]), np.zeros(z.shape[1]), z, "gelu") - 1.0).min(axis=1)
+
+
+def _figure(spec: dict) -> go.Figure:
+    return go.Figure(spec)
+
+
+def _nan_join(pieces: list[np.ndarray], width: int) -> np.ndarray:
+    if not pieces:
+        return np.zeros((0, width))
+    gap = np.full((1, width), np.nan)
+    return np.concatenate([np.vstack([p, gap]) for p in pieces])[:-1]
+
+
+def _arc_title(activation: str) -> str:
+    return "GELU (soft codes)" if activation == "gelu" else "ReLU"
+
+
+# --------------------------------------------------------------------------- d = 3: arcs
+def _plane_line_segments(Wp: np.ndarray, Wq: np.ndarray, b: np.ndarray, half: float) -> list[np.ndarray]:
+    """Each line Wp s + Wq t + b = 0 clipped to the square |s|, |t| <= half, as 2x2 arrays
+    of (s, t) endpoints (lines that miss the square are left out)."""
+    segments = []
+    for a, c, d in zip(Wp, Wq, b):
+        pts = []
+        if abs(c) > 1e-12:
+            for s in (-half, half):
+                t = -(a * s + d) / c
+                if abs(t) <= half:
+                    pts.append((s, t))
+        if abs(a) > 1e-12:
+            for t in (-half, half):
+                s = -(c * t + d) / a
+                if abs(s) <= half:
+                    pts.append((s, t))
+        if len(pts) >= 2:
+            pts = np.array(pts)
+            far = np.argmax(np.linalg.norm(pts - pts[0], axis=1))
+            segments.append(np.array([pts[0], pts[far]]))
+    return segments
+
+
+def arcs_3d_spec(W, b, X=None, activation: str = "relu", n_points: int = 60, seed: int = 0) -> dict:
+    """d = 3: the LayerNorm plane orthogonal to (1, 1, 1), the circle of radius sqrt(3)
+    that LayerNorm maps every vector onto, the neurons' hyperplanes where they cut that
+    plane (lines), and the circle's arcs coloured by spline code. ``X`` (m, 3) raw input
+    vectors (default: ``n_points`` seeded Gaussian vectors) are drawn with their LayerNorm
+    images on the circle. Trace order: plane, (1,1,1) axis, neuron lines, arcs,
+    crossings, raw vectors, images."""
+    pt._check_activation(activation)
+    W, b = pt._layer(W, b)
+    if W.shape[1] != 3:
+        raise ValueError(f"arcs_3d needs a layer on R^3 (W of shape (n, 3)), got {W.shape}")
+    if X is None:
+        X = np.random.default_rng(seed).normal(size=(n_points, 3)) * 1.3
+    X = np.asarray(X, dtype=np.float64).reshape(-1, 3)
+    p, q, radius = pt.layernorm_circle(3)
+    angles, codes = pt.circle_arcs(W, b, p, q, radius)
+    half = 1.6 * radius
+    corners = np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
+    plane = corners[:, :1] * p + corners[:, 1:] * q
+    # Arcs: samples every ~1 degree, NaN between arcs so that colours never blend.
+    starts = angles if len(angles) else np.zeros(1)
+    ends = np.append(angles[1:], angles[0] + pt.TAU) if len(angles) else np.full(1, pt.TAU)
+    pieces, values = [], []
+    for k in range(len(codes)):
+        a = np.linspace(starts[k], ends[k], max(2, int(np.ceil((ends[k] - starts[k]) / pt.TAU * 360)) + 1))
+        pts = radius * (np.cos(a)[:, None] * p + np.sin(a)[:, None] * q)
+        pieces.append(pts)
+        cert = _certainty(pts @ W.T + b) if activation == "gelu" else None
+        values.append(np.append(_colour_values(np.repeat(codes[k:k + 1], len(a), 0), cert), 0))
+    arcs = _nan_join(pieces, 3)
+    arc_values = np.concatenate(values)[:-1] if values else np.zeros(0, dtype=np.uint8)
+    lines = _plane_line_segments(W @ p, W @ q, b, half)
+    line_pts = _nan_join([seg[:, :1] * p + seg[:, 1:] * q for seg in lines], 3)
+    crossings = radius * (np.cos(angles)[:, None] * p + np.sin(angles)[:, None] * q)
+    images = layer_norm(X, 0.0)
+    image_codes = pt.spline_codes(W, b, images)
+    image_cert = _certainty(images @ W.T + b) if activation == "gelu" else None
+    axis = np.array([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]]) * 0.9 * half / math.sqrt(3)
+    lim = float(max(half * 0.85, np.abs(X).max() * 1.05 if len(X) else 0))
+    colour = _colour_kwargs()
+    data = [
+        dict(type="mesh3d", x=f32(plane[:, 0]), y=f32(plane[:, 1]), z=f32(plane[:, 2]), i=[0, 0], j=[1, 2],
+             k=[2, 3], color="#8ea3c8", opacity=0.12, hoverinfo="skip", name="LayerNorm plane"),
+        dict(type="scatter3d", x=f32(axis[:, 0]), y=f32(axis[:, 1]), z=f32(axis[:, 2]), mode="lines",
+             line=dict(color=MUTED, width=2, dash="dash"), name="(1, 1, 1)", hoverinfo="skip"),
+        dict(type="scatter3d", x=f32(line_pts[:, 0]), y=f32(line_pts[:, 1]), z=f32(line_pts[:, 2]), mode="lines",
+             line=dict(color="rgba(43,47,58,0.45)", width=2), name="neuron hyperplanes ∩ plane", hoverinfo="skip"),
+        dict(type="scatter3d", x=f32(arcs[:, 0]), y=f32(arcs[:, 1]), z=f32(arcs[:, 2]), mode="lines",
+             line=dict(color=u8(arc_values), width=9, **colour), name="arcs (by spline code)", hoverinfo="skip"),
+        dict(type="scatter3d", x=f32(crossings[:, 0]), y=f32(crossings[:, 1]), z=f32(crossings[:, 2]),
+             mode="markers", marker=dict(size=3.5, color=BOUNDARY), name="boundaries",
+             hovertemplate="boundary<extra></extra>"),
+        dict(type="scatter3d", x=f32(X[:, 0]), y=f32(X[:, 1]), z=f32(X[:, 2]), mode="markers",
+             marker=dict(size=2.5, color=MUTED, opacity=0.6), name="raw vectors", hoverinfo="skip"),
+        dict(type="scatter3d", x=f32(images[:, 0]), y=f32(images[:, 1]), z=f32(images[:, 2]), mode="markers",
+             marker=dict(size=4, color=u8(_colour_values(image_codes, image_cert)), line=dict(width=1, color=BOUNDARY),
+                         **colour),
+             name="LayerNorm(x)", hovertemplate="LayerNorm(x)<extra></extra>"),
+    ]
+    title = (f"LayerNorm circle (radius √3): {len(codes)} arc{'s' if len(codes) != 1 else ''}, "
+             f"{pt.code_ids(codes)[1]} codes, from {W.shape[0]} neurons — {_arc_title(activation)}")
+    axis_range = dict(range=[-lim, lim])
+    layout = base_layout(
+        title, showlegend=True, legend=dict(x=0.0, y=0.0, bgcolor="rgba(255,255,255,0.7)", font=dict(size=11)),
+        margin=dict(l=0, r=0, t=40, b=0), uirevision="arcs3d",
+        scene=dict(xaxis=dict(axis_range, title=dict(text="x₁")), yaxis=dict(axis_range, title=dict(text="x₂")),
+                   zaxis=dict(axis_range, title=dict(text="x₃")), aspectmode="cube",
+                   camera=dict(eye=dict(x=1.25, y=1.25, z=1.25))),
+    )
+    return dict(data=data, layout=layout)
+
+
+# --------------------------------------------------------------------------- unrolled
+def unrolled_spec(W, b, p=None, q=None, radius: float | None = None, center=None, activation: str = "relu",
+                  n_angles: int = 361) -> dict:
+    """The circle unrolled: angle on x, every neuron's pre-activation
+    ``A cos a + B sin a + c`` as a curve, the exact zero crossings marked, the arcs shaded
+    by spline code; below, the code itself (neuron by angle; Phi(z) for GELU). Without
+    ``p, q, radius`` the circle is LayerNorm's (the plane's first two Helmert axes,
+    radius sqrt(d)). Trace order: curves, crossings, code heatmap."""
+    pt._check_activation(activation)
+    W, b = pt._layer(W, b)
+    n, d = W.shape
+    if p is None or q is None:
+        p, q, default_radius = pt.layernorm_circle(d)
+        radius = default_radius if radius is None else radius
+    radius = 1.0 if radius is None else float(radius)
+    crossings = pt.circle_crossings(W, b, p, q, radius, center)
+    angles = crossings.angles
+    codes = crossings.codes()
+    A, B, c = crossings.A, crossings.B, crossings.c
+    steps = int(max(60, min(n_angles, MAX_CURVE_VALUES // max(n, 1))))
+    a = np.linspace(0.0, pt.TAU, steps)
+    z = np.cos(a)[:, None] * A + np.sin(a)[:, None] * B + c  # (steps, n)
+    curves = np.vstack([z, np.full((1, n), np.nan)]).T.ravel()
+    xs = np.tile(np.append(a, np.nan), n)
+    code_grid = pt.soft_codes(np.eye(n), np.zeros(n), z, activation) if n else np.zeros((steps, 0))
+    shapes = []
+    colours = [PALETTE[i] for i in code_palette_index(codes)]
+    starts = angles if len(angles) else np.zeros(1)
+    for k, colour in enumerate(colours):
+        start = starts[k]
+        end = angles[k + 1] if k + 1 < len(angles) else (angles[0] + pt.TAU if len(angles) else pt.TAU)
+        spans = [(start, min(end, pt.TAU))]
+        if end > pt.TAU:
+            spans.append((0.0, end - pt.TAU))
+        for x0, x1 in spans:
+            shapes.append(dict(type="rect", xref="x", yref="y domain", x0=float(x0), x1=float(x1), y0=0, y1=1,
+                               fillcolor=colour, opacity=0.16, line=dict(width=0), layer="below"))
+    zlim = float(np.nanmax(np.abs(z))) * 1.08 if n else 1.0
+    data = [
+        dict(type="scatter", x=f32(xs), y=f32(curves), mode="lines", name="pre-activations",
+             line=dict(color="rgba(43,47,58,0.55)", width=1.2), hoverinfo="skip", xaxis="x", yaxis="y"),
+        dict(type="scatter", x=f32(angles), y=f32(np.zeros(len(angles))), mode="markers", name="zero crossings",
+             marker=dict(size=6, color="#d8443b", symbol="line-ns-open", line=dict(width=2, color="#d8443b")),
+             hovertemplate="crossing at %{x:.4f} rad<extra></extra>", xaxis="x", yaxis="y"),
+        dict(type="heatmap", x=f32(a), y=list(range(n)), z=typed(np.round(code_grid.T, 3), "f4"),
+             colorscale=[[0, "#f4f6fa"], [1, "#3b6fd8"]], zmin=0, zmax=1, showscale=False, xaxis="x2", yaxis="y2",
+             hovertemplate="neuron %{y}, angle %{x:.3f}: code %{z:.2f}<extra></extra>"),
+    ]
+    title = (f"Unrolled circle: {len(angles)} crossings, {len(codes)} arc{'s' if len(codes) != 1 else ''} "
+             f"({pt.code_ids(codes)[1]} codes) — {_arc_title(activation)}")
+    ticks = dict(tickvals=[0, math.pi / 2, math.pi, 3 * math.pi / 2, pt.TAU], ticktext=["0", "π/2", "π", "3π/2", "2π"])
+    layout = base_layout(
+        title, uirevision="unrolled", shapes=shapes, margin=dict(l=50, r=16, t=44, b=36),
+        xaxis=dict(range=[0, pt.TAU], anchor="y", showticklabels=False, **ticks),
+        yaxis=dict(domain=[0.34, 1.0], range=[-zlim, zlim], title=dict(text="pre-activation"), zeroline=True),
+        xaxis2=dict(range=[0, pt.TAU], anchor="y2", matches="x", title=dict(text="angle a"), **ticks),
+        yaxis2=dict(domain=[0.0, 0.26], title=dict(text="neuron"), showgrid=False,
+                    range=[-0.5, max(n, 1) - 0.5]),
+    )
+    return dict(data=data, layout=layout)
+
+
+# --------------------------------------------------------------------------- d = 4: sphere
+@functools.lru_cache(maxsize=4)
+def icosphere(level: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (V, 3) on the unit sphere and triangles (F, 3) of a subdivided
+    icosahedron (level 4: 2,562 vertices, 5,120 faces). Cached: it is a constant."""
+    t = (1.0 + math.sqrt(5.0)) / 2.0
+    verts = np.array([[-1, t, 0], [1, t, 0], [-1, -t, 0], [1, -t, 0], [0, -1, t], [0, 1, t],
+                      [0, -1, -t], [0, 1, -t], [t, 0, -1], [t, 0, 1], [-t, 0, -1], [-t, 0, 1]], dtype=np.float64)
+    faces = np.array([[0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11], [1, 5, 9], [5, 11, 4],
+                      [11, 10, 2], [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8],
+                      [3, 8, 9], [4, 9, 5], [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]], dtype=np.int64)
+    verts /= np.linalg.norm(verts, axis=1, keepdims=True)
+    for _ in range(level):
+        edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+        unique, inverse = np.unique(edges, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        mid = verts[unique[:, 0]] + verts[unique[:, 1]]
+        mid /= np.linalg.norm(mid, axis=1, keepdims=True)
+        base = len(verts)
+        f = len(faces)
+        a, bb, c = (inverse[:f] + base, inverse[f:2 * f] + base, inverse[2 * f:] + base)
+        v0, v1, v2 = faces[:, 0], faces[:, 1], faces[:, 2]
+        faces = np.concatenate([np.stack([v0, a, c], 1), np.stack([v1, bb, a], 1),
+                                np.stack([v2, c, bb], 1), np.stack([a, bb, c], 1)])
+        verts = np.concatenate([verts, mid])
+    verts.setflags(write=False)
+    faces.setflags(write=False)
+    return verts, faces
+
+
+def _sphere_layer(W, b) -> tuple[np.ndarray, np.ndarray, bool]:
+    W, b = pt._layer(W, b)
+    if W.shape[1] == 4:
+        W3, b3 = pt.layernorm_sphere_layer(W, b)
+        return W3, b3, True
+    if W.shape[1] == 3:
+        return W, b, False
+    raise ValueError(f"sphere regions need W of shape (n, 4) (LayerNorm input) or (n, 3) (on S2), got {W.shape}")
+
+
+def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int = 4, circle_points: int = 97) -> dict:
+    """d = 4: the LayerNorm sphere (a 2-sphere inside the hyperplane orthogonal to
+    (1, 1, 1, 1), drawn in its Helmert coordinates at unit scale) with the surface coloured
+    by spline code, every neuron's boundary circle drawn, and the exact region count
+    (:func:`polyviz.polytopes.sphere_region_count`) in the title. W may also be (n, 3): a
+    layer acting on the unit sphere S2 directly. Trace order: surface, circles."""
+    pt._check_activation(activation)
+    W3, b3, from_layernorm = _sphere_layer(W, b)
+    arrangement = pt.circle_arrangement(W3, b3)
+    verts, faces = icosphere(int(mesh_level))
+    centroids = verts[faces].mean(axis=1)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    z = centroids @ W3.T + b3
+    codes = z > 0
+    cert = _certainty(z) if activation == "gelu" else None
+    circles = arrangement.circles
+    ring = circles.points(circle_points) * 1.004 if len(circles) else np.zeros((0, circle_points, 3))
+    ring_pts = _nan_join(list(ring), 3)
+    n_codes = pt.code_ids(codes)[1]
+    data = [
+        dict(type="mesh3d", x=f32(verts[:, 0]), y=f32(verts[:, 1]), z=f32(verts[:, 2]),
+             i=typed(faces[:, 0], "u2"), j=typed(faces[:, 1], "u2"), k=typed(faces[:, 2], "u2"),
+             intensity=u8(_colour_values(codes, cert)), intensitymode="cell", showscale=False,
+             flatshading=True, lighting=dict(ambient=0.85, diffuse=0.25, specular=0.05, roughness=0.9),
+             hoverinfo="skip", name="regions", **_colour_kwargs()),
+        dict(type="scatter3d", x=f32(ring_pts[:, 0]), y=f32(ring_pts[:, 1]), z=f32(ring_pts[:, 2]), mode="lines",
+             line=dict(color=BOUNDARY, width=3), name="boundary circles", hoverinfo="skip"),
+    ]
+    where = "LayerNorm sphere (d = 4)" if from_layernorm else "unit sphere S²"
+    title = (f"{where}: {arrangement.n_regions} regions (exact), {circles.n_distinct} boundary circles "
+             f"of {W3.shape[0]} neurons — {_arc_title(activation)}")
+    axis = dict(range=[-1.05, 1.05], showbackground=False, showticklabels=False, title=dict(text=""))
+    layout = base_layout(
+        title, margin=dict(l=0, r=0, t=40, b=0), uirevision="sphere-regions",
+        meta=dict(regions=arrangement.n_regions, codes_on_mesh=int(n_codes)),
+        scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
+                   camera=dict(eye=dict(x=1.35, y=1.35, z=0.9))),
+    )
+    return dict(data=data, layout=layout)
+
+
+# --------------------------------------------------------------------------- scaling
+def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, n_grid: int = 200) -> dict:
+    """Regions crossed by k*v for k in (0, k_max], with and without LayerNorm in front of
+    the layer, as exact step curves (breakpoints from
+    :func:`polyviz.polytopes.scaling_regions`). Trace order: without, with LayerNorm."""
+    plain = pt.scaling_regions(W, b, v, k_max, layernorm=False, n_grid=n_grid)
+    normed = pt.scaling_regions(W, b, v, k_max, layernorm=True, eps=eps, n_grid=n_grid)
+
+    def steps(result):
+        k = np.concatenate([[0.0], result.breakpoints, [k_max]])
+        return k, 1 + np.minimum(np.arange(len(k)), len(result.breakpoints))
+
+    kx, ky = steps(plain)
+    lx, ly = steps(normed)
+    data = [
+        dict(type="scatter", x=f32(kx), y=f32(ky), mode="lines", line=dict(shape="hv", color="#d8443b", width=3),
+             name=f"without LayerNorm ({plain.regions})",
+             hovertemplate="k = %{x:.3f}: %{y} regions<extra></extra>"),
+        dict(type="scatter", x=f32(lx), y=f32(ly), mode="lines", line=dict(shape="hv", color="#3b6fd8", width=3),
+             name=f"with LayerNorm ({normed.regions})",
+             hovertemplate="k = %{x:.3f}: %{y} regions<extra></extra>"),
+    ]
+    eps_note = f", ε = {eps:.0e}" if eps > 0 else ""
+    title = (f"Scaling v by k ∈ (0, {k_max:g}]: {plain.regions} regions without LayerNorm, "
+             f"{normed.regions} with{eps_note}")
+    layout = base_layout(
+        title, showlegend=True, uirevision="scaling", legend=dict(x=0.01, y=0.99, bgcolor="rgba(255,255,255,0.7)"),
+        meta=dict(without=plain.regions, with_layernorm=normed.regions),
+        xaxis=dict(range=[0, k_max], title=dict(text="scale k")),
+        yaxis=dict(title=dict(text="spline codes crossed"), rangemode="tozero"),
+    )
+    return dict(data=data, layout=layout)
+
+
+# --------------------------------------------------------------------------- rotation
+def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 361,
+                  full_circle: bool = False) -> dict:
+    """The MLP output ``act(W x + b) @ w_out`` and |d output / d angle| while rotating
+    LayerNorm(v) towards LayerNorm(w) on the LayerNorm sphere; exact boundary crossings
+    marked; crossing count and total variation per radian in the title. Trace order:
+    output, crossings, |slope|."""
+    probe = pt.rotation_probe(W, b, w_out, v, w, n_angles=n_angles, activation=activation, full_circle=full_circle)
+    A, B, c = (pt.circle_coefficients(*pt._layer(W, b), probe.p, probe.q, probe.radius))
+    z_cross = np.cos(probe.crossing_angles)[:, None] * A + np.sin(probe.crossing_angles)[:, None] * B + c
+    y_cross = pt.activate(z_cross, activation) @ np.asarray(w_out, dtype=np.float64)
+    data = [
+        dict(type="scatter", x=f32(probe.angles), y=f32(probe.output), mode="lines", name="output",
+             line=dict(color="#3b6fd8", width=2.5), xaxis="x", yaxis="y",
+             hovertemplate="angle %{x:.3f}: output %{y:.4f}<extra></extra>"),
+        dict(type="scatter", x=f32(probe.crossing_angles), y=f32(y_cross), mode="markers", name="boundary crossings",
+             marker=dict(size=6, color="#d8443b", line=dict(width=1, color="white")), xaxis="x", yaxis="y",
+             hovertemplate="crossing at %{x:.4f} rad<extra></extra>"),
+        dict(type="scatter", x=f32(probe.angles), y=f32(probe.slope), mode="lines", name="|d output / d angle|",
+             line=dict(color="#2a9d6f", width=1.8), fill="tozeroy", fillcolor="rgba(42,157,111,0.12)",
+             xaxis="x2", yaxis="y2", hovertemplate="angle %{x:.3f}: |slope| %{y:.4f}<extra></extra>"),
+    ]
+    title = (f"Rotating v → w ({math.degrees(probe.angle_end):.0f}°): {probe.n_crossings} boundary crossings, "
+             f"total variation {probe.tv_per_radian:.3g} per radian — {_arc_title(activation)}")
+    layout = base_layout(
+        title, uirevision="rotation", showlegend=False,
+        meta=dict(n_crossings=probe.n_crossings, tv_per_radian=probe.tv_per_radian),
+        xaxis=dict(range=[0, probe.angle_end], anchor="y", showticklabels=False),
+        yaxis=dict(domain=[0.42, 1.0], title=dict(text="MLP output")),
+        xaxis2=dict(range=[0, probe.angle_end], anchor="y2", matches="x", title=dict(text="angle from v (rad)")),
+        yaxis2=dict(domain=[0.0, 0.34], title=dict(text="|dy/da|"), rangemode="tozero"),
+    )
+    return dict(data=data, layout=layout)
+
+
+# --------------------------------------------------------------------------- Figures
+def arcs_3d_figure(W, b, X=None, activation: str = "relu", n_points: int = 60, seed: int = 0) -> go.Figure:
+    return _figure(arcs_3d_spec(W, b, X, activation, n_points, seed))
+
+
+def unrolled_figure(W, b, p=None, q=None, radius=None, center=None, activation: str = "relu",
+                    n_angles: int = 361) -> go.Figure:
+    return _figure(unrolled_spec(W, b, p, q, radius, center, activation, n_angles))
+
+
+def sphere_regions_figure(W, b, activation: str = "relu", mesh_level: int = 4, circle_points: int = 97) -> go.Figure:
+    return _figure(sphere_regions_spec(W, b, activation, mesh_level, circle_points))
+
+
+def scaling_figure(W, b, v, k_max: float = 10.0, eps: float = 0.0, n_grid: int = 200) -> go.Figure:
+    return _figure(scaling_spec(W, b, v, k_max, eps, n_grid))
+
+
+def rotation_figure(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 361,
+                    full_circle: bool = False) -> go.Figure:
+    return _figure(rotation_spec(W, b, w_out, v, w, activation, n_angles, full_circle))
+
+
+__all__ = [
+    "PALETTE", "code_palette_index", "code_color", "icosphere",
+    "arcs_3d_spec", "unrolled_spec", "sphere_regions_spec", "scaling_spec", "rotation_spec",
+    "arcs_3d_figure", "unrolled_figure", "sphere_regions_figure", "scaling_figure", "rotation_figure",
+]

@@ -1,0 +1,763 @@
+"""Exact polytope geometry of a ReLU (or GELU) layer on the LayerNorm circle and sphere.
+
+A layer ``z = W x + b`` (W: (n, d), one row per neuron) splits input space into convex
+polytopes, one per *spline code* (the on/off pattern ``z > 0``). LayerNorm puts every
+input on a sphere inside the hyperplane orthogonal to (1, ..., 1), so only the pieces of
+that sphere matter:
+
+* on a circle ``center + r (cos a p + sin a q)`` each neuron is ``A cos a + B sin a + c``,
+  so its zero crossings are closed form (:func:`circle_arcs`);
+* on the unit 2-sphere each neuron's boundary is a circle (the plane ``w.x + b = 0`` cut
+  with S2), and the regions are the faces of an arrangement of circles, counted exactly
+  with Euler's formula (:func:`sphere_region_count`).
+
+Everything is float64 NumPy, vectorised, and exact up to stated tolerances: sampling is
+only ever a test oracle here, never the method. GELU shares ReLU's boundaries (GELU(z) is
+z * Phi(z), and the soft code Phi(z) is 0.5 exactly where z = 0), so the geometry is the
+same and only the soft code and the output differ.
+
+Tolerances (module constants, all relative):
+
+* ``TANGENT_RTOL``: a neuron whose amplitude R on a circle exceeds |c| by no more than
+  this fraction of R is tangent to the circle (touches zero without changing sign).
+* ``ZERO_RTOL``: a neuron whose values on a circle are below this fraction of the size of
+  its inputs (r |w| + |w| |center| + |b|) is identically zero there (rounding noise only).
+* ``ANGLE_ATOL``: crossing angles closer than this (radians) are one boundary.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .geometry import center as _center
+from .geometry import layer_norm, layernorm_plane_basis
+
+TAU = 2.0 * math.pi
+TANGENT_RTOL = 1e-9
+ZERO_RTOL = 1e-12
+ANGLE_ATOL = 1e-9
+# On the unit sphere: planes closer than this to tangent miss it; circles whose unit
+# normals are parallel within PARALLEL_TOL (squared sine) and whose offsets agree within
+# SAME_OFFSET_TOL are the same circle; intersection points closer than POINT_TOL are one
+# vertex; two circles whose intersection discriminant is within DISC_TOL touch.
+SPHERE_TANGENT_TOL = 1e-12
+PARALLEL_TOL = 1e-20
+SAME_OFFSET_TOL = 1e-9
+DISC_TOL = 1e-12
+POINT_TOL = 1e-9
+
+ACTIVATIONS = ("relu", "gelu")
+
+
+# --------------------------------------------------------------------------- helpers
+def _layer(W, b) -> tuple[np.ndarray, np.ndarray]:
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D (n_neurons, d), got shape {W.shape}")
+    b = np.asarray(b, dtype=np.float64).reshape(-1)
+    if b.shape[0] != W.shape[0]:
+        raise ValueError(f"b must have one entry per row of W ({W.shape[0]}), got {b.shape[0]}")
+    return W, b
+
+
+def _check_activation(activation: str) -> str:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    return activation
+
+
+def _normal_cdf(z):
+    from scipy.special import ndtr
+
+    return ndtr(z)
+
+
+def _normal_pdf(z):
+    return np.exp(-0.5 * np.square(z)) / math.sqrt(TAU)
+
+
+def random_layer(n_neurons: int, d: int, seed: int = 0, weight_scale: float = 1.0,
+                 bias_scale: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random layer ``(W, b)``: W ~ N(0, weight_scale^2 / d) of shape (n, d) and
+    b ~ N(0, bias_scale^2) of shape (n,), from ``numpy.random.default_rng(seed)``.
+
+    The 1/sqrt(d) keeps ``w.x`` of order ``weight_scale`` for |x| ~ sqrt(d), the radius of
+    the LayerNorm sphere, whatever the width."""
+    if n_neurons < 0 or d < 1:
+        raise ValueError(f"need n_neurons >= 0 and d >= 1, got {n_neurons}, {d}")
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(n_neurons, d)) * (weight_scale / math.sqrt(d))
+    b = rng.normal(size=n_neurons) * bias_scale
+    return W, b
+
+
+def spline_codes(W, b, X) -> np.ndarray:
+    """Spline codes of the points X (m, d): the bool array (m, n) of ``W x + b > 0``.
+
+    ReLU and GELU share these hard codes (for GELU they are ``soft_codes > 0.5``)."""
+    W, b = _layer(W, b)
+    X = np.asarray(X, dtype=np.float64)
+    return (X @ W.T + b) > 0.0
+
+
+def soft_codes(W, b, X, activation: str = "gelu") -> np.ndarray:
+    """Probabilistic spline codes (m, n) in [0, 1]: Phi(W x + b) for GELU (the standard
+    normal CDF, the weight GELU gives its linear piece) and the 0/1 code for ReLU."""
+    _check_activation(activation)
+    W, b = _layer(W, b)
+    z = np.asarray(X, dtype=np.float64) @ W.T + b
+    if activation == "relu":
+        return (z > 0.0).astype(np.float64)
+    return _normal_cdf(z)
+
+
+def activate(z, activation: str = "relu"):
+    """ReLU(z) or GELU(z) = z * Phi(z), elementwise."""
+    _check_activation(activation)
+    z = np.asarray(z, dtype=np.float64)
+    if activation == "relu":
+        return np.maximum(z, 0.0)
+    return z * _normal_cdf(z)
+
+
+def activation_slope(z, activation: str = "relu"):
+    """Derivative of the activation: 1[z > 0] for ReLU, Phi(z) + z phi(z) for GELU."""
+    _check_activation(activation)
+    z = np.asarray(z, dtype=np.float64)
+    if activation == "relu":
+        return (z > 0.0).astype(np.float64)
+    return _normal_cdf(z) + z * _normal_pdf(z)
+
+
+def code_keys(codes) -> np.ndarray:
+    """One hashable, sortable key per row of a bool code array (m, n): the packed bits as
+    a fixed-width byte string (dtype ``V``). Equal codes have equal keys."""
+    codes = np.ascontiguousarray(np.asarray(codes, dtype=bool))
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be 2-D, got shape {codes.shape}")
+    packed = np.packbits(codes, axis=1, bitorder="little")
+    if packed.shape[1] == 0:
+        packed = np.zeros((codes.shape[0], 1), dtype=np.uint8)
+    return np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+
+
+def code_ids(codes) -> tuple[np.ndarray, int]:
+    """Integer id per row of a code array, numbered by first appearance, and the number of
+    distinct codes."""
+    keys = code_keys(codes)
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse.ravel()], len(first)
+
+
+# --------------------------------------------------------------------------- circle
+@dataclass(frozen=True)
+class CircleCrossings:
+    """Where a layer's neurons cross zero on a circle, in compact form.
+
+    ``angles`` (m,) sorted in [0, 2pi): the boundaries. Each crossing neuron j is on
+    (pre-activation > 0) exactly on the arcs from boundary ``on_start[j]`` up to (not
+    including) boundary ``on_end[j]``, cyclically; ``start_code`` (n,) is the code on the
+    arc that ends at angles[0] (the wrap-around arc), and ``crossing`` marks the neurons
+    that change sign at all. :meth:`codes` expands this to the dense (m, n) bool array.
+    Also kept: the closed form ``A cos a + B sin a + c`` of every neuron."""
+
+    angles: np.ndarray
+    start_code: np.ndarray
+    crossing: np.ndarray
+    on_start: np.ndarray
+    on_end: np.ndarray
+    A: np.ndarray = field(repr=False)
+    B: np.ndarray = field(repr=False)
+    c: np.ndarray = field(repr=False)
+
+    @property
+    def n_neurons(self) -> int:
+        return len(self.start_code)
+
+    def codes(self) -> np.ndarray:
+        """Dense codes (len(angles), n): row i is the code on [angles[i], angles[i+1]).
+
+        Built as a cumulative XOR of flip events on 64-bit words (one bit per neuron),
+        then unpacked: one pass over the output, no per-arc Python loop."""
+        n = self.n_neurons
+        m = len(self.angles)
+        if m == 0:
+            return self.start_code[None, :].copy()
+        words = max(1, (n + 63) // 64)
+        word = np.dtype("<u8")
+        flips = np.zeros((m, words), dtype=word)
+        neurons = np.flatnonzero(self.crossing)
+        rows = np.concatenate([self.on_start[neurons], self.on_end[neurons]])
+        cols = np.concatenate([neurons, neurons])
+        bits = np.left_shift(np.ones(len(cols), dtype=word), (cols & 63).astype(word))
+        np.bitwise_xor.at(flips, (rows, cols >> 6), bits)
+        start = np.zeros(words * 64, dtype=bool)
+        start[:n] = self.start_code
+        flips[0] ^= np.packbits(start, bitorder="little").view(word)
+        np.bitwise_xor.accumulate(flips, axis=0, out=flips)
+        if n == words * 64:  # no padding bits: one flat unpack is a little faster
+            return np.unpackbits(flips.view(np.uint8).reshape(-1), bitorder="little").view(bool).reshape(m, n)
+        return np.unpackbits(flips.view(np.uint8), axis=1, count=n, bitorder="little").view(bool)
+
+
+def circle_coefficients(W, b, p, q, radius: float = 1.0, center=None):
+    """``(A, B, c)`` with neuron j equal to ``A[j] cos a + B[j] sin a + c[j]`` on the
+    circle ``center + radius (cos a p + sin a q)``."""
+    W, b = _layer(W, b)
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    A = W @ p
+    B = W @ q
+    if radius != 1.0:
+        A *= radius
+        B *= radius
+    c = b.copy() if center is None else W @ np.asarray(center, dtype=np.float64) + b
+    return A, B, c
+
+
+def circle_crossings(W, b, p, q, radius: float = 1.0, center=None) -> CircleCrossings:
+    """The exact zero crossings of every neuron on a circle, without expanding the codes.
+
+    Same conventions as :func:`circle_arcs` (which is ``circle_crossings(...).codes()``
+    plus the angles); use this when only the angles or the compact form are needed."""
+    W, b = _layer(W, b)
+    radius = float(radius)
+    if not radius > 0.0:
+        raise ValueError(f"radius must be > 0, got {radius}")
+    A, B, c = circle_coefficients(W, b, p, q, radius, center)
+    R = np.hypot(A, B)
+    abs_c = np.abs(c)
+    scale = np.maximum(R, abs_c)
+    # Identically zero on the circle (w orthogonal to the circle's plane and c = 0): the
+    # computed A, B, c are rounding noise. Only neurons that could be that small relative
+    # to their inputs need their own norm; the Frobenius norm bounds every row's.
+    center_norm = 0.0 if center is None else float(np.linalg.norm(center))
+    flat = W.reshape(-1)
+    bound = (radius + center_norm) * math.sqrt(float(np.dot(flat, flat))) + (float(np.abs(b).max()) if len(b) else 0.0)
+    zero = np.zeros(len(c), dtype=bool)
+    suspects = np.flatnonzero(scale <= ZERO_RTOL * bound)
+    if len(suspects):
+        size = (radius + center_norm) * np.linalg.norm(W[suspects], axis=1) + np.abs(b[suspects])
+        zero[suspects] = scale[suspects] <= ZERO_RTOL * size
+    crossing = (R * (1.0 - TANGENT_RTOL) > abs_c) & ~zero
+    start_code = (c > 0.0) & ~zero & ~crossing
+    n = len(c)
+    on_start = np.full(n, -1, dtype=np.int64)
+    on_end = np.full(n, -1, dtype=np.int64)
+    idx = np.flatnonzero(crossing)
+    if len(idx) == 0:
+        empty = np.zeros(0)
+        return CircleCrossings(empty, start_code, crossing, on_start, on_end, A, B, c)
+    # R cos(a - phi) + c > 0  <=>  |a - phi| < delta (mod 2pi): on between phi -/+ delta.
+    phi = np.arctan2(B[idx], A[idx])
+    delta = np.arccos(np.clip(-c[idx] / R[idx], -1.0, 1.0))
+    events = np.concatenate([phi - delta, phi + delta])
+    events = np.mod(events, TAU)
+    events[events >= TAU - ANGLE_ATOL] = 0.0  # 2pi (after rounding) is 0
+    order = np.argsort(events)
+    ordered = events[order]
+    new = np.empty(len(ordered), dtype=bool)
+    new[0] = True
+    np.greater(np.diff(ordered), ANGLE_ATOL, out=new[1:])
+    group_of_sorted = np.cumsum(new) - 1
+    group = np.empty(len(events), dtype=np.int64)
+    group[order] = group_of_sorted
+    angles = ordered[new]
+    k = len(idx)
+    s_g, e_g = group[:k], group[k:]
+    same = s_g == e_g  # both crossings merged: a sliver, behaves as tangent
+    if same.any():
+        crossing[idx[same]] = False
+        start_code[idx[same]] = delta[same] > 0.5 * math.pi
+        keep = ~same
+        idx, s_g, e_g = idx[keep], s_g[keep], e_g[keep]
+        used = np.zeros(len(angles), dtype=bool)
+        used[s_g] = True
+        used[e_g] = True
+        if not used.all():  # drop boundaries that no neuron crosses any more
+            remap = np.cumsum(used) - 1
+            angles = angles[used]
+            s_g, e_g = remap[s_g], remap[e_g]
+    on_start[idx] = s_g
+    on_end[idx] = e_g
+    start_code[idx] = e_g < s_g  # the on-interval wraps past angle 0
+    return CircleCrossings(angles, start_code, crossing, on_start, on_end, A, B, c)
+
+
+def circle_arcs(W, b, p, q, radius: float = 1.0, center=None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact arcs of a ReLU layer on the circle ``center + radius (cos a p + sin a q)``.
+
+    Parameters: ``W`` (n, d) weight rows, ``b`` (n,) biases, ``p`` and ``q`` orthonormal
+    (d,) vectors spanning the circle's plane, ``center`` (d,) or None for the origin.
+
+    Returns ``(angles, codes)``: ``angles`` (m,) the sorted angles in [0, 2pi) where some
+    neuron's pre-activation changes sign, and ``codes`` (m, n) bool, row i the pattern
+    ``pre-activation > 0`` on the arc from angles[i] to angles[i+1] (the last row wraps to
+    angles[0] + 2pi). With no crossing, ``angles`` is empty and ``codes`` is the single
+    code of the whole circle.
+
+    Method: neuron j is ``A cos a + B sin a + c = R cos(a - phi) + c`` with A = r w.p,
+    B = r w.q, c = w.center + b, R = hypot(A, B), phi = atan2(B, A); it changes sign iff
+    R > |c|, at ``phi -/+ arccos(-c / R)``, and is on between them. Neurons tangent to the
+    circle (R = |c| within TANGENT_RTOL), constant on it, or identically zero (within
+    ZERO_RTOL of their input size) give no boundary; a zero neuron is off. Crossings of
+    different neurons within ANGLE_ATOL merge into one boundary whose code change flips
+    all of them. Codes are a cumulative XOR of the flip events (see
+    :meth:`CircleCrossings.codes`)."""
+    crossings = circle_crossings(W, b, p, q, radius, center)
+    return crossings.angles, crossings.codes()
+
+
+def arc_midpoints(angles) -> np.ndarray:
+    """Midpoint angle of each arc returned by :func:`circle_arcs` (wrapping), in [0, 2pi);
+    for no boundaries, the single point 0."""
+    angles = np.asarray(angles, dtype=np.float64)
+    if len(angles) == 0:
+        return np.zeros(1)
+    ends = np.append(angles[1:], angles[0] + TAU)
+    return np.mod(0.5 * (angles + ends), TAU)
+
+
+def arc_index(angles, query) -> np.ndarray:
+    """Index of the arc (row of ``codes``) that contains each query angle."""
+    angles = np.asarray(angles, dtype=np.float64)
+    query = np.mod(np.asarray(query, dtype=np.float64), TAU)
+    if len(angles) == 0:
+        return np.zeros(query.shape, dtype=np.int64)
+    return np.mod(np.searchsorted(angles, query, side="right") - 1, len(angles))
+
+
+def layernorm_circle(d: int = 3) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(p, q, radius)`` of the circle LayerNorm (eps -> 0) maps R^3 onto: the plane
+    orthogonal to (1, 1, 1) with the Helmert basis, radius sqrt(3). For d > 3 the same
+    gives a great circle of the LayerNorm sphere through its first two basis axes."""
+    basis = layernorm_plane_basis(d)
+    return basis[0].copy(), basis[1].copy(), math.sqrt(d)
+
+
+# --------------------------------------------------------------------------- sphere
+def layernorm_sphere_layer(W, b) -> tuple[np.ndarray, np.ndarray]:
+    """The layer seen from the LayerNorm sphere: for W (n, d), ``(W_eff, b)`` with
+    W_eff = sqrt(d) W B^T of shape (n, d - 1) (B the Helmert basis of the plane orthogonal
+    to (1, ..., 1)), so that for y on the unit sphere S^(d-2),
+    ``W_eff y + b == W x + b`` at ``x = sqrt(d) B^T y``, the LayerNorm image (eps -> 0).
+    For d = 4 this gives the (n, 3) layer on S2 that :func:`sphere_region_count` takes."""
+    W, b = _layer(W, b)
+    d = W.shape[1]
+    return math.sqrt(d) * W @ layernorm_plane_basis(d).T, b.copy()
+
+
+def layernorm_sphere_points(Y) -> np.ndarray:
+    """Map unit vectors Y (m, d - 1) of the plane coordinates to LayerNorm outputs
+    ``sqrt(d) Y B`` in R^d (the inverse of the view used by layernorm_sphere_layer)."""
+    Y = np.asarray(Y, dtype=np.float64)
+    d = Y.shape[-1] + 1
+    return math.sqrt(d) * Y @ layernorm_plane_basis(d)
+
+
+@dataclass(frozen=True)
+class BoundaryCircles:
+    """The boundary circles of a layer on the unit sphere S2, one per neuron whose plane
+    ``w.x + b = 0`` meets the sphere (planes that miss it, touch it at one point, or have
+    w = 0 are left out).
+
+    ``neuron`` (k,) the neuron index; ``normal`` (k, 3) the unit normal u = w / |w|;
+    ``offset`` (k,) h = -b / |w| (the plane is u.x = h); ``center`` (k, 3) = h u;
+    ``radius`` (k,) = sqrt(1 - h^2); ``basis`` (k, 2, 3) an orthonormal in-plane basis
+    (e1, e2) with e1 x e2 = u; ``circle_id`` (k,) equal for neurons that share one circle
+    (identical planes, or the same plane with the opposite orientation)."""
+
+    neuron: np.ndarray
+    normal: np.ndarray
+    offset: np.ndarray
+    center: np.ndarray
+    radius: np.ndarray
+    basis: np.ndarray
+    circle_id: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.neuron)
+
+    @property
+    def n_distinct(self) -> int:
+        return int(len(np.unique(self.circle_id)))
+
+    def points(self, n_points: int = 97) -> np.ndarray:
+        """(k, n_points, 3) points along each circle (first == last, for drawing)."""
+        a = np.linspace(0.0, TAU, n_points)
+        ring = np.cos(a)[None, :, None] * self.basis[:, None, 0, :] + np.sin(a)[None, :, None] * self.basis[:, None, 1, :]
+        return self.center[:, None, :] + self.radius[:, None, None] * ring
+
+
+def _plane_basis(normals: np.ndarray) -> np.ndarray:
+    """An orthonormal basis (k, 2, 3) of the planes orthogonal to unit normals (k, 3)."""
+    k = len(normals)
+    helper = np.zeros((k, 3))
+    helper[np.arange(k), np.argmin(np.abs(normals), axis=1)] = 1.0
+    e1 = np.cross(normals, helper)
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(normals, e1)
+    return np.stack([e1, e2], axis=1)
+
+
+def boundary_circles(W, b) -> BoundaryCircles:
+    """The circles in which the planes ``W x + b = 0`` (W: (n, 3)) cut the unit sphere.
+    See :class:`BoundaryCircles`."""
+    W, b = _layer(W, b)
+    if W.shape[1] != 3:
+        raise ValueError(f"boundary_circles needs W of shape (n, 3), got {W.shape}")
+    norms = np.linalg.norm(W, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(norms > 0, -b / np.where(norms > 0, norms, 1.0), np.inf)
+    meets = (norms > 0) & (np.abs(h) < 1.0 - SPHERE_TANGENT_TOL)
+    neuron = np.flatnonzero(meets)
+    u = W[neuron] / norms[neuron, None]
+    h = h[neuron]
+    circle_id = np.arange(len(neuron))
+    if len(neuron) > 1:
+        # Same circle: parallel normals (either orientation) and the same signed offset.
+        cross = np.cross(u[:, None, :], u[None, :, :])
+        sin2 = np.einsum("ijk,ijk->ij", cross, cross)
+        sign = np.where(u @ u.T >= 0.0, 1.0, -1.0)
+        same = (sin2 <= PARALLEL_TOL) & (np.abs(h[:, None] - sign * h[None, :]) <= SAME_OFFSET_TOL)
+        circle_id = np.argmax(same, axis=1)  # first index of each one's class
+        circle_id = circle_id[circle_id]  # (transitivity for chains within tolerance)
+    radius = np.sqrt(np.maximum(0.0, 1.0 - h * h))
+    return BoundaryCircles(neuron=neuron, normal=u, offset=h, center=h[:, None] * u, radius=radius,
+                           basis=_plane_basis(u) if len(u) else np.zeros((0, 2, 3)), circle_id=circle_id)
+
+
+@dataclass(frozen=True)
+class CircleArrangement:
+    """The arrangement of distinct boundary circles on S2 as a planar graph.
+
+    ``circles`` the BoundaryCircles; ``distinct`` indices (into circles) of one
+    representative per distinct circle; ``vertices`` (V, 3) the distinct intersection
+    points; ``incidence`` (I, 2) unique (distinct-circle position, vertex) pairs;
+    ``n_loops`` circles that meet no other; ``n_components`` connected components of the
+    union of the circles; ``n_regions`` faces by Euler's formula."""
+
+    circles: BoundaryCircles
+    distinct: np.ndarray
+    vertices: np.ndarray
+    incidence: np.ndarray
+    n_loops: int
+    n_components: int
+    n_regions: int
+
+
+def _pair_intersections(u: np.ndarray, h: np.ndarray):
+    """Intersection points of every pair of distinct circles u_i.x = h_i on S2.
+
+    Returns (points (K, 3), pair_i (K,), pair_j (K,)). A pair gives 2 points when the
+    circles cross, 1 when they touch (|discriminant| <= DISC_TOL), none when they are
+    disjoint or on parallel planes."""
+    m = len(u)
+    if m < 2:
+        return np.zeros((0, 3)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    i, j = np.triu_indices(m, k=1)
+    ui, uj, hi, hj = u[i], u[j], h[i], h[j]
+    d = np.cross(ui, uj)
+    s2 = np.einsum("ij,ij->i", d, d)
+    ok = s2 > PARALLEL_TOL
+    i, j, ui, uj, hi, hj, d, s2 = i[ok], j[ok], ui[ok], uj[ok], hi[ok], hj[ok], d[ok], s2[ok]
+    # The point of the planes' common line nearest the origin (x0.u_i = h_i, x0.u_j = h_j,
+    # x0.d = 0), then x = x0 +/- t d with |x| = 1.
+    x0 = (hi[:, None] * np.cross(uj, d) + hj[:, None] * np.cross(d, ui)) / s2[:, None]
+    x0_sq = np.einsum("ij,ij->i", x0, x0)
+    disc = 1.0 - x0_sq
+    touch = np.abs(disc) <= DISC_TOL * np.maximum(1.0, x0_sq)
+    cross = (disc > 0) & ~touch
+    t = np.sqrt(np.where(cross, disc, 0.0) / s2)
+    pts = [x0[touch], x0[cross] + t[cross, None] * d[cross], x0[cross] - t[cross, None] * d[cross]]
+    pi = [i[touch], i[cross], i[cross]]
+    pj = [j[touch], j[cross], j[cross]]
+    points = np.concatenate(pts)
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    return points, np.concatenate(pi), np.concatenate(pj)
+
+
+def _components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of an undirected graph given as edge lists (a, b)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n_nodes, n_nodes))
+    return connected_components(graph, directed=False)
+
+
+def circle_arrangement(W, b) -> CircleArrangement:
+    """Build the planar graph of the boundary circles of ``W x + b`` (W: (n, 3)) on S2.
+    See :func:`sphere_region_count` for the method."""
+    circles = boundary_circles(W, b)
+    distinct = np.flatnonzero(circles.circle_id == np.arange(len(circles)))
+    u, h = circles.normal[distinct], circles.offset[distinct]
+    m = len(distinct)
+    points, pi, pj = _pair_intersections(u, h)
+    if len(points):
+        from scipy.spatial import cKDTree
+
+        close = cKDTree(points).query_pairs(POINT_TOL, output_type="ndarray")
+        n_vertices, vertex_of_point = _components(len(points), close[:, 0], close[:, 1])
+        vertices = np.zeros((n_vertices, 3))
+        np.add.at(vertices, vertex_of_point, points)
+        vertices /= np.linalg.norm(vertices, axis=1, keepdims=True)
+        pairs = np.concatenate([np.stack([pi, vertex_of_point], 1), np.stack([pj, vertex_of_point], 1)])
+        incidence = np.unique(pairs, axis=0)
+    else:
+        n_vertices, vertices = 0, np.zeros((0, 3))
+        incidence = np.zeros((0, 2), dtype=np.int64)
+    touched = np.zeros(m, dtype=bool)
+    touched[incidence[:, 0]] = True
+    n_loops = int(m - touched.sum())
+    # Components of the union of circles: circles and vertices as nodes, incidences as edges.
+    n_components, _ = _components(m + n_vertices, incidence[:, 0], m + incidence[:, 1])
+    V = n_vertices + n_loops  # each lone circle: one dummy vertex ...
+    E = len(incidence) + n_loops  # ... and one edge from it to itself
+    n_regions = 1 + n_components - V + E if m else 1
+    return CircleArrangement(circles, distinct, vertices, incidence, n_loops,
+                             int(n_components) if m else 0, int(n_regions))
+
+
+def sphere_region_count(W, b) -> int:
+    """Exact number of connected regions into which the planes ``W x + b = 0`` (W: (n, 3))
+    cut the unit sphere S2.
+
+    Method (no sampling): each neuron whose plane meets the sphere gives a circle (planes
+    that miss it or touch it at a single point, and zero rows of W, cut nothing; identical
+    planes, including the same plane with opposite orientation, give one circle). The
+    union of the circles is a planar graph on the sphere: vertices are the pairwise
+    intersection points, computed in closed form for all pairs at once and merged when
+    closer than POINT_TOL (so three or more circles through one point give one vertex,
+    and a tangency gives one); the edges are the arcs between consecutive vertices on each
+    circle, so a circle through k distinct vertices adds k edges; a circle that meets no
+    other is a loop (one dummy vertex, one edge). With C the number of connected
+    components of the union of circles (found from the circle-vertex incidences), Euler's
+    formula for a planar graph gives the number of faces ``F = 1 + C - V + E``. Nested,
+    disjoint and parallel circles need no special case: they are separate components.
+    Examples: no circle 1, one circle 2, n great circles in general position n(n-1)+2.
+    """
+    W, b = _layer(W, b)
+    return circle_arrangement(W, b).n_regions
+
+
+def sphere_region_labels(W, b, points) -> tuple[np.ndarray, np.ndarray]:
+    """Spline codes (m, n) of points on S2 and an integer region id per point.
+
+    The id labels the *spline code* (numbered by first appearance), i.e. the affine piece
+    of the layer, not the connected region: two patches of the sphere with the same code
+    (a thin polytope that pokes out of the sphere on two sides) get the same id. So the
+    number of distinct ids over a dense sample is at most :func:`sphere_region_count`."""
+    codes = spline_codes(W, b, points)
+    ids, _ = code_ids(codes)
+    return codes, ids
+
+
+# --------------------------------------------------------------------------- scaling
+@dataclass(frozen=True)
+class ScalingRegions:
+    """How many spline codes the ray k*v (k in (0, k_max]) crosses, with or without
+    LayerNorm in front of the layer.
+
+    ``regions`` exact count of distinct codes on (0, k_max]; ``breakpoints`` the sorted
+    distinct k where some neuron changes sign; ``k_grid`` and ``regions_vs_k`` the exact
+    count on (0, k] at each grid k (for the chart); ``grid_regions`` the distinct codes
+    actually seen on the grid (a sampled cross-check, <= regions); ``eps_scale`` for
+    LayerNorm with eps > 0, sqrt(d eps) / |v - mean(v)|: below about this k the output
+    LayerNorm(k v) is still shrinking towards 0, above it it is constant."""
+
+    layernorm: bool
+    k_max: float
+    eps: float
+    regions: int
+    breakpoints: np.ndarray
+    k_grid: np.ndarray
+    regions_vs_k: np.ndarray
+    grid_regions: int
+    eps_scale: float = 0.0
+
+
+def _distinct_sorted(values: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = np.diff(values) > rtol * np.abs(values[1:])
+    return values[keep]
+
+
+def scaling_regions(W, b, v, k_max: float, layernorm: bool, eps: float = 0.0,
+                    n_grid: int = 200) -> ScalingRegions:
+    """Regions crossed by k*v for k in (0, k_max], exactly.
+
+    Without LayerNorm the pre-activation ``k (W v) + b`` is linear in k: neuron i changes
+    sign once, at k = -b_i / (W v)_i, so the number of distinct codes is one more than the
+    number of distinct such k in (0, k_max] (each neuron flips at most once, so codes
+    never repeat).
+
+    With LayerNorm the layer sees ``LayerNorm(k v) = sqrt(d) s(k) c / |c|`` with
+    c = v - mean(v) and s(k) = k |c| / sqrt(k^2 |c|^2 + d eps). For eps = 0 (the default:
+    the LayerNorm sphere) s = 1 for every k > 0, the pre-activation does not depend on k,
+    and there is exactly one region. For eps > 0, s rises from 0 to s(k_max) < 1 and
+    neuron i flips where s = -b_i / (sqrt(d) (W c/|c|)_i), i.e. at
+    k = s sqrt(d eps) / (|c| sqrt(1 - s^2)): only for k up to a few ``eps_scale``
+    unless a neuron sits within ~eps of the ray's direction. Both cases are computed from
+    these formulas; ``grid_regions`` counts the codes of ``layer_norm(k v, eps)`` (or k v)
+    on the grid as a check."""
+    W, b = _layer(W, b)
+    v = np.asarray(v, dtype=np.float64).reshape(-1)
+    if v.shape[0] != W.shape[1]:
+        raise ValueError(f"v must have length {W.shape[1]}, got {v.shape[0]}")
+    k_max = float(k_max)
+    if not k_max > 0:
+        raise ValueError(f"k_max must be > 0, got {k_max}")
+    if eps < 0:
+        raise ValueError(f"eps must be >= 0, got {eps}")
+    n_grid = max(2, int(n_grid))
+    k_grid = np.linspace(k_max / n_grid, k_max, n_grid)
+    eps_scale = 0.0
+    if not layernorm:
+        slope = W @ v
+        with np.errstate(divide="ignore", invalid="ignore"):
+            k_cross = -b / slope
+        valid = (slope != 0) & (k_cross > 0) & (k_cross <= k_max)
+        breakpoints = _distinct_sorted(k_cross[valid])
+        grid_codes = (k_grid[:, None] * slope[None, :] + b) > 0
+    else:
+        d = W.shape[1]
+        c = _center(v)
+        norm_c = float(np.linalg.norm(c))
+        if norm_c == 0.0:
+            raise ValueError("v - mean(v) is zero: LayerNorm of k v is undefined (v is constant)")
+        direction = c / norm_c
+        slope = math.sqrt(d) * (W @ direction)  # pre-activation = s(k) * slope + b
+        if eps > 0:
+            eps_scale = math.sqrt(d * eps) / norm_c
+            s_max = k_max * norm_c / math.sqrt(k_max ** 2 * norm_c ** 2 + d * eps)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s_cross = -b / slope
+            valid = (slope != 0) & (s_cross > 0) & (s_cross <= s_max)
+            s = s_cross[valid]
+            breakpoints = _distinct_sorted(s * math.sqrt(d * eps) / (norm_c * np.sqrt(1.0 - s * s)))
+        else:
+            breakpoints = np.zeros(0)  # s(k) = 1 for all k > 0: nothing moves
+        grid_codes = (layer_norm(k_grid[:, None] * v[None, :], eps) @ W.T + b) > 0
+    regions_vs_k = 1 + np.searchsorted(breakpoints, k_grid, side="right")
+    return ScalingRegions(layernorm=bool(layernorm), k_max=k_max, eps=float(eps), regions=1 + len(breakpoints),
+                          breakpoints=breakpoints, k_grid=k_grid, regions_vs_k=regions_vs_k,
+                          grid_regions=code_ids(grid_codes)[1], eps_scale=eps_scale)
+
+
+# --------------------------------------------------------------------------- rotation
+@dataclass(frozen=True)
+class RotationProbe:
+    """An MLP ``act(W x + b) @ w_out`` along the LayerNorm great circle from v towards w.
+
+    ``angles`` (k,) the grid in [0, angle_end]; ``output`` (k,) the MLP output;
+    ``slope`` (k,) |d output / d angle| (exact derivative, not finite differences);
+    ``crossing_angles`` the exact boundary crossings in (0, angle_end) (from
+    :func:`circle_arcs`); ``n_crossings`` their number; ``total_variation`` the integral
+    of |d output / d angle| over the path and ``tv_per_radian`` that divided by the path
+    length (exact for ReLU: the output is a sinusoid between crossings, evaluated at every
+    crossing and turning point; for GELU the sum over a fine grid). ``p``, ``q``,
+    ``radius``: the circle is radius (cos a p + sin a q), p along v - mean(v)."""
+
+    angles: np.ndarray
+    output: np.ndarray
+    slope: np.ndarray
+    crossing_angles: np.ndarray
+    n_crossings: int
+    total_variation: float
+    tv_per_radian: float
+    angle_end: float
+    activation: str
+    p: np.ndarray = field(repr=False)
+    q: np.ndarray = field(repr=False)
+    radius: float = 0.0
+
+    @property
+    def doutput(self) -> np.ndarray:
+        """Alias of ``slope``: |d output / d angle|."""
+        return self.slope
+
+
+def rotation_plane(v, w) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(p, q, angle)``: the LayerNorm plane's great circle through v and w. p is the
+    unit vector along v - mean(v); q the unit vector of w - mean(w) orthogonal to p, so
+    w - mean(w) points along cos(angle) p + sin(angle) q with angle in (0, pi]."""
+    cv = _center(np.asarray(v, dtype=np.float64).reshape(-1))
+    cw = _center(np.asarray(w, dtype=np.float64).reshape(-1))
+    nv = np.linalg.norm(cv)
+    if nv == 0:
+        raise ValueError("v - mean(v) is zero: v has no direction on the LayerNorm sphere")
+    p = cv / nv
+    along = float(cw @ p)
+    rest = cw - along * p
+    nr = float(np.linalg.norm(rest))
+    if nr <= 1e-12 * max(float(np.linalg.norm(cw)), 1e-300):
+        raise ValueError("w - mean(w) is parallel to v - mean(v): no unique great circle from v towards w")
+    return p, rest / nr, math.atan2(nr, along)
+
+
+def rotation_probe(W, b, w_out, v, w, n_angles: int = 361, activation: str = "relu",
+                   full_circle: bool = False) -> RotationProbe:
+    """Rotate the LayerNorm image of v towards that of w along their great circle on the
+    LayerNorm sphere (radius sqrt(d), eps -> 0) and watch the MLP output
+    ``act(W x + b) @ w_out`` (w_out: (n,)).
+
+    ``full_circle`` goes all the way round (angles in [0, 2pi)) instead of stopping at w.
+    The output between two crossings is an exact sinusoid for ReLU, so the crossings and
+    the total variation are exact there; see :class:`RotationProbe`."""
+    _check_activation(activation)
+    W, b = _layer(W, b)
+    w_out = np.asarray(w_out, dtype=np.float64).reshape(-1)
+    if w_out.shape[0] != W.shape[0]:
+        raise ValueError(f"w_out must have one entry per neuron ({W.shape[0]}), got {w_out.shape[0]}")
+    n_angles = max(2, int(n_angles))
+    d = W.shape[1]
+    p, q, angle_w = rotation_plane(v, w)
+    radius = math.sqrt(d)
+    end = TAU if full_circle else angle_w
+    angles = np.linspace(0.0, end, n_angles, endpoint=not full_circle)
+    crossings = circle_crossings(W, b, p, q, radius)
+    A, B, c = crossings.A, crossings.B, crossings.c
+    cross = crossings.angles[(crossings.angles > 0.0) & (crossings.angles < end)]
+
+    def pre(a):
+        return np.cos(a)[:, None] * A + np.sin(a)[:, None] * B + c
+
+    def dpre(a):
+        return -np.sin(a)[:, None] * A + np.cos(a)[:, None] * B
+
+    z = pre(angles)
+    output = activate(z, activation) @ w_out
+    slope = np.abs((activation_slope(z, activation) * dpre(angles)) @ w_out)
+    if activation == "relu":
+        # On each piece between crossings y = alpha cos a + beta sin a + gamma, monotone
+        # between its turning points atan2(beta, alpha) + k pi.
+        bounds = np.concatenate([[0.0], cross, [end]])
+        mids = 0.5 * (bounds[:-1] + bounds[1:])
+        on = pre(mids) > 0
+        alpha, beta = on @ (w_out * A), on @ (w_out * B)
+        theta = np.arctan2(beta, alpha)
+        first = theta + math.pi * np.ceil((bounds[:-1] - theta) / math.pi)
+        turns = (first[:, None] + math.pi * np.arange(3)[None, :])
+        inside = (turns > bounds[:-1, None]) & (turns < bounds[1:, None])
+        points = np.sort(np.concatenate([bounds, turns[inside]]))
+        values = activate(pre(points), "relu") @ w_out
+        total = float(np.abs(np.diff(values)).sum())
+    else:
+        fine = np.linspace(0.0, end, max(4096, 8 * n_angles))
+        values = activate(pre(fine), activation) @ w_out
+        total = float(np.abs(np.diff(values)).sum())
+    return RotationProbe(angles=angles, output=output, slope=slope, crossing_angles=cross,
+                         n_crossings=int(len(cross)), total_variation=total,
+                         tv_per_radian=total / end if end > 0 else 0.0, angle_end=float(end),
+                         activation=activation, p=p, q=q, radius=radius)

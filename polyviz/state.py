@@ -1,0 +1,170 @@
+"""Typed, validated, URL-serialisable page state.
+
+Each page declares its state as a frozen dataclass whose fields carry a ``Spec`` (range,
+choices, default). One function, :func:`validate`, turns *anything* (a URL query, a
+callback payload, a notebook dict) into a valid state plus human-readable notices; one
+pair, :func:`to_query` / :func:`from_query`, turns state into a query string and back.
+Like scikit-learn's parameter validation, every notice names the field and what is
+allowed, so a bad link degrades to a sensible view instead of an error page.
+
+No Dash here: the app and notebooks share it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+from urllib.parse import parse_qsl, urlencode
+
+# Strings longer than this are never echoed back in a notice (URLs can be anything).
+_ECHO_LIMIT = 40
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one field is validated: a number in [lo, hi] (int or float) or one of choices."""
+
+    kind: str  # "float", "int", "choice", "bool"
+    default: Any
+    lo: float | None = None
+    hi: float | None = None
+    choices: Sequence[str] = ()
+    label: str = ""
+
+    def allowed(self) -> str:
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        kind = "an integer" if self.kind == "int" else "a number"
+        return f"{kind} from {_fmt(self.lo)} to {_fmt(self.hi)}"
+
+
+def number(default: float, lo: float, hi: float, label: str = "") -> Any:
+    return dataclasses.field(default=default, metadata={"spec": Spec("float", default, lo, hi, label=label)})
+
+
+def integer(default: int, lo: int, hi: int, label: str = "") -> Any:
+    return dataclasses.field(default=default, metadata={"spec": Spec("int", default, lo, hi, label=label)})
+
+
+def choice(default: str, choices: Sequence[str], label: str = "") -> Any:
+    return dataclasses.field(
+        default=default, metadata={"spec": Spec("choice", default, choices=tuple(choices), label=label)}
+    )
+
+
+def flag(default: bool, label: str = "") -> Any:
+    return dataclasses.field(default=default, metadata={"spec": Spec("bool", default, label=label)})
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "?"
+    if float(x).is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:g}"
+
+
+def _echo(raw: Any) -> str:
+    text = str(raw)
+    return repr(text[:_ECHO_LIMIT] + "…") if len(text) > _ECHO_LIMIT else repr(text)
+
+
+def specs(cls) -> dict[str, Spec]:
+    return {f.name: f.metadata["spec"] for f in dataclasses.fields(cls) if "spec" in f.metadata}
+
+
+def _coerce(name: str, spec: Spec, raw: Any) -> tuple[Any, str | None]:
+    """Return (valid value, notice or None) for one raw value of one field."""
+    label = spec.label or name
+    if spec.kind == "choice":
+        value = raw.strip() if isinstance(raw, str) else raw
+        if isinstance(value, str) and value in spec.choices:
+            return value, None
+        return spec.default, f"{label} = {_echo(raw)} is not allowed ({spec.allowed()}); using {spec.default}."
+    if spec.kind == "bool":
+        if isinstance(raw, bool):
+            return raw, None
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True, None
+        if text in ("0", "false", "no", "off", ""):
+            return False, None
+        return spec.default, f"{label} = {_echo(raw)} is not allowed ({spec.allowed()}); using {spec.default}."
+    # Numbers: accept ints, floats and numeric strings; reject bools, NaN, lists, dicts.
+    value: float | None = None
+    if isinstance(raw, bool) or raw is None:
+        value = None
+    elif isinstance(raw, (int, float)):
+        value = float(raw)
+    elif isinstance(raw, str) and len(raw) <= 64:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = None
+    if value is None or math.isnan(value):
+        return spec.default, (
+            f"{label} = {_echo(raw)} is not a number; allowed: {spec.allowed()}; using {_fmt(spec.default)}."
+        )
+    clamped = min(max(value, spec.lo), spec.hi)
+    if spec.kind == "int":
+        clamped = int(round(clamped))
+    notice = None
+    if clamped != value:
+        shown = _fmt(value) if math.isfinite(value) else str(value)
+        notice = f"{label} = {shown} is out of range (allowed: {spec.allowed()}); using {_fmt(clamped)}."
+    return clamped, notice
+
+
+def validate(cls, raw: dict | None = None, base=None):
+    """Build a valid ``cls`` from ``raw`` (missing keys come from ``base`` or defaults).
+
+    Returns ``(state, notices)``. Unknown keys are ignored; anything else that is wrong is
+    replaced or clamped, with a notice that names the field and its allowed range.
+    """
+    raw = raw if isinstance(raw, dict) else {}
+    values: dict[str, Any] = {}
+    notices: list[str] = []
+    for name, spec in specs(cls).items():
+        if name in raw:
+            value, notice = _coerce(name, spec, raw[name])
+            if notice:
+                notices.append(notice)
+        elif base is not None:
+            value = getattr(base, name)
+        else:
+            value = spec.default
+        values[name] = value
+    state = cls(**values)
+    post = getattr(state, "checked", None)
+    if post is not None:  # cross-field rules (e.g. a range that depends on another field)
+        state, extra = post()
+        notices.extend(extra)
+    return state, notices
+
+
+def to_query(state) -> str:
+    """Query string (without '?') holding every field, so a link reopens the exact view."""
+    pairs = []
+    for name, spec in specs(type(state)).items():
+        value = getattr(state, name)
+        if spec.kind == "bool":
+            text = "1" if value else "0"
+        elif spec.kind == "float":
+            text = f"{value:.6g}"
+        else:
+            text = str(value)
+        pairs.append((name, text))
+    return urlencode(pairs)
+
+
+def from_query(cls, query: str | dict):
+    """Parse a query string (or the dict Dash passes to ``layout(**query)``)."""
+    if isinstance(query, str):
+        raw = dict(parse_qsl(query.lstrip("?"), keep_blank_values=True))
+    else:
+        raw = dict(query)
+    return validate(cls, raw)

@@ -1,0 +1,106 @@
+"""Shared fixtures: a live app server in a thread and a headless Chromium driven by Selenium.
+
+Browser tests never skip silently: without Chromium they fail with a message that says
+how to install it, unless POLYVIZ_ALLOW_NO_BROWSER=1 is set explicitly (never in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import socket
+import sys
+import threading
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    import urllib.request
+
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except Exception as exc:  # not up yet
+            last = exc
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout} s: {last}")
+
+
+@pytest.fixture(scope="session")
+def dash_app():
+    import app as app_module
+
+    return app_module
+
+
+@pytest.fixture(scope="session")
+def client(dash_app):
+    return dash_app.server.test_client()
+
+
+@pytest.fixture(scope="session")
+def live_server(dash_app):
+    from werkzeug.serving import make_server
+
+    port = free_port()
+    httpd = make_server("127.0.0.1", port, dash_app.server, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    wait_for_http(base + "/health")
+    yield base
+    httpd.shutdown()
+
+
+def chromium_paths() -> tuple[str | None, str | None]:
+    browser = os.environ.get("POLYVIZ_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = os.environ.get("POLYVIZ_CHROMEDRIVER") or shutil.which("chromedriver")
+    return browser, driver
+
+
+@pytest.fixture(scope="session")
+def browser():
+    chrome, driver_path = chromium_paths()
+    if not chrome or not driver_path:
+        message = ("Chromium and chromedriver are needed for browser tests: "
+                   "apt-get install chromium chromium-driver (make test does this).")
+        if os.environ.get("POLYVIZ_ALLOW_NO_BROWSER") == "1":
+            pytest.skip(message)
+        pytest.fail(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chrome
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1500,1200"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def severe_console_errors(driver) -> list[str]:
+    """Console messages at SEVERE level, ignoring the favicon request."""
+    return [entry["message"] for entry in driver.get_log("browser")
+            if entry["level"] == "SEVERE" and "favicon" not in entry["message"]]

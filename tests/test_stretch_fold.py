@@ -1,0 +1,172 @@
+"""The Stretch & fold library, figures and callbacks (called directly and over HTTP)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+import dash_http
+from polyviz import figures
+from polyviz import stretch_fold as sf
+
+
+def decode(spec):
+    """A figure array back from its base64 typed-array form."""
+    if isinstance(spec, dict) and "bdata" in spec:
+        import base64
+
+        return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.dtype(spec["dtype"]).newbyteorder("<"))
+    return np.asarray(spec)
+
+
+def test_stretch_sends_points_towards_the_poles():
+    points = sf.input_points("circle", 400)
+    weak = sf.apply(points, "stretch", 1.0, 1e-4)
+    strong = sf.apply(points, "stretch", 5.0, 1e-4)
+    away = np.abs(points[:, 0]) > 0.05
+    assert np.mean(np.abs(strong[away, 0])) > np.mean(np.abs(weak[away, 0])) + 0.1
+    np.testing.assert_array_equal(np.sign(strong[away, 0]), np.sign(points[away, 0]))
+
+
+def test_shift_folds_the_two_ends_of_the_x_axis_together():
+    ends = np.array([[-1.0, 0.0], [1.0, 0.0]])
+    images = sf.apply(ends, "shift", 2.0, 1e-4)
+    np.testing.assert_allclose(images[0], images[1], atol=1e-3)
+    # with a small shift the left end is thrown across the origin instead
+    assert sf.apply(ends, "shift", 0.5, 1e-4)[0, 0] < 0
+
+
+def test_affine_path_runs_from_identity_to_the_map():
+    points = sf.input_points("disc", 50, seed=3)
+    affine = (2.0, 1.0, -0.5, 0.5, 0.3, -0.2)
+    np.testing.assert_allclose(sf.transform(points, "affine", 0.0, affine), points)
+    a = np.array([[2.0, 1.0], [-0.5, 0.5]])
+    np.testing.assert_allclose(sf.transform(points, "affine", 1.0, affine), points @ a.T + [0.3, -0.2])
+
+
+def test_input_distributions():
+    assert np.allclose(np.linalg.norm(sf.input_points("circle", 100), axis=1), 1.0)
+    disc = sf.input_points("disc", 500, seed=1)
+    assert np.all(np.linalg.norm(disc, axis=1) <= 1.0)
+    np.testing.assert_array_equal(disc, sf.input_points("disc", 500, seed=1))
+    assert sf.input_points("grid", 400).shape == (400, 2)
+    sphere = sf.sphere_points(300)
+    np.testing.assert_allclose(np.linalg.norm(sphere, axis=1), 1.0)
+    assert abs(sphere.mean(axis=0)).max() < 0.01
+
+
+def test_figures_are_valid_plotly_and_carry_the_exact_images():
+    figs = figures.stretch_fold_figures(op="shift", t=2.0, eps=0.01, n=300)
+    assert set(figs) == {"circle", "curve", "surface", "sphere"}
+    assert all(isinstance(f, go.Figure) for f in figs.values())
+    spec = figures.stretch_fold_specs(op="shift", t=2.0, eps=0.01, n=300)
+    inputs = np.stack([decode(spec["circle"]["data"][2]["x"]), decode(spec["circle"]["data"][2]["y"])], 1)
+    images = np.stack([decode(spec["circle"]["data"][3]["x"]), decode(spec["circle"]["data"][3]["y"])], 1)
+    np.testing.assert_allclose(images, sf.apply(inputs.astype(np.float64), "shift", 2.0, 0.01), atol=1e-6)
+    # the 1-D curve is the slice at y = 0 and the reference is the plain sigmoid
+    xs = decode(spec["curve"]["data"][1]["x"]).astype(np.float64)
+    np.testing.assert_allclose(decode(spec["curve"]["data"][1]["y"]), (xs + 2) / np.sqrt((xs + 2) ** 2 + 0.01),
+                               atol=1e-6)
+    np.testing.assert_allclose(decode(spec["curve"]["data"][0]["y"]), xs / np.sqrt(xs ** 2 + 1), atol=1e-6)
+
+
+def test_figure_payload_stays_small_for_2000_points():
+    specs = figures.stretch_fold_specs(n=2000)
+    assert sum(len(json.dumps(s)) for s in specs.values()) < 120_000
+
+
+# --- callbacks -------------------------------------------------------------------------
+
+def test_callback_called_directly_returns_four_figures_and_query(dash_app):
+    from callbacks.stretch_fold import update_figures
+
+    out = update_figures(2.0, "shift", -2, 500, "circle", 0, 1, 0, 0, 1, 0, 0)
+    circle, curve, surface, sphere, notices, query, affine_style = out
+    assert circle["layout"]["meta"]["op"] == "shift" and circle["layout"]["meta"]["t"] == 2.0
+    assert notices == [] and "op=shift" in query and "t=2" in query and "eps=0.01" in query
+    assert affine_style == {"display": "none"}
+
+
+def test_callback_validates_its_payload(dash_app):
+    from callbacks.stretch_fold import update_figures
+
+    out = update_figures("abc", "bogus", 99, -5, "cube", "x", 1e300, 0, 0, 1, 0, 0)
+    notices = [item.children for item in out[4]]
+    text = " ".join(notices)
+    for field in ("t =", "op =", "eps =", "n =", "dist =", "seed =", "a11 ="):
+        assert field in text, field
+    assert out[0]["layout"]["meta"]["op"] == "stretch"
+
+
+@pytest.fixture(scope="module")
+def figure_callback(client):
+    return dash_http.find_callback(dash_http.dependencies(client), "sf-circle", "figure")
+
+
+def values(**overrides):
+    base = {"sf-committed-t.data": 2.0, "sf-op.value": "shift", "sf-log-eps.value": -2, "sf-n.value": 2000,
+            "sf-dist.value": "circle", "sf-seed.value": 0}
+    base.update(overrides)
+    return base
+
+
+def test_http_callback_full_redraw(client, figure_callback):
+    response = dash_http.post(client, dash_http.payload(figure_callback, values(), ["sf-n.value"]))
+    assert response.status_code == 200
+    body = response.get_json()["response"]
+    assert len(body["sf-circle"]["figure"]["data"]) == 4
+    assert body["sf-query"]["data"].startswith("op=shift&t=2&eps=0.01&n=2000")
+
+
+def test_http_callback_t_change_sends_only_what_moved(client, figure_callback):
+    full = dash_http.post(client, dash_http.payload(figure_callback, values(), ["sf-n.value"]))
+    moved = dash_http.post(client, dash_http.payload(figure_callback, values(), ["sf-committed-t.data"]))
+    assert moved.status_code == 200
+    circle = moved.get_json()["response"]["sf-circle"]["figure"]
+    assert circle["__dash_patch_update"] == "__dash_patch_update"
+    assert len(moved.data) < 0.6 * len(full.data)
+
+
+@pytest.mark.parametrize("bad", [
+    {"sf-committed-t.data": "abc"}, {"sf-committed-t.data": 1e308}, {"sf-log-eps.value": "nan"},
+    {"sf-n.value": 1_000_000_000}, {"sf-op.value": {"x": 1}}, {"sf-dist.value": None},
+    {"sf-seed.value": "1" * 5000}, {"sf-n.value": [1, 2, 3]},
+])
+def test_http_callback_never_fails_on_bad_payload(client, figure_callback, bad):
+    response = dash_http.post(client, dash_http.payload(figure_callback, values(**bad), ["sf-n.value"]))
+    assert response.status_code == 200
+    notices = response.get_json()["response"]["sf-notices"]["children"]
+    if bad != {"sf-dist.value": None}:  # None means "empty widget": the default, silently
+        assert notices, bad
+
+
+# --- pages over HTTP ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["/", "/stretch-fold", "/stretch-fold?op=shift&t=2&eps=0.01",
+                                 "/stretch-fold?t=abc&t=1e308&eps=-1&n=1000000000&op=%00", "/no-such-page",
+                                 "/health"])
+def test_pages_answer_200(client, url):
+    assert client.get(url).status_code == 200
+
+
+def test_layout_restores_state_and_shows_notices():
+    from dash import html
+
+    from layouts import stretch_fold
+
+    page = stretch_fold.layout(op="shift", t="2", eps="1e9")
+    found = {node.id: node for node in page._traverse() if getattr(node, "id", None)}
+    assert found["sf-op"].value == "shift" and found["sf-t"].value == 2.0 and found["sf-log-eps"].value == 0.0
+    notices = [child.children for child in found["sf-notices"].children]
+    assert any("eps = 1000000000 is out of range" in n for n in notices)
+    assert isinstance(page, html.Div)
+
+
+def test_security_headers(client):
+    response = client.get("/")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors" in response.headers["Content-Security-Policy"]
+    assert response.headers["Referrer-Policy"]
