@@ -12,7 +12,9 @@ import logging
 import os
 
 import dash
-from dash import Dash, dcc, html
+from dash import Dash, dcc, html, set_props
+from flask import jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from callbacks import services
 
@@ -21,6 +23,19 @@ MAX_REQUEST_BYTES = int(os.environ.get("POLYVIZ_MAX_REQUEST_BYTES", str(2 * 1024
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("polyviz")
+
+ERROR_BANNER = "app-error"
+
+
+def callback_error(error: Exception):
+    """Any exception inside a callback: log it with its traceback, tell the user in words,
+    and leave the page as it was (returning None sends no update)."""
+    log.exception("callback failed: %s", error)
+    set_props(ERROR_BANNER, {"children": f"Something went wrong while computing this view "
+                                         f"({type(error).__name__}). It has been logged; the page still works, "
+                                         f"try other settings."})
+    return None
+
 
 app = Dash(
     __name__,
@@ -31,6 +46,7 @@ app = Dash(
     compress=True,  # gzip: base64 figure arrays shrink by about a quarter on the wire
     suppress_callback_exceptions=True,
     health_endpoint="health",
+    on_error=callback_error,
     background_callback_manager=services.background_manager(),
     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
 )
@@ -68,7 +84,25 @@ def navbar() -> html.Header:
     )
 
 
-app.layout = html.Div([navbar(), html.Main(dash.page_container, className="main")], className="shell")
+app.layout = html.Div(
+    [navbar(), html.Div(id=ERROR_BANNER, className="error-box", role="alert"),
+     html.Main(dash.page_container, className="main")],
+    className="shell",
+)
+
+
+@server.errorhandler(Exception)
+def unexpected_error(error):
+    """Requests that fail outside a callback: a malformed callback request is the
+    client's error (400, in words); anything else is logged and answered without a
+    traceback."""
+    if isinstance(error, HTTPException):
+        return error
+    if request.path.endswith("/_dash-update-component"):
+        log.warning("malformed callback request: %s: %s", type(error).__name__, error)
+        return jsonify(error="malformed callback request", detail=type(error).__name__), 400
+    log.exception("request failed: %s", request.path)
+    return jsonify(error="internal error; it has been logged"), 500
 
 
 @server.after_request

@@ -107,7 +107,7 @@ def page(state: StretchFoldState, notices: list[str]) -> html.Div:
                            tooltip={"placement": "bottom", "always_visible": False}),
             ], className="t-row"), "Drag to see it live; play sweeps t in your browser.", T),
             control("ε (log scale)", dcc.Slider(id=EPS, min=-4, max=0, step=0.05, value=math.log10(state.eps),
-                                                marks=eps_marks(), updatemode="mouseup"),
+                                                marks=eps_marks(), updatemode="mouseup", allow_direct_input=False),
                     "Small ε: u_ε is nearly x/|x| (a hard projection). Large ε: a gentle squash.", EPS),
             control("Points", dcc.Slider(id=N, min=10, max=5000, step=10, value=state.n,
                                          marks={10: "10", 1000: "1k", 2000: "2k", 5000: "5k"},

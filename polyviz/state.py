@@ -154,7 +154,8 @@ def to_query(state) -> str:
         if spec.kind == "bool":
             text = "1" if value else "0"
         elif spec.kind == "float":
-            text = f"{value:.6g}"
+            # shortest text that parses back to the same float, so links are exact
+            text = str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
         else:
             text = str(value)
         pairs.append((name, text))
