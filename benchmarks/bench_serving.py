@@ -1,0 +1,138 @@
+"""Serving under traffic: the callback fuzzer and a load run against gunicorn (loopback).
+
+fuzz_cases / fuzz_5xx: Hypothesis-built random and malformed bodies for every server
+callback, through the full WSGI stack (Flask test client).
+load_*: gunicorn with 2 workers (the Dockerfile's command) and 16 concurrent clients
+replaying realistic slider callbacks from every page for 30 s (10 s with --quick).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import pathlib
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+from _util import metric
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+CLIENTS = 16
+
+
+def worker_rss_mb(master_pid: int) -> float:
+    """Largest resident set of the gunicorn master's children, in MB (from /proc)."""
+    largest = 0.0
+    try:
+        children = pathlib.Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    for pid in children:
+        try:
+            for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    largest = max(largest, int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return largest
+
+
+def run_load(port: int, scenarios, seconds: float, master_pid: int):
+    latencies: list[float] = []
+    errors = [0]
+    rss = [0.0]
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client(index: int):
+        rng = random.Random(index)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        local = []
+        local_errors = 0
+        while time.perf_counter() < stop_at:
+            body = json.dumps(rng.choice(scenarios).body(rng))
+            start = time.perf_counter()
+            try:
+                connection.request("POST", "/_dash-update-component", body, {"Content-Type": "application/json",
+                                                                              "Accept-Encoding": "gzip"})
+                response = connection.getresponse()
+                response.read()
+                if response.status != 200:
+                    local_errors += 1
+            except (OSError, http.client.HTTPException):
+                local_errors += 1
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            local.append((time.perf_counter() - start) * 1000.0)
+        with lock:
+            latencies.extend(local)
+            errors[0] += local_errors
+
+    def sample_memory():
+        while time.perf_counter() < stop_at:
+            rss[0] = max(rss[0], worker_rss_mb(master_pid))
+            time.sleep(0.5)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    threads.append(threading.Thread(target=sample_memory))
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else float("nan")
+    return {
+        "load_rps": len(latencies) / elapsed,
+        "load_p50_ms": statistics.median(latencies) if latencies else float("nan"),
+        "load_p99_ms": p99,
+        "load_errors": errors[0],
+        "worker_rss_mb_max": rss[0],
+        "requests": len(latencies),
+    }
+
+
+def run(quick: bool):
+    import dash_http
+    import fuzz
+    import scenarios as scenario_module
+    import servers
+    from conftest import free_port, wait_for_http
+
+    logging.disable(logging.CRITICAL)  # the fuzzer provokes thousands of logged warnings
+    import app
+
+    client = app.server.test_client()
+    fuzzed = [d for d in dash_http.server_callbacks(dash_http.dependencies(client)) if not d.get("background")]
+    cases_per_callback = -(-(1200 if quick else 5000) // len(fuzzed))  # ceiling: at least the total
+    counts = fuzz.run_fuzz(client, cases_per_callback, skip=lambda dep: bool(dep.get("background")))
+    yield metric("fuzz_cases", counts["cases"], "count", target=5000)
+    yield metric("fuzz_5xx", counts["5xx"], "count", target=0)
+    logging.disable(logging.NOTSET)
+
+    scenarios = scenario_module.slider_scenarios(client)
+    port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="polyviz-load-")
+    process = servers.start(servers.dockerfile_cmd(), env={"POLYVIZ_BIND": f"127.0.0.1:{port}",
+                                                           "POLYVIZ_WORKERS": "2", "POLYVIZ_DATA_DIR": data_dir},
+                            log_name="load-gunicorn")
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=60)
+        result = run_load(port, scenarios, 10.0 if quick else 30.0, process.pid)
+    finally:
+        servers.stop(process)
+    targets = {"load_rps": 150, "load_p99_ms": 250, "load_errors": 0, "worker_rss_mb_max": 400}
+    units = {"load_rps": "req/s", "load_p50_ms": "ms", "load_p99_ms": "ms", "load_errors": "count",
+             "worker_rss_mb_max": "MB"}
+    for name, unit in units.items():
+        extra = {"target": targets[name]} if name in targets else {}
+        yield metric(name, result[name], unit, clients=CLIENTS, scenarios=len(scenarios), **extra)
