@@ -25,7 +25,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from . import polytopes as pt
-from .figures import base_layout, f32, typed, u8
+from .figures import base_layout, f32, typed, typed_grid, u8
 from .geometry import layer_norm
 
 # 19 (a prime) distinguishable colours; index = (code . g) mod 19 with every g_i non-zero
@@ -36,9 +36,11 @@ PALETTE = (
     "#6f63bb", "#86bcb6", "#bab0ac",
 )
 SHADES = 5  # GELU certainty levels per colour
+MAX_FADE = 0.65  # how far towards white an uncertain (GELU) colour goes
 BOUNDARY = "#2b2f3a"
 MUTED = "#9aa3b5"
-MAX_CURVE_VALUES = 24_000  # pre-activation samples in the unrolled figure, all neurons together
+MAX_CURVE_VALUES = 8_000  # pre-activation samples in the unrolled figure, all neurons together
+CRISP_MAX_CIRCLES = 24  # cut the sphere mesh along the circles up to this many (~8 ms, ~8k triangles)
 
 
 def _neuron_multipliers(n: int) -> np.ndarray:
@@ -67,7 +69,7 @@ def _mix_white(hex_colour: str, amount: float) -> str:
 @functools.lru_cache(maxsize=1)
 def _stepped_scale() -> tuple:
     """A colorscale with one flat step per (palette colour, shade): value i * SHADES + s."""
-    colours = [_mix_white(c, 0.78 * (1 - s / (SHADES - 1))) for c in PALETTE for s in range(SHADES)]
+    colours = [_mix_white(c, MAX_FADE * (1 - s / (SHADES - 1))) for c in PALETTE for s in range(SHADES)]
     k = len(colours)
     scale = []
     for i, colour in enumerate(colours):
@@ -82,8 +84,19 @@ def _colour_values(codes, certainty=None) -> np.ndarray:
     if certainty is None:
         shade = np.full(len(index), SHADES - 1)
     else:
-        shade = np.clip(np.floor(np.asarray(certainty) * SHADES), 0, SHADES - 1).astype(np.int64)
+        shade = np.clip(np.floor(np.sqrt(np.asarray(certainty)) * SHADES), 0, SHADES - 1).astype(np.int64)
     return (index * SHADES + shade).astype(np.uint8)
+
+
+def _soft_vertex_colours(codes: np.ndarray, certainty: np.ndarray) -> list[str]:
+    """Per-vertex colours for GELU: the code's colour faded towards white by
+    1 - sqrt(certainty), continuously (vertex colours interpolate smoothly; on a boundary
+    the certainty is 0, so both sides agree there)."""
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in PALETTE], dtype=np.float64)
+    fade = MAX_FADE * (1.0 - np.sqrt(np.clip(certainty, 0.0, 1.0)))[:, None]
+    mixed = np.round(rgb[code_palette_index(codes)] * (1.0 - fade) + 255.0 * fade).astype(np.int64)
+    packed = (mixed[:, 0] << 16) | (mixed[:, 1] << 8) | mixed[:, 2]
+    return ["#%06x" % v for v in packed.tolist()]
 
 
 def _colour_kwargs() -> dict:
@@ -95,7 +108,8 @@ def _certainty(z: np.ndarray) -> np.ndarray:
     """How sure the soft GELU code is, per point: min over neurons of |2 Phi(z) - 1|."""
     if z.shape[1] == 0:
         return np.ones(z.shape[0])
-    return np.abs(2.0 * pt.soft_codes(np.eye(z.shape[1]), np.zeros(z.shape[1]), z, "gelu") - 1.0).min(axis=1)
+    # |2 Phi(z) - 1| is increasing in |z|: take the smallest |z| first, one CDF per point.
+    return np.abs(2.0 * pt._normal_cdf(np.abs(z).min(axis=1)) - 1.0)
 
 
 def _figure(spec: dict) -> go.Figure:
@@ -110,7 +124,7 @@ def _nan_join(pieces: list[np.ndarray], width: int) -> np.ndarray:
 
 
 def _arc_title(activation: str) -> str:
-    return "GELU (soft codes)" if activation == "gelu" else "ReLU"
+    return "GELU" if activation == "gelu" else "ReLU"
 
 
 # --------------------------------------------------------------------------- d = 3: arcs
@@ -156,24 +170,25 @@ def arcs_3d_spec(W, b, X=None, activation: str = "relu", n_points: int = 60, see
     half = 1.6 * radius
     corners = np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
     plane = corners[:, :1] * p + corners[:, 1:] * q
-    # Arcs: samples every ~1 degree, NaN between arcs so that colours never blend.
+    # Arcs: samples every ~1 degree, a NaN after each arc so that colours never blend.
     starts = angles if len(angles) else np.zeros(1)
     ends = np.append(angles[1:], angles[0] + pt.TAU) if len(angles) else np.full(1, pt.TAU)
-    pieces, values = [], []
-    for k in range(len(codes)):
-        a = np.linspace(starts[k], ends[k], max(2, int(np.ceil((ends[k] - starts[k]) / pt.TAU * 360)) + 1))
-        pts = radius * (np.cos(a)[:, None] * p + np.sin(a)[:, None] * q)
-        pieces.append(pts)
-        cert = _certainty(pts @ W.T + b) if activation == "gelu" else None
-        values.append(np.append(_colour_values(np.repeat(codes[k:k + 1], len(a), 0), cert), 0))
-    arcs = _nan_join(pieces, 3)
-    arc_values = np.concatenate(values)[:-1] if values else np.zeros(0, dtype=np.uint8)
+    counts = np.maximum(2, np.ceil((ends - starts) / pt.TAU * 360).astype(np.int64) + 1)
+    arc = np.repeat(np.arange(len(starts)), counts)
+    offset = np.arange(len(arc)) - np.repeat(np.cumsum(counts) - counts, counts)
+    a = starts[arc] + (ends - starts)[arc] * offset / (counts[arc] - 1)
+    pts = radius * (np.cos(a)[:, None] * p + np.sin(a)[:, None] * q)
+    cert = _certainty(pt.preactivations(W, b, pts)) if activation == "gelu" else None
+    point_values = _colour_values(codes[arc], cert)
+    last = np.cumsum(counts) - 1  # insert a NaN point (value 0) after each arc
+    arcs = np.insert(pts, last[:-1] + 1, np.nan, axis=0)
+    arc_values = np.insert(point_values, last[:-1] + 1, 0)
     lines = _plane_line_segments(W @ p, W @ q, b, half)
     line_pts = _nan_join([seg[:, :1] * p + seg[:, 1:] * q for seg in lines], 3)
     crossings = radius * (np.cos(angles)[:, None] * p + np.sin(angles)[:, None] * q)
     images = layer_norm(X, 0.0)
     image_codes = pt.spline_codes(W, b, images)
-    image_cert = _certainty(images @ W.T + b) if activation == "gelu" else None
+    image_cert = _certainty(pt.preactivations(W, b, images)) if activation == "gelu" else None
     axis = np.array([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]]) * 0.9 * half / math.sqrt(3)
     lim = float(max(half * 0.85, np.abs(X).max() * 1.05 if len(X) else 0))
     colour = _colour_kwargs()
@@ -196,8 +211,8 @@ def arcs_3d_spec(W, b, X=None, activation: str = "relu", n_points: int = 60, see
                          **colour),
              name="LayerNorm(x)", hovertemplate="LayerNorm(x)<extra></extra>"),
     ]
-    title = (f"LayerNorm circle (radius √3): {len(codes)} arc{'s' if len(codes) != 1 else ''}, "
-             f"{pt.code_ids(codes)[1]} codes, from {W.shape[0]} neurons — {_arc_title(activation)}")
+    title = (f"LayerNorm circle (radius √3): {len(codes)} arc{'s' if len(codes) != 1 else ''} · "
+             f"{pt.code_ids(codes)[1]} codes · {W.shape[0]} neurons · {_arc_title(activation)}")
     axis_range = dict(range=[-lim, lim])
     layout = base_layout(
         title, showlegend=True, legend=dict(x=0.0, y=0.0, bgcolor="rgba(255,255,255,0.7)", font=dict(size=11)),
@@ -216,7 +231,8 @@ def unrolled_spec(W, b, p=None, q=None, radius: float | None = None, center=None
     ``A cos a + B sin a + c`` as a curve, the exact zero crossings marked, the arcs shaded
     by spline code; below, the code itself (neuron by angle; Phi(z) for GELU). Without
     ``p, q, radius`` the circle is LayerNorm's (the plane's first two Helmert axes,
-    radius sqrt(d)). Trace order: curves, crossings, code heatmap."""
+    radius sqrt(d)). Trace order: arc shading (bars), crossings, code heatmap, then one
+    curve per neuron."""
     pt._check_activation(activation)
     W, b = pt._layer(W, b)
     n, d = W.shape
@@ -228,45 +244,45 @@ def unrolled_spec(W, b, p=None, q=None, radius: float | None = None, center=None
     angles = crossings.angles
     codes = crossings.codes()
     A, B, c = crossings.A, crossings.B, crossings.c
-    steps = int(max(60, min(n_angles, MAX_CURVE_VALUES // max(n, 1))))
+    steps = int(max(90, min(n_angles, MAX_CURVE_VALUES // max(n, 1))))
     a = np.linspace(0.0, pt.TAU, steps)
     z = np.cos(a)[:, None] * A + np.sin(a)[:, None] * B + c  # (steps, n)
-    curves = np.vstack([z, np.full((1, n), np.nan)]).T.ravel()
-    xs = np.tile(np.append(a, np.nan), n)
-    code_grid = pt.soft_codes(np.eye(n), np.zeros(n), z, activation) if n else np.zeros((steps, 0))
-    shapes = []
-    colours = [PALETTE[i] for i in code_palette_index(codes)]
+    code_grid = pt._normal_cdf(z) if activation == "gelu" else (z > 0).astype(np.float64)
+    # Arc shading as one bar trace (one bar per arc, the wrap-around arc split in two).
     starts = angles if len(angles) else np.zeros(1)
-    for k, colour in enumerate(colours):
-        start = starts[k]
-        end = angles[k + 1] if k + 1 < len(angles) else (angles[0] + pt.TAU if len(angles) else pt.TAU)
-        spans = [(start, min(end, pt.TAU))]
-        if end > pt.TAU:
-            spans.append((0.0, end - pt.TAU))
-        for x0, x1 in spans:
-            shapes.append(dict(type="rect", xref="x", yref="y domain", x0=float(x0), x1=float(x1), y0=0, y1=1,
-                               fillcolor=colour, opacity=0.16, line=dict(width=0), layer="below"))
-    zlim = float(np.nanmax(np.abs(z))) * 1.08 if n else 1.0
-    data = [
-        dict(type="scatter", x=f32(xs), y=f32(curves), mode="lines", name="pre-activations",
-             line=dict(color="rgba(43,47,58,0.55)", width=1.2), hoverinfo="skip", xaxis="x", yaxis="y"),
-        dict(type="scatter", x=f32(angles), y=f32(np.zeros(len(angles))), mode="markers", name="zero crossings",
-             marker=dict(size=6, color="#d8443b", symbol="line-ns-open", line=dict(width=2, color="#d8443b")),
-             hovertemplate="crossing at %{x:.4f} rad<extra></extra>", xaxis="x", yaxis="y"),
-        dict(type="heatmap", x=f32(a), y=list(range(n)), z=typed(np.round(code_grid.T, 3), "f4"),
-             colorscale=[[0, "#f4f6fa"], [1, "#3b6fd8"]], zmin=0, zmax=1, showscale=False, xaxis="x2", yaxis="y2",
-             hovertemplate="neuron %{y}, angle %{x:.3f}: code %{z:.2f}<extra></extra>"),
-    ]
-    title = (f"Unrolled circle: {len(angles)} crossings, {len(codes)} arc{'s' if len(codes) != 1 else ''} "
-             f"({pt.code_ids(codes)[1]} codes) — {_arc_title(activation)}")
+    ends = np.append(angles[1:], angles[0] + pt.TAU) if len(angles) else np.full(1, pt.TAU)
+    colour_index = code_palette_index(codes)
+    lo = np.concatenate([starts, np.zeros(1)])
+    hi = np.concatenate([np.minimum(ends, pt.TAU), [max(0.0, ends[-1] - pt.TAU)]])
+    index = np.append(colour_index, colour_index[-1])
+    shown = hi > lo
+    lo, hi, index = lo[shown], hi[shown], index[shown]
+    zlim = float(np.abs(z).max()) * 1.08 if n and np.abs(z).max() > 0 else 1.0
     ticks = dict(tickvals=[0, math.pi / 2, math.pi, 3 * math.pi / 2, pt.TAU], ticktext=["0", "π/2", "π", "3π/2", "2π"])
+    data = [
+        dict(type="bar", x=f32(0.5 * (lo + hi)), y=f32(np.full(len(lo), 2 * zlim)), base=-zlim, width=f32(hi - lo),
+             marker=dict(color=[PALETTE[i] for i in index], line=dict(width=0)), opacity=0.18,
+             hoverinfo="skip", name="arcs (by spline code)", xaxis="x", yaxis="y"),
+        dict(type="scatter", x=f32(angles), y=f32(np.zeros(len(angles))), mode="markers", name="zero crossings",
+             marker=dict(size=9, color="#d8443b", symbol="line-ns-open", line=dict(width=2, color="#d8443b")),
+             hovertemplate="crossing at %{x:.4f} rad<extra></extra>", xaxis="x", yaxis="y"),
+        dict(type="heatmap", x=f32(a), y=list(range(n)), z=typed_grid(np.round(code_grid.T * 255), "u1"),
+             colorscale=[[0, "#f4f6fa"], [1, "#3b6fd8"]], zmin=0, zmax=255, showscale=False, xaxis="x2",
+             yaxis="y2", hoverinfo="skip"),
+    ]
+    dx = float(a[1] - a[0])
+    for j in range(n):
+        data.append(dict(type="scatter", x0=0.0, dx=dx, y=f32(z[:, j]), mode="lines", name=f"neuron {j}",
+                         line=dict(color="rgba(43,47,58,0.55)", width=1.2), xaxis="x", yaxis="y",
+                         hovertemplate=f"neuron {j}: %{{y:.3f}}<extra></extra>"))
+    title = (f"Unrolled circle: {len(angles)} crossings · {len(codes)} arc{'s' if len(codes) != 1 else ''} · "
+             f"{pt.code_ids(codes)[1]} codes · {_arc_title(activation)}")
     layout = base_layout(
-        title, uirevision="unrolled", shapes=shapes, margin=dict(l=50, r=16, t=44, b=36),
+        title, uirevision="unrolled", barmode="overlay", margin=dict(l=50, r=16, t=44, b=36),
         xaxis=dict(range=[0, pt.TAU], anchor="y", showticklabels=False, **ticks),
         yaxis=dict(domain=[0.34, 1.0], range=[-zlim, zlim], title=dict(text="pre-activation"), zeroline=True),
         xaxis2=dict(range=[0, pt.TAU], anchor="y2", matches="x", title=dict(text="angle a"), **ticks),
-        yaxis2=dict(domain=[0.0, 0.26], title=dict(text="neuron"), showgrid=False,
-                    range=[-0.5, max(n, 1) - 0.5]),
+        yaxis2=dict(domain=[0.0, 0.26], title=dict(text="neuron"), showgrid=False, range=[-0.5, max(n, 1) - 0.5]),
     )
     return dict(data=data, layout=layout)
 
@@ -301,6 +317,43 @@ def icosphere(level: int = 4) -> tuple[np.ndarray, np.ndarray]:
     return verts, faces
 
 
+def split_mesh_by_planes(verts: np.ndarray, faces: np.ndarray, W: np.ndarray, b: np.ndarray):
+    """Cut a triangle mesh of the unit sphere along the planes ``W x + b = 0``, so that
+    every triangle lies on one side of every plane and colouring triangles by code gives
+    crisp region boundaries (no sawtooth). A triangle that a plane crosses becomes three:
+    the lone vertex's side, and two on the other side; the new vertices are where the
+    triangle's edges cross the plane, pushed back onto the sphere. Returns an indexed mesh
+    (vertices, faces) with shared vertices merged."""
+    tri = verts[faces]  # (T, 3, 3)
+    for w, c in zip(W, b):
+        z = tri @ w + c  # (T, 3)
+        pos = z > 0
+        count = pos.sum(axis=1)
+        cut = (count == 1) | (count == 2)
+        if not cut.any():
+            continue
+        t, zt = tri[cut], z[cut]
+        p = pos[cut]
+        lone_is_pos = count[cut] == 1
+        lone = np.where(lone_is_pos, np.argmax(p, axis=1), np.argmin(p, axis=1))
+        order = (lone[:, None] + np.arange(3)[None, :]) % 3  # rotate: lone vertex first
+        t = np.take_along_axis(t, order[:, :, None], axis=1)
+        zt = np.take_along_axis(zt, order, axis=1)
+        a, bb, cc = t[:, 0], t[:, 1], t[:, 2]
+        za, zb, zc = zt[:, :1], zt[:, 1:2], zt[:, 2:3]
+        pab = a + (bb - a) * (za / (za - zb))
+        pac = a + (cc - a) * (za / (za - zc))
+        pab /= np.linalg.norm(pab, axis=1, keepdims=True)
+        pac /= np.linalg.norm(pac, axis=1, keepdims=True)
+        new = np.concatenate([np.stack([a, pab, pac], 1), np.stack([pab, bb, cc], 1), np.stack([pab, cc, pac], 1)])
+        tri = np.concatenate([tri[~cut], new])
+    flat = tri.reshape(-1, 3)
+    grid = np.round(flat * (1 << 20)).astype(np.int64) + (1 << 20)  # 1e-6 cells, 21 bits each
+    key = (grid[:, 0] << 42) | (grid[:, 1] << 21) | grid[:, 2]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return flat[first], inverse.reshape(-1, 3)
+
+
 def _sphere_layer(W, b) -> tuple[np.ndarray, np.ndarray, bool]:
     W, b = pt._layer(W, b)
     if W.shape[1] == 4:
@@ -311,37 +364,62 @@ def _sphere_layer(W, b) -> tuple[np.ndarray, np.ndarray, bool]:
     raise ValueError(f"sphere regions need W of shape (n, 4) (LayerNorm input) or (n, 3) (on S2), got {W.shape}")
 
 
-def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int = 4, circle_points: int = 97) -> dict:
+def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int | None = None, circle_points: int = 65,
+                        crisp: bool | None = None) -> dict:
     """d = 4: the LayerNorm sphere (a 2-sphere inside the hyperplane orthogonal to
     (1, 1, 1, 1), drawn in its Helmert coordinates at unit scale) with the surface coloured
     by spline code, every neuron's boundary circle drawn, and the exact region count
     (:func:`polyviz.polytopes.sphere_region_count`) in the title. W may also be (n, 3): a
-    layer acting on the unit sphere S2 directly. Trace order: surface, circles."""
+    layer acting on the unit sphere S2 directly.
+
+    The surface is an icosphere with one colour per triangle. With ``crisp`` (the
+    default up to CRISP_MAX_CIRCLES boundary circles) a level-3 icosphere (1,280
+    triangles) is cut along every boundary plane (:func:`split_mesh_by_planes`), so
+    colours change exactly at the circles; with more circles (hundreds or thousands of
+    regions, where cutting costs too much time and payload) a level-4 icosphere (5,120
+    triangles) is coloured at triangle centres and the drawn circles carry the exact
+    boundaries. Trace order: surface, circles."""
     pt._check_activation(activation)
     W3, b3, from_layernorm = _sphere_layer(W, b)
     arrangement = pt.circle_arrangement(W3, b3)
+    circles = arrangement.circles
+    cutting = circles.neuron[circles.circle_id == np.arange(len(circles))]
+    if crisp is None:
+        crisp = len(cutting) <= CRISP_MAX_CIRCLES
+    if mesh_level is None:
+        mesh_level = 3 if crisp else 4
     verts, faces = icosphere(int(mesh_level))
+    if crisp:
+        verts, faces = split_mesh_by_planes(verts, faces, W3[cutting], b3[cutting])
     centroids = verts[faces].mean(axis=1)
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
-    z = centroids @ W3.T + b3
-    codes = z > 0
-    cert = _certainty(z) if activation == "gelu" else None
-    circles = arrangement.circles
-    ring = circles.points(circle_points) * 1.004 if len(circles) else np.zeros((0, circle_points, 3))
-    ring_pts = _nan_join(list(ring), 3)
+    codes = pt.preactivations(W3, b3, centroids) > 0
+    if activation == "gelu":  # smooth fading: colour the vertices
+        z = pt.preactivations(W3, b3, verts)
+        colour = dict(vertexcolor=_soft_vertex_colours(z > 0, _certainty(z)))
+    else:
+        colour = dict(intensity=u8(_colour_values(codes)), intensitymode="cell", showscale=False, **_colour_kwargs())
+    # Each distinct circle once, with points in proportion to its radius (small circles
+    # need few), drawn just above the surface.
+    drawn = np.flatnonzero(circles.circle_id == np.arange(len(circles)))
+    ring = circles.points(circle_points)[drawn] * 1.004 if len(drawn) else np.zeros((0, circle_points, 3))
+    keep_every = [max(1, int(circle_points // (8 + (circle_points - 8) * r))) for r in circles.radius[drawn]]
+    ring_pts = _nan_join([r[::k] if (len(r) - 1) % k == 0 else np.vstack([r[::k], r[-1:]])
+                          for r, k in zip(ring, keep_every)], 3)
     n_codes = pt.code_ids(codes)[1]
+    index = "u2" if len(verts) <= 0xFFFF else "u4"
     data = [
         dict(type="mesh3d", x=f32(verts[:, 0]), y=f32(verts[:, 1]), z=f32(verts[:, 2]),
-             i=typed(faces[:, 0], "u2"), j=typed(faces[:, 1], "u2"), k=typed(faces[:, 2], "u2"),
-             intensity=u8(_colour_values(codes, cert)), intensitymode="cell", showscale=False,
-             flatshading=True, lighting=dict(ambient=0.85, diffuse=0.25, specular=0.05, roughness=0.9),
-             hoverinfo="skip", name="regions", **_colour_kwargs()),
+             i=typed(faces[:, 0], index), j=typed(faces[:, 1], index), k=typed(faces[:, 2], index),
+             flatshading=False, lighting=dict(ambient=0.85, diffuse=0.25, specular=0.05, roughness=0.9),
+             hoverinfo="skip", name="regions", **colour),
         dict(type="scatter3d", x=f32(ring_pts[:, 0]), y=f32(ring_pts[:, 1]), z=f32(ring_pts[:, 2]), mode="lines",
-             line=dict(color=BOUNDARY, width=3), name="boundary circles", hoverinfo="skip"),
+             line=dict(color=BOUNDARY, width=3 if len(drawn) <= CRISP_MAX_CIRCLES else 1.5), name="boundary circles",
+             hoverinfo="skip"),
     ]
     where = "LayerNorm sphere (d = 4)" if from_layernorm else "unit sphere S²"
-    title = (f"{where}: {arrangement.n_regions} regions (exact), {circles.n_distinct} boundary circles "
-             f"of {W3.shape[0]} neurons — {_arc_title(activation)}")
+    title = (f"{where}: {arrangement.n_regions} regions (exact) · {circles.n_distinct} circles · "
+             f"{W3.shape[0]} neurons · {_arc_title(activation)}")
     axis = dict(range=[-1.05, 1.05], showbackground=False, showticklabels=False, title=dict(text=""))
     layout = base_layout(
         title, margin=dict(l=0, r=0, t=40, b=0), uirevision="sphere-regions",
@@ -408,8 +486,8 @@ def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 3
              line=dict(color="#2a9d6f", width=1.8), fill="tozeroy", fillcolor="rgba(42,157,111,0.12)",
              xaxis="x2", yaxis="y2", hovertemplate="angle %{x:.3f}: |slope| %{y:.4f}<extra></extra>"),
     ]
-    title = (f"Rotating v → w ({math.degrees(probe.angle_end):.0f}°): {probe.n_crossings} boundary crossings, "
-             f"total variation {probe.tv_per_radian:.3g} per radian — {_arc_title(activation)}")
+    title = (f"Rotating v → w ({math.degrees(probe.angle_end):.0f}°): {probe.n_crossings} boundary crossings · "
+             f"total variation {probe.tv_per_radian:.3g}/rad · {_arc_title(activation)}")
     layout = base_layout(
         title, uirevision="rotation", showlegend=False,
         meta=dict(n_crossings=probe.n_crossings, tv_per_radian=probe.tv_per_radian),
@@ -431,8 +509,9 @@ def unrolled_figure(W, b, p=None, q=None, radius=None, center=None, activation: 
     return _figure(unrolled_spec(W, b, p, q, radius, center, activation, n_angles))
 
 
-def sphere_regions_figure(W, b, activation: str = "relu", mesh_level: int = 4, circle_points: int = 97) -> go.Figure:
-    return _figure(sphere_regions_spec(W, b, activation, mesh_level, circle_points))
+def sphere_regions_figure(W, b, activation: str = "relu", mesh_level: int | None = None, circle_points: int = 65,
+                          crisp: bool | None = None) -> go.Figure:
+    return _figure(sphere_regions_spec(W, b, activation, mesh_level, circle_points, crisp))
 
 
 def scaling_figure(W, b, v, k_max: float = 10.0, eps: float = 0.0, n_grid: int = 200) -> go.Figure:

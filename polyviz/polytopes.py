@@ -9,7 +9,13 @@ that sphere matter:
   so its zero crossings are closed form (:func:`circle_arcs`);
 * on the unit 2-sphere each neuron's boundary is a circle (the plane ``w.x + b = 0`` cut
   with S2), and the regions are the faces of an arrangement of circles, counted exactly
-  with Euler's formula (:func:`sphere_region_count`).
+  with Euler's formula (:func:`sphere_region_count`) and traced exactly, so that points
+  can be labelled by connected region (:func:`sphere_regions`, :func:`sphere_region_labels`);
+* along a ray k v, or a great circle from v towards w, the crossings are closed form too
+  (:func:`scaling_regions`, :func:`rotation_probe`).
+
+:func:`layernorm_sphere_layer` turns a layer on R^d into the equivalent layer on the unit
+sphere of the LayerNorm plane (d = 4 gives S2).
 
 Everything is float64 NumPy, vectorised, and exact up to stated tolerances: sampling is
 only ever a test oracle here, never the method. GELU shares ReLU's boundaries (GELU(z) is
@@ -94,21 +100,35 @@ def random_layer(n_neurons: int, d: int, seed: int = 0, weight_scale: float = 1.
     return W, b
 
 
+def preactivations(W, b, X) -> np.ndarray:
+    """``X @ W.T + b`` (m, n). For the small input widths of the sphere pages (d <= 4)
+    this is a sum of d broadcast products: a skinny BLAS matmul (k = 3) is several times
+    slower, and much slower again when BLAS threads compete for the cores."""
+    W, b = _layer(W, b)
+    X = np.asarray(X, dtype=np.float64)
+    d = W.shape[1]
+    if X.shape[-1] != d:
+        raise ValueError(f"points must have {d} coordinates, got shape {X.shape}")
+    if d <= 4 and X.ndim == 2:
+        z = X[:, :1] * W[:, 0] + b
+        for k in range(1, d):
+            z += X[:, k:k + 1] * W[:, k]
+        return z
+    return X @ W.T + b
+
+
 def spline_codes(W, b, X) -> np.ndarray:
     """Spline codes of the points X (m, d): the bool array (m, n) of ``W x + b > 0``.
 
     ReLU and GELU share these hard codes (for GELU they are ``soft_codes > 0.5``)."""
-    W, b = _layer(W, b)
-    X = np.asarray(X, dtype=np.float64)
-    return (X @ W.T + b) > 0.0
+    return preactivations(W, b, X) > 0.0
 
 
 def soft_codes(W, b, X, activation: str = "gelu") -> np.ndarray:
     """Probabilistic spline codes (m, n) in [0, 1]: Phi(W x + b) for GELU (the standard
     normal CDF, the weight GELU gives its linear piece) and the 0/1 code for ReLU."""
     _check_activation(activation)
-    W, b = _layer(W, b)
-    z = np.asarray(X, dtype=np.float64) @ W.T + b
+    z = preactivations(W, b, X)
     if activation == "relu":
         return (z > 0.0).astype(np.float64)
     return _normal_cdf(z)
@@ -147,9 +167,14 @@ def code_keys(codes) -> np.ndarray:
 def code_ids(codes) -> tuple[np.ndarray, int]:
     """Integer id per row of a code array, numbered by first appearance, and the number of
     distinct codes."""
-    keys = code_keys(codes)
-    if len(keys) == 0:
+    codes = np.asarray(codes, dtype=bool)
+    if len(codes) == 0:
         return np.zeros(0, dtype=np.int64), 0
+    if codes.shape[1] <= 64:  # one integer per code: a plain 1-D unique
+        keys = np.packbits(codes, axis=1, bitorder="little")
+        keys = np.pad(keys, ((0, 0), (0, 8 - keys.shape[1]))).view("<u8").ravel()
+    else:
+        keys = code_keys(codes)
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))
@@ -392,7 +417,8 @@ class BoundaryCircles:
     def points(self, n_points: int = 97) -> np.ndarray:
         """(k, n_points, 3) points along each circle (first == last, for drawing)."""
         a = np.linspace(0.0, TAU, n_points)
-        ring = np.cos(a)[None, :, None] * self.basis[:, None, 0, :] + np.sin(a)[None, :, None] * self.basis[:, None, 1, :]
+        e1, e2 = self.basis[:, None, 0, :], self.basis[:, None, 1, :]
+        ring = np.cos(a)[None, :, None] * e1 + np.sin(a)[None, :, None] * e2
         return self.center[:, None, :] + self.radius[:, None, None] * ring
 
 
@@ -493,6 +519,23 @@ def _components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.nda
     return connected_components(graph, directed=False)
 
 
+def _vertex_graph(u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (V, 3) of the circles u_k.x = h_k on S2 (pairwise intersections, merged
+    within POINT_TOL) and the unique (circle, vertex) incidences (I, 2)."""
+    points, pi, pj = _pair_intersections(u, h)
+    if not len(points):
+        return np.zeros((0, 3)), np.zeros((0, 2), dtype=np.int64)
+    from scipy.spatial import cKDTree
+
+    close = cKDTree(points).query_pairs(POINT_TOL, output_type="ndarray")
+    n_vertices, vertex_of_point = _components(len(points), close[:, 0], close[:, 1])
+    vertices = np.zeros((n_vertices, 3))
+    np.add.at(vertices, vertex_of_point, points)
+    vertices /= np.linalg.norm(vertices, axis=1, keepdims=True)
+    keys = np.unique(np.concatenate([pi * n_vertices + vertex_of_point, pj * n_vertices + vertex_of_point]))
+    return vertices, np.stack([keys // n_vertices, keys % n_vertices], axis=1)
+
+
 def circle_arrangement(W, b) -> CircleArrangement:
     """Build the planar graph of the boundary circles of ``W x + b`` (W: (n, 3)) on S2.
     See :func:`sphere_region_count` for the method."""
@@ -500,20 +543,8 @@ def circle_arrangement(W, b) -> CircleArrangement:
     distinct = np.flatnonzero(circles.circle_id == np.arange(len(circles)))
     u, h = circles.normal[distinct], circles.offset[distinct]
     m = len(distinct)
-    points, pi, pj = _pair_intersections(u, h)
-    if len(points):
-        from scipy.spatial import cKDTree
-
-        close = cKDTree(points).query_pairs(POINT_TOL, output_type="ndarray")
-        n_vertices, vertex_of_point = _components(len(points), close[:, 0], close[:, 1])
-        vertices = np.zeros((n_vertices, 3))
-        np.add.at(vertices, vertex_of_point, points)
-        vertices /= np.linalg.norm(vertices, axis=1, keepdims=True)
-        pairs = np.concatenate([np.stack([pi, vertex_of_point], 1), np.stack([pj, vertex_of_point], 1)])
-        incidence = np.unique(pairs, axis=0)
-    else:
-        n_vertices, vertices = 0, np.zeros((0, 3))
-        incidence = np.zeros((0, 2), dtype=np.int64)
+    vertices, incidence = _vertex_graph(u, h)
+    n_vertices = len(vertices)
     touched = np.zeros(m, dtype=bool)
     touched[incidence[:, 0]] = True
     n_loops = int(m - touched.sum())
@@ -548,16 +579,213 @@ def sphere_region_count(W, b) -> int:
     return circle_arrangement(W, b).n_regions
 
 
-def sphere_region_labels(W, b, points) -> tuple[np.ndarray, np.ndarray]:
-    """Spline codes (m, n) of points on S2 and an integer region id per point.
+# Poles for the auxiliary great circles that join separate components (any generic
+# directions do; two in case a circle's axis is parallel to the first).
+_POLES = (np.array([0.28630, 0.51240, 0.80930]), np.array([-0.71080, 0.16020, 0.68490]))
+_TIE_TOL = 1e-7  # outgoing directions at a vertex closer than this (radians) are tangent
 
-    The id labels the *spline code* (numbered by first appearance), i.e. the affine piece
-    of the layer, not the connected region: two patches of the sphere with the same code
-    (a thin polytope that pokes out of the sphere on two sides) get the same id. So the
-    number of distinct ids over a dense sample is at most :func:`sphere_region_count`."""
+
+@dataclass(frozen=True)
+class SphereRegions:
+    """The faces of the arrangement of boundary circles on S2, traced exactly, with point
+    location: :meth:`locate` gives every point the id (0..n_regions-1) of the connected
+    region that contains it. Build with :func:`sphere_regions`."""
+
+    n_regions: int
+    euler_count: int
+    normals: np.ndarray = field(repr=False)  # (m, 3) circles used for tracing (incl. auxiliary)
+    offsets: np.ndarray = field(repr=False)
+    bases: np.ndarray = field(repr=False)  # (m, 2, 3)
+    circle_start: np.ndarray = field(repr=False)  # (m + 1,) offsets into the per-circle vertex lists
+    vertex_angle: np.ndarray = field(repr=False)  # sorted vertex angles on each circle, concatenated
+    half_edge_face: np.ndarray = field(repr=False)  # (2E,) region of the face left of each half-edge
+
+    def locate(self, points) -> np.ndarray:
+        """Region id of each point (m, 3) on S2 (normalised here). A point on a boundary
+        gets a region on one side of it."""
+        X = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        X = X / np.linalg.norm(X, axis=1, keepdims=True)
+        labels = np.full(len(X), -1, dtype=np.int64)
+        if len(self.normals) == 0 or len(X) == 0:
+            labels[:] = 0
+            return labels
+        todo = np.arange(len(X))
+        # Shoot a great-circle ray from each point; the first circle it meets bounds the
+        # point's face. Aim at the axis of circle 0, 1, ... (a ray towards a circle's axis
+        # meets that circle); retry the few points whose first hit is (nearly) a vertex.
+        for attempt in range(8):
+            if not len(todo):
+                break
+            target = self.normals[attempt % len(self.normals)] + 0.37 * (attempt // len(self.normals))
+            got, ok = self._shoot(X[todo], target)
+            labels[todo[ok]] = got[ok]
+            todo = todo[~ok]
+        if len(todo):  # pragma: no cover - needs a point on several circles at once
+            labels[todo] = self._shoot(X[todo], np.array([0.6, -0.3, 0.74]), accept_all=True)[0]
+        return labels
+
+    def _shoot(self, X, target, accept_all=False):
+        u, h = self.normals, self.offsets
+        t = target[None, :] - (X @ target)[:, None] * X
+        norm = np.linalg.norm(t, axis=1)
+        bad = norm < 1e-6
+        t[bad] = np.cross(X[bad], [0.6, -0.3, 0.74])
+        t /= np.linalg.norm(t, axis=1, keepdims=True)
+        alpha, beta = X @ u.T, t @ u.T  # along the ray y(s) = cos s x + sin s t: alpha cos s + beta sin s = h
+        R = np.hypot(alpha, beta)
+        phi = np.arctan2(beta, alpha)
+        reach = R >= np.abs(h) * (1.0 - 1e-12)
+        delta = np.arccos(np.clip(h / np.where(reach, R, 1.0), -1.0, 1.0))
+        s = np.stack([np.mod(phi - delta, TAU), np.mod(phi + delta, TAU)])
+        s[:, ~reach] = np.inf
+        s[s <= 1e-12] = np.inf
+        s = s.min(axis=0)
+        k = np.argmin(s, axis=1)
+        s_hit = s[np.arange(len(X)), k]
+        y = np.cos(s_hit)[:, None] * X + np.sin(s_hit)[:, None] * t
+        centre = h[k, None] * u[k]
+        rel = y - centre
+        theta = np.mod(np.arctan2(np.einsum("ij,ij->i", rel, self.bases[k, 1]),
+                                  np.einsum("ij,ij->i", rel, self.bases[k, 0])), TAU)
+        start, count = self.circle_start[k], np.diff(self.circle_start)[k]
+        # edge j of circle k runs from its vertex j to vertex j + 1 (angles sorted); one
+        # global search over keys circle * 8 + angle (angles < 2 pi < 8)
+        keys = np.repeat(np.arange(len(u)), np.diff(self.circle_start)) * 8.0 + self.vertex_angle
+        j = np.searchsorted(keys, k * 8.0 + theta, side="right") - 1 - start
+        local = np.mod(j, count)
+        after = np.mod(local + 1, count)
+        radius = np.sqrt(np.maximum(0.0, 1.0 - h[k] ** 2))
+        gap = np.minimum(np.abs((theta - self.vertex_angle[start + local] + np.pi) % TAU - np.pi),
+                         np.abs((theta - self.vertex_angle[start + after] + np.pi) % TAU - np.pi))
+        near = gap * radius < 1e-8
+        edge = start + local
+        inside = np.einsum("ij,ij->i", X, u[k]) > h[k]  # the cap side is left of the forward half-edge
+        half_edge = 2 * edge + np.where(inside, 0, 1)
+        ok = np.ones(len(X), dtype=bool) if accept_all else ~near & np.isfinite(s_hit)
+        half_edge[~np.isfinite(s_hit)] = 0
+        return self.half_edge_face[half_edge], ok
+
+
+def sphere_regions(W, b) -> SphereRegions:
+    """Trace the faces of the arrangement of boundary circles of ``W x + b`` (W: (n, 3))
+    on S2 exactly, for point location (:meth:`SphereRegions.locate`).
+
+    Method: the circles (distinct, as in :func:`sphere_region_count`) and their vertices
+    form a planar graph; if it has several components, one auxiliary great circle per
+    component through a fixed pole and that component's first circle's axis joins them
+    into one (the auxiliary edges are "transparent": the faces on their two sides are
+    merged afterwards). Every circle is cut at its vertices (sorted by angle) into edges,
+    each edge gives two half-edges (counter-clockwise about the circle's normal, with the
+    cap ``u.x > h`` on its left, and back). Around each vertex the outgoing half-edges are
+    sorted counter-clockwise by tangent direction, ties (tangent circles) broken by
+    geodesic curvature; the next half-edge around a face is the one just clockwise of the
+    twin. The cycles of that permutation are the faces. Their number is checked against
+    Euler's formula (``euler_count``); on a mismatch (numerically degenerate input) a
+    warning is given."""
+    W, b = _layer(W, b)
+    arrangement = circle_arrangement(W, b)
+    circles = arrangement.circles
+    u = circles.normal[arrangement.distinct]
+    h = circles.offset[arrangement.distinct]
+    m = len(u)
+    transparent = np.zeros(m, dtype=bool)
+    if arrangement.n_components > 1:
+        _, comp = _components(m + len(arrangement.vertices), arrangement.incidence[:, 0],
+                              m + arrangement.incidence[:, 1])
+        reps = np.unique(comp[:m], return_index=True)[1]
+        pole = _POLES[0] if np.all(np.linalg.norm(np.cross(u[reps], _POLES[0]), axis=1) > 1e-3) else _POLES[1]
+        aux = np.cross(pole, u[reps])
+        aux /= np.linalg.norm(aux, axis=1, keepdims=True)
+        u = np.vstack([u, aux])
+        h = np.concatenate([h, np.zeros(len(aux))])
+        transparent = np.concatenate([transparent, np.ones(len(aux), dtype=bool)])
+        # an auxiliary circle may coincide with another circle: keep the first
+        cross = np.cross(u[:, None, :], u[None, :, :])
+        sign = np.where(u @ u.T >= 0.0, 1.0, -1.0)
+        same = ((np.einsum("ijk,ijk->ij", cross, cross) <= PARALLEL_TOL)
+                & (np.abs(h[:, None] - sign * h[None, :]) <= SAME_OFFSET_TOL))
+        keep = np.argmax(same, axis=1) == np.arange(len(u))
+        u, h, transparent = u[keep], h[keep], transparent[keep]
+        m = len(u)
+    bases = _plane_basis(u) if m else np.zeros((0, 2, 3))
+    if m == 0:
+        return SphereRegions(1, arrangement.n_regions, u, h, bases, np.zeros(1, dtype=np.int64), np.zeros(0),
+                             np.zeros(0, dtype=np.int64))
+    vertices, incidence = _vertex_graph(u, h)
+    if len(incidence) == 0:  # a single circle: add a vertex on it
+        vertices = (h[0] * u[0] + math.sqrt(max(0.0, 1 - h[0] ** 2)) * bases[0, 0])[None, :]
+        incidence = np.zeros((1, 2), dtype=np.int64)
+    circle, vertex = incidence[:, 0], incidence[:, 1]
+    rel = vertices[vertex] - h[circle, None] * u[circle]
+    theta = np.mod(np.arctan2(np.einsum("ij,ij->i", rel, bases[circle, 1]),
+                              np.einsum("ij,ij->i", rel, bases[circle, 0])), TAU)
+    order = np.lexsort((theta, circle))
+    circle, vertex, theta = circle[order], vertex[order], theta[order]
+    counts = np.bincount(circle, minlength=m)
+    circle_start = np.concatenate([[0], np.cumsum(counts)])
+    # Edge e = incidence position: from vertex[e] to the next vertex on the same circle.
+    pos = np.arange(len(circle)) - circle_start[circle]
+    nxt = circle_start[circle] + np.mod(pos + 1, counts[circle])
+    E = len(circle)
+    origin = np.empty(2 * E, dtype=np.int64)
+    origin[0::2] = vertex  # forward half-edge 2e leaves vertex[e]
+    origin[1::2] = vertex[nxt]  # backward half-edge 2e+1 leaves the next vertex
+    hc = np.repeat(circle, 2)
+    tangent = np.cross(u[hc], vertices[origin])
+    tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
+    tangent[1::2] *= -1.0
+    radius = np.sqrt(np.maximum(1e-300, 1.0 - h * h))
+    curvature = (h / radius)[hc]  # geodesic curvature to the left: h / rho forwards
+    curvature[1::2] *= -1.0
+    # Rotation system: outgoing half-edges around each vertex, counter-clockwise seen from
+    # outside, angles measured from the first half-edge at that vertex.
+    by_origin = np.argsort(origin, kind="stable")
+    first = np.empty(len(vertices), dtype=np.int64)
+    first[origin[by_origin[::-1]]] = by_origin[::-1]
+    ref = tangent[first[origin]]
+    ref2 = np.cross(vertices[origin], ref)
+    angle = np.arctan2(np.einsum("ij,ij->i", tangent, ref2), np.einsum("ij,ij->i", tangent, ref))
+    angle = np.mod(angle, TAU)
+    angle[angle > TAU - _TIE_TOL] -= TAU
+    rough = np.lexsort((angle, origin))
+    tie_group = np.empty(2 * E, dtype=np.int64)
+    step = np.ones(2 * E, dtype=np.int64)
+    step[1:] = (origin[rough][1:] != origin[rough][:-1]) | (np.diff(angle[rough]) > _TIE_TOL)
+    tie_group[rough] = np.cumsum(step)
+    rotation = np.lexsort((curvature, tie_group))  # ccw order, grouped by vertex
+    deg = np.bincount(origin, minlength=len(vertices))
+    vstart = np.concatenate([[0], np.cumsum(deg)])
+    slot = np.empty(2 * E, dtype=np.int64)
+    slot[rotation] = np.arange(2 * E)
+    twin = np.arange(2 * E) ^ 1
+    dest = origin[twin]
+    tw_slot = slot[twin] - vstart[dest]
+    next_half = rotation[vstart[dest] + np.mod(tw_slot - 1, deg[dest])]
+    n_cycles, cycle = _components(2 * E, np.arange(2 * E), next_half)
+    # Merge the faces on the two sides of auxiliary (transparent) edges.
+    see_through = np.flatnonzero(transparent[hc])
+    n_faces, face_of_cycle = _components(n_cycles, cycle[see_through], cycle[twin[see_through]])
+    n_faces = int(n_faces)
+    if n_faces != arrangement.n_regions:
+        import warnings
+
+        warnings.warn(f"traced {n_faces} faces but Euler's formula gives {arrangement.n_regions}: "
+                      "the arrangement is numerically degenerate; region labels may be off", RuntimeWarning,
+                      stacklevel=2)
+    return SphereRegions(n_regions=n_faces, euler_count=arrangement.n_regions, normals=u, offsets=h, bases=bases,
+                         circle_start=circle_start, vertex_angle=theta, half_edge_face=face_of_cycle[cycle])
+
+
+def sphere_region_labels(W, b, points) -> tuple[np.ndarray, np.ndarray]:
+    """Spline codes (m, n) of points on S2 and the id of the connected region each point
+    lies in (0 .. sphere_region_count - 1), exactly (see :func:`sphere_regions`).
+
+    Points with the same code can get different ids: a thin polytope that pokes out of
+    the sphere on two sides has one code (one affine piece) but two regions. For labels
+    by code, use ``code_ids(codes)``."""
+    W, b = _layer(W, b)
     codes = spline_codes(W, b, points)
-    ids, _ = code_ids(codes)
-    return codes, ids
+    return codes, sphere_regions(W, b).locate(points)
 
 
 # --------------------------------------------------------------------------- scaling
@@ -648,7 +876,7 @@ def scaling_regions(W, b, v, k_max: float, layernorm: bool, eps: float = 0.0,
             breakpoints = _distinct_sorted(s * math.sqrt(d * eps) / (norm_c * np.sqrt(1.0 - s * s)))
         else:
             breakpoints = np.zeros(0)  # s(k) = 1 for all k > 0: nothing moves
-        grid_codes = (layer_norm(k_grid[:, None] * v[None, :], eps) @ W.T + b) > 0
+        grid_codes = preactivations(W, b, layer_norm(k_grid[:, None] * v[None, :], eps)) > 0
     regions_vs_k = 1 + np.searchsorted(breakpoints, k_grid, side="right")
     return ScalingRegions(layernorm=bool(layernorm), k_max=k_max, eps=float(eps), regions=1 + len(breakpoints),
                           breakpoints=breakpoints, k_grid=k_grid, regions_vs_k=regions_vs_k,

@@ -1,0 +1,206 @@
+"""Figure builders of the LayerNorm-sphere page: they build, say the exact numbers, stay
+small, and colour consistently."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+
+from polyviz import figures_sphere as fs
+from polyviz import polytopes as pt
+
+
+def decode(spec):
+    """A typed-array spec (or a plain list) back to a NumPy array."""
+    if isinstance(spec, dict) and "bdata" in spec:
+        return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.dtype(spec["dtype"]).newbyteorder("<"))
+    return np.asarray(spec)
+
+
+def size_kb(spec) -> float:
+    return len(pio.to_json(spec, validate=False)) / 1024
+
+
+@pytest.fixture(scope="module")
+def layers():
+    W3, b3 = pt.random_layer(64, 3, seed=1)
+    W4, b4 = pt.random_layer(64, 4, seed=2)
+    rng = np.random.default_rng(0)
+    return dict(W3=W3, b3=b3, W4=W4, b4=b4, w_out=rng.normal(size=64), v=rng.normal(size=4), w=rng.normal(size=4))
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_every_builder_returns_a_valid_figure(layers, activation):
+    L = layers
+    figures = [
+        fs.arcs_3d_figure(L["W3"], L["b3"], activation=activation),
+        fs.unrolled_figure(L["W3"], L["b3"], activation=activation),
+        fs.sphere_regions_figure(L["W4"], L["b4"], activation=activation),
+        fs.scaling_figure(L["W4"], L["b4"], L["v"], 10.0),
+        fs.rotation_figure(L["W4"], L["b4"], L["w_out"], L["v"], L["w"], activation=activation),
+    ]
+    for figure in figures:
+        assert isinstance(figure, go.Figure)
+        assert figure.layout.title.text
+        pio.to_json(figure)  # serialisable after validation
+
+
+def test_sphere_title_has_the_exact_region_count(layers):
+    spec = fs.sphere_regions_spec(layers["W4"], layers["b4"])
+    W3, b3 = pt.layernorm_sphere_layer(layers["W4"], layers["b4"])
+    count = pt.sphere_region_count(W3, b3)
+    assert f"{count} regions (exact)" in spec["layout"]["title"]["text"]
+    assert spec["layout"]["meta"]["regions"] == count
+    # The surface cannot show more codes than there are regions.
+    assert spec["layout"]["meta"]["codes_on_mesh"] <= count
+
+
+def test_sphere_surface_colours_follow_codes():
+    W = np.array([[0.0, 0.0, 1.0]])
+    spec = fs.sphere_regions_spec(W, np.array([-0.2]), mesh_level=2, crisp=False)
+    verts, faces = fs.icosphere(2)
+    centroid_z = verts[faces].mean(axis=1)[:, 2]
+    values = decode(spec["data"][0]["intensity"])
+    inside = values[centroid_z > 0.3]
+    outside = values[centroid_z < 0.1]
+    assert len(set(inside)) == 1 and len(set(outside)) == 1 and inside[0] != outside[0]
+    assert "2 regions (exact)" in spec["layout"]["title"]["text"]
+
+
+def test_arcs_3d_draws_every_arc_with_its_code_colour():
+    W, b = pt.random_layer(6, 3, seed=5)
+    spec = fs.arcs_3d_spec(W, b)
+    p, q, r = pt.layernorm_circle(3)
+    angles, codes = pt.circle_arcs(W, b, p, q, r)
+    arcs = spec["data"][3]
+    x = decode(arcs["x"])
+    values = decode(arcs["line"]["color"])
+    assert len(x) == len(values)
+    pieces = np.split(np.arange(len(x)), np.flatnonzero(np.isnan(x)))
+    assert len(pieces) == len(codes)
+    for k, piece in enumerate(pieces):
+        piece = piece[~np.isnan(x[piece])]
+        expected = fs.code_palette_index(codes[k:k + 1])[0] * fs.SHADES + fs.SHADES - 1
+        assert set(values[piece]) == {expected}
+    # The circle has radius sqrt(3) and lies in the plane orthogonal to (1, 1, 1).
+    pts = np.stack([decode(arcs[a]) for a in "xyz"], axis=1)
+    pts = pts[~np.isnan(pts[:, 0])]
+    np.testing.assert_allclose(np.linalg.norm(pts, axis=1), np.sqrt(3), rtol=1e-5)
+    np.testing.assert_allclose(pts.sum(axis=1), 0, atol=1e-4)
+    assert len(decode(spec["data"][4]["x"])) == len(angles)
+
+
+def test_unrolled_marks_exact_crossings(layers):
+    spec = fs.unrolled_spec(layers["W3"], layers["b3"])
+    p, q, r = pt.layernorm_circle(3)
+    angles, codes = pt.circle_arcs(layers["W3"], layers["b3"], p, q, r)
+    np.testing.assert_allclose(decode(spec["data"][1]["x"]), angles, rtol=1e-6)
+    assert f"{len(angles)} crossings" in spec["layout"]["title"]["text"]
+    assert len(spec["data"]) == 3 + layers["W3"].shape[0]
+    bars = spec["data"][0]
+    assert np.isclose(decode(bars["width"]).sum(), 2 * np.pi, rtol=1e-5)
+
+
+def test_gelu_lightens_colours_near_boundaries():
+    W, b = np.array([[0.0, 0.0, 8.0]]), np.array([0.0])  # boundary: the equator
+    relu = fs.sphere_regions_spec(W, b, "relu", mesh_level=3, crisp=False)["data"][0]
+    assert np.all(decode(relu["intensity"]) % fs.SHADES == fs.SHADES - 1)  # full colour
+    gelu = fs.sphere_regions_spec(W, b, "gelu", mesh_level=3, crisp=False)["data"][0]
+    z = decode(gelu["z"]).astype(float)
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in gelu["vertexcolor"]])
+    lightness = rgb.mean(axis=1)
+    assert lightness[np.abs(z) < 0.05].min() > lightness[np.abs(z) > 0.95].max()  # faint at the equator
+    north = fs.PALETTE[fs.code_palette_index(np.array([[True]]))[0]]
+    assert gelu["vertexcolor"][int(np.argmax(z))] == north  # certain at the pole: the code's colour
+
+
+def test_gelu_arc_shades_follow_the_soft_code():
+    W, b = pt.random_layer(5, 3, seed=2)
+    relu = decode(fs.arcs_3d_spec(W, b, activation="relu")["data"][3]["line"]["color"])
+    gelu = decode(fs.arcs_3d_spec(W, b, activation="gelu")["data"][3]["line"]["color"])
+    x = decode(fs.arcs_3d_spec(W, b)["data"][3]["x"])
+    ok = ~np.isnan(x)
+    np.testing.assert_array_equal(gelu[ok] // fs.SHADES, relu[ok] // fs.SHADES)  # same hue per arc
+    assert (gelu[ok] % fs.SHADES).min() < fs.SHADES - 1  # and fainter somewhere
+
+
+def test_palette_is_keyed_by_code_and_one_flip_always_changes_colour():
+    rng = np.random.default_rng(0)
+    codes = rng.random((500, 40)) < 0.5
+    index = fs.code_palette_index(codes)
+    assert np.array_equal(index, fs.code_palette_index(codes.copy()))
+    for j in range(40):
+        flipped = codes.copy()
+        flipped[:, j] = ~flipped[:, j]
+        assert np.all(fs.code_palette_index(flipped) != index)
+    assert fs.code_color(codes[0]) == fs.PALETTE[index[0]]
+
+
+def test_scaling_and_rotation_titles_report_exact_numbers(layers):
+    L = layers
+    spec = fs.scaling_spec(L["W4"], L["b4"], L["v"], 10.0)
+    plain = pt.scaling_regions(L["W4"], L["b4"], L["v"], 10.0, layernorm=False)
+    assert spec["layout"]["meta"] == {"without": plain.regions, "with_layernorm": 1}
+    assert decode(spec["data"][0]["y"]).max() == plain.regions
+    spec = fs.rotation_spec(L["W4"], L["b4"], L["w_out"], L["v"], L["w"])
+    probe = pt.rotation_probe(L["W4"], L["b4"], L["w_out"], L["v"], L["w"])
+    assert f"{probe.n_crossings} boundary crossings" in spec["layout"]["title"]["text"]
+    assert len(decode(spec["data"][1]["x"])) == probe.n_crossings
+
+
+def test_payloads_and_build_times_fit_the_page_budget(layers):
+    L = layers
+    builders = {
+        "arcs": lambda: fs.arcs_3d_spec(L["W3"], L["b3"]),
+        "unrolled": lambda: fs.unrolled_spec(L["W3"], L["b3"]),
+        "sphere": lambda: fs.sphere_regions_spec(L["W4"], L["b4"]),
+        "scaling": lambda: fs.scaling_spec(L["W4"], L["b4"], L["v"], 10.0),
+        "rotation": lambda: fs.rotation_spec(L["W4"], L["b4"], L["w_out"], L["v"], L["w"]),
+    }
+    limits_kb = {"arcs": 80, "unrolled": 200, "sphere": 250, "scaling": 20, "rotation": 40}
+    for name, build in builders.items():
+        build()
+        start = time.perf_counter()
+        spec = build()
+        elapsed = time.perf_counter() - start
+        assert size_kb(spec) < limits_kb[name], name
+        assert elapsed < 0.5, name  # generous (shared CI cores); typical 0.2-6 ms
+
+
+def test_icosphere_is_a_closed_unit_mesh():
+    verts, faces = fs.icosphere(3)
+    assert verts.shape == (642, 3) and faces.shape == (1280, 3)
+    np.testing.assert_allclose(np.linalg.norm(verts, axis=1), 1.0, atol=1e-12)
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    assert np.all(counts == 2)  # every edge shared by exactly two triangles
+    assert len(verts) - len(counts) + len(faces) == 2  # Euler characteristic of the sphere
+
+
+def test_builders_reject_wrong_shapes():
+    with pytest.raises(ValueError, match="R\\^3"):
+        fs.arcs_3d_spec(np.ones((2, 4)), np.zeros(2))
+    with pytest.raises(ValueError, match="sphere regions"):
+        fs.sphere_regions_spec(np.ones((2, 5)), np.zeros(2))
+
+
+@pytest.mark.parametrize("n", [0, 1])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_builders_handle_tiny_and_boundary_free_layers(n, activation):
+    W3, b3 = np.ones((n, 3)), np.full(n, 10.0)  # no boundary anywhere near the circle/sphere
+    W4, b4 = np.ones((n, 4)) * np.array([1.0, -1.0, 0.5, 0.0]), np.full(n, 50.0)
+    v, w = np.array([1.0, 0.0, -2.0, 0.5]), np.array([0.0, 1.0, 0.5, -1.0])
+    spec = fs.arcs_3d_spec(W3, b3, activation=activation)
+    assert "1 arc ·" in spec["layout"]["title"]["text"]
+    assert "0 crossings" in fs.unrolled_spec(W3, b3, activation=activation)["layout"]["title"]["text"]
+    assert "1 regions (exact)" in fs.sphere_regions_spec(W4, b4, activation=activation)["layout"]["title"]["text"]
+    assert fs.scaling_spec(W4, b4, v)["layout"]["meta"] == {"without": 1, "with_layernorm": 1}
+    spec = fs.rotation_spec(W4, b4, np.ones(n), v, w, activation=activation)
+    assert "0 boundary crossings" in spec["layout"]["title"]["text"]
+    for build in (lambda: fs.arcs_3d_figure(W3, b3), lambda: fs.sphere_regions_figure(W4, b4)):
+        assert isinstance(build(), go.Figure)
