@@ -1,0 +1,102 @@
+"""Toy classifier lab: training speed, presets, seed sweeps, animation payload.
+
+All figures are with one torch thread (``torch.set_num_threads(1)``, as each app worker runs)
+and are medians of several runs; other work on the machine makes single runs noisy.
+
+train_steps_per_s: full-batch steps per second of the spiral preset (1000 training points,
+    width-3 u_eps MLP, Adam), through ``polyviz.training.train`` as the app calls it (test
+    metrics every 10 steps, checkpoints every 100). Target 3000.
+spiral_time_to_97_s / spiral_test_acc: wall time until the spiral preset's default seed first
+    evaluates at >= 97 % test accuracy (``target_accuracy=0.97``), and the final test accuracy
+    of the full default run. Target 2 s.
+octant_time_to_95_s / octant_test_acc: the same for the octant-sphere preset (95 %). Target 15 s.
+seed_sweep_model_steps_per_s: 64 seeds of the spiral preset trained at once
+    (``seed_sweep``: one (64, P) parameter tensor, batched hand-written backward); seeds x
+    steps / wall time of the whole call (including test metrics every 10 steps, the final
+    exact accuracies and phase-transition detection). Target 100000.
+animation_payload_kb: JSON size of the spiral preset's layer-by-layer animation figure
+    (defaults: 12 frames per layer, 24 rotation frames, <= 800 points). Target 1500.
+
+How the default seeds were found: see the comment above ``PRESETS`` in polyviz/training.py
+(each preset's seeds 0..15 trained one by one, as a float32 sweep, a float64 sweep and with
+two threads).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+from _util import metric
+
+from polyviz.figures_train import interpolation_animation_figure
+from polyviz.training import get_preset, seed_sweep, train
+
+
+def _median(values):
+    return statistics.median(values)
+
+
+def run(quick: bool):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield from _run(quick)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(quick: bool):
+    repeats = 5 if quick else 9
+    spiral = get_preset("spiral")
+    Xtr, Xte, ytr, yte = spiral.data.load()
+
+    # -- single-model speed ----------------------------------------------------------------
+    steps = 2000 if quick else 3000
+    train(spiral.model, spiral.train.replace(steps=200), Xtr, ytr, Xte, yte)  # warm-up
+    rates = []
+    for _ in range(repeats + 2):
+        start = time.perf_counter()
+        train(spiral.model, spiral.train.replace(steps=steps), Xtr, ytr, Xte, yte)
+        rates.append(steps / (time.perf_counter() - start))
+    yield metric("train_steps_per_s", _median(rates), "steps/s", target=3000, points=len(Xtr),
+                 params=spiral.model.param_count)
+
+    # -- presets: time to target, final accuracy ---------------------------------------------
+    for name, prefix, target_acc in (("spiral", "spiral", 0.97), ("octant_sphere", "octant", 0.95)):
+        p = get_preset(name)
+        data = p.data.load() if name != "spiral" else (Xtr, Xte, ytr, yte)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            r = train(p.model, p.train.replace(target_accuracy=target_acc), data[0], data[2], data[1], data[3])
+            wall = time.perf_counter() - start
+            times.append(wall if r.status == "target_reached" else float("inf"))
+        full = train(p.model, p.train, data[0], data[2], data[1], data[3])
+        suffix = f"{int(round(target_acc * 100))}"
+        yield metric(f"{prefix}_time_to_{suffix}_s", _median(times), "s", target=2 if name == "spiral" else 15,
+                     seed=p.train.seed, step=int(r.steps_done))
+        yield metric(f"{prefix}_test_acc", full.final_test_accuracy, "fraction", target=target_acc,
+                     seed=p.train.seed, steps=p.train.steps, phase_transitions=full.phase_transitions)
+
+    # -- seed sweep --------------------------------------------------------------------------
+    sweep_steps = 1000 if quick else 3000
+    tc = spiral.train.replace(steps=sweep_steps, checkpoint_every=0)
+    seed_sweep(spiral.model, tc.replace(steps=50), Xtr, ytr, Xte, yte, n_seeds=64)  # warm-up
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        seed_sweep(spiral.model, tc, Xtr, ytr, Xte, yte, n_seeds=64)
+        rates.append(64 * sweep_steps / (time.perf_counter() - start))
+    yield metric("seed_sweep_model_steps_per_s", _median(rates), "model-steps/s", target=100000, seeds=64,
+                 steps=sweep_steps)
+
+    # -- animation payload ---------------------------------------------------------------------
+    result = train(spiral.model, spiral.train, Xtr, ytr, Xte, yte)
+    start = time.perf_counter()
+    fig = interpolation_animation_figure(result, Xtr, ytr)
+    payload = fig.to_json()
+    build_ms = (time.perf_counter() - start) * 1000
+    yield metric("animation_payload_kb", len(payload) / 1024, "KB", target=1500, frames=len(fig.frames),
+                 build_ms=round(build_ms, 1))

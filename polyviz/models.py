@@ -1,0 +1,367 @@
+"""Small MLP classifiers built from normalisation: configuration, parameters, forward passes,
+export to ``torch.nn`` and safetensors.
+
+A model is ``Linear -> act -> Linear -> act -> ... -> Linear`` with ``depth`` hidden layers
+of ``width`` units and one output logit (binary classification, class 1 when the logit is
+positive). The research default is width 3, depth 2, ``u_eps``::
+
+    Linear(2, 3) -> u_eps -> Linear(3, 3) -> u_eps -> Linear(3, 1)
+
+Parameters live in ONE flat tensor (see :func:`layer_views`): layer ``l`` is an
+``(out, in + 1)`` row-major block ``[W | b]`` (the bias is the last column), layers in
+order. The same layout with a leading dimension ``(K, P)`` holds K models (a seed sweep).
+
+Activations (``eps`` applies to the first three):
+
+* ``u_eps``: x / sqrt(|x|^2 + eps)
+* ``layernorm``: (x - mean) / sqrt(var + eps), no affine (the next Linear absorbs it);
+  equals sqrt(n) * u_{n*eps}(x - mean(x))
+* ``rmsnorm``: x / sqrt(mean(x^2) + eps), no affine; equals sqrt(n) * u_{n*eps}(x)
+* ``relu``, ``gelu`` (exact, erf), ``tanh``
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from polyviz.geometry import layer_norm, u_eps
+
+ACTIVATIONS = ("u_eps", "layernorm", "rmsnorm", "relu", "gelu", "tanh")
+NORM_ACTIVATIONS = ("u_eps", "layernorm", "rmsnorm")
+
+MAX_IN_DIM = 64
+MAX_WIDTH = 256
+MAX_DEPTH = 16
+MAX_EPS = 10.0
+
+
+@dataclass
+class ModelConfig:
+    """Shape of the classifier. Plain values only, so it round-trips through JSON.
+
+    in_dim in [1, 64]; width in [1, 256] (>= 2 for layernorm); depth (hidden layers) in
+    [0, 16]; activation one of :data:`ACTIVATIONS`; eps in (0, 10] (used by the normalising
+    activations, ignored by the others).
+    """
+
+    in_dim: int = 2
+    width: int = 3
+    depth: int = 2
+    activation: str = "u_eps"
+    eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        for name, low, high in (("in_dim", 1, MAX_IN_DIM), ("width", 1, MAX_WIDTH), ("depth", 0, MAX_DEPTH)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+            setattr(self, name, int(value))
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}")
+        try:
+            eps = float(self.eps)
+        except (TypeError, ValueError):
+            raise ValueError(f"eps must be a number in (0, {MAX_EPS:g}], got {self.eps!r}") from None
+        if not (math.isfinite(eps) and 0.0 < eps <= MAX_EPS):
+            raise ValueError(f"eps must be in (0, {MAX_EPS:g}], got {self.eps!r}")
+        self.eps = eps
+        if self.activation == "layernorm" and self.width < 2 and self.depth > 0:
+            raise ValueError(f"width must be >= 2 for layernorm (a centred 1-vector is 0), got {self.width}")
+
+    # -- shapes -------------------------------------------------------------------------
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        """(out, in) of each Linear layer, input to output."""
+        dims = [self.in_dim] + [self.width] * self.depth + [1]
+        return [(dims[i + 1], dims[i]) for i in range(len(dims) - 1)]
+
+    @property
+    def n_layers(self) -> int:
+        """Number of Linear layers (depth + 1)."""
+        return self.depth + 1
+
+    @property
+    def param_count(self) -> int:
+        return sum(o * (i + 1) for o, i in self.layer_shapes())
+
+    # -- serialisation ------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig field(s) {unknown}; allowed: {', '.join(sorted(known))}")
+        return cls(**data)
+
+
+@dataclass
+class MLPParams:
+    """A model: its config and its flat parameter tensor (shape (P,))."""
+
+    config: ModelConfig
+    flat: torch.Tensor
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        flat = torch.as_tensor(self.flat)
+        if flat.shape != (self.config.param_count,):
+            raise ValueError(f"flat must have shape ({self.config.param_count},), got {tuple(flat.shape)}")
+        self.flat = flat
+
+    def layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(W, b) views of each Linear layer."""
+        return [(a[:, :-1], a[:, -1]) for a in layer_views(self.config, self.flat)]
+
+
+def layer_views(config: ModelConfig, flat: torch.Tensor) -> list[torch.Tensor]:
+    """Views ``(..., out, in + 1)`` (``[W | b]``) of each layer into a flat ``(..., P)`` tensor."""
+    views, offset = [], 0
+    lead = flat.shape[:-1]
+    for out, inp in config.layer_shapes():
+        size = out * (inp + 1)
+        views.append(flat[..., offset : offset + size].view(*lead, out, inp + 1))
+        offset += size
+    return views
+
+
+def init_params(config: ModelConfig, seed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """PyTorch's default Linear initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b,
+    drawn layer by layer (W then b) from ``torch.Generator().manual_seed(seed)`` in float64
+    and cast, so the same seed gives the same model in every dtype and in a seed sweep."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    gen = torch.Generator().manual_seed(int(seed))
+    flat = torch.empty(config.param_count, dtype=torch.float64)
+    for view, (out, inp) in zip(layer_views(config, flat), config.layer_shapes()):
+        bound = 1.0 / math.sqrt(inp)
+        w = torch.rand(out, inp, generator=gen, dtype=torch.float64) * (2 * bound) - bound
+        b = torch.rand(out, generator=gen, dtype=torch.float64) * (2 * bound) - bound
+        view[:, :-1] = w
+        view[:, -1] = b
+    return flat.to(dtype)
+
+
+# -- activations (reference, differentiable) ----------------------------------------------
+def apply_activation(name: str, z: torch.Tensor, eps: float) -> torch.Tensor:
+    """The activation over the last dimension, as plain differentiable torch ops."""
+    if name == "u_eps":
+        return u_eps(z, eps)
+    if name == "layernorm":
+        return layer_norm(z, eps)
+    if name == "rmsnorm":
+        return z * torch.rsqrt((z * z).mean(dim=-1, keepdim=True) + eps)
+    if name == "relu":
+        return torch.relu(z)
+    if name == "gelu":
+        return torch.nn.functional.gelu(z)
+    if name == "tanh":
+        return torch.tanh(z)
+    raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}")
+
+
+def forward(config: ModelConfig, flat: torch.Tensor, X: torch.Tensor, return_activations: bool = False):
+    """Reference forward pass with ordinary (autograd-capable) torch ops.
+
+    ``flat`` (P,) or (K, P); ``X`` (N, d) (shared) or (K, N, d). Returns the logits
+    ((N,) or (K, N)); with ``return_activations`` also the list of hidden activations
+    (each (..., N, width)), input excluded.
+    """
+    h = X
+    acts = []
+    views = layer_views(config, flat)
+    for index, a in enumerate(views):
+        w, b = a[..., :-1], a[..., -1]
+        h = torch.matmul(h, w.transpose(-1, -2)) + b.unsqueeze(-2)
+        if index < len(views) - 1:
+            h = apply_activation(config.activation, h, config.eps)
+            acts.append(h)
+    logits = h.squeeze(-1)
+    return (logits, acts) if return_activations else logits
+
+
+def _as_params(params) -> MLPParams:
+    if isinstance(params, MLPParams):
+        return params
+    inner = getattr(params, "params", None)  # a TrainResult
+    if isinstance(inner, MLPParams):
+        return inner
+    if isinstance(params, nn.Module):
+        return params_from_module(params)
+    raise TypeError(f"expected MLPParams, a TrainResult or a module from build_module, got {type(params).__name__}")
+
+
+def _as_tensor(X, dtype) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(X), dtype=dtype)
+
+
+@torch.no_grad()
+def hidden_activations(params, X) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per-layer activations for the embedding animation.
+
+    Returns ``([X, act_1, ..., act_depth], logits)`` as float32 NumPy arrays; ``act_l`` is
+    (N, width), ``logits`` (N,).
+    """
+    p = _as_params(params)
+    Xt = _as_tensor(X, p.flat.dtype)
+    logits, acts = forward(p.config, p.flat, Xt, return_activations=True)
+    out = [np.asarray(X, dtype=np.float32)] + [a.numpy().astype(np.float32) for a in acts]
+    return out, logits.numpy().astype(np.float32)
+
+
+@torch.no_grad()
+def predict_proba(params, X) -> np.ndarray:
+    """Probability of class 1 for each row of X, float32 (N,)."""
+    p = _as_params(params)
+    logits = forward(p.config, p.flat, _as_tensor(X, p.flat.dtype))
+    return torch.sigmoid(logits).numpy().astype(np.float32)
+
+
+@torch.no_grad()
+def predict(params, X) -> np.ndarray:
+    """Predicted class (int64 (N,)): 1 where the logit is positive."""
+    p = _as_params(params)
+    logits = forward(p.config, p.flat, _as_tensor(X, p.flat.dtype))
+    return (logits > 0).numpy().astype(np.int64)
+
+
+def layer_weights(params, layer_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(W, b)`` of Linear layer ``layer_index`` (0 = first; negative counts from the
+    output) as float64 NumPy arrays, W of shape (out, in): the neuron hyperplanes
+    ``W x + b = 0`` a trained layer contributes (e.g. as a ReLU-layer source)."""
+    p = _as_params(params)
+    n = p.config.n_layers
+    if isinstance(layer_index, bool) or not isinstance(layer_index, (int, np.integer)) or not -n <= layer_index < n:
+        raise ValueError(f"layer_index must be an integer in [{-n}, {n - 1}], got {layer_index!r}")
+    w, b = p.layers()[int(layer_index)]
+    return w.detach().double().numpy().copy(), b.detach().double().numpy().copy()
+
+
+# -- torch.nn export -----------------------------------------------------------------------
+class UEps(nn.Module):
+    """u_eps(x) = x / sqrt(|x|^2 + eps) over the last dimension."""
+
+    def __init__(self, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = float(eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return u_eps(x, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"eps={self.eps:g}"
+
+
+def _activation_module(config: ModelConfig) -> nn.Module:
+    name, eps, width = config.activation, config.eps, config.width
+    if name == "u_eps":
+        return UEps(eps)
+    if name == "layernorm":
+        return nn.LayerNorm(width, eps=eps, elementwise_affine=False)
+    if name == "rmsnorm":
+        return nn.RMSNorm(width, eps=eps, elementwise_affine=False)
+    return {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}[name]()
+
+
+def build_module(config: ModelConfig, params: torch.Tensor | MLPParams | None = None) -> nn.Sequential:
+    """An ``nn.Sequential`` of Linear and activation modules (the export form).
+
+    Linear layers sit at even indices (``0``, ``2``, ...), so the state dict keys are
+    ``"0.weight"``, ``"0.bias"``, ``"2.weight"``, ... With ``params`` (a flat tensor or
+    MLPParams) the weights are copied in; otherwise they are :func:`init_params` with seed 0.
+    """
+    if isinstance(params, MLPParams):
+        config, params = params.config, params.flat
+    flat = init_params(config, 0) if params is None else torch.as_tensor(params)
+    if flat.shape != (config.param_count,):
+        raise ValueError(f"params must have shape ({config.param_count},), got {tuple(flat.shape)}")
+    modules: list[nn.Module] = []
+    views = layer_views(config, flat.detach())
+    for index, ((out, inp), a) in enumerate(zip(config.layer_shapes(), views)):
+        lin = nn.Linear(inp, out, dtype=flat.dtype)
+        with torch.no_grad():
+            lin.weight.copy_(a[:, :-1])
+            lin.bias.copy_(a[:, -1])
+        modules.append(lin)
+        if index < len(views) - 1:
+            modules.append(_activation_module(config))
+    seq = nn.Sequential(*modules)
+    seq.polyviz_config = config  # lets params_from_module find the config again
+    return seq
+
+
+def params_from_module(module: nn.Module, config: ModelConfig | None = None) -> MLPParams:
+    """Flatten a module made by :func:`build_module` back into :class:`MLPParams`."""
+    config = config or getattr(module, "polyviz_config", None)
+    if config is None:
+        raise ValueError("config is required for a module not made by build_module")
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if len(linears) != config.n_layers:
+        raise ValueError(f"module has {len(linears)} Linear layers, config needs {config.n_layers}")
+    dtype = linears[0].weight.dtype
+    flat = torch.empty(config.param_count, dtype=dtype)
+    for lin, view in zip(linears, layer_views(config, flat)):
+        view[:, :-1] = lin.weight.detach()
+        view[:, -1] = lin.bias.detach()
+    return MLPParams(config, flat)
+
+
+# -- safetensors + JSON (no pickle) --------------------------------------------------------
+def _paths(path) -> tuple[pathlib.Path, pathlib.Path]:
+    p = pathlib.Path(path)
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
+
+
+def save_model(path, params, extra: dict | None = None) -> tuple[pathlib.Path, pathlib.Path]:
+    """Write ``<path>.safetensors`` (the ``build_module`` state dict: ``"0.weight"``, ...) and
+    ``<path>.json`` (``{"format", "model": ModelConfig dict, "extra": ...}``). ``extra``
+    must be JSON-serialisable (e.g. training config and final metrics). Returns both paths."""
+    from safetensors.torch import save_file
+
+    p = _as_params(params)
+    tensor_path, json_path = _paths(path)
+    tensor_path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous() for k, v in build_module(p.config, p.flat).state_dict().items()}
+    save_file(state, str(tensor_path), metadata={"format": "polyviz-mlp-1"})
+    doc = {"format": "polyviz-mlp-1", "model": p.config.to_dict(), "extra": extra if extra is not None else p.meta}
+    json_path.write_text(json.dumps(doc, indent=2, sort_keys=True))
+    return tensor_path, json_path
+
+
+def load_model(path) -> MLPParams:
+    """Read a model written by :func:`save_model` (``path`` with or without the suffix).
+    The JSON's ``extra`` comes back as ``MLPParams.meta``."""
+    from safetensors.torch import load_file
+
+    tensor_path, json_path = _paths(path)
+    doc: dict[str, Any] = json.loads(json_path.read_text())
+    if doc.get("format") != "polyviz-mlp-1":
+        raise ValueError(f"{json_path} is not a polyviz model (format {doc.get('format')!r})")
+    config = ModelConfig.from_dict(doc["model"])
+    state = load_file(str(tensor_path))
+    module = build_module(config)
+    missing = set(module.state_dict()) ^ set(state)
+    if missing:
+        raise ValueError(f"{tensor_path} does not match the config: keys {sorted(missing)}")
+    dtype = next(iter(state.values())).dtype
+    module = module.to(dtype)
+    module.load_state_dict(state)
+    out = params_from_module(module, config)
+    out.meta = doc.get("extra") or {}
+    return out

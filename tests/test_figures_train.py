@@ -1,0 +1,211 @@
+"""Layer embeddings, interpolation frames and the toy-classifier figures."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+
+from polyviz.datasets import make_dataset
+from polyviz.embedding import embed_layers, fit_embedding, interpolation_frames, plane_patch, subsample
+from polyviz.figures_train import (
+    checkpoint_embedding_figure,
+    decision_boundary_spec,
+    interpolation_animation_figure,
+    interpolation_animation_spec,
+    seed_sweep_figure,
+    training_curves_figure,
+)
+from polyviz.models import MLPParams, ModelConfig, hidden_activations, init_params
+from polyviz.training import TrainConfig, seed_sweep, train, train_preset
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def spiral():
+    result, data = train_preset("spiral")
+    return result, data
+
+
+def decode(spec):
+    """A typed-array spec (or plain list) back to a NumPy array."""
+    if isinstance(spec, dict) and "bdata" in spec:
+        dtype = {"f4": "<f4", "f8": "<f8", "i4": "<i4", "u1": "u1"}[spec["dtype"]]
+        return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=dtype)
+    return np.asarray(spec)
+
+
+def random_model(width, depth, in_dim=2, seed=0):
+    cfg = ModelConfig(in_dim=in_dim, width=width, depth=depth)
+    return MLPParams(cfg, init_params(cfg, seed) * 3)
+
+
+# ----------------------------------------------------------------------- embeddings
+def test_embedding_methods_by_width():
+    rng = np.random.default_rng(0)
+    assert fit_embedding(rng.normal(size=(50, 3))).method == "identity"
+    e2 = fit_embedding(rng.normal(size=(50, 2)))
+    assert e2.method == "padded"
+    A = rng.normal(size=(50, 2))
+    np.testing.assert_allclose(e2(A), np.c_[A, np.zeros(50)], atol=1e-6)
+    A5 = rng.normal(size=(200, 5)) * [5, 3, 2, 0.1, 0.1]
+    e5 = fit_embedding(A5)
+    assert e5.method == "pca"
+    np.testing.assert_allclose(e5.components @ e5.components.T, np.eye(3), atol=1e-10)
+    # the top axes carry the variance
+    assert np.var(e5(A5), axis=0).sum() > 0.99 * np.var(A5, axis=0).sum()
+
+
+@pytest.mark.parametrize("width, depth", [(3, 2), (2, 3), (5, 2)])
+def test_final_plane_reproduces_the_logits(width, depth):
+    p = random_model(width, depth)
+    X, y = make_dataset("spiral", 300, 0.05, 1)
+    emb = embed_layers(p, X, y)
+    normal, offset = emb.plane
+    final = emb.stages[-1].astype(np.float64)
+    _, logits = hidden_activations(p, X)
+    if width <= 3:  # identity / padding: exact
+        np.testing.assert_allclose(final @ normal + offset, logits, rtol=1e-4, atol=1e-4)
+    else:  # PCA: exact for points of the principal subspace
+        emap = fit_embedding(hidden_activations(p, X)[0][-1])
+        e = np.random.default_rng(2).normal(size=(20, 3))
+        a = emap.mean + e @ emap.components
+        w, b = p.layers()[-1]
+        np.testing.assert_allclose(e @ normal + offset, a @ w.double().numpy()[0] + float(b[0]), atol=1e-8)
+
+
+def test_interpolation_first_frame_is_input_and_last_is_final_activations(spiral):
+    result, (Xtr, _, ytr, _) = spiral
+    emb = embed_layers(result, Xtr, ytr)
+    acts, _ = hidden_activations(result, Xtr)
+    anim = interpolation_frames(emb, frames_per_step=7, rotation_frames=0)
+    assert anim.frames.shape == (2 * 7 + 1, len(Xtr), 3)
+    np.testing.assert_allclose(anim.frames[0], np.c_[Xtr, np.zeros(len(Xtr))], atol=1e-6)  # padded input
+    np.testing.assert_allclose(anim.frames[-1], acts[-1], atol=1e-6)  # width 3: as is
+    np.testing.assert_allclose(anim.frames[anim.stage_frames[1]], acts[1], atol=1e-6)
+    assert anim.stage_frames == [0, 7, 14] and anim.rotation_start == 15
+    # in between: exactly linear
+    mid = anim.frames[3]
+    np.testing.assert_allclose(mid, (4 / 7) * anim.frames[0] + (3 / 7) * anim.frames[7], atol=1e-6)
+    # with rotation frames: a full turn that ends where it started, plane turning along
+    rot = interpolation_frames(emb, frames_per_step=7, rotation_frames=12)
+    assert len(rot.frames) == 15 + 12
+    np.testing.assert_allclose(rot.frames[rot.stage_frames[-1]], acts[-1], atol=1e-6)
+    np.testing.assert_allclose(rot.frames[-1], acts[-1], atol=1e-5)
+    for k in (15, 20):
+        normal, offset = rot.planes[k]
+        side = rot.frames[k] @ normal + offset
+        base = rot.frames[14] @ rot.planes[14][0] + rot.planes[14][1]
+        np.testing.assert_allclose(side, base, atol=1e-4)  # every point keeps its side and distance
+    assert all(p is None for p in rot.planes[:14])
+
+
+def test_the_plane_separates_the_trained_spiral(spiral):
+    result, (Xtr, _, ytr, _) = spiral
+    emb = embed_layers(result, Xtr, ytr)
+    normal, offset = emb.plane
+    side = emb.stages[-1] @ normal + offset > 0
+    assert (side == (ytr == 1)).mean() >= 0.97
+    corners = plane_patch(normal, offset, emb.stages[-1])
+    np.testing.assert_allclose(corners @ normal + offset, 0, atol=1e-9)
+
+
+def test_subsample_is_stratified_and_deterministic():
+    y = np.r_[np.zeros(700, int), np.ones(300, int)]
+    idx = subsample(y, 100, 3)
+    assert len(idx) == 100 and np.bincount(y[idx]).tolist() == [70, 30]
+    np.testing.assert_array_equal(idx, subsample(y, 100, 3))
+
+
+# ----------------------------------------------------------------------- figures
+def test_animation_figure_structure_and_payload(spiral):
+    result, (Xtr, _, ytr, _) = spiral
+    fig = interpolation_animation_figure(result, Xtr, ytr)  # validated by plotly
+    assert isinstance(fig, go.Figure)
+    spec = interpolation_animation_spec(result, Xtr, ytr, frames_per_step=12, rotation_frames=24, max_points=800)
+    meta = spec["layout"]["meta"]
+    assert len(spec["frames"]) == meta["n_frames"] == 2 * 12 + 1 + 24
+    slider = spec["layout"]["sliders"][0]
+    assert [s["label"] for s in slider["steps"]] == ["input", "layer 1", "layer 2", "rotate"]
+    assert [s["args"][0][0] for s in slider["steps"]] == ["0", "12", "24", "25"]
+    labels = [b["label"] for b in spec["layout"]["updatemenus"][0]["buttons"]]
+    assert labels == ["▶", "❚❚"]
+    # points: at most max_points, class colours blue then red, the plane only on the final stage
+    n_points = sum(len(decode(spec["frames"][0]["data"][c]["x"])) for c in (0, 1))
+    assert n_points == 800
+    assert spec["data"][0]["marker"]["color"] == "#3b6fd8" and spec["data"][1]["marker"]["color"] == "#d8443b"
+    assert len(decode(spec["frames"][24]["data"][2]["x"])) == 4
+    assert len(decode(spec["frames"][10]["data"][2]["x"])) == 0
+    # first and last interpolation frames are the input and the final activations (rounded)
+    acts, _ = hidden_activations(result, Xtr)
+    keep = subsample(ytr, 800, 0)
+    first = decode(spec["frames"][0]["data"][0]["x"])
+    np.testing.assert_allclose(first, np.round(Xtr[keep][ytr[keep] == 0, 0], 3), atol=1e-6)
+    last = decode(spec["frames"][24]["data"][1]["z"])
+    np.testing.assert_allclose(last, np.round(acts[-1][keep][ytr[keep] == 1, 2], 3), atol=1e-6)
+    size_kb = len(fig.to_json()) / 1024
+    assert size_kb <= 1500, size_kb
+
+
+def test_training_curves_mark_phase_transitions(spiral):
+    result, _ = spiral
+    fig = training_curves_figure(result)
+    names = [t.name for t in fig.data]
+    assert names == ["train loss", "train accuracy", "test loss", "test accuracy"]
+    xs = [s.x0 for s in fig.layout.shapes]
+    assert xs == result.phase_transitions and len(xs) >= 1
+    assert fig.layout.yaxis.type == "log"
+
+
+def test_decision_boundary_2d_and_3d(spiral):
+    result, (Xtr, Xte, ytr, yte) = spiral
+    spec = decision_boundary_spec(result, Xtr, ytr, Xte, yte, grid=61)
+    heat = spec["data"][0]
+    assert heat["type"] == "heatmap" and heat["z"]["shape"] == "61,61"
+    z = decode(heat["z"])
+    assert 0 <= z.min() and z.max() <= 1 and z.min() < 0.1 and z.max() > 0.9
+    go.Figure(spec)
+    p = random_model(3, 2, in_dim=3)
+    X, y = make_dataset("octant_sphere", 200, 0.0, 0)
+    spec3 = decision_boundary_spec(p, X, y, grid=41)
+    assert spec3["data"][0]["type"] == "surface" and spec3["data"][1]["type"] == "scatter3d"
+    go.Figure(spec3)
+    with pytest.raises(ValueError, match="2-D or 3-D input"):
+        decision_boundary_spec(random_model(3, 1, in_dim=4), np.zeros((5, 4)), np.zeros(5, int))
+
+
+def test_checkpoint_scrubber(spiral):
+    result, (Xtr, _, ytr, _) = spiral
+    fig = checkpoint_embedding_figure(result, Xtr, ytr, max_points=300)
+    steps = sorted(result.checkpoints)
+    assert [f.name for f in fig.frames] == [f"step {s}" for s in steps]
+    slider = fig.layout.sliders[0]
+    assert [s.label for s in slider.steps] == [str(s) for s in steps]
+    assert slider.active == len(steps) - 1
+    with pytest.raises(ValueError, match="no checkpoints"):
+        X, y = make_dataset("spiral", 100, 0.0, 0)
+        checkpoint_embedding_figure(train(ModelConfig(), TrainConfig(steps=5), X, y), X, y)
+
+
+def test_seed_sweep_figure_carries_seeds():
+    X, y = make_dataset("spiral", 300, 0.01, 0)
+    sweep = seed_sweep(ModelConfig(), TrainConfig(steps=100), X, y, seeds=[5, 6, 7, 9])
+    fig = seed_sweep_figure(sweep, threshold=0.9)
+    seeds = []
+    for trace in fig.data:
+        if trace.type == "scatter":
+            seeds += decode(trace.customdata).tolist() if isinstance(trace.customdata, dict) else list(trace.customdata)
+    assert sorted(seeds) == [5, 6, 7, 9]
+    assert any(t.type == "histogram" for t in fig.data)
+    json.loads(fig.to_json())

@@ -1,0 +1,374 @@
+"""Models and training: hand-written gradients against autograd, Adam against torch.optim,
+determinism, batched sweeps against per-seed runs, presets, NaN handling, progress and
+cancellation, checkpoints, save/load."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from polyviz.datasets import make_dataset, train_test_split
+from polyviz.models import (
+    ACTIVATIONS,
+    MLPParams,
+    ModelConfig,
+    build_module,
+    forward,
+    hidden_activations,
+    init_params,
+    layer_weights,
+    load_model,
+    params_from_module,
+    predict,
+    save_model,
+)
+from polyviz.training import (
+    TrainConfig,
+    detect_phase_transitions,
+    get_preset,
+    loss_and_grad,
+    seed_sweep,
+    train,
+    train_preset,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The engine is built for one thread per process (tiny ops); restore afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def spiral_data():
+    X, y = make_dataset("spiral", 500, 0.01, 0)
+    return train_test_split(X, y, 0.8, 0)
+
+
+# ----------------------------------------------------------------------- configs and models
+def test_model_config_validation_and_json_round_trip():
+    cfg = ModelConfig(in_dim=3, width=4, depth=3, activation="layernorm", eps=1e-3)
+    assert ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert cfg.layer_shapes() == [(4, 3), (4, 4), (4, 4), (1, 4)]
+    assert cfg.param_count == 4 * 4 + 4 * 5 * 2 + 5
+    for kwargs, message in [
+        (dict(width=0), "width must be in [1, 256]"),
+        (dict(depth=17), "depth must be in [0, 16]"),
+        (dict(activation="swish"), "activation must be one of u_eps, layernorm"),
+        (dict(eps=0.0), "eps must be in (0, 10]"),
+        (dict(activation="layernorm", width=1), "width must be >= 2 for layernorm"),
+    ]:
+        with pytest.raises(ValueError) as err:
+            ModelConfig(**kwargs)
+        assert message in str(err.value)
+    with pytest.raises(ValueError, match="unknown ModelConfig field"):
+        ModelConfig.from_dict({"widht": 3})
+
+
+def test_train_config_validation_and_json_round_trip():
+    tc = TrainConfig(steps=10, lr=0.1, batch_size=32, checkpoint_steps=[5, 0, 5])
+    assert tc.checkpoint_steps == [0, 5]
+    assert TrainConfig.from_dict(json.loads(json.dumps(tc.to_dict()))) == tc
+    for kwargs, message in [
+        (dict(lr=0.0), "lr must be in (0, 1]"),
+        (dict(steps=0), "steps must be in [1, 1000000]"),
+        (dict(beta2=1.0), "beta2 must be in [0, 1)"),
+        (dict(target_accuracy=1.5), "target_accuracy must be in (0, 1]"),
+        (dict(checkpoint_steps=[20], steps=10), "checkpoint_steps must be integers in [0, 10]"),
+        (dict(dtype="float16"), "dtype must be 'float32' or 'float64'"),
+    ]:
+        with pytest.raises(ValueError) as err:
+            TrainConfig(**kwargs)
+        assert message in str(err.value)
+
+
+def test_init_is_pytorch_default_distribution_and_seeded():
+    cfg = ModelConfig(in_dim=2, width=64, depth=1)
+    a = init_params(cfg, 3)
+    np.testing.assert_array_equal(a, init_params(cfg, 3))
+    assert not torch.equal(a, init_params(cfg, 4))
+    w0, b0 = MLPParams(cfg, a).layers()[0]
+    bound = 1 / np.sqrt(2)
+    assert w0.abs().max() <= bound and w0.abs().max() > 0.9 * bound
+    w1, _ = MLPParams(cfg, a).layers()[1]
+    assert w1.abs().max() <= 1 / 8 + 1e-7
+    # float64 init is the float32 init, more precisely
+    np.testing.assert_allclose(init_params(cfg, 3, torch.float64).numpy(), a.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_module_export_matches_the_functional_forward(activation):
+    cfg = ModelConfig(in_dim=2, width=4, depth=2, activation=activation, eps=1e-3)
+    flat = init_params(cfg, 1, torch.float64)
+    module = build_module(cfg, flat)
+    X = torch.randn(50, 2, dtype=torch.float64)
+    torch.testing.assert_close(module(X).squeeze(-1), forward(cfg, flat, X))
+    torch.testing.assert_close(params_from_module(module).flat, flat)
+
+
+def test_layer_weights_and_activations():
+    cfg = ModelConfig()
+    p = MLPParams(cfg, init_params(cfg, 0))
+    W, b = layer_weights(p, 1)
+    assert W.shape == (3, 3) and b.shape == (3,) and W.dtype == np.float64
+    W_last, b_last = layer_weights(p, -1)
+    assert W_last.shape == (1, 3) and b_last.shape == (1,)
+    with pytest.raises(ValueError, match=r"layer_index must be an integer in \[-3, 2\]"):
+        layer_weights(p, 3)
+    X = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
+    acts, logits = hidden_activations(p, X)
+    assert [a.shape for a in acts] == [(20, 2), (20, 3), (20, 3)]
+    # u_eps activations lie inside the unit ball, close to its surface for small eps
+    assert np.all(np.linalg.norm(acts[1], axis=1) < 1.0)
+    # the logits are the last Linear layer applied to the last activation
+    np.testing.assert_allclose(acts[-1] @ W_last[0] + b_last[0], logits, rtol=1e-5, atol=1e-5)
+
+
+# ----------------------------------------------------------------------- gradients and Adam
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("depth, width", [(0, 3), (1, 2), (2, 3), (3, 6)])
+def test_hand_written_gradient_equals_autograd(activation, depth, width):
+    cfg = ModelConfig(in_dim=3, width=width, depth=depth, activation=activation, eps=1e-3)
+    rng = np.random.default_rng(depth * 10 + width)
+    X = rng.normal(size=(64, 3))
+    y = (rng.random(64) > 0.5).astype(np.int64)
+    flat = torch.stack([init_params(cfg, s, torch.float64) for s in range(3)]) * 1.7  # K = 3 models
+    loss, grad = loss_and_grad(cfg, flat, X, y)
+    f = flat.clone().requires_grad_(True)
+    logits = forward(cfg, f, torch.as_tensor(X))
+    target = torch.as_tensor(y, dtype=torch.float64).expand_as(logits)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(-1)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad, f.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_training_equals_module_with_torch_adam(spiral_data):
+    Xtr, _, ytr, _ = spiral_data
+    cfg = ModelConfig()
+    tc = TrainConfig(steps=25, lr=0.02, seed=2, dtype="float64")
+    result = train(cfg, tc, Xtr, ytr)
+    module = build_module(cfg, init_params(cfg, 2, torch.float64))
+    opt = torch.optim.Adam(module.parameters(), lr=0.02)
+    X = torch.as_tensor(Xtr, dtype=torch.float64)
+    t = torch.as_tensor(ytr, dtype=torch.float64)
+    losses = []
+    for _ in range(25):
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(module(X).squeeze(-1), t)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    torch.testing.assert_close(result.params.flat, params_from_module(module, cfg).flat, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(result.history["train_loss"][:25], losses, rtol=1e-10)
+
+
+# ----------------------------------------------------------------------- determinism, sweeps
+def test_training_is_deterministic_for_a_seed(spiral_data):
+    Xtr, Xte, ytr, yte = spiral_data
+    cfg = ModelConfig()
+    a = train(cfg, TrainConfig(steps=300, seed=5), Xtr, ytr, Xte, yte)
+    b = train(cfg, TrainConfig(steps=300, seed=5), Xtr, ytr, Xte, yte)
+    c = train(cfg, TrainConfig(steps=300, seed=6), Xtr, ytr, Xte, yte)
+    assert torch.equal(a.params.flat, b.params.flat)
+    np.testing.assert_array_equal(a.history["train_loss"], b.history["train_loss"])
+    np.testing.assert_array_equal(a.history["test_acc"], b.history["test_acc"])
+    assert not torch.equal(a.params.flat, c.params.flat)
+
+
+def test_history_layout(spiral_data):
+    Xtr, Xte, ytr, yte = spiral_data
+    r = train(ModelConfig(), TrainConfig(steps=95, eval_every=10), Xtr, ytr, Xte, yte)
+    h = r.history
+    assert len(h["step"]) == len(h["train_loss"]) == len(h["train_acc"]) == 96
+    assert list(h["test_step"]) == list(range(0, 95, 10)) + [95]
+    assert len(h["test_loss"]) == len(h["test_acc"]) == 11
+    assert r.status == "completed" and r.steps_done == 95
+    # the last entries are exact metrics of the final parameters
+    assert h["train_acc"][-1] == pytest.approx((predict(r.params, Xtr) == ytr).mean())
+    assert h["test_acc"][-1] == pytest.approx((predict(r.params, Xte) == yte).mean())
+    # step-0 loss is that of the initial model (log 2 is the loss of a zero logit)
+    loss0, _ = loss_and_grad(ModelConfig(), init_params(ModelConfig(), 0), Xtr, ytr)
+    assert h["train_loss"][0] == pytest.approx(float(loss0), rel=1e-5)
+
+
+@pytest.mark.parametrize("batch_size, dtype, steps, tol",
+                         [(0, "float64", 50, 1e-6), (64, "float64", 50, 1e-6), (0, "float32", 10, 1e-5)])
+def test_batched_sweep_equals_per_seed_training(spiral_data, batch_size, dtype, steps, tol):
+    Xtr, Xte, ytr, yte = spiral_data
+    cfg = ModelConfig()
+    tc = TrainConfig(steps=steps, lr=0.02, batch_size=batch_size, eval_every=5, dtype=dtype)
+    seeds = [3, 11, 12, 40]
+    sweep = seed_sweep(cfg, tc, Xtr, ytr, Xte, yte, seeds=seeds)
+    assert sweep.flat.shape == (4, cfg.param_count)
+    for k, s in enumerate(seeds):
+        single = train(cfg, tc.replace(seed=s), Xtr, ytr, Xte, yte)
+        # the same arithmetic up to summation order (the sweep's first layer is one larger mm).
+        # Adam divides by sqrt(v), so while a gradient component is near zero its rounding
+        # noise becomes an lr-sized step: differences grow from 1e-16 to ~1e-9 over 50 float64
+        # steps for some seeds, and in float32 they stay tiny only for the first few steps.
+        torch.testing.assert_close(sweep.flat[k], single.params.flat, rtol=tol, atol=tol)
+        np.testing.assert_allclose(sweep.history["train_loss"][k], single.history["train_loss"], rtol=tol, atol=tol)
+        np.testing.assert_allclose(sweep.history["test_acc"][k], single.history["test_acc"], atol=0.01)
+        assert sweep.final_test_acc[k] == pytest.approx(single.final_test_accuracy)
+    # and the models really are different seeds
+    assert not torch.allclose(sweep.flat[0], sweep.flat[1])
+
+
+def test_seed_sweep_reports_accuracy_and_transitions(spiral_data):
+    Xtr, Xte, ytr, yte = spiral_data
+    sweep = seed_sweep(ModelConfig(), TrainConfig(steps=200), Xtr, ytr, Xte, yte, n_seeds=8)
+    np.testing.assert_array_equal(sweep.seeds, np.arange(8))
+    assert sweep.final_test_acc.shape == (8,) and np.all((0 <= sweep.final_test_acc) & (sweep.final_test_acc <= 1))
+    assert sweep.transition_step.shape == (8,) and sweep.transition_step.dtype == np.int64
+    assert (sweep.diverged_step == -1).all()
+    with pytest.raises(ValueError, match=r"n_seeds must be an integer in \[1, 256\]"):
+        seed_sweep(ModelConfig(), TrainConfig(steps=2), Xtr, ytr, n_seeds=257)
+
+
+def test_minibatch_training_learns_and_is_deterministic(spiral_data):
+    Xtr, Xte, ytr, yte = spiral_data
+    data = make_dataset("gauss", 400, 0.0, 0)
+    cfg = ModelConfig(activation="relu", width=4, depth=1)
+    tc = TrainConfig(steps=200, batch_size=32, lr=0.05, seed=1)
+    a = train(cfg, tc, *data)
+    b = train(cfg, tc, *data)
+    assert torch.equal(a.params.flat, b.params.flat)
+    assert a.final_train_accuracy > 0.95
+
+
+# ----------------------------------------------------------------------- presets
+def test_spiral_preset_reaches_97_percent_test_accuracy():
+    preset = get_preset("spiral")
+    result, _ = train_preset("spiral")
+    assert result.steps_done == preset.train.steps
+    assert result.final_test_accuracy >= 0.97
+    assert result.final_train_accuracy >= 0.97
+    # the research's picture: a plateau, then a sharp drop
+    assert len(result.phase_transitions) >= 1
+    first = result.phase_transitions[0]
+    loss = result.history["train_loss"]
+    assert loss[first - 300] > 3 * loss[min(first + 300, len(loss) - 1)]
+
+
+def test_octant_preset_reaches_95_percent_test_accuracy():
+    result, _ = train_preset("octant_sphere", target_accuracy=0.95, checkpoint_every=0)
+    assert result.status == "target_reached"
+    assert result.final_test_accuracy >= 0.95
+    assert result.time_to_target_s is not None and result.time_to_target_s < 15
+    full, _ = train_preset("octant_sphere", checkpoint_every=0)
+    assert full.final_test_accuracy >= 0.95
+
+
+# ----------------------------------------------------------------------- phase transitions
+def test_phase_transition_detection_on_synthetic_curves():
+    steps = np.arange(3000)
+    plateau_then_drop = np.where(steps < 1200, 0.35, 0.35 * np.exp(-(steps - 1200) / 40.0) + 0.02)
+    plateau_then_drop = plateau_then_drop * (1 + 0.01 * np.sin(steps / 7.0))  # a little noise
+    found = detect_phase_transitions(plateau_then_drop)
+    assert len(found) == 1 and 1195 <= found[0] <= 1260
+    assert detect_phase_transitions(0.7 * np.exp(-steps / 500.0)) == []  # steady decay: none
+    assert detect_phase_transitions(np.full(3000, 0.3)) == []  # plateau forever: none
+    two = np.where(steps < 800, 0.6, np.where(steps < 2000, 0.2, 0.03))
+    assert len(detect_phase_transitions(two)) == 2
+
+
+# ----------------------------------------------------------------------- NaN, progress, cancel
+def test_non_finite_loss_stops_with_a_message(spiral_data):
+    Xtr, Xte, ytr, yte = spiral_data
+    cfg = ModelConfig()
+    init = init_params(cfg, 0)
+    init[3] = float("nan")
+    r = train(cfg, TrainConfig(steps=500), Xtr, ytr, Xte, yte, init=init)
+    assert r.status == "non_finite"
+    assert "non-finite at step 0" in r.message
+    assert r.steps_done == 0 and len(r.history["train_loss"]) == 1
+    assert np.isnan(r.history["train_loss"][-1])
+
+    X_bad = Xtr.copy()
+    X_bad[5, 0] = np.nan
+    sweep = seed_sweep(cfg, TrainConfig(steps=100), X_bad, ytr, n_seeds=3)
+    assert sweep.status == "non_finite"
+    assert (sweep.diverged_step == 0).all() and np.isnan(sweep.final_train_acc).all()
+
+
+def test_progress_callback_and_cancellation(spiral_data):
+    Xtr, Xte, ytr, yte = spiral_data
+    calls = []
+
+    def on_progress(step, total, metrics):
+        calls.append((step, total, metrics))
+        return step < 300
+
+    r = train(ModelConfig(), TrainConfig(steps=1000, progress_every=150), Xtr, ytr, Xte, yte, on_progress=on_progress)
+    assert [c[0] for c in calls] == [150, 300]
+    assert all(c[1] == 1000 for c in calls)
+    assert {"train_loss", "train_acc", "test_acc", "elapsed_s"} <= set(calls[-1][2])
+    assert calls[-1][2]["train_loss"] == pytest.approx(r.history["train_loss"][299])
+    assert r.status == "cancelled" and r.steps_done == 300
+    assert len(r.history["train_loss"]) == 301
+    assert r.history["test_step"][-1] == 300
+    # the last entry is the model as it was when cancelled
+    assert r.history["train_acc"][-1] == pytest.approx((predict(r.params, Xtr) == ytr).mean())
+
+
+def test_checkpoints(spiral_data):
+    Xtr, _, ytr, _ = spiral_data
+    cfg = ModelConfig()
+    r = train(cfg, TrainConfig(steps=250, checkpoint_every=100, checkpoint_steps=[42]), Xtr, ytr)
+    assert sorted(r.checkpoints) == [0, 42, 100, 200, 250]
+    np.testing.assert_array_equal(r.checkpoints[0], init_params(cfg, 0).numpy())
+    np.testing.assert_array_equal(r.checkpoints[250], r.params.flat.numpy())
+    # a checkpoint reproduces the run's loss at that step
+    loss42, _ = loss_and_grad(cfg, torch.as_tensor(r.checkpoints[42]), Xtr, ytr)
+    assert float(loss42) == pytest.approx(r.history["train_loss"][42], rel=1e-5)
+
+
+# ----------------------------------------------------------------------- save / load
+def test_save_load_round_trip(tmp_path, spiral_data):
+    Xtr, Xte, ytr, yte = spiral_data
+    cfg = ModelConfig(width=4, depth=2, activation="rmsnorm", eps=1e-4)
+    r = train(cfg, TrainConfig(steps=50), Xtr, ytr)
+    tensor_path, json_path = save_model(tmp_path / "model", r, extra={"note": "spiral", "acc": 0.5})
+    assert tensor_path.suffix == ".safetensors" and json_path.suffix == ".json"
+    doc = json.loads(json_path.read_text())
+    assert doc["model"] == cfg.to_dict()
+    loaded = load_model(tmp_path / "model.safetensors")
+    assert loaded.config == cfg
+    assert torch.equal(loaded.flat, r.params.flat)
+    assert loaded.meta == {"note": "spiral", "acc": 0.5}
+    np.testing.assert_array_equal(predict(loaded, Xte), predict(r.params, Xte))
+    # the safetensors file is a plain state dict of the exported module
+    from safetensors.torch import load_file
+
+    module = build_module(cfg)
+    module.load_state_dict(load_file(str(tensor_path)))
+    torch.testing.assert_close(params_from_module(module).flat, r.params.flat)
+
+
+def test_per_model_input_path_gradient_equals_autograd():
+    """The minibatch path (a separate input per model) against autograd, float64."""
+    from polyviz.training import _Engine
+
+    cfg = ModelConfig(in_dim=2, width=3, depth=2)
+    rng = np.random.default_rng(1)
+    X = torch.as_tensor(rng.normal(size=(40, 2)))
+    y = torch.as_tensor((rng.random(40) > 0.5).astype(np.int64))
+    flat = torch.stack([init_params(cfg, s, torch.float64) for s in (0, 1)])
+    idx = torch.stack([torch.arange(40), torch.arange(39, -1, -1)])  # model 1 sees the points reversed
+    eng = _Engine(cfg, flat.clone(), 40, shared_input=False, train=True)
+    XaT = torch.cat([X, torch.ones(40, 1, dtype=torch.float64)], 1)
+    eng.set_batch(XaT, y.double() * 2 - 1, idx)
+    loss_sum, acc_sum = torch.empty(2, dtype=torch.float64), torch.empty(2, dtype=torch.float64)
+    with torch.inference_mode():
+        eng.forward(loss_sum, acc_sum)
+        eng.backward()
+    _, ref = loss_and_grad(cfg, flat, X.numpy(), y.numpy())  # order of points does not matter
+    torch.testing.assert_close(eng.grad, ref, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(-loss_sum / 40, loss_and_grad(cfg, flat, X.numpy(), y.numpy())[0])
