@@ -7,11 +7,17 @@ and background jobs run on Celery workers through Dash's CeleryManager.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+import logging
 import os
 import pathlib
 import tempfile
 
 from flask_caching import Cache
+
+log = logging.getLogger("polyviz.services")
 
 # Background-callback results are keyed by this; it must be the same in every worker.
 CACHE_VERSION = "polyviz-1"
@@ -36,6 +42,68 @@ def cache_config() -> dict:
                 "CACHE_KEY_PREFIX": "polyviz:"}
     return {"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(data_dir() / "cache"), "CACHE_DEFAULT_TIMEOUT": timeout,
             "CACHE_THRESHOLD": 2000}
+
+
+class CacheUnavailable(RuntimeError):
+    """The shared cache (Redis when configured) cannot be reached."""
+
+
+def cache_key(namespace: str, *parts) -> str:
+    """A stable key from plain values: the same inputs give the same key in every worker."""
+    text = json.dumps(parts, sort_keys=True, default=repr, separators=(",", ":"))
+    return f"{CACHE_VERSION}:{namespace}:{hashlib.sha1(text.encode()).hexdigest()}"
+
+
+def cache_get(key: str, required: bool = False):
+    """Cached value or None. If the cache is down: None, or CacheUnavailable if required."""
+    try:
+        return cache.get(key)
+    except Exception as error:  # Redis down: degrade to recomputing
+        log.warning("cache unavailable on get: %s", error)
+        if required:
+            raise CacheUnavailable(str(error)) from error
+        return None
+
+
+def cache_set(key: str, value, timeout: int | None = None, required: bool = False) -> bool:
+    try:
+        cache.set(key, value, timeout=timeout)
+        return True
+    except Exception as error:
+        log.warning("cache unavailable on set: %s", error)
+        if required:
+            raise CacheUnavailable(str(error)) from error
+        return False
+
+
+def memoized(timeout: int | None = None):
+    """Like flask-caching's memoize, keyed by the function and its plain arguments, but a
+    cache that is down means "compute it again", never an error."""
+    def decorate(fn):
+        namespace = f"{fn.__module__}.{fn.__qualname__}"
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            key = cache_key(namespace, args, kwargs)
+            hit = cache_get(key)
+            if hit is not None:
+                return hit
+            value = fn(*args, **kwargs)
+            cache_set(key, value, timeout)
+            return value
+
+        wrapper.uncached = fn
+        return wrapper
+
+    return decorate
+
+
+def cache_available() -> bool:
+    try:
+        cache.get(f"{CACHE_VERSION}:ping")
+        return True
+    except Exception:
+        return False
 
 
 def background_manager():
