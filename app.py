@@ -30,10 +30,15 @@ ERROR_BANNER = "app-error"
 def callback_error(error: Exception):
     """Any exception inside a callback: log it with its traceback, tell the user in words,
     and leave the page as it was (returning None sends no update)."""
-    log.exception("callback failed: %s", error)
-    set_props(ERROR_BANNER, {"children": f"Something went wrong while computing this view "
-                                         f"({type(error).__name__}). It has been logged; the page still works, "
-                                         f"try other settings."})
+    if services.is_service_outage(error):
+        log.error("service unavailable in a callback: %s: %s", type(error).__name__, error)
+        message = ("The job and cache service (Redis) cannot be reached right now, so this needs to wait. "
+                   "Pages that need no job or cache keep working; try again in a moment.")
+    else:
+        log.exception("callback failed: %s", error)
+        message = (f"Something went wrong while computing this view ({type(error).__name__}). "
+                   "It has been logged; the page still works, try other settings.")
+    set_props(ERROR_BANNER, {"children": message})
     return None
 
 
@@ -55,12 +60,14 @@ server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 services.cache.init_app(server, config=services.cache_config())
 
 # Layout and callback modules register after the app exists (dash.register_page needs it).
-from layouts import home, stretch_fold  # noqa: E402
+from layouts import home, sphere, stretch_fold  # noqa: E402
+import callbacks.sphere  # noqa: E402,F401
 import callbacks.stretch_fold  # noqa: E402,F401
 
 PAGES = [
     (home, "Home", "polyviz — the geometry of LayerNorm and ReLU polytopes"),
     (stretch_fold, "Stretch & fold", "Stretch & fold — polyviz"),
+    (sphere, "Polytopes on the sphere", "Polytopes on the LayerNorm sphere — polyviz"),
 ]
 for order, (module, name, title) in enumerate(PAGES):
     dash.register_page(module.__name__, path=module.PATH, name=name, title=title, order=order, layout=module.layout)
@@ -105,8 +112,14 @@ def unexpected_error(error):
     return jsonify(error="internal error; it has been logged"), 500
 
 
+# Lets the scale-out test see which gunicorn worker answered; off unless asked for.
+WORKER_HEADER = os.environ.get("POLYVIZ_WORKER_HEADER") == "1"
+
+
 @server.after_request
 def security_headers(response):
+    if WORKER_HEADER:
+        response.headers["X-Polyviz-Worker"] = str(os.getpid())
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'")

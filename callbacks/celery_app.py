@@ -20,4 +20,13 @@ celery_app.conf.update(
     accept_content=["json"],  # nothing user-supplied is ever unpickled
     task_serializer="json",
     result_serializer="json",
+    # When Redis is down, fail within seconds so the page can say so, rather than
+    # retrying for minutes inside a web request.
+    broker_connection_timeout=2,
+    broker_connection_retry_on_startup=True,
+    task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.3, "interval_max": 0.5},
+    redis_socket_connect_timeout=2,
+    redis_socket_timeout=10,
+    result_expires=3600,
+    worker_hijack_root_logger=False,
 )

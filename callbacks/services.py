@@ -39,7 +39,9 @@ def cache_config() -> dict:
     timeout = int(os.environ.get("POLYVIZ_CACHE_TIMEOUT", "86400"))
     if redis_url():
         return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url(), "CACHE_DEFAULT_TIMEOUT": timeout,
-                "CACHE_KEY_PREFIX": "polyviz:"}
+                "CACHE_KEY_PREFIX": "polyviz:",
+                # a Redis that is down must cost a request a second, not hang it
+                "CACHE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 3}}
     return {"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(data_dir() / "cache"), "CACHE_DEFAULT_TIMEOUT": timeout,
             "CACHE_THRESHOLD": 2000}
 
@@ -104,6 +106,20 @@ def cache_available() -> bool:
         return True
     except Exception:
         return False
+
+
+def is_service_outage(error: BaseException) -> bool:
+    """True when an error means Redis / the job queue cannot be reached (not a bug)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (CacheUnavailable, ConnectionError, TimeoutError)):
+            return True
+        module = type(error).__module__ or ""
+        if module.startswith(("redis", "kombu", "celery.exceptions")) and "Error" in type(error).__name__:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def background_manager():
