@@ -20,3 +20,6 @@ loglevel = os.environ.get("POLYVIZ_LOG_LEVEL", "info")
 # One BLAS / torch thread per worker: several workers on few cores must not oversubscribe
 # them (a 2-thread matvec under contention was measured 10x slower than a 1-thread one).
 raw_env = ["OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1"]
+# gunicorn >= 24 opens a control socket at one fixed path per user; several instances on
+# one host (or a read-only home in a container) would collide on it, and nothing uses it.
+control_socket_disable = True
