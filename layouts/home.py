@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from dash import dcc, html
+
+from polyviz import previews
 
 PATH = "/"
 
@@ -19,9 +23,20 @@ PARTS = [
 ]
 
 
+PREVIEWS = {"/stretch-fold": previews.stretch_preview, "/sphere": previews.arcs_preview,
+            "/train": previews.spiral_preview}
+
+
+@functools.lru_cache(maxsize=None)  # deterministic and a few KB: computed once per process
+def preview(href: str) -> dict:
+    return PREVIEWS[href]()
+
+
 def layout(**_query) -> html.Div:
     cards = [
-        dcc.Link(html.Div([html.H3(title), html.P(text), html.Span("Open →", className="go")], className="part"),
+        dcc.Link(html.Div([dcc.Graph(figure=preview(href), config={"staticPlot": True, "displayModeBar": False},
+                                     style={"height": "150px"}, className="preview"),
+                           html.H3(title), html.P(text), html.Span("Open →", className="go")], className="part"),
                  href=href, className="part-link")
         for href, title, text in PARTS
     ]

@@ -1,0 +1,64 @@
+"""Small static previews for the landing page, computed by the library like every figure.
+
+Each returns a plain Plotly figure dict a few kilobytes in size (staticPlot in the app).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import stretch_fold as sf
+from .datasets import make_dataset
+from .figures import ANGLE_SCALE, angle_codes, base_layout, f32, u8
+from .figures_sphere import code_color
+from .polytopes import circle_arcs, random_layer
+
+
+def _bare(height: int = 150) -> dict:
+    axis = dict(visible=False, scaleanchor=None)
+    return base_layout("", height=height, margin=dict(l=4, r=4, t=4, b=4), xaxis=axis,
+                       yaxis=dict(visible=False, scaleanchor="x", scaleratio=1))
+
+
+def stretch_preview() -> dict:
+    """The unit circle and its fold u_eps(x + 0.8, y): points left of -0.8 thrown across."""
+    points = sf.input_points("circle", 90)
+    images = sf.apply(points, "shift", 0.8, 0.01)
+    colour = u8(angle_codes(points))
+    data = [dict(type="scatter", x=f32(points[:, 0]), y=f32(points[:, 1]), mode="markers",
+                 marker=dict(size=3, color=colour, colorscale=ANGLE_SCALE, cmin=0, cmax=255, opacity=0.35)),
+            dict(type="scatter", x=f32(images[:, 0]), y=f32(images[:, 1]), mode="markers",
+                 marker=dict(size=6, color=colour, colorscale=ANGLE_SCALE, cmin=0, cmax=255))]
+    return dict(data=data, layout=_bare())
+
+
+def arcs_preview(neurons: int = 5, seed: int = 3) -> dict:
+    """A circle cut into arcs by a random ReLU layer, each arc coloured by its spline code."""
+    W, b = random_layer(neurons, 2, seed, 1.0, 0.5)
+    angles, codes = circle_arcs(W, b, np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+    data = []
+    ends = np.append(angles[1:], angles[0] + 2 * np.pi) if len(angles) else np.array([2 * np.pi])
+    starts = angles if len(angles) else np.array([0.0])
+    for start, end, code in zip(starts, ends, codes):
+        a = np.linspace(start, end, 24)
+        data.append(dict(type="scatter", x=f32(np.cos(a)), y=f32(np.sin(a)), mode="lines",
+                         line=dict(color=code_color(code), width=7)))
+    for w, c in zip(W, b):  # the neuron lines w.x + b = 0, clipped to the view
+        normal = w / np.linalg.norm(w)
+        foot = -c / np.linalg.norm(w) * normal
+        along = np.array([-normal[1], normal[0]])
+        seg = np.stack([foot - 1.6 * along, foot + 1.6 * along])
+        data.append(dict(type="scatter", x=f32(seg[:, 0]), y=f32(seg[:, 1]), mode="lines",
+                         line=dict(color="rgba(60,70,90,0.35)", width=1, dash="dot")))
+    layout = _bare()
+    layout["xaxis"]["range"] = [-1.6, 1.6]
+    layout["yaxis"]["range"] = [-1.25, 1.25]
+    return dict(data=data, layout=layout)
+
+
+def spiral_preview() -> dict:
+    """The two-arm spiral the width-3 u_eps network learns to separate."""
+    X, y = make_dataset("spiral", 400, 0.01, 0)
+    data = [dict(type="scatter", x=f32(X[y == k, 0]), y=f32(X[y == k, 1]), mode="markers",
+                 marker=dict(size=4, color=colour)) for k, colour in ((0, "#3b6fd8"), (1, "#d8443b"))]
+    return dict(data=data, layout=_bare())
