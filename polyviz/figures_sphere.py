@@ -217,6 +217,7 @@ def arcs_3d_spec(W, b, X=None, activation: str = "relu", n_points: int = 60, see
     layout = base_layout(
         title, showlegend=True, legend=dict(x=0.0, y=0.0, bgcolor="rgba(255,255,255,0.7)", font=dict(size=11)),
         margin=dict(l=0, r=0, t=40, b=0), uirevision="arcs3d",
+        meta=dict(arcs=int(len(codes)), boundaries=int(len(angles)), codes=int(pt.code_ids(codes)[1])),
         scene=dict(xaxis=dict(axis_range, title=dict(text="x₁")), yaxis=dict(axis_range, title=dict(text="x₂")),
                    zaxis=dict(axis_range, title=dict(text="x₃")), aspectmode="cube",
                    camera=dict(eye=dict(x=1.25, y=1.25, z=1.25))),
@@ -275,10 +276,12 @@ def unrolled_spec(W, b, p=None, q=None, radius: float | None = None, center=None
         data.append(dict(type="scatter", x0=0.0, dx=dx, y=f32(z[:, j]), mode="lines", name=f"neuron {j}",
                          line=dict(color="rgba(43,47,58,0.55)", width=1.2), xaxis="x", yaxis="y",
                          hovertemplate=f"neuron {j}: %{{y:.3f}}<extra></extra>"))
+    n_codes = pt.code_ids(codes)[1]
     title = (f"Unrolled circle: {len(angles)} crossings · {len(codes)} arc{'s' if len(codes) != 1 else ''} · "
-             f"{pt.code_ids(codes)[1]} codes · {_arc_title(activation)}")
+             f"{n_codes} codes · {_arc_title(activation)}")
     layout = base_layout(
         title, uirevision="unrolled", barmode="overlay", margin=dict(l=50, r=16, t=44, b=36),
+        meta=dict(crossings=int(len(angles)), arcs=int(len(codes)), codes=int(n_codes)),
         xaxis=dict(range=[0, pt.TAU], anchor="y", showticklabels=False, **ticks),
         yaxis=dict(domain=[0.34, 1.0], range=[-zlim, zlim], title=dict(text="pre-activation"), zeroline=True),
         xaxis2=dict(range=[0, pt.TAU], anchor="y2", matches="x", title=dict(text="angle a"), **ticks),
@@ -423,7 +426,7 @@ def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int | None =
     axis = dict(range=[-1.05, 1.05], showbackground=False, showticklabels=False, title=dict(text=""))
     layout = base_layout(
         title, margin=dict(l=0, r=0, t=40, b=0), uirevision="sphere-regions",
-        meta=dict(regions=arrangement.n_regions, codes_on_mesh=int(n_codes)),
+        meta=dict(regions=arrangement.n_regions, codes_on_mesh=int(n_codes), circles=int(circles.n_distinct)),
         scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
                    camera=dict(eye=dict(x=1.35, y=1.35, z=0.9))),
     )
@@ -431,10 +434,15 @@ def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int | None =
 
 
 # --------------------------------------------------------------------------- scaling
-def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, n_grid: int = 200) -> dict:
+def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, n_grid: int = 200, k: float | None = None) -> dict:
     """Regions crossed by k*v for k in (0, k_max], with and without LayerNorm in front of
     the layer, as exact step curves (breakpoints from
-    :func:`polyviz.polytopes.scaling_regions`). Trace order: without, with LayerNorm."""
+    :func:`polyviz.polytopes.scaling_regions`). Trace order: without, with LayerNorm.
+
+    With ``k`` (0 < k <= k_max) the current scale is marked, and ``layout.meta`` also
+    says where k*v is: ``region_without`` (1-based, along the ray: one more than the
+    breakpoints up to k), ``on_without`` / ``on_with`` (neurons on at k*v and at
+    LayerNorm(k*v), eps as given) and ``same_code`` (whether those two codes agree)."""
     plain = pt.scaling_regions(W, b, v, k_max, layernorm=False, n_grid=n_grid)
     normed = pt.scaling_regions(W, b, v, k_max, layernorm=True, eps=eps, n_grid=n_grid)
 
@@ -455,11 +463,30 @@ def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, n_grid: int = 2
     eps_note = f", ε = {eps:.0e}" if eps > 0 else ""
     title = (f"Scaling v by k ∈ (0, {k_max:g}]: {plain.regions} regions without LayerNorm, "
              f"{normed.regions} with{eps_note}")
+    meta = dict(without=plain.regions, with_layernorm=normed.regions)
+    extra = {}
+    if k is not None:
+        k = float(min(max(k, 1e-12), k_max))
+        W_, b_ = pt._layer(W, b)
+        v_ = np.asarray(v, dtype=np.float64).reshape(-1)
+        raw_code = pt.spline_codes(W_, b_, (k * v_)[None, :])[0]
+        ln_code = pt.spline_codes(W_, b_, layer_norm((k * v_)[None, :], eps))[0]
+        region = 1 + int(np.searchsorted(plain.breakpoints, k, side="right"))
+        meta.update(k=k, region_without=region, on_without=int(raw_code.sum()), on_with=int(ln_code.sum()),
+                    same_code=bool(np.array_equal(raw_code, ln_code)))
+        extra = dict(
+            shapes=[dict(type="line", xref="x", yref="paper", x0=k, x1=k, y0=0, y1=1,
+                         line=dict(color="#5b6475", width=1.5, dash="dot"))],
+            annotations=[dict(x=k, y=1, xref="x", yref="paper", yanchor="bottom", showarrow=False,
+                              text=f"k = {k:.3g}", font=dict(size=11, color="#5b6475"))],
+        )
     layout = base_layout(
-        title, showlegend=True, uirevision="scaling", legend=dict(x=0.01, y=0.99, bgcolor="rgba(255,255,255,0.7)"),
-        meta=dict(without=plain.regions, with_layernorm=normed.regions),
-        xaxis=dict(range=[0, k_max], title=dict(text="scale k")),
+        title, showlegend=True, uirevision="scaling", margin=dict(l=50, r=16, t=44, b=78),
+        legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.3, yanchor="top"),
+        meta=meta,
+        xaxis=dict(range=[0, k_max], title=dict(text="scale k", standoff=4)),
         yaxis=dict(title=dict(text="spline codes crossed"), rangemode="tozero"),
+        **extra,
     )
     return dict(data=data, layout=layout)
 
@@ -470,7 +497,16 @@ def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 3
     """The MLP output ``act(W x + b) @ w_out`` and |d output / d angle| while rotating
     LayerNorm(v) towards LayerNorm(w) on the LayerNorm sphere; exact boundary crossings
     marked; crossing count and total variation per radian in the title. Trace order:
-    output, crossings, |slope|."""
+    output, crossings, |slope|.
+
+    When w points the same way as v (or exactly opposite) there is no unique great circle
+    from v to w: the figure then goes a full turn round the great circle through v that
+    :func:`polyviz.polytopes.great_circle` picks, and ``layout.meta.parallel`` is true."""
+    _, q, angle = pt.great_circle(v, w)
+    parallel = angle is None
+    if parallel:
+        w = q  # orthogonal to v - mean(v) in the LayerNorm plane: rotation_plane(v, q) is (p, q)
+        full_circle = True
     probe = pt.rotation_probe(W, b, w_out, v, w, n_angles=n_angles, activation=activation, full_circle=full_circle)
     A, B, c = (pt.circle_coefficients(*pt._layer(W, b), probe.p, probe.q, probe.radius))
     z_cross = np.cos(probe.crossing_angles)[:, None] * A + np.sin(probe.crossing_angles)[:, None] * B + c
@@ -486,17 +522,145 @@ def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 3
              line=dict(color="#2a9d6f", width=1.8), fill="tozeroy", fillcolor="rgba(42,157,111,0.12)",
              xaxis="x2", yaxis="y2", hovertemplate="angle %{x:.3f}: |slope| %{y:.4f}<extra></extra>"),
     ]
-    title = (f"Rotating v → w ({math.degrees(probe.angle_end):.0f}°): {probe.n_crossings} boundary crossings · "
+    path = ("a full turn through v (w ∥ v)" if parallel else
+            f"v → w, full turn" if full_circle else f"v → w ({math.degrees(probe.angle_end):.0f}°)")
+    title = (f"Rotating {path}: {probe.n_crossings} boundary crossings · "
              f"total variation {probe.tv_per_radian:.3g}/rad · {_arc_title(activation)}")
+    extra = {}
+    if not parallel and full_circle and angle is not None:  # mark where w is on the full turn
+        extra = dict(shapes=[dict(type="line", xref="x", yref="paper", x0=angle, x1=angle, y0=0, y1=1,
+                                  line=dict(color="#5b6475", width=1.2, dash="dot"))],
+                     annotations=[dict(x=angle, y=1, xref="x", yref="paper", yanchor="top", showarrow=False,
+                                       text="w", font=dict(size=12, color="#5b6475"))])
     layout = base_layout(
         title, uirevision="rotation", showlegend=False,
-        meta=dict(n_crossings=probe.n_crossings, tv_per_radian=probe.tv_per_radian),
+        meta=dict(n_crossings=probe.n_crossings, tv_per_radian=probe.tv_per_radian,
+                  total_variation=probe.total_variation, angle_end=probe.angle_end, parallel=parallel),
+        **extra,
         xaxis=dict(range=[0, probe.angle_end], anchor="y", showticklabels=False),
         yaxis=dict(domain=[0.42, 1.0], title=dict(text="MLP output")),
         xaxis2=dict(range=[0, probe.angle_end], anchor="y2", matches="x", title=dict(text="angle from v (rad)")),
         yaxis2=dict(domain=[0.0, 0.34], title=dict(text="|dy/da|"), rangemode="tozero"),
     )
     return dict(data=data, layout=layout)
+
+
+# --------------------------------------------------------------------------- page views
+# The scene (arcs_3d for d = 3, sphere_regions for d = 4) ends with these marker traces,
+# so a page can update them alone (e.g. with a Dash Patch) when v, w or k move.
+SCENE_MARKER_TRACES = 4
+SCENE_BASE_TRACES = {3: 7, 4: 2}
+RAY_LIMIT = 1.6 * math.sqrt(3.0)  # the d = 3 ray k v is drawn up to the edge of the drawn plane
+V_COLOUR, W_COLOUR = "#111827", "#d8443b"
+
+
+def scene_marker_traces(v, w, k: float = 1.0, n_path: int = 90) -> list[dict]:
+    """The directions v (scaled by k) and w in the scene's coordinates, as four traces:
+
+    0. the raw vector k v from the origin (d = 3 only, where the scene is R^3 and k v lies
+       in the drawn LayerNorm plane; clipped to RAY_LIMIT; empty for d = 4);
+    1. the great-circle path from LayerNorm(v) towards LayerNorm(w) (the rotation probe's
+       path; a full turn when w is parallel to v);
+    2. LayerNorm(k v), the same point for every k > 0 (eps -> 0);
+    3. LayerNorm(w).
+
+    d = 3 uses raw coordinates (circle of radius sqrt(3)); d = 4 the unit-sphere Helmert
+    coordinates of :func:`sphere_regions_spec` (just above the surface)."""
+    v = np.asarray(v, dtype=np.float64).reshape(-1)
+    w = np.asarray(w, dtype=np.float64).reshape(-1)
+    d = len(v)
+    p, q, angle = pt.great_circle(v, w)
+    end = pt.TAU if angle is None else angle
+    a = np.linspace(0.0, end, max(2, int(n_path * end / math.pi) + 2))
+    wv = pt._center(w)
+    w_dir = wv / np.linalg.norm(wv) if np.linalg.norm(wv) > 0 else p
+    if d == 3:
+        scale, to_scene = math.sqrt(3.0), (lambda x: x)
+    else:
+        basis = pt.layernorm_plane_basis(d)[:3]
+        scale, to_scene = 1.012, (lambda x: x @ basis.T)
+    path = scale * to_scene(np.cos(a)[:, None] * p + np.sin(a)[:, None] * q)
+    v_pt = scale * to_scene(p[None, :])
+    w_pt = scale * to_scene(w_dir[None, :])
+    if d == 3:
+        tip = min(float(k), RAY_LIMIT)
+        ray = np.array([[0.0, 0.0, 0.0], tip * p])
+        beyond = "" if k <= RAY_LIMIT else " (drawn to the plane's edge)"
+        ray_trace = dict(type="scatter3d", x=f32(ray[:, 0]), y=f32(ray[:, 1]), z=f32(ray[:, 2]),
+                         mode="lines+markers", line=dict(color=V_COLOUR, width=5),
+                         marker=dict(size=[0, 5], color=V_COLOUR, symbol="diamond"), name=f"k·v, k = {k:.3g}",
+                         hovertemplate=f"k·v, k = {k:.3g}{beyond}<extra></extra>")
+    else:
+        ray_trace = dict(type="scatter3d", x=[], y=[], z=[], mode="lines", showlegend=False, hoverinfo="skip",
+                         name="k·v")
+    label = "√3" if d == 3 else "√4"
+    return [
+        ray_trace,
+        dict(type="scatter3d", x=f32(path[:, 0]), y=f32(path[:, 1]), z=f32(path[:, 2]), mode="lines",
+             line=dict(color=W_COLOUR, width=6), name="v → w (rotation path)", hoverinfo="skip"),
+        dict(type="scatter3d", x=f32(v_pt[:, 0]), y=f32(v_pt[:, 1]), z=f32(v_pt[:, 2]), mode="markers+text",
+             marker=dict(size=6, color=V_COLOUR, line=dict(width=1, color="white")), text=["v"],
+             textposition="top center", textfont=dict(size=14, color=V_COLOUR), showlegend=False,
+             name=f"LayerNorm(k·v) = {label}·v", hovertemplate="LayerNorm(k·v), every k > 0<extra></extra>"),
+        dict(type="scatter3d", x=f32(w_pt[:, 0]), y=f32(w_pt[:, 1]), z=f32(w_pt[:, 2]), mode="markers+text",
+             marker=dict(size=6, color=W_COLOUR, line=dict(width=1, color="white")), text=["w"],
+             textposition="top center", textfont=dict(size=14, color=W_COLOUR), showlegend=False,
+             name="LayerNorm(w)", hovertemplate="LayerNorm(w)<extra></extra>"),
+    ]
+
+
+def scene_spec(W, b, v, w, k: float = 1.0, activation: str = "relu", seed: int = 0) -> dict:
+    """The page's main 3-D view: :func:`arcs_3d_spec` for a layer on R^3 (W: (n, 3)) or
+    :func:`sphere_regions_spec` for a layer on R^4 (W: (n, 4), the LayerNorm sphere S2),
+    followed by the SCENE_MARKER_TRACES traces of :func:`scene_marker_traces` for the
+    directions v, w (in R^d) and the scale k."""
+    W, b = pt._layer(W, b)
+    d = W.shape[1]
+    if d not in SCENE_BASE_TRACES:
+        raise ValueError(f"scene_spec needs a layer on R^3 or R^4, got W of shape {W.shape}")
+    if d == 3:
+        # raw vectors on the scale of the circle (radius sqrt 3), so the scene is not mostly cloud
+        X = np.random.default_rng(seed).normal(size=(60, 3)) * 0.9
+        spec = arcs_3d_spec(W, b, X, activation=activation)
+    else:
+        spec = sphere_regions_spec(W, b, activation)
+    spec["data"].extend(scene_marker_traces(v, w, k))
+    if d == 4:
+        spec["layout"]["showlegend"] = False
+        return spec
+    # A compact legend under the scene: what the caption cannot say by colour alone.
+    quiet = {"(1, 1, 1)", "boundaries", "LayerNorm plane"}
+    for trace in spec["data"]:
+        if trace.get("name") in quiet:
+            trace["showlegend"] = False
+    spec["layout"]["legend"] = dict(orientation="h", x=0.0, y=0.0, xanchor="left", yanchor="bottom",
+                                    bgcolor="rgba(255,255,255,0.8)", font=dict(size=10.5), itemwidth=30)
+    spec["layout"]["scene"]["domain"] = dict(x=[0, 1], y=[0.1, 1])
+    spec["layout"]["scene"]["camera"] = dict(eye=dict(x=1.05, y=1.05, z=1.0))
+    return spec
+
+
+def great_circle_spec(W, b, v, w, activation: str = "relu", n_angles: int = 361) -> dict:
+    """:func:`unrolled_spec` along the great circle of the LayerNorm sphere that starts
+    at v and heads towards w (for d = 3 that is the whole LayerNorm circle), so angle 0 is
+    LayerNorm(v) and w is marked at its angle: the same path and angles as
+    :func:`rotation_spec`. ``layout.meta``: crossings, arcs, codes and w's angle (None
+    when w is parallel to v)."""
+    W, b = pt._layer(W, b)
+    d = W.shape[1]
+    p, q, angle = pt.great_circle(v, w)
+    radius = math.sqrt(d)
+    spec = unrolled_spec(W, b, p, q, radius, activation=activation, n_angles=n_angles)
+    where = "LayerNorm circle from v" if d == 3 else "Great circle v → w"
+    spec["layout"]["title"]["text"] = spec["layout"]["title"]["text"].replace("Unrolled circle", where, 1)
+    marks = [(0.0, "v", V_COLOUR)] + ([] if angle is None else [(angle, "w", W_COLOUR)])
+    spec["layout"]["shapes"] = [dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0.0, y1=1.0,
+                                     line=dict(color=colour, width=1.5, dash="dot")) for x, _, colour in marks]
+    spec["layout"]["annotations"] = [dict(x=x, y=1.0, xref="x", yref="paper", yanchor="top", xanchor="left",
+                                          showarrow=False, text=f"<b>{text}</b>", font=dict(size=13, color=colour))
+                                     for x, text, colour in marks]
+    spec["layout"]["meta"]["w_angle"] = None if angle is None else float(angle)
+    return spec
 
 
 # --------------------------------------------------------------------------- Figures
@@ -523,8 +687,18 @@ def rotation_figure(W, b, w_out, v, w, activation: str = "relu", n_angles: int =
     return _figure(rotation_spec(W, b, w_out, v, w, activation, n_angles, full_circle))
 
 
+
+def scene_figure(W, b, v, w, k: float = 1.0, activation: str = "relu", seed: int = 0) -> go.Figure:
+    return _figure(scene_spec(W, b, v, w, k, activation, seed))
+
+
+def great_circle_figure(W, b, v, w, activation: str = "relu", n_angles: int = 361) -> go.Figure:
+    return _figure(great_circle_spec(W, b, v, w, activation, n_angles))
+
+
 __all__ = [
     "PALETTE", "code_palette_index", "code_color", "icosphere",
     "arcs_3d_spec", "unrolled_spec", "sphere_regions_spec", "scaling_spec", "rotation_spec",
+    "scene_spec", "scene_marker_traces", "great_circle_spec", "scene_figure", "great_circle_figure",
     "arcs_3d_figure", "unrolled_figure", "sphere_regions_figure", "scaling_figure", "rotation_figure",
 ]

@@ -100,6 +100,33 @@ def random_layer(n_neurons: int, d: int, seed: int = 0, weight_scale: float = 1.
     return W, b
 
 
+def random_readout(n_neurons: int, seed: int = 0) -> np.ndarray:
+    """A seeded output projection ``w_out`` (n,) ~ N(0, 1/n) for a one-layer MLP
+    ``act(W x + b) @ w_out``. Drawn from its own stream (``default_rng((seed, 1))``), so
+    it does not change :func:`random_layer`'s W and b for the same seed."""
+    if n_neurons < 0:
+        raise ValueError(f"need n_neurons >= 0, got {n_neurons}")
+    rng = np.random.default_rng((int(seed), 1))
+    return rng.normal(size=n_neurons) / math.sqrt(max(n_neurons, 1))
+
+
+def plane_direction(d: int, azimuth_deg: float, elevation_deg: float = 0.0) -> np.ndarray:
+    """A unit vector of R^d in the LayerNorm plane (orthogonal to (1, ..., 1)), named by
+    angles in the plane's Helmert basis B (:func:`polyviz.geometry.layernorm_plane_basis`):
+    ``cos(az) B[0] + sin(az) B[1]`` for d = 3 (the elevation is ignored: the plane is
+    2-D), and ``cos(el) cos(az) B[0] + cos(el) sin(az) B[1] + sin(el) B[2]`` for d >= 4.
+
+    Its LayerNorm image (eps -> 0) is ``sqrt(d)`` times itself; in the sphere figures'
+    coordinates (``layernorm_sphere_layer``) it is the unit point ``B @ v``."""
+    if d < 3:
+        raise ValueError(f"plane_direction needs d >= 3, got {d}")
+    az, el = math.radians(float(azimuth_deg)), math.radians(float(elevation_deg))
+    basis = layernorm_plane_basis(d)
+    if d == 3:
+        return math.cos(az) * basis[0] + math.sin(az) * basis[1]
+    return math.cos(el) * (math.cos(az) * basis[0] + math.sin(az) * basis[1]) + math.sin(el) * basis[2]
+
+
 def preactivations(W, b, X) -> np.ndarray:
     """``X @ W.T + b`` (m, n). For the small input widths of the sphere pages (d <= 4)
     this is a sum of d broadcast products: a skinny BLAS matmul (k = 3) is several times
@@ -932,6 +959,26 @@ def rotation_plane(v, w) -> tuple[np.ndarray, np.ndarray, float]:
     if nr <= 1e-12 * max(float(np.linalg.norm(cw)), 1e-300):
         raise ValueError("w - mean(w) is parallel to v - mean(v): no unique great circle from v towards w")
     return p, rest / nr, math.atan2(nr, along)
+
+
+def great_circle(v, w) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """Like :func:`rotation_plane`, but defined for every v with a direction: when
+    w - mean(w) is parallel to v - mean(v) (or zero) there is no unique great circle from
+    v towards w, and ``(p, q, None)`` is returned with q a fixed unit vector of the
+    LayerNorm plane orthogonal to p (the Helmert axis least aligned with p, made
+    orthogonal), so callers can still draw the great circle through v."""
+    try:
+        return rotation_plane(v, w)
+    except ValueError:
+        cv = _center(np.asarray(v, dtype=np.float64).reshape(-1))
+        nv = float(np.linalg.norm(cv))
+        if nv == 0:
+            raise
+        p = cv / nv
+        basis = layernorm_plane_basis(len(p))
+        axis = basis[int(np.argmin(np.abs(basis @ p)))]
+        rest = axis - float(axis @ p) * p
+        return p, rest / np.linalg.norm(rest), None
 
 
 def rotation_probe(W, b, w_out, v, w, n_angles: int = 361, activation: str = "relu",

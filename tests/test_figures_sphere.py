@@ -204,3 +204,33 @@ def test_builders_handle_tiny_and_boundary_free_layers(n, activation):
     assert "0 boundary crossings" in spec["layout"]["title"]["text"]
     for build in (lambda: fs.arcs_3d_figure(W3, b3), lambda: fs.sphere_regions_figure(W4, b4)):
         assert isinstance(build(), go.Figure)
+
+
+def test_page_views_scene_great_circle_and_parallel_rotation():
+    W3, b3 = pt.random_layer(9, 3, seed=4)
+    W4, b4 = pt.random_layer(9, 4, seed=4)
+    for W, b, d in ((W3, b3, 3), (W4, b4, 4)):
+        v, w = pt.plane_direction(d, 40, 25), pt.plane_direction(d, 200, -30)
+        spec = fs.scene_spec(W, b, v, w, k=2.5)
+        assert len(spec["data"]) == fs.SCENE_BASE_TRACES[d] + fs.SCENE_MARKER_TRACES
+        assert spec["data"][-2]["text"] == ["v"] and spec["data"][-1]["text"] == ["w"]
+        circle = fs.great_circle_spec(W, b, v, w)
+        p, q, angle = pt.rotation_plane(v, w)
+        assert circle["layout"]["meta"]["crossings"] == len(pt.circle_crossings(W, b, p, q, np.sqrt(d)).angles)
+        assert circle["layout"]["meta"]["w_angle"] == pytest.approx(angle)
+        # w parallel to v: a full turn through v instead of an error
+        rotation = fs.rotation_spec(W, b, pt.random_readout(9, 4), v, 3 * v)
+        assert rotation["layout"]["meta"]["parallel"] and rotation["layout"]["meta"]["angle_end"] == pytest.approx(
+            2 * np.pi)
+        assert fs.great_circle_spec(W, b, v, v)["layout"]["meta"]["w_angle"] is None
+    with pytest.raises(ValueError, match="R\\^3 or R\\^4"):
+        fs.scene_spec(np.ones((2, 5)), np.zeros(2), np.ones(5), np.ones(5))
+
+
+def test_scaling_marks_the_current_k(layers):
+    L = layers
+    spec = fs.scaling_spec(L["W4"], L["b4"], L["v"], 10.0, k=3.0)
+    plain = pt.scaling_regions(L["W4"], L["b4"], L["v"], 10.0, layernorm=False)
+    meta = spec["layout"]["meta"]
+    assert meta["region_without"] == 1 + int(np.sum(plain.breakpoints <= 3.0)) and meta["k"] == 3.0
+    assert spec["layout"]["shapes"][0]["x0"] == 3.0

@@ -1,0 +1,229 @@
+"""The "Polytopes on the LayerNorm sphere" page: a ReLU/GELU layer's regions on the circle
+(d = 3) and sphere (d = 4) that LayerNorm puts its inputs on, scaling a direction, and
+rotating one direction towards another."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from dash import dcc, html
+
+from polyviz import state as st
+from polyviz.polytopes import ACTIVATIONS
+
+from .common import GRAPH_CONFIG, control, copy_link, graph_card, notices_box
+
+PATH = "/sphere"
+# Where the layer comes from. Only "random" today; a trained model's layer will be a
+# second choice here (the callbacks dispatch on it), so links stay valid when it comes.
+SOURCES = ("random",)
+SOURCE_OPTIONS = [{"label": " random layer", "value": "random"},
+                  {"label": " trained model layer (soon)", "value": "trained", "disabled": True}]
+DIMS = (3, 4)
+NEURONS = (1, 64)
+K_RANGE = (0.01, 50.0)
+KMAX_RANGE = (0.5, 50.0)
+
+
+@dataclass(frozen=True)
+class SphereState:
+    source: str = st.choice("random", SOURCES, label="source")
+    dim: int = st.integer(3, DIMS[0], DIMS[-1], label="dim")
+    neurons: int = st.integer(12, *NEURONS, label="neurons")
+    seed: int = st.integer(0, 0, 2**31 - 1, label="seed")
+    wscale: float = st.number(1.0, 0.1, 4.0, label="wscale")
+    bscale: float = st.number(0.5, 0.0, 2.0, label="bscale")
+    act: str = st.choice("relu", ACTIVATIONS, label="act")
+    v_az: float = st.number(30.0, 0.0, 360.0, label="v_az")
+    v_el: float = st.number(20.0, -90.0, 90.0, label="v_el")
+    w_az: float = st.number(160.0, 0.0, 360.0, label="w_az")
+    w_el: float = st.number(-15.0, -90.0, 90.0, label="w_el")
+    k: float = st.number(2.0, *K_RANGE, label="k")
+    kmax: float = st.number(10.0, *KMAX_RANGE, label="kmax")
+    full: bool = st.flag(False, label="full")
+
+    def checked(self):
+        """Cross-field rule: the current scale k lies in (0, kmax]."""
+        if self.k > self.kmax:
+            return (dataclasses.replace(self, k=self.kmax),
+                    [f"k = {self.k:g} is above kmax (allowed: {K_RANGE[0]:g} to kmax = {self.kmax:g}); "
+                     f"using {self.kmax:g}."])
+        return self, []
+
+
+# Component ids, so the callbacks module and the tests use the same names.
+SOURCE, DIM, NEURONS_ID, SEED, WSCALE, BSCALE, ACT = (
+    "sp-source", "sp-dim", "sp-neurons", "sp-seed", "sp-wscale", "sp-bscale", "sp-act")
+V_AZ, V_EL, W_AZ, W_EL, K, KMAX, FULL = "sp-v-az", "sp-v-el", "sp-w-az", "sp-w-el", "sp-k", "sp-kmax", "sp-full"
+V_EL_BOX, W_EL_BOX = "sp-v-el-box", "sp-w-el-box"
+FIG_SCENE, FIG_CIRCLE, FIG_SCALING, FIG_ROTATION = "sp-scene", "sp-circle", "sp-scaling", "sp-rotation"
+SCENE_CAPTION = "sp-scene-caption"
+SUMMARY, SCALING_TEXT, ROTATION_TEXT = "sp-summary", "sp-scaling-text", "sp-rotation-text"
+NOTICES, QUERY, URL_SINK, COPY = "sp-notices", "sp-query", "sp-url-sink", "sp-copy"
+LINK_NOTICES = "sp-link-notices"  # what was wrong with the opening link, shown until the first change
+
+EXPLAIN = r"""
+**Why directions are monosemantic for one MLP layer.** With its gain and bias folded into
+the next linear map, LayerNorm is (for $\varepsilon\to 0$)
+
+$$\mathrm{LN}(x)=\sqrt{d}\,\frac{x-\bar x\,\mathbf 1}{\lvert x-\bar x\,\mathbf 1\rvert},$$
+
+a projection onto the hyperplane orthogonal to $(1,\dots,1)$ followed by a push onto the sphere
+of radius $\sqrt d$ in it. So $\mathrm{LN}(kx)=\mathrm{LN}(x)$ for every $k>0$: the MLP only ever
+sees a vector's *direction*.
+
+A ReLU layer $\mathrm{ReLU}(Wx+b)$ cuts space into convex polytopes, one affine map each (its
+*spline code* says which neurons are on). Without LayerNorm the ray $kv$ crosses neuron $i$'s
+hyperplane at $k=-b_i/(w_i\cdot v)$, so one direction can meet several polytopes: it is
+*polysemantic*. After LayerNorm only the pieces of the sphere matter: **arcs** of a circle for
+$d=3$, **patches** bounded by circles for $d=4$. Every direction lands in exactly one of them:
+for one MLP layer, each direction is *monosemantic*. Opposite directions land on opposite
+points and can differ.
+
+What this does not say: adding a second direction moves the point on the sphere, possibly into
+another patch, so directions do not combine linearly. The rotation probe measures how smoothly
+the output changes on the way from $v$ to $w$. GELU, $z\,\Phi(z)$, keeps ReLU's boundaries
+($\Phi=\tfrac12$ at $z=0$) but blurs them: colours fade where the soft code $\Phi(z)$ is unsure.
+"""
+
+SCALING_NOTE = ("“With LayerNorm” is the ε → 0 limit, the LayerNorm sphere: LayerNorm(k·v) is the "
+                "same point for every k > 0. With ε > 0, very small k (below about √(dε)/|v|) still "
+                "shrink towards the origin and can cross a boundary there.")
+
+
+def layout(**query) -> html.Div:
+    """The page for a URL query: every control starts from the validated query."""
+    state, notices = st.from_query(SphereState, query)
+    return page(state, notices)
+
+
+def _slider(cid, lo, hi, step, value, marks, **extra):
+    return dcc.Slider(id=cid, min=lo, max=hi, step=step, value=value, marks=marks, updatemode="mouseup",
+                      tooltip={"placement": "bottom", "always_visible": False}, **extra)
+
+
+def angle_marks() -> dict:
+    return {a: f"{a}°" for a in range(0, 361, 90)}
+
+
+def elevation_marks() -> dict:
+    return {a: f"{a}°" for a in (-90, -45, 0, 45, 90)}
+
+
+def k_marks(kmax: float) -> dict:
+    """Slider marks for k in (0, kmax]: a few round numbers, kmax itself last."""
+    step = next((s for s in (0.5, 1, 2, 5, 10, 20) if kmax / s <= 5), 25)
+    marks = {}
+    value = step
+    while value < kmax - 0.25 * step:
+        marks[value if value != int(value) else int(value)] = f"{value:g}"
+        value += step
+    marks[kmax if kmax != int(kmax) else int(kmax)] = f"{kmax:g}"
+    return marks
+
+
+def scene_caption(dim: int) -> str:
+    if dim == 3:
+        return ("Raw vectors (grey) and where LayerNorm sends them: the circle of radius √3 in the plane ⟂ (1, 1, 1). "
+                "Grey lines: the neurons' hyperplanes cutting that plane; the circle's arcs are coloured by spline "
+                "code. Black: the ray k·v, which crosses hyperplanes, and its one LayerNorm image v; red: the path "
+                "to w.")
+    return ("The LayerNorm sphere S² (the radius-2 sphere in the hyperplane ⟂ (1, 1, 1, 1) of R⁴, drawn at unit "
+            "scale in its Helmert axes), coloured by region, with every neuron's boundary circle. Black: v = "
+            "LayerNorm(k·v) for every k; red: the great-circle path to w.")
+
+
+def el_style(dim: int) -> dict:
+    """Elevation only means something on the sphere (d = 4)."""
+    return {"display": "block" if dim == 4 else "none"}
+
+
+def page(state: SphereState, notices: list[str]) -> html.Div:
+    layer_controls = [
+        html.H3("The layer", className="section"),
+        control("Source", dcc.RadioItems(id=SOURCE, value=state.source, options=SOURCE_OPTIONS, className="radio"),
+                "Only random layers today."),
+        control("Residual dimension d", dcc.RadioItems(
+            id=DIM, value=state.dim, inline=True, className="radio",
+            options=[{"label": " 3: the LayerNorm circle", "value": 3},
+                     {"label": " 4: the LayerNorm sphere", "value": 4}])),
+        control("Neurons", _slider(NEURONS_ID, *NEURONS, 1, state.neurons,
+                                   {1: "1", 8: "8", 16: "16", 32: "32", 48: "48", 64: "64"}), control_id=NEURONS_ID),
+        control("Weight scale", _slider(WSCALE, 0.1, 4.0, 0.05, state.wscale, {0.1: "0.1", 1: "1", 2: "2", 3: "3",
+                                                                               4: "4"}),
+                "W ~ N(0, scale²/d): w·x is of order the scale on the sphere of radius √d.", WSCALE),
+        control("Bias scale", _slider(BSCALE, 0.0, 2.0, 0.05, state.bscale, {0: "0", 0.5: "0.5", 1: "1", 2: "2"}),
+                "b ~ N(0, scale²). With 0 every boundary is a great circle.", BSCALE),
+        control("Activation", dcc.RadioItems(
+            id=ACT, value=state.act, inline=True, className="radio",
+            options=[{"label": " ReLU", "value": "relu"}, {"label": " GELU (soft codes)", "value": "gelu"}])),
+        control("Seed", dcc.Input(id=SEED, type="number", value=state.seed, min=0, step=1, debounce=True,
+                                  className="num"), control_id=SEED),
+    ]
+    direction_controls = [
+        html.H3("Directions", className="section"),
+        html.Div("v and w are unit vectors of the LayerNorm plane (orthogonal to (1, …, 1)), by angle in "
+                 "its Helmert axes.", className="control-help"),
+        control("v: azimuth", _slider(V_AZ, 0, 360, 1, state.v_az, angle_marks()), control_id=V_AZ),
+        html.Div(control("v: elevation", _slider(V_EL, -90, 90, 1, state.v_el, elevation_marks()), control_id=V_EL),
+                 id=V_EL_BOX, style=el_style(state.dim)),
+        control("Scale k of v", _slider(K, K_RANGE[0], state.kmax, 0.01, state.k, k_marks(state.kmax)),
+                "Where k·v lies, with and without LayerNorm.", K),
+        control("Largest scale K", _slider(KMAX, KMAX_RANGE[0], KMAX_RANGE[1], 0.5, state.kmax,
+                                           {0.5: "0.5", 10: "10", 20: "20", 30: "30", 40: "40", 50: "50"}),
+                "The scaling chart counts codes for k in (0, K].", KMAX),
+        control("w: azimuth", _slider(W_AZ, 0, 360, 1, state.w_az, angle_marks()), control_id=W_AZ),
+        html.Div(control("w: elevation", _slider(W_EL, -90, 90, 1, state.w_el, elevation_marks()), control_id=W_EL),
+                 id=W_EL_BOX, style=el_style(state.dim)),
+        dcc.Checklist(id=FULL, options=[{"label": " rotate a full turn (past w, back to v)", "value": "full"}],
+                      value=["full"] if state.full else [], className="radio"),
+    ]
+    controls = html.Div(
+        [
+            html.H2("Polytopes on the LayerNorm sphere"),
+            html.P(["A layer ", html.B("act(W x + b)"), " cuts space into polytopes. LayerNorm puts every input "
+                    "on a sphere, so only the pieces of that sphere matter — and scaling a direction never "
+                    "leaves its piece."], className="lede"),
+            *layer_controls,
+            *direction_controls,
+            copy_link(COPY),
+            notices_box(notices, NOTICES),
+            dcc.Store(id=QUERY, data=st.to_query(state)),
+            dcc.Store(id=URL_SINK),
+            dcc.Store(id=LINK_NOTICES, data=notices),
+        ],
+        className="sidebar",
+    )
+    panels = html.Div(
+        [
+            html.Div(id=SUMMARY, className="sp-summary", role="status"),
+            html.Div(
+                [
+                    html.Div([dcc.Graph(id=FIG_SCENE, config=GRAPH_CONFIG, style={"height": "460px"}),
+                              html.Div(scene_caption(state.dim), id=SCENE_CAPTION, className="caption")],
+                             className="card"),
+                    graph_card(FIG_CIRCLE, "The great circle through v towards w, unrolled: every neuron's "
+                                           "pre-activation against the angle from v, zero crossings in red, arcs "
+                                           "shaded by code; below, which neurons are on (Φ(z) for GELU).",
+                               height=460),
+                    html.Div([
+                        graph_card(FIG_SCALING, "Spline codes met by k·v for k in (0, K]: without LayerNorm "
+                                                "(red) and with it (blue).", height=330),
+                        html.Div(id=SCALING_TEXT, className="sp-words"),
+                        html.Div(SCALING_NOTE, className="caption"),
+                    ], className="sp-stack"),
+                    html.Div([
+                        graph_card(FIG_ROTATION, "The MLP output act(W x + b)·w_out while LayerNorm(v) rotates "
+                                                 "towards LayerNorm(w) on the sphere, and |d output / d angle| "
+                                                 "below; red dots: boundary crossings.", height=330),
+                        html.Div(id=ROTATION_TEXT, className="sp-words"),
+                    ], className="sp-stack"),
+                ],
+                className="panels",
+            ),
+            html.Div([html.H3("What you are seeing"), dcc.Markdown(EXPLAIN, mathjax=True)],
+                     className="explain sp-explain"),
+        ],
+    )
+    return html.Div([controls, panels], className="page two-col sphere-page")

@@ -1,0 +1,371 @@
+"""The "Polytopes on the LayerNorm sphere" page: state, layout, callbacks (called directly
+and over HTTP), and agreement of what the page shows with the library's exact numbers."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+import dash_http
+from polyviz import figures_sphere as fs
+from polyviz import polytopes as pt
+from polyviz import state as st
+
+
+@pytest.fixture(scope="module")
+def page_modules(dash_app):
+    from callbacks import sphere as cb
+    from layouts import sphere as lay
+
+    return cb, lay
+
+
+def layer_args(dim=3, neurons=12, seed=0, wscale=1.0, bscale=0.5, act="relu", source="random"):
+    return (source, dim, neurons, seed, wscale, bscale, act)
+
+
+def text_of(children) -> str:
+    return " ".join(str(getattr(item, "children", item)) for item in (children or []))
+
+
+# --- state and links -------------------------------------------------------------------
+
+def test_default_state_round_trips_through_the_query(page_modules):
+    _, lay = page_modules
+    state = lay.SphereState()
+    again, notices = st.from_query(lay.SphereState, st.to_query(state))
+    assert again == state and notices == []
+
+
+def test_random_states_round_trip_exactly(page_modules):
+    _, lay = page_modules
+    rng = random.Random(0)
+    for _ in range(50):
+        kmax = rng.uniform(0.5, 50)
+        state = lay.SphereState(source="random", dim=rng.choice([3, 4]), neurons=rng.randint(1, 64),
+                                seed=rng.randint(0, 2**31 - 1), wscale=rng.uniform(0.1, 4), bscale=rng.uniform(0, 2),
+                                act=rng.choice(["relu", "gelu"]), v_az=rng.uniform(0, 360), v_el=rng.uniform(-90, 90),
+                                w_az=rng.uniform(0, 360), w_el=rng.uniform(-90, 90), k=rng.uniform(0.01, kmax),
+                                kmax=kmax, full=rng.random() < 0.5)
+        again, notices = st.from_query(lay.SphereState, st.to_query(state))
+        assert again == state and notices == []
+
+
+def test_every_control_is_in_the_query(page_modules):
+    _, lay = page_modules
+    query = st.to_query(lay.SphereState())
+    for name in ("source", "dim", "neurons", "seed", "wscale", "bscale", "act", "v_az", "v_el", "w_az", "w_el",
+                 "k", "kmax", "full"):
+        assert f"{name}=" in query, name
+
+
+def test_k_above_kmax_is_pulled_back_with_a_notice(page_modules):
+    _, lay = page_modules
+    state, notices = st.from_query(lay.SphereState, "k=8&kmax=5")
+    assert state.k == 5 and state.kmax == 5
+    assert any("k = 8 is above kmax" in n for n in notices)
+
+
+def test_layout_restores_state_and_shows_notices(page_modules):
+    _, lay = page_modules
+    page = lay.layout(dim="4", neurons="40", act="gelu", v_az="200", k="3", kmax="6", full="1")
+    found = {node.id: node for node in page._traverse() if getattr(node, "id", None)}
+    assert found[lay.DIM].value == 4 and found[lay.NEURONS_ID].value == 40 and found[lay.ACT].value == "gelu"
+    assert found[lay.V_AZ].value == 200 and found[lay.K].value == 3 and found[lay.K].max == 6
+    assert found[lay.FULL].value == ["full"]
+    assert found[lay.V_EL_BOX].style == {"display": "block"}
+    assert found[lay.NOTICES].children == []
+    assert "dim=4&neurons=40" in found[lay.QUERY].data
+
+    bad = lay.layout(dim="7", neurons="1000", seed="abc", wscale="-1", act="tanh", source="trained")
+    found = {node.id: node for node in bad._traverse() if getattr(node, "id", None)}
+    notices = text_of(found[lay.NOTICES].children)
+    for expected in ("dim = 7 is out of range (allowed: an integer from 3 to 4)",
+                     "neurons = 1000 is out of range (allowed: an integer from 1 to 64)",
+                     "seed = 'abc' is not a number", "wscale = -1 is out of range (allowed: a number from 0.1 to 4)",
+                     "act = 'tanh' is not allowed (one of relu, gelu)",
+                     "source = 'trained' is not allowed (one of random)"):
+        assert expected in notices, expected
+    assert found[lay.LINK_NOTICES].data  # kept for the first draw
+    assert found[lay.DIM].value == 4 and found[lay.NEURONS_ID].value == 64
+
+
+# --- callbacks called directly -----------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+@pytest.mark.parametrize("act", ["relu", "gelu"])
+def test_scene_d3_arc_count_is_the_librarys(page_modules, seed, act):
+    cb, _ = page_modules
+    figure, summary, _ = cb.update_scene(*layer_args(3, 12, seed, act=act), 30, 20, 160, -15, 2.0, 10)
+    W, b = pt.random_layer(12, 3, seed=seed, weight_scale=1.0, bias_scale=0.5)
+    p, q, r = pt.layernorm_circle(3)
+    angles, codes = pt.circle_arcs(W, b, p, q, r)
+    meta = figure["layout"]["meta"]
+    assert meta["boundaries"] == len(angles) and meta["arcs"] == max(1, len(angles)) == len(codes)
+    assert f"cut into {meta['arcs']} arcs" in summary and f"at {len(angles)} boundary points" in summary
+    assert len(figure["data"]) == fs.SCENE_BASE_TRACES[3] + fs.SCENE_MARKER_TRACES
+
+
+@pytest.mark.parametrize("neurons, seed, bscale", [(1, 0, 0.5), (12, 3, 0.5), (64, 0, 0.5), (64, 5, 0.0)])
+def test_scene_d4_region_count_is_the_librarys(page_modules, neurons, seed, bscale):
+    cb, _ = page_modules
+    figure, summary, _ = cb.update_scene(*layer_args(4, neurons, seed, bscale=bscale), 30, 20, 160, -15, 2.0, 10)
+    W, b = pt.random_layer(neurons, 4, seed=seed, weight_scale=1.0, bias_scale=bscale)
+    count = pt.sphere_region_count(*pt.layernorm_sphere_layer(W, b))
+    assert figure["layout"]["meta"]["regions"] == count
+    assert f"into {count:,} region" in summary
+    assert figure["data"][0]["type"] == "mesh3d"
+    assert len(figure["data"]) == fs.SCENE_BASE_TRACES[4] + fs.SCENE_MARKER_TRACES
+
+
+def test_scene_shows_no_arc_boundary_in_words(page_modules):
+    cb, _ = page_modules
+    _, summary, _ = cb.update_scene(*layer_args(3, 1, 0, wscale=0.1, bscale=2.0), 30, 20, 160, -15, 2.0, 10)
+    W, b = pt.random_layer(1, 3, seed=0, weight_scale=0.1, bias_scale=2.0)
+    assert len(pt.circle_arcs(W, b, *pt.layernorm_circle(3))[0]) == 0
+    assert "1 arc with a single spline code" in summary
+
+
+def test_probe_matches_the_library(page_modules):
+    cb, _ = page_modules
+    for dim in (3, 4):
+        circle, rotation, words = cb.update_probe(*layer_args(dim, 20, 2, act="relu"), 30, 20, 160, -15, [])
+        W, b = pt.random_layer(20, dim, seed=2, weight_scale=1.0, bias_scale=0.5)
+        w_out = pt.random_readout(20, 2)
+        v, w = pt.plane_direction(dim, 30, 20), pt.plane_direction(dim, 160, -15)
+        p, q, angle = pt.rotation_plane(v, w)
+        crossings = pt.circle_crossings(W, b, p, q, math.sqrt(dim))
+        assert circle["layout"]["meta"]["crossings"] == len(crossings.angles)
+        assert circle["layout"]["meta"]["w_angle"] == pytest.approx(angle)
+        probe = pt.rotation_probe(W, b, w_out, v, w)
+        meta = rotation["layout"]["meta"]
+        assert meta["n_crossings"] == probe.n_crossings
+        assert meta["tv_per_radian"] == pytest.approx(probe.tv_per_radian)
+        assert f"{probe.n_crossings} boundary crossing" in words and f"{probe.tv_per_radian:.3g} per radian" in words
+        # the rotation path is part of the great circle: its crossings are among the circle's
+        inside = crossings.angles[(crossings.angles > 0) & (crossings.angles < angle)]
+        assert len(inside) == probe.n_crossings
+
+
+def test_probe_full_turn_and_parallel_directions(page_modules):
+    cb, _ = page_modules
+    _, rotation, words = cb.update_probe(*layer_args(3, 10, 1), 30, 0, 160, 0, ["full"])
+    assert rotation["layout"]["meta"]["angle_end"] == pytest.approx(2 * math.pi) and "full turn" in words
+    # w = v (and w = -v in d = 3): no single great circle; a full turn through v instead, no error
+    for w_az in (30, 210):
+        circle, rotation, words = cb.update_probe(*layer_args(3, 10, 1), 30, 0, w_az, 0, [])
+        assert rotation["layout"]["meta"]["parallel"] and "no single great circle" in words
+        assert circle["layout"]["meta"]["w_angle"] is None
+
+
+def test_gelu_probe_says_soft_boundaries(page_modules):
+    cb, _ = page_modules
+    circle, rotation, words = cb.update_probe(*layer_args(4, 16, 0, act="gelu"), 30, 20, 160, -15, [])
+    assert "soft boundary" in words and "GELU" in rotation["layout"]["title"]["text"]
+    assert circle["data"][2]["type"] == "heatmap"
+
+
+@pytest.mark.parametrize("dim", [3, 4])
+def test_scaling_matches_the_library(page_modules, dim):
+    cb, _ = page_modules
+    figure, words = cb.update_scaling(*layer_args(dim, 32, 4), 30, 20, 2.5, 10)
+    W, b = pt.random_layer(32, dim, seed=4, weight_scale=1.0, bias_scale=0.5)
+    v = pt.plane_direction(dim, 30, 20)
+    plain = pt.scaling_regions(W, b, v, 10, layernorm=False)
+    normed = pt.scaling_regions(W, b, v, 10, layernorm=True)
+    meta = figure["layout"]["meta"]
+    assert meta["without"] == plain.regions and meta["with_layernorm"] == normed.regions == 1
+    assert meta["region_without"] == 1 + int(np.sum(plain.breakpoints <= 2.5))
+    assert meta["on_without"] == int(pt.spline_codes(W, b, 2.5 * v[None])[0].sum())
+    assert meta["on_with"] == int(pt.spline_codes(W, b, math.sqrt(dim) * v[None])[0].sum())
+    assert f"meets {plain.regions} spline code" in words and "meets exactly 1" in words
+
+
+def test_markers_patch_replaces_only_the_marker_traces(page_modules):
+    cb, _ = page_modules
+    for dim in (3, 4):
+        patch = cb.move_markers(100, 10, 200, -30, 4.0, dim, 10).to_plotly_json()
+        locations = [op["location"] for op in patch["operations"]]
+        base = fs.SCENE_BASE_TRACES[dim]
+        assert locations == [["data", base + i] for i in range(fs.SCENE_MARKER_TRACES)]
+        full, _, _ = cb.update_scene(*layer_args(dim), 100, 10, 200, -30, 4.0, 10)
+        for op, trace in zip(patch["operations"], full["data"][base:]):
+            assert op["params"]["value"] == trace  # the same markers a full redraw would draw
+
+
+def test_scene_marker_v_is_the_layernorm_image_of_k_v():
+    from polyviz.geometry import layer_norm, layernorm_plane_basis
+
+    for dim in (3, 4):
+        v, w = pt.plane_direction(dim, 75, 35), pt.plane_direction(dim, 300, -20)
+        traces = fs.scene_marker_traces(v, w, k=3.0)
+        point = np.array([float(_decode(traces[2][a])[0]) for a in "xyz"])
+        image = layer_norm(3.0 * v[None], 0.0)[0]
+        if dim == 3:  # raw coordinates: the point on the circle of radius sqrt(3)
+            np.testing.assert_allclose(point, image, atol=1e-6)
+        else:  # unit-sphere Helmert coordinates (drawn just above the surface)
+            np.testing.assert_allclose(point / np.linalg.norm(point), layernorm_plane_basis(4) @ image / 2, atol=1e-6)
+
+
+def _decode(spec):
+    import base64
+
+    if isinstance(spec, dict) and "bdata" in spec:
+        return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.dtype(spec["dtype"]).newbyteorder("<"))
+    return np.asarray(spec)
+
+
+def test_query_callback_names_each_bad_field(page_modules):
+    cb, _ = page_modules
+    query, notices, v_el_style, _ = cb.update_query("nope", 7, 1000, "abc", -1, -1, "tanh", 400, 100, -5, 0, 60, 10,
+                                                    "x", None)
+    text = text_of(notices)
+    for field in ("source =", "dim = 7", "neurons = 1000", "seed = 'abc'", "wscale = -1", "bscale = -1",
+                  "act = 'tanh'", "v_az = 400", "v_el = 100", "w_az = -5", "k = 60", "full = 'x'"):
+        assert field in text, field
+    assert query.startswith("source=random&dim=4&neurons=64&seed=0&wscale=0.1&bscale=0&act=relu")
+    assert v_el_style == {"display": "block"}
+    good = cb.update_query("random", 3, 12, 0, 1, 0.5, "relu", 30, 20, 160, -15, 2, 10, [], ["from the link"])
+    assert text_of(good[1]) == "from the link" and good[2] == {"display": "none"}
+
+
+def test_k_range_follows_kmax(page_modules):
+    cb, _ = page_modules
+    top, marks, value = cb.update_k_range(5, 8)
+    assert top == 5 and value == 5 and max(float(m) for m in marks) == 5
+    top, marks, value = cb.update_k_range(20, 3)
+    assert top == 20 and value is cb.no_update
+
+
+def test_library_helpers_for_the_page():
+    for d in (3, 4, 6):
+        v = pt.plane_direction(d, 123, -40)
+        assert abs(np.linalg.norm(v) - 1) < 1e-12 and abs(v.sum()) < 1e-12
+    np.testing.assert_allclose(pt.plane_direction(3, 0, 77), pt.layernorm_circle(3)[0])
+    w_out = pt.random_readout(16, 3)
+    np.testing.assert_array_equal(w_out, pt.random_readout(16, 3))
+    W, b = pt.random_layer(16, 4, seed=3)
+    np.testing.assert_array_equal(W, pt.random_layer(16, 4, seed=3)[0])  # the readout does not disturb W
+    v = pt.plane_direction(4, 10, 10)
+    p, q, angle = pt.great_circle(v, -2 * v)
+    assert angle is None and abs(p @ q) < 1e-12 and abs(q.sum()) < 1e-12 and abs(np.linalg.norm(q) - 1) < 1e-12
+
+
+# --- over HTTP ------------------------------------------------------------------------
+
+def server_dep(client, output: str, allow_duplicate: bool = False) -> dict:
+    """The server callback with this output ('id.prop'); duplicates carry an '@hash'."""
+    for dep in dash_http.server_callbacks(dash_http.dependencies(client)):
+        parts = dep["output"].strip(".").split("...")
+        for part in parts:
+            ident = part.split("@")[0]
+            if ident == output and ("@" in part) == allow_duplicate:
+                return dep
+    raise KeyError(output)
+
+
+def default_values(client) -> dict:
+    """'id.prop' -> value for every control of the default /sphere layout."""
+    from layouts import sphere as lay
+
+    values = {}
+    for node in lay.layout()._traverse():
+        ident = getattr(node, "id", None)
+        if isinstance(ident, str):
+            for prop in ("value", "data"):
+                value = getattr(node, prop, None)
+                if value is not None:
+                    values[f"{ident}.{prop}"] = value
+    return values
+
+
+@pytest.fixture(scope="module")
+def http(client):
+    deps = {name: server_dep(client, out, dup) for name, out, dup in [
+        ("scene", "sp-scene.figure", False), ("markers", "sp-scene.figure", True),
+        ("probe", "sp-circle.figure", False), ("scaling", "sp-scaling.figure", False),
+        ("query", "sp-query.data", False), ("krange", "sp-k.max", False)]}
+    return deps, default_values(client)
+
+
+def fire(client, dep, values, changed):
+    response = dash_http.post(client, dash_http.payload(dep, values, changed))
+    assert response.status_code == 200, response.data[:300]
+    return response.get_json()["response"]
+
+
+def test_http_scene_redraws_for_neurons_and_reports_its_size(client, http):
+    deps, values = http
+    body = fire(client, deps["scene"], {**values, "sp-neurons.value": 64, "sp-dim.value": 4}, ["sp-neurons.value"])
+    figure = body["sp-scene"]["figure"]
+    W, b = pt.random_layer(64, 4, seed=0, weight_scale=1.0, bias_scale=0.5)
+    assert figure["layout"]["meta"]["regions"] == pt.sphere_region_count(*pt.layernorm_sphere_layer(W, b))
+    assert "regions" in body["sp-summary"]["children"]
+    response = dash_http.post(client, dash_http.payload(deps["scene"], {**values, "sp-neurons.value": 64,
+                                                                         "sp-dim.value": 4}, ["sp-neurons.value"]))
+    assert len(response.data) < 300_000  # the 64-neuron sphere, uncompressed
+
+
+def test_http_markers_send_a_small_patch(client, http):
+    deps, values = http
+    response = dash_http.post(client, dash_http.payload(deps["markers"], {**values, "sp-v-az.value": 99},
+                                                        ["sp-v-az.value"]))
+    assert response.status_code == 200
+    figure = response.get_json()["response"]["sp-scene"]["figure"]
+    assert figure["__dash_patch_update"] == "__dash_patch_update"
+    assert len(response.data) < 8_000
+
+
+def test_http_probe_scaling_query_and_k_range(client, http):
+    deps, values = http
+    body = fire(client, deps["probe"], {**values, "sp-w-az.value": 250}, ["sp-w-az.value"])
+    assert body["sp-rotation"]["figure"]["layout"]["meta"]["n_crossings"] >= 0
+    body = fire(client, deps["scaling"], {**values, "sp-k.value": 7.5}, ["sp-k.value"])
+    assert body["sp-scaling"]["figure"]["layout"]["meta"]["k"] == 7.5
+    body = fire(client, deps["query"], {**values, "sp-neurons.value": 33}, ["sp-neurons.value"])
+    assert "neurons=33" in body["sp-query"]["data"] and body["sp-notices"]["children"] == []
+    body = fire(client, deps["krange"], {**values, "sp-kmax.value": 1.5, "sp-k.value": 2}, ["sp-kmax.value"])
+    assert body["sp-k"]["max"] == 1.5 and body["sp-k"]["value"] == 1.5
+
+
+BAD = [
+    {"sp-neurons.value": 1000}, {"sp-dim.value": 7}, {"sp-seed.value": "abc"}, {"sp-wscale.value": -1},
+    {"sp-bscale.value": -1}, {"sp-act.value": "tanh"}, {"sp-source.value": "trained"},
+    {"sp-k.value": 1e308}, {"sp-kmax.value": "nan"}, {"sp-v-az.value": [1, 2]}, {"sp-w-el.value": {"x": 1}},
+    {"sp-full.value": "yes please"}, {"sp-dim.value": "4"}, {"sp-seed.value": "1" * 5000},
+]
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_http_bad_input_gives_notices_never_a_500(client, http, bad):
+    deps, values = http
+    changed = [next(iter(bad))]
+    for name in ("scene", "probe", "scaling", "markers", "krange"):
+        if any(f"{i['id']}.{i['property']}" == changed[0] for i in deps[name]["inputs"] + deps[name]["state"]):
+            fire(client, deps[name], {**values, **bad}, changed)
+    body = fire(client, deps["query"], {**values, **bad}, changed)
+    notices = text_of([n["props"]["children"] for n in body["sp-notices"]["children"]])
+    if bad != {"sp-dim.value": "4"}:  # a numeric string is a fine number
+        field = changed[0].split(".")[0].removeprefix("sp-").replace("-", "_")
+        assert field in notices, (bad, notices)
+
+
+@pytest.mark.parametrize("url", ["/sphere", "/sphere?dim=4&neurons=64&act=gelu",
+                                 "/sphere?dim=7&neurons=1000&seed=abc&wscale=-1&act=x&source=nope&k=1e999",
+                                 "/sphere?k=%00&v_az=nan&full=maybe"])
+def test_sphere_pages_answer_200(client, url):
+    response = client.get(url)
+    assert response.status_code == 200
+
+
+def test_whole_page_payload_for_64_neurons_is_reported(client, http):
+    deps, values = http
+    values = {**values, "sp-neurons.value": 64}
+    total = 0
+    for name in ("scene", "probe", "scaling"):
+        response = dash_http.post(client, dash_http.payload(deps[name], values, ["sp-neurons.value"]))
+        total += len(response.data)
+    assert total < 600_000
