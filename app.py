@@ -60,14 +60,16 @@ server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 services.cache.init_app(server, config=services.cache_config())
 
 # Layout and callback modules register after the app exists (dash.register_page needs it).
-from layouts import home, sphere, stretch_fold  # noqa: E402
+from layouts import home, sphere, stretch_fold, train  # noqa: E402
 import callbacks.sphere  # noqa: E402,F401
 import callbacks.stretch_fold  # noqa: E402,F401
+import callbacks.train  # noqa: E402,F401
 
 PAGES = [
     (home, "Home", "polyviz — the geometry of LayerNorm and ReLU polytopes"),
     (stretch_fold, "Stretch & fold", "Stretch & fold — polyviz"),
     (sphere, "Polytopes on the sphere", "Polytopes on the LayerNorm sphere — polyviz"),
+    (train, "Toy classifiers", "Toy classifiers — polyviz"),
 ]
 for order, (module, name, title) in enumerate(PAGES):
     dash.register_page(module.__name__, path=module.PATH, name=name, title=title, order=order, layout=module.layout)

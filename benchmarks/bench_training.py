@@ -14,8 +14,12 @@ seed_sweep_model_steps_per_s: 64 seeds of the spiral preset trained at once
     (``seed_sweep``: one (64, P) parameter tensor, batched hand-written backward); seeds x
     steps / wall time of the whole call (including test metrics every 10 steps, the final
     exact accuracies and phase-transition detection). Target 100000.
-animation_payload_kb: JSON size of the spiral preset's layer-by-layer animation figure
-    (defaults: 12 frames per layer, 24 rotation frames, <= 800 points). Target 1500.
+animation_payload_kb: JSON size of the layer-by-layer animation figure the /train page sends
+    for the spiral preset (callbacks.train.run_figures: 12 frames per layer, 24 rotation
+    frames, <= 800 points). Target 1500.
+train_page_figures_kb / train_page_figures_ms: all four figures the page draws for a finished
+    spiral run (curves, decision boundary, animation, checkpoint scrubber): their JSON size
+    and the time to build them (median).
 
 How the default seeds were found: see the comment above ``PRESETS`` in polyviz/training.py
 (each preset's seeds 0..15 trained one by one, as a float32 sweep, a float64 sweep and with
@@ -24,13 +28,13 @@ two threads).
 
 from __future__ import annotations
 
+import gzip
 import statistics
 import time
 
 import torch
 from _util import metric
 
-from polyviz.figures_train import interpolation_animation_figure
 from polyviz.training import get_preset, seed_sweep, train
 
 
@@ -92,11 +96,29 @@ def _run(quick: bool):
     yield metric("seed_sweep_model_steps_per_s", _median(rates), "model-steps/s", target=100000, seeds=64,
                  steps=sweep_steps)
 
-    # -- animation payload ---------------------------------------------------------------------
-    result = train(spiral.model, spiral.train, Xtr, ytr, Xte, yte)
-    start = time.perf_counter()
-    fig = interpolation_animation_figure(result, Xtr, ytr)
-    payload = fig.to_json()
-    build_ms = (time.perf_counter() - start) * 1000
-    yield metric("animation_payload_kb", len(payload) / 1024, "KB", target=1500, frames=len(fig.frames),
-                 build_ms=round(build_ms, 1))
+    # -- what the /train page sends ---------------------------------------------------------------
+    # The page trains the spiral preset exactly like this (callbacks.train.train_for_state) and
+    # draws its figures with callbacks.train.run_figures; the sizes are of the JSON Dash sends.
+    from plotly.io.json import to_json_plotly
+
+    from callbacks.train import run_figures, train_for_state
+    from layouts.train import PRESETS as PAGE_PRESETS
+    from layouts.train import TrainState
+    from polyviz import state as st
+
+    state, _ = st.validate(TrainState, PAGE_PRESETS["spiral"]["values"])
+    result, data = train_for_state(state)
+    times, specs = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        specs = run_figures(state, result.params, result.history, result.checkpoints, result.phase_transitions,
+                            data=data)
+        times.append((time.perf_counter() - start) * 1000)
+    payloads = {name: to_json_plotly(spec).encode() for name, spec in specs.items()}
+    sizes = {name: len(body) / 1024 for name, body in payloads.items()}
+    yield metric("animation_payload_kb", sizes["animation"], "KB", target=1500,
+                 frames=len(specs["animation"]["frames"]), source="callbacks.train.run_figures (spiral preset)",
+                 gzip_kb=round(len(gzip.compress(payloads["animation"])) / 1024, 1))
+    yield metric("train_page_figures_kb", sum(sizes.values()), "KB",
+                 figures={name: round(kb, 1) for name, kb in sizes.items()})
+    yield metric("train_page_figures_ms", _median(times), "ms")

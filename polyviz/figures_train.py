@@ -149,7 +149,10 @@ def decision_boundary_spec(params, X, y, X_test=None, y_test=None, *, grid: int 
         if X_test is not None:
             data += _class_scatter(np.asarray(X_test, dtype=np.float64), np.asarray(y_test).astype(np.int64),
                                    three_d=False, size=5, symbol="circle-open", suffix=" (test)")
-        layout = base_layout(title, showlegend=True, legend=dict(orientation="h", x=1, xanchor="right", y=1.08),
+        # legend under the plot: four entries beside the title would wrap over it in a narrow card
+        layout = base_layout(title, showlegend=True,
+                             legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.16, yanchor="top"),
+                             margin=dict(l=40, r=16, t=44, b=72),
                              xaxis=dict(range=[xs[0], xs[-1]], title=dict(text="x₁")),
                              yaxis=dict(range=[ys[0], ys[-1]], scaleanchor="x", scaleratio=1, title=dict(text="x₂")))
         return dict(data=data, layout=layout)
@@ -168,7 +171,9 @@ def decision_boundary_spec(params, X, y, X_test=None, y_test=None, *, grid: int 
                      hovertemplate="P(class 1) = %{surfacecolor:.3f}<extra></extra>", name="prediction")]
         Xs = X * 1.01  # just outside the surface so the points stay visible
         data += _class_scatter(Xs, y, three_d=True, size=2)
-        layout = base_layout(title, showlegend=True,
+        layout = base_layout(title, showlegend=True,  # legend under the scene, clear of the colour bar
+                             legend=dict(orientation="h", x=0.5, xanchor="center", y=0.0, yanchor="top"),
+                             margin=dict(l=0, r=0, t=44, b=40),
                              scene=dict(aspectmode="cube", xaxis=dict(title=dict(text="x₁")),
                                         yaxis=dict(title=dict(text="x₂")), zaxis=dict(title=dict(text="x₃"))))
         return dict(data=data, layout=layout)
@@ -254,7 +259,7 @@ def interpolation_animation_spec(source, X=None, y=None, *, frames_per_step: int
         labels_for_steps.append("rotate")
         step_frames.append(anim.rotation_start)
     slider = dict(
-        active=0, x=0.12, len=0.86, y=0, yanchor="top", pad=dict(t=8),
+        active=0, x=0.17, len=0.81, y=0, yanchor="top", pad=dict(t=8),  # right of the play/pause buttons
         currentvalue=dict(prefix="", visible=True, xanchor="left"),
         steps=[dict(label=name, method="animate", args=_animate_args([str(f)], 0))
                for name, f in zip(labels_for_steps, step_frames)],
@@ -342,7 +347,8 @@ def checkpoint_embedding_figure(result, X, y, **kwargs) -> go.Figure:
 def seed_sweep_spec(sweep, *, threshold: float | None = None, title: str = "Seed sweep") -> dict:
     """Left: each seed's final accuracy (test if there is test data) against its first phase
     transition step (seeds without one sit at the right edge, marked ×); right: the
-    distribution of final accuracy. Every point's ``customdata`` is its seed, so a click can
+    distribution of final accuracy. Every point's ``customdata`` is its seed (a plain list:
+    Dash's clickData reads it from the figure as sent, which a typed array is not), so a click can
     open that run. Seeds at or above ``threshold`` are blue, others red."""
     acc = np.asarray(sweep.final_test_acc, dtype=np.float64)
     which = "test"
@@ -362,7 +368,7 @@ def seed_sweep_spec(sweep, *, threshold: float | None = None, title: str = "Seed
         name = ("reached" if good else "missed") if threshold is not None else "seed"
         name += "" if has_t else ", no transition"
         data.append(dict(
-            type="scatter", mode="markers", x=_i4(x[sel]), y=f32(acc[sel]), customdata=_i4(seeds[sel]),
+            type="scatter", mode="markers", x=_i4(x[sel]), y=f32(acc[sel]), customdata=[int(v) for v in seeds[sel]],
             name=name, xaxis="x", yaxis="y",
             marker=dict(color=CLASS_COLORS[0] if good else CLASS_COLORS[1], size=8,
                         symbol="circle" if has_t else "x", line=dict(width=0.5, color="#1f2430")),
@@ -382,7 +388,7 @@ def seed_sweep_spec(sweep, *, threshold: float | None = None, title: str = "Seed
         xaxis=dict(domain=[0.0, 0.7], range=[-0.02 * total, total * 1.1], title=dict(text="first phase transition (step)")),
         xaxis2=dict(domain=[0.76, 1.0], title=dict(text="seeds"), anchor="y"),
         yaxis=dict(title=dict(text=f"final {which} accuracy")),
-        clickmode="event", meta=dict(seeds=[int(s) for s in seeds]),
+        clickmode="event", meta=dict(seeds=[int(s) for s in seeds]), margin=dict(l=64, r=16, t=44, b=40),
     )
     return dict(data=data, layout=layout)
 

@@ -1,0 +1,148 @@
+"""The Toy classifiers page in headless Chromium: Train runs a real background job (Dash's
+DiskcacheManager, a separate process), progress and curves appear, the animation plays,
+Cancel stops a run, a sweep seed opens its run; no console errors."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import severe_console_errors
+
+pytestmark = pytest.mark.browser
+
+
+def wait_for(driver, condition, timeout=60):
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
+
+
+def figure_info(driver, graph_id):
+    """What the browser's Plotly holds for a graph: title, trace count, frame count, first x values."""
+    return driver.execute_script(
+        "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+        "if (!gd || !gd._fullData || !gd._fullLayout) return null;"
+        "const t = gd._fullLayout.title;"
+        "const first = gd._fullData.length ? gd._fullData[0].x : null;"
+        "return {title: t && t.text, traces: gd._fullData.length,"
+        "        frames: gd._transitionData ? gd._transitionData._frames.length : 0,"
+        "        x: first ? Array.from(first).slice(0, 30) : null};", graph_id)
+
+
+def text_of(driver, element_id):
+    return driver.find_element(By.ID, element_id).text
+
+
+def forget_run(query: dict):
+    from callbacks import models_store, services
+    from layouts.train import TrainState
+    from polyviz import state as st
+
+    state, _ = st.validate(TrainState, query)
+    services.cache.delete(models_store.run_key(state.training_fields()))
+    return state
+
+
+def test_train_the_spiral_preset_and_play_the_animation(browser, live_server):
+    from layouts.train import PRESETS
+
+    forget_run(PRESETS["spiral"]["values"])
+    browser.get(live_server + "/train?preset=spiral")
+    button = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "tr-train")))
+    wait_for(browser, lambda d: "press Train" in text_of(d, "tr-hint"))
+    wait_for(browser, lambda d: "dataset=spiral" in d.current_url and "seed=4" in d.current_url)
+    button.click()
+    # the job runs in another process; its result comes back through the cache
+    wait_for(browser, lambda d: "Trained 3,000 steps" in text_of(d, "tr-status"))
+    assert "test accuracy" in text_of(browser, "tr-status")
+    wait_for(browser, lambda d: (figure_info(d, "tr-curves") or {}).get("title") == "Training")
+    curves = figure_info(browser, "tr-curves")
+    assert curves["traces"] == 4
+    assert "test accuracy" in text_of(browser, "tr-summary") and "Phase transition" in text_of(browser, "tr-summary")
+    assert browser.find_element(By.ID, "tr-download-button").is_enabled()
+    links = browser.find_elements(By.CSS_SELECTOR, "#tr-sphere-links a")
+    assert [a.text for a in links] == ["Open layer 1 on the sphere page", "Open layer 2 on the sphere page"]
+    assert "/sphere?source=trained&model=" in links[0].get_attribute("href")
+
+    # the layer-by-layer animation: frames are in the browser; play moves the points
+    wait_for(browser, lambda d: (figure_info(d, "tr-animation") or {}).get("frames", 0) == 49)
+    before = figure_info(browser, "tr-animation")["x"]
+    browser.execute_script("document.querySelector('#tr-animation').scrollIntoView({block: 'center'});")
+    play = browser.find_element(By.CSS_SELECTOR, "#tr-animation .updatemenu-button")
+    play.click()
+    wait_for(browser, lambda d: figure_info(d, "tr-animation")["x"] != before, timeout=20)
+    time.sleep(0.5)
+    # pause, then the layer slider's "layer 2" step jumps to that layer's frame
+    browser.find_elements(By.CSS_SELECTOR, "#tr-animation .updatemenu-button")[1].click()
+    # the first label is the current value; then one per step
+    labels = browser.find_elements(By.CSS_SELECTOR, "#tr-animation text.slider-label")[-4:]
+    assert [label.text for label in labels] == ["input", "layer 1", "layer 2", "rotate"]
+    ActionChains(browser).move_to_element(labels[2]).click().perform()
+    wait_for(browser, lambda d: d.execute_script(
+        "const gd = document.querySelector('#tr-animation .js-plotly-plot');"
+        "return gd._fullLayout.sliders[0].active;") == 2, timeout=20)
+    assert severe_console_errors(browser) == []
+
+
+def test_progress_appears_while_training_and_cancel_stops_it(browser, live_server):
+    query = {"dataset": "spiral", "n": 20000, "width": 16, "depth": 4, "steps": 20000, "seed": 31}
+    forget_run(query)
+    browser.get(live_server + "/train?" + "&".join(f"{k}={v}" for k, v in query.items()))
+    button = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "tr-train")))
+    wait_for(browser, lambda d: "width=16" in d.current_url)
+    button.click()
+    wait_for(browser, lambda d: "Training… step" in text_of(d, "tr-status"), timeout=60)
+    wait_for(browser, lambda d: (figure_info(d, "tr-curves") or {}).get("title") == "Training…")
+    progress = int(browser.find_element(By.ID, "tr-progress").get_attribute("value"))
+    assert 0 <= progress < 100
+    assert not browser.find_element(By.ID, "tr-train").is_enabled()
+    browser.find_element(By.ID, "tr-cancel").click()
+    wait_for(browser, lambda d: "Cancelled" in text_of(d, "tr-status"))
+    wait_for(browser, lambda d: d.find_element(By.ID, "tr-train").is_enabled())
+    assert not browser.find_element(By.ID, "tr-cancel").is_enabled()
+    assert severe_console_errors(browser) == []
+
+
+def test_a_sweep_seed_opens_its_run(browser, live_server):
+    from callbacks import models_store, services
+    from layouts.train import TrainState
+    from polyviz import state as st
+
+    query = {"dataset": "spiral", "n": 300, "steps": 300, "k": 6, "seed": 0}
+    state, _ = st.validate(TrainState, query)
+    services.cache.delete(models_store.sweep_key(state.sweep_fields()))
+    for seed in range(6):
+        forget_run({**query, "seed": seed})
+    browser.get(live_server + "/train?" + "&".join(f"{k}={v}" for k, v in query.items()))
+    button = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "tr-sweep")))
+    wait_for(browser, lambda d: "n=300" in d.current_url)
+    button.click()
+    wait_for(browser, lambda d: "6 seeds trained" in text_of(d, "tr-sweep-status"))
+    wait_for(browser, lambda d: (figure_info(d, "tr-sweep-fig") or {}).get("traces", 0) >= 2)
+    # a mouse click on a seed's point (one that no other seed hides; offsets from the graph's centre)
+    browser.execute_script("document.querySelector('#tr-sweep-fig').scrollIntoView({block: 'center'});")
+    target = browser.execute_script(
+        "const gd = document.querySelector('#tr-sweep-fig .js-plotly-plot');"
+        "const fl = gd._fullLayout, box = gd.getBoundingClientRect(), points = [];"
+        "gd._fullData.forEach(t => { if (t.customdata) Array.from(t.customdata).forEach((s, k) =>"
+        "  points.push({seed: s, px: fl.xaxis._offset + fl.xaxis.d2p(t.x[k]), py: fl.yaxis._offset + fl.yaxis.d2p(t.y[k])})); });"
+        "const alone = points.filter(p => p.seed !== 0 && points.every(q => q === p ||"
+        "  Math.hypot(q.px - p.px, q.py - p.py) > 12));"
+        "const p = alone.length ? alone[0] : points.find(q => q.seed !== 0);"
+        "window._clicked = [];"
+        "gd.on('plotly_click', e => window._clicked.push(e.points[0].customdata));"
+        "return [p.seed, p.px - box.width / 2, p.py - box.height / 2];")
+    graph = browser.find_element(By.CSS_SELECTOR, "#tr-sweep-fig .js-plotly-plot")
+    ActionChains(browser).move_to_element_with_offset(graph, round(target[1]), round(target[2])).pause(0.3).click().perform()
+    wait_for(browser, lambda d: d.execute_script("return window._clicked.length") > 0, timeout=10)
+    seed = browser.execute_script("return window._clicked[0]")
+    assert seed != 0
+    wait_for(browser, lambda d: f"seed={seed}&" in d.current_url)
+    wait_for(browser, lambda d: "Trained 300 steps" in text_of(d, "tr-status"))
+    assert browser.find_element(By.ID, "tr-seed").get_attribute("value") == str(seed)
+    wait_for(browser, lambda d: f"seed {seed}" in text_of(d, "tr-summary"))
+    assert severe_console_errors(browser) == []

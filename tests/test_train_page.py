@@ -1,0 +1,586 @@
+"""The Toy classifiers page: state and links, limits, the training job (run in-process), the
+cache, download, the watchdog, and the callbacks called directly and over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+import dash_http
+from polyviz import state as st
+
+LIMIT_QUERY = {"n": str(10**9), "width": "100", "depth": "50", "steps": str(10**6), "k": "1000"}
+LIMIT_NOTICES = {
+    "n": "n = 1000000000 is out of range (allowed: an integer from 4 to 20000)",
+    "width": "width = 100 is out of range (allowed: an integer from 1 to 64)",
+    "depth": "depth = 50 is out of range (allowed: an integer from 1 to 8)",
+    "steps": "steps = 1000000 is out of range (allowed: an integer from 10 to 20000)",
+    "k": "k = 1000 is out of range (allowed: an integer from 2 to 256)",
+}
+
+
+@pytest.fixture(scope="module")
+def mods(dash_app):
+    from callbacks import models_store, services
+    from callbacks import train as cb
+    from layouts import train as ids
+
+    return cb, ids, models_store, services
+
+
+def spiral_state():
+    from layouts.train import PRESETS, TrainState
+
+    return st.validate(TrainState, PRESETS["spiral"]["values"])[0]
+
+
+def controls_of(state):
+    from callbacks.train import control_values
+
+    return control_values(state)
+
+
+def texts(notice_items) -> list[str]:
+    return [item.children for item in notice_items]
+
+
+def found_ids(page) -> dict:
+    return {node.id: node for node in page._traverse() if isinstance(getattr(node, "id", None), str)}
+
+
+def forget(services, key):
+    services.cache.delete(key)
+
+
+@pytest.fixture(scope="module")
+def spiral_run(mods):
+    """The spiral preset trained once by the job function, in this process."""
+    cb, _ids, store, services = mods
+    state = spiral_state()
+    key = store.run_key(state.training_fields())
+    forget(services, key)
+    start = time.perf_counter()
+    out = cb.run_training_job(cb.new_job(state, "train"))
+    return {"state": state, "key": key, "out": out, "seconds": time.perf_counter() - start}
+
+
+# --- state and links ---------------------------------------------------------------------------
+
+def test_default_page_is_the_spiral_preset(mods):
+    _cb, ids, _store, _services = mods
+    page = ids.layout()
+    found = found_ids(page)
+    assert found[ids.DATASET].value == "spiral" and found[ids.WIDTH].value == 3 and found[ids.DEPTH].value == 2
+    assert found[ids.NOTICES].children == []
+    assert found[ids.QUERY].data == st.to_query(spiral_state())
+
+
+def test_presets_from_the_url(mods):
+    _cb, ids, _store, _services = mods
+    found = found_ids(ids.layout(preset="octant_sphere"))
+    assert found[ids.DATASET].value == "octant_sphere" and found[ids.DEPTH].value == 4
+    assert "Octant sphere" in found[ids.PRESET_TEXT].children
+    # other keys override the preset
+    found = found_ids(ids.layout(preset="octant_sphere", seed="7"))
+    assert found[ids.SEED].value == 7 and found[ids.DEPTH].value == 4
+    found = found_ids(ids.layout(preset="nope"))
+    assert any("preset = 'nope' is not allowed" in n for n in texts(found[ids.NOTICES].children))
+
+
+def test_url_round_trip_reproduces_every_control(mods):
+    cb, ids, _store, _services = mods
+    from layouts.train import TrainState
+
+    raw = dict(dataset="moons", noise=0.15, n=777, data_seed=5, ratio=0.65, depth=3, width=5, act="gelu",
+               eps=3e-4, lr=0.0123, steps=1500, batch=64, seed=11, k=32)
+    state, notices = st.validate(TrainState, raw)
+    assert notices == []
+    query = st.to_query(state)
+    page = ids.layout(**dict(pair.split("=") for pair in query.split("&")))
+    found = found_ids(page)
+    assert found[ids.QUERY].data == query
+    # the widgets' values (log sliders included) give back exactly the same state and query
+    widget_values = [found[cid].value for cid in ids.CONTROL_IDS.values()]
+    again, notices = cb.state_from_controls(*widget_values)
+    assert notices == [] and again == state and st.to_query(again) == query
+
+
+def test_log_sliders_keep_round_numbers(mods):
+    cb, *_ = mods
+    state = spiral_state()
+    values = controls_of(state)
+    again, _ = cb.state_from_controls(*values)
+    assert again.lr == 0.02 and again.eps == 1e-5
+    assert cb.from_log(-1.7) == 0.02 and cb.from_log("abc") == "abc"
+
+
+def test_limits_are_enforced_with_notices_naming_the_field(mods):
+    _cb, ids, _store, _services = mods
+    found = found_ids(ids.layout(**LIMIT_QUERY))
+    notices = " ".join(texts(found[ids.NOTICES].children))
+    for field, text in LIMIT_NOTICES.items():
+        assert text in notices, field
+    assert found[ids.N].value == 20000 and found[ids.WIDTH].value == 64 and found[ids.DEPTH].value == 8
+    assert found[ids.STEPS].value == 20000
+
+
+def test_cross_field_rules(mods):
+    from layouts.train import TrainState
+
+    state, notices = st.validate(TrainState, {"act": "layernorm", "width": 1})
+    assert state.width == 2 and any("width = 1 is too small for layernorm" in n for n in notices)
+    state, notices = st.validate(TrainState, {"n": 100, "batch": 5000})
+    assert state.batch == 0 and any("batch = 5000 is more than the 80 training points" in n for n in notices)
+    state, notices = st.validate(TrainState, {"n": 20000, "width": 64, "depth": 8, "k": 256})
+    assert state.k < 256 and any(n.startswith("k = 256 seeds is too many") for n in notices)
+    assert state.k * state.n_train * 65 * 8 <= 16_000_000 or state.k == 2
+
+
+def test_callback_validates_its_payload(mods):
+    cb, ids, _store, _services = mods
+    controls = ["cube", "x", 10**9, -3, 7, 50, 100, "sigmoid", "nan", 99, 10**6, -1, None, 1000]
+    notices, query, key, *_ = cb.sync_state(*controls, None, None, None)
+    text = " ".join(texts(notices))
+    for field in ("dataset =", "noise =", "n =", "data_seed =", "ratio =", "depth =", "width =", "act =", "eps =",
+                  "lr =", "steps =", "batch =", "k ="):
+        assert field in text, field
+    assert "n=20000" in query and "width=64" in query and key.startswith("polyviz-1:train-run:")
+
+
+# --- the training job ------------------------------------------------------------------------
+
+def test_the_job_trains_the_spiral_preset_and_caches_it(mods, spiral_run):
+    cb, _ids, store, services = mods
+    key, status, pct = spiral_run["out"]
+    assert key == spiral_run["key"] and pct == 100
+    assert status.startswith("Trained 3,000 steps")
+    record = services.cache_get(key)
+    assert store.valid_record(record) and record["status"] == "completed"
+    assert record["final_test_acc"] >= 0.97
+    assert record["phase_transitions"], "the spiral preset's run passes a phase transition"
+    # plain data only: bytes, str, numbers, lists and dicts of them
+    def plain(value):
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(plain(v) for v in value)
+        return value is None or isinstance(value, (bytes, str, int, float))
+    assert plain(record)
+
+
+def test_a_second_run_of_the_same_configuration_is_a_cache_hit(mods, spiral_run, monkeypatch):
+    cb, *_ = mods
+
+    def no_training(*_args, **_kwargs):
+        raise AssertionError("trained again instead of using the cache")
+
+    monkeypatch.setattr(cb, "train_for_state", no_training)
+    start = time.perf_counter()
+    key, status, pct = cb.run_training_job(cb.new_job(spiral_run["state"], "train"))
+    assert key == spiral_run["key"] and "cached" in status and pct == 100
+    assert time.perf_counter() - start < 0.5
+    # Train on a cached configuration shows it without starting a job
+    job, result_key, status, *_ = cb.start_training(1, None, *controls_of(spiral_run["state"]), None)
+    assert job is cb.no_update and result_key == spiral_run["key"] and "cached" in status
+
+
+def test_the_job_reports_progress_and_heartbeats(mods, monkeypatch):
+    cb, _ids, store, services = mods
+    from layouts.train import TrainState
+
+    monkeypatch.setattr(cb, "PROGRESS_S", 0.0)
+    monkeypatch.setattr(cb, "HEARTBEAT_S", 0.0)
+    state, _ = st.validate(TrainState, {"n": 200, "steps": 200, "seed": 1})
+    forget(services, store.run_key(state.training_fields()))
+    job = cb.new_job(state, "train")
+    updates = []
+    key, status, pct = cb.run_training_job(job, updates.append)
+    assert key == store.run_key(state.training_fields())
+    assert len(updates) >= 5
+    percent, words, figure = updates[-1]
+    assert 0 < percent <= 100 and words.startswith("Training… step") and "loss" in words
+    assert figure["data"][0]["name"] == "train loss"
+    beat = services.cache_get(cb.heartbeat_key(job["id"]))
+    assert beat["phase"] == "done" and beat["job"] == job["id"]
+
+
+def test_a_non_finite_loss_stops_the_run_with_words(mods, monkeypatch):
+    cb, _ids, store, services = mods
+    from layouts.train import TrainState
+
+    real = cb.load_data
+
+    def poisoned(state):
+        Xtr, Xte, ytr, yte = real(state)
+        Xtr = Xtr.copy()
+        Xtr[0, 0] = np.nan
+        return Xtr, Xte, ytr, yte
+
+    monkeypatch.setattr(cb, "load_data", poisoned)
+    state, _ = st.validate(TrainState, {"n": 100, "steps": 100, "seed": 2, "data_seed": 99})
+    forget(services, store.run_key(state.training_fields()))
+    key, status, _pct = cb.run_training_job(cb.new_job(state, "train"))
+    assert "the loss became NaN or infinite" in status and "learning rate" in status
+    assert services.cache_get(key)["status"] == "non_finite"
+
+
+def test_the_job_validates_its_payload(mods):
+    cb, *_ = mods
+    for bad in (None, "x", 5, [], {"id": "x"}, {"id": "0" * 32}, {"id": "g" * 32, "query": ""},
+                {"id": "0" * 32, "query": "n=1" * 5000}):
+        key, status, pct = cb.run_training_job(bad)
+        assert key is cb.no_update and "not understood" in status and pct == 0
+    job_id, state = cb.parse_job({"id": "a" * 32, "query": "n=1000000000&width=100&depth=50&steps=1000000&k=1000"})
+    assert (state.n, state.width, state.depth, state.steps) == (20000, 64, 8, 20000)
+    assert state.k == 2  # the sweep memory bound for the largest model and data
+
+
+def test_training_is_unavailable_when_the_cache_is_down(mods, monkeypatch):
+    cb, _ids, _store, services = mods
+
+    def down(*_args, **_kwargs):
+        raise ConnectionError("redis is gone")
+
+    monkeypatch.setattr(services.cache, "get", down)
+    monkeypatch.setattr(services.cache, "set", down)
+    key, status, _ = cb.run_training_job(cb.new_job(spiral_state(), "train"))
+    assert key is cb.no_update and status == cb.UNAVAILABLE and "unavailable right now" in status
+    out = cb.start_training(1, None, *controls_of(spiral_state()), None)
+    assert out[0] is cb.no_update and out[2] == cb.UNAVAILABLE
+    _key, status, _ = cb.run_sweep_job(cb.new_job(spiral_state(), "sweep"))
+    assert status == cb.UNAVAILABLE
+    stop, message = cb.watchdog_verdict(cb.new_job(spiral_state(), "train"))
+    assert not stop and "cannot be reached" in message
+    # the page still answers, and says so
+    out = cb.sync_state(*controls_of(spiral_state()), [], None, None)
+    assert out[3] is cb.no_update and "unavailable right now" in out[5]
+
+
+def test_the_job_uses_one_torch_thread_and_restores_it(mods, spiral_run, monkeypatch):
+    import torch
+
+    cb, *_ = mods
+    seen = []
+    real = cb.train_for_state
+
+    def spy(state, on_progress=None):
+        seen.append(torch.get_num_threads())
+        return real(state, on_progress)
+
+    from layouts.train import TrainState
+
+    state, _ = st.validate(TrainState, {"n": 100, "steps": 20, "seed": 3})
+    mods[3].cache.delete(mods[2].run_key(state.training_fields()))
+    monkeypatch.setattr(cb, "train_for_state", spy)
+    before = torch.get_num_threads()
+    cb.run_training_job(cb.new_job(state, "train"))
+    assert seen == [1] and torch.get_num_threads() == before
+
+
+# --- the stored model: loader, download, links ------------------------------------------------
+
+def test_load_trained_by_key_or_id(mods, spiral_run):
+    _cb, _ids, store, services = mods
+    from polyviz.models import layer_weights
+
+    key = spiral_run["key"]
+    params = store.load_trained(key)
+    same = store.load_trained(store.model_id(key))
+    assert params is not None and same is not None
+    assert params.config.width == 3 and params.config.depth == 2
+    assert np.array_equal(params.flat.numpy(), same.flat.numpy())
+    w, b = layer_weights(params, 1)
+    assert w.shape == (3, 3) and b.shape == (3,)
+    for bad in (None, "", "nope", "0" * 40, "polyviz-1:other:" + "0" * 40, "../../etc/passwd", 5, {"k": 1},
+                "a" * 5000):
+        assert store.load_trained(bad) is None
+    # a damaged record is a miss, not an error
+    damaged = dict(services.cache_get(key), safetensors=b"not safetensors")
+    fake = "polyviz-1:train-run:" + "d" * 40
+    services.cache_set(fake, damaged)
+    assert store.load_trained(fake) is None
+    out = _cb.render_results(fake, fake)
+    assert "no longer in the cache" in out[4] and out[6] is True
+
+
+def test_download_is_a_zip_that_loads_back_with_identical_predictions(mods, spiral_run, tmp_path):
+    cb, _ids, store, _services = mods
+    from safetensors.torch import load_file
+
+    from polyviz.models import load_model, predict_proba
+
+    data, status = cb.download_model(1, spiral_run["key"])
+    assert status is cb.no_update and data["filename"].endswith(".zip")
+    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(data["content"])))
+    assert set(archive.namelist()) == {"model.safetensors", "model.json", "README.txt"}
+    archive.extractall(tmp_path)
+    loaded = load_model(tmp_path / "model")
+    tensors = load_file(str(tmp_path / "model.safetensors"))
+    assert set(tensors) == {"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"}
+    doc = json.loads((tmp_path / "model.json").read_text())
+    assert doc["model"]["activation"] == "u_eps" and doc["extra"]["data"]["name"] == "spiral"
+    cached = store.load_trained(spiral_run["key"])
+    Xtr, Xte, _ytr, yte = cb.load_data(spiral_run["state"])
+    np.testing.assert_array_equal(predict_proba(loaded, Xte), predict_proba(cached, Xte))
+    assert np.mean((predict_proba(loaded, Xte) > 0.5) == yte) >= 0.97
+    # nothing cached under a key: words, not an error
+    data, status = cb.download_model(1, "polyviz-1:train-run:" + "0" * 40)
+    assert data is cb.no_update and "no longer in the cache" in status
+
+
+def test_render_results_draws_every_figure_and_links_to_the_sphere(mods, spiral_run):
+    cb, _ids, store, _services = mods
+    key = spiral_run["key"]
+    curves, boundary, anim, ckpt, summary, links, download_disabled, shown, class_name, hint = \
+        cb.render_results(key, key)
+    assert curves["layout"]["meta"]["phase_transitions"] == spiral_run_record(mods, key)["phase_transitions"]
+    assert boundary["data"][0]["type"] == "heatmap"
+    assert len(anim["frames"]) == 12 * 2 + 1 + 24 and anim["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶"
+    assert len(ckpt["frames"]) >= 30 and "phase transition at step" in ckpt["layout"]["title"]["text"]
+    assert download_disabled is False and shown == key and class_name == "panels results" and hint is cb.no_update
+    hrefs = [link.href for link in links if hasattr(link, "href")]
+    model = store.model_id(key)
+    assert hrefs == [f"/sphere?source=trained&model={model}&layer=1", f"/sphere?source=trained&model={model}&layer=2"]
+    # results of other settings are shown greyed out
+    assert cb.render_results(key, "polyviz-1:train-run:" + "1" * 40)[8] == "panels results stale"
+    assert cb.render_results(None, None) == (cb.no_update,) * 10
+    assert cb.render_results("garbage", None) == (cb.no_update,) * 10
+
+
+def spiral_run_record(mods, key):
+    return mods[3].cache_get(key)
+
+
+def test_opening_a_cached_link_shows_the_results_at_once(mods, spiral_run):
+    cb, *_ = mods
+    out = cb.sync_state(*controls_of(spiral_run["state"]), [], None, None)
+    assert out[3] == spiral_run["key"] and "trained before" in out[5]
+    # already shown: no second download of the figures
+    assert cb.sync_state(*controls_of(spiral_run["state"]), [], spiral_run["key"], None)[3] is cb.no_update
+
+
+def test_animation_payload_is_bounded(mods, spiral_run):
+    from plotly.io.json import to_json_plotly
+
+    cb, *_ = mods
+    figures = cb.record_figures(spiral_run_record(mods, spiral_run["key"]))
+    sizes = {name: len(to_json_plotly(spec)) for name, spec in figures.items()}
+    assert sizes["animation"] < 1_000_000 and sizes["checkpoints"] < 600_000 and sum(sizes.values()) < 2_000_000
+
+
+# --- watchdog ------------------------------------------------------------------------------------
+
+def test_watchdog_reports_a_stale_heartbeat_in_words(mods):
+    cb, _ids, _store, services = mods
+    job = cb.new_job(spiral_state(), "train")
+    services.cache_set(cb.heartbeat_key(job["id"]),
+                       {"job": job["id"], "kind": "train", "phase": "running", "beat": time.time() - 60, "step": 1200})
+    message, disabled, train_disabled, cancel_disabled = cb.train_watchdog(3, job)
+    assert "stopped unexpectedly after step 1,200" in message and "Press Train to start it again" in message
+    assert "60 s" in message or "61 s" in message
+    assert disabled is True and train_disabled is False and cancel_disabled is True
+
+
+def test_watchdog_is_quiet_while_the_job_is_alive_or_done(mods):
+    cb, _ids, _store, _services = mods
+    job = cb.new_job(spiral_state(), "train")
+    cb.write_heartbeat(job["id"], "train", "running", step=5)
+    assert cb.train_watchdog(1, job) == (cb.no_update,) * 4
+    cb.write_heartbeat(job["id"], "train", "done")
+    assert cb.train_watchdog(2, job) == (cb.no_update, True, cb.no_update, cb.no_update)
+    cb.write_heartbeat(job["id"], "train", "queued")
+    assert cb.watchdog_verdict(job) == (False, None)
+    stop, message = cb.watchdog_verdict(job, now=time.time() + cb.QUEUE_GRACE_S + 5)
+    assert stop and "did not start" in message
+    # a job that never wrote a heartbeat
+    ghost = cb.new_job(spiral_state(), "sweep")
+    ghost["started"] = time.time() - 1000
+    stop, message = cb.watchdog_verdict(ghost)
+    assert stop and "seed sweep never reported back" in message
+    for bad in (None, "x", {"id": 5}, [1, 2]):
+        assert cb.train_watchdog(1, bad) == (cb.no_update, True, cb.no_update, cb.no_update)
+
+
+def test_cancel_marks_the_heartbeat(mods):
+    cb, *_ = mods
+    job = cb.new_job(spiral_state(), "train")
+    cb.write_heartbeat(job["id"], "train", "running")
+    status, disabled, pct = cb.cancel_training(1, job)
+    assert "Cancelled" in status and disabled is True
+    assert cb.watchdog_verdict(job) == (True, None)
+
+
+# --- seed sweep -------------------------------------------------------------------------------
+
+def test_sweep_job_and_opening_a_seed(mods):
+    cb, _ids, store, services = mods
+    from layouts.train import TrainState
+
+    state, _ = st.validate(TrainState, {"n": 200, "steps": 300, "k": 6})
+    key = store.sweep_key(state.sweep_fields())
+    forget(services, key)
+    out_key, status, pct = cb.run_sweep_job(cb.new_job(state, "sweep"))
+    assert out_key == key and pct == 100 and status.startswith("6 seeds trained")
+    figure = cb.render_sweep(key)
+    # plain lists: Dash's clickData takes the seed from the figure as sent
+    seeds = sorted(s for trace in figure["data"] if "customdata" in trace for s in trace["customdata"])
+    assert seeds == list(range(6))
+    assert cb.run_sweep_job(cb.new_job(state, "sweep"))[1].startswith("Opened the cached sweep")
+    assert cb.clicked_seed({"points": [{"curveNumber": 0, "customdata": 3, "x": 100, "y": 0.9}]}) == 3
+    for bad in (None, {}, {"points": []}, {"points": [{"customdata": "x"}]}, {"points": [{"customdata": -1}]},
+                {"points": [{"customdata": 1.5}]}, {"points": [{"customdata": True}]}):
+        assert cb.clicked_seed(bad) is None
+
+
+# --- over HTTP -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def deps(client):
+    return dash_http.dependencies(client)
+
+
+def test_train_callbacks_are_registered_as_designed(deps):
+    background = [d for d in deps if d.get("background")]
+    outputs = " ".join(d["output"] for d in background)
+    assert "tr-result-key.data" in outputs and "tr-sweep-key.data" in outputs
+    train = next(d for d in background if "tr-result-key.data" in d["output"])
+    assert [i["id"] for i in train["inputs"]] == ["tr-train-job"]
+    watchdog = dash_http.find_callback(deps, "tr-train", "disabled")
+    assert watchdog["inputs"][0] == {"id": "tr-train-watchdog", "property": "n_intervals"}
+
+
+def sync_values(**overrides):
+    from callbacks.train import control_values
+
+    values = {f"{cid}.value": v for cid, v in zip(
+        ["tr-dataset", "tr-noise", "tr-n", "tr-data-seed", "tr-ratio", "tr-depth", "tr-width", "tr-act", "tr-log-eps",
+         "tr-log-lr", "tr-steps", "tr-batch", "tr-seed", "tr-k"], control_values(spiral_state()))}
+    values.update(overrides)
+    return values
+
+
+def test_http_limits_give_notices_never_a_500(client, deps):
+    dep = dash_http.find_callback(deps, "tr-query", "data")
+    bad = {"tr-n.value": 10**9, "tr-width.value": 100, "tr-depth.value": 50, "tr-steps.value": 10**6,
+           "tr-k.value": 1000}
+    response = dash_http.post(client, dash_http.payload(dep, sync_values(**bad), ["tr-n.value"]))
+    assert response.status_code == 200
+    body = response.get_json()["response"]
+    notices = " ".join(item["props"]["children"] for item in body["tr-notices"]["children"])
+    for field, text in LIMIT_NOTICES.items():
+        assert text in notices, field
+    assert "n=20000" in body["tr-query"]["data"]
+
+
+def test_http_train_press_starts_a_job(client, deps, mods):
+    cb, _ids, store, services = mods
+    from layouts.train import TrainState
+
+    dep = dash_http.find_callback(deps, "tr-train-job", "data")
+    values = sync_values(**{"tr-train.n_clicks": 1, "tr-seed.value": 123456, "tr-steps.value": 50})
+    state, _ = st.validate(TrainState, {**spiral_state().training_fields(), "seed": 123456, "steps": 50})
+    forget(services, store.run_key(state.training_fields()))
+    response = dash_http.post(client, dash_http.payload(dep, values, ["tr-train.n_clicks"]))
+    assert response.status_code == 200
+    body = response.get_json()["response"]
+    job = body["tr-train-job"]["data"]
+    assert re.fullmatch(r"[0-9a-f]{32}", job["id"]) and "seed=123456" in job["query"]
+    assert services.cache_get(cb.heartbeat_key(job["id"]))["phase"] == "queued"
+
+
+def test_http_clicking_a_sweep_seed_opens_it(client, deps, mods):
+    cb, _ids, store, services = mods
+    dep = dash_http.find_callback(deps, "tr-train-job", "data")
+    click = {"points": [{"curveNumber": 0, "pointNumber": 2, "customdata": 987654, "x": 1500, "y": 0.99}]}
+    values = sync_values(**{"tr-sweep-fig.clickData": click, "tr-steps.value": 40})
+    response = dash_http.post(client, dash_http.payload(dep, values, ["tr-sweep-fig.clickData"]))
+    assert response.status_code == 200
+    body = response.get_json()["response"]
+    assert body["tr-seed"]["value"] == 987654
+    assert "seed=987654" in body["tr-train-job"]["data"]["query"]
+    # a click on the histogram (no seed) does nothing
+    values["tr-sweep-fig.clickData"] = {"points": [{"curveNumber": 4, "x": 3, "y": 0.9}]}
+    response = dash_http.post(client, dash_http.payload(dep, values, ["tr-sweep-fig.clickData"]))
+    assert response.status_code in (200, 204)
+    assert response.status_code == 204 or "tr-train-job" not in response.get_json().get("response", {})
+
+
+def _end_id(client, path="/train"):
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'"end_id":"([^"]+)"', html).group(1)
+
+
+def test_http_background_job_runs_and_caches(client, deps, mods):
+    """The real background callback over HTTP, as the browser drives it: start, poll, result."""
+    cb, _ids, store, services = mods
+    from layouts.train import TrainState
+
+    state, _ = st.validate(TrainState, {"n": 300, "steps": 300, "seed": 77, "data_seed": 77})
+    key = store.run_key(state.training_fields())
+    forget(services, key)
+    job = cb.new_job(state, "train")
+    dep = next(d for d in deps if d.get("background") and "tr-result-key.data" in d["output"])
+    body = dash_http.payload(dep, {"tr-train-job.data": job}, ["tr-train-job.data"])
+    end_id = _end_id(client)
+    first = client.post(f"/_dash-update-component?endId={end_id}", data=json.dumps(body),
+                        headers={"Content-Type": "application/json"})
+    assert first.status_code == 200
+    handles = first.get_json()
+    assert "cacheKey" in handles and "job" in handles
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        poll = client.post(f"/_dash-update-component?endId={end_id}&cacheKey={handles['cacheKey']}"
+                           f"&job={handles['job']}", data=json.dumps(body), headers={"Content-Type": "application/json"})
+        assert poll.status_code == 200
+        data = poll.get_json()
+        if "response" in data:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the background job did not finish within 60 s")
+    values = list(data["response"].values())
+    assert any(v.get("data") == key for v in values)
+    assert store.load_trained(key) is not None
+
+
+def test_http_render_and_download(client, deps, spiral_run):
+    dep = dash_http.find_callback(deps, "tr-animation", "figure")
+    response = dash_http.post(client, dash_http.payload(dep, {"tr-result-key.data": spiral_run["key"],
+                                                              "tr-run-key.data": spiral_run["key"]},
+                                                        ["tr-result-key.data"]))
+    assert response.status_code == 200
+    body = response.get_json()["response"]
+    assert len(body["tr-animation"]["figure"]["frames"]) == 49
+    dep = dash_http.find_callback(deps, "tr-download", "data")
+    response = dash_http.post(client, dash_http.payload(dep, {"tr-download-button.n_clicks": 1,
+                                                              "tr-shown-key.data": spiral_run["key"]},
+                                                        ["tr-download-button.n_clicks"]))
+    assert response.status_code == 200
+    content = response.get_json()["response"]["tr-download"]["data"]
+    assert zipfile.ZipFile(io.BytesIO(base64.b64decode(content["content"]))).testzip() is None
+
+
+@pytest.mark.parametrize("url", ["/train", "/train?preset=spiral", "/train?preset=octant_sphere",
+                                 "/train?n=1000000000&width=100&depth=50&steps=1000000&k=1000&preset=%00",
+                                 "/train?lr=abc&eps=-1&act=sigmoid"])
+def test_train_pages_answer_200(client, url):
+    assert client.get(url).status_code == 200
+
+
+def test_http_preset_buttons_set_every_control(client, deps):
+    dep = dash_http.find_callback(deps, "tr-preset-text", "children")
+    response = dash_http.post(client, dash_http.payload(dep, {"tr-preset-octant_sphere.n_clicks": 1},
+                                                        ["tr-preset-octant_sphere.n_clicks"]))
+    assert response.status_code == 200
+    body = response.get_json()["response"]
+    assert body["tr-dataset"]["value"] == "octant_sphere" and body["tr-depth"]["value"] == 4
+    assert body["tr-steps"]["value"] == 6000 and body["tr-seed"]["value"] == 0
+    assert body["tr-log-lr"]["value"] == pytest.approx(np.log10(0.02), abs=1e-4)
+    assert body["tr-preset-text"]["children"].startswith("Octant sphere")
