@@ -86,7 +86,7 @@ def t_patch(name: str, spec: dict) -> Patch:
 
 @callback(
     Output(ids.OP, "value"),
-    Output(ids.T, "value"),
+    Output(ids.T, "value", allow_duplicate=True),  # play's clientside tick also moves t
     Output(ids.EPS, "value"),
     Output(ids.DIST, "value"),
     Output(ids.PRESET_TEXT, "children"),

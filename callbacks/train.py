@@ -234,8 +234,9 @@ def watchdog_verdict(job, now: float | None = None) -> tuple[bool, str | None]:
 # ------------------------------------------------------------------------------------------
 # the training job (runs in a background process or on a Celery worker)
 # ------------------------------------------------------------------------------------------
-def _pct(step: int, total: int) -> int:
-    return int(round(100 * step / max(total, 1)))
+def _pct(step: int, total: int) -> str:
+    # html.Progress's value is an HTML attribute: a string
+    return str(int(round(100 * step / max(total, 1))))
 
 
 class LiveCurves:
@@ -321,16 +322,16 @@ def run_training_job(job, set_progress=None):
 
     parsed = parse_job(job)
     if parsed is None:
-        return no_update, "This training request was not understood; press Train again.", 0
+        return no_update, "This training request was not understood; press Train again.", "0"
     job_id, state = parsed
     key = store.run_key(state.training_fields())
     try:
         cached = store.load_record(key, required=True)
     except services.CacheUnavailable:
-        return no_update, UNAVAILABLE, 0
+        return no_update, UNAVAILABLE, "0"
     if cached is not None and cached["status"] in store.FINAL_STATUSES:
         write_heartbeat(job_id, "train", "done")
-        return key, "Opened the cached run for these settings.", 100
+        return key, "Opened the cached run for these settings.", "100"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     budget = train_budget_s()
@@ -359,15 +360,15 @@ def run_training_job(job, set_progress=None):
         services.cache_set(key, record, required=True)
     except services.CacheUnavailable:
         write_heartbeat(job_id, "train", "failed")
-        return no_update, UNAVAILABLE, 0
+        return no_update, UNAVAILABLE, "0"
     except Exception as error:  # the job must answer in words, whatever went wrong
         log.exception("training job %s failed", job_id)
         write_heartbeat(job_id, "train", "failed")
-        return no_update, (f"Training failed ({type(error).__name__}). It has been logged; try other settings."), 0
+        return no_update, (f"Training failed ({type(error).__name__}). It has been logged; try other settings."), "0"
     finally:
         torch.set_num_threads(threads)
     write_heartbeat(job_id, "train", "done", step=int(record["steps_done"]), total=state.steps)
-    return key, run_status(record), 100
+    return key, run_status(record), "100"
 
 
 def run_status(record: dict) -> str:
@@ -480,15 +481,15 @@ def run_sweep_job(job, set_progress=None):
 
     parsed = parse_job(job)
     if parsed is None:
-        return no_update, "This sweep request was not understood; press the button again.", 0
+        return no_update, "This sweep request was not understood; press the button again.", "0"
     job_id, state = parsed
     key = store.sweep_key(state.sweep_fields())
     try:
         if isinstance(services.cache_get(key, required=True), dict):
             write_heartbeat(job_id, "sweep", "done")
-            return key, "Opened the cached sweep for these settings.", 100
+            return key, "Opened the cached sweep for these settings.", "100"
     except services.CacheUnavailable:
-        return no_update, UNAVAILABLE, 0
+        return no_update, UNAVAILABLE, "0"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     budget = train_budget_s()
@@ -535,15 +536,15 @@ def run_sweep_job(job, set_progress=None):
             services.cache_set(key, record, timeout=600, required=True)
     except services.CacheUnavailable:
         write_heartbeat(job_id, "sweep", "failed")
-        return no_update, UNAVAILABLE, 0
+        return no_update, UNAVAILABLE, "0"
     except Exception as error:
         log.exception("sweep job %s failed", job_id)
         write_heartbeat(job_id, "sweep", "failed")
-        return no_update, f"The sweep failed ({type(error).__name__}). It has been logged; try other settings.", 0
+        return no_update, f"The sweep failed ({type(error).__name__}). It has been logged; try other settings.", "0"
     finally:
         torch.set_num_threads(threads)
     write_heartbeat(job_id, "sweep", "done")
-    return key, sweep_status(record), 100
+    return key, sweep_status(record), "100"
 
 
 def sweep_status(record: dict) -> str:
@@ -667,14 +668,14 @@ def start_training(_clicks, click, *args):
     try:
         record = store.load_record(key, required=True)
     except services.CacheUnavailable:
-        return no_update, no_update, UNAVAILABLE, seed, True, 0, no_update
+        return no_update, no_update, UNAVAILABLE, seed, True, "0", no_update
     if record is not None and record["status"] in store.FINAL_STATUSES:
         return (no_update, key if key != shown else no_update, "Opened the cached run for these settings.", seed,
                 True, 100, no_update)
     job = new_job(state, "train")
     if not write_heartbeat(job["id"], "train", "queued"):
-        return no_update, no_update, UNAVAILABLE, seed, True, 0, no_update
-    return job, no_update, "Starting…", seed, False, 0, ""
+        return no_update, no_update, UNAVAILABLE, seed, True, "0", no_update
+    return job, no_update, "Starting…", seed, False, "0", ""
 
 
 @callback(
@@ -706,7 +707,7 @@ def cancel_training(_clicks, job):
     parsed = parse_job(job)
     if parsed is not None:
         write_heartbeat(parsed[0], "train", "cancelled")
-    return "Cancelled. Press Train to start again.", True, 0
+    return "Cancelled. Press Train to start again.", True, "0"
 
 
 @callback(
@@ -813,13 +814,13 @@ def start_sweep(_clicks, *controls):
     try:
         cached = services.cache_get(key, required=True)
     except services.CacheUnavailable:
-        return no_update, no_update, UNAVAILABLE, True, 0
+        return no_update, no_update, UNAVAILABLE, True, "0"
     if isinstance(cached, dict) and cached.get("format") == store.SWEEP_FORMAT:
-        return no_update, key, "Opened the cached sweep for these settings.", True, 100
+        return no_update, key, "Opened the cached sweep for these settings.", True, "100"
     job = new_job(state, "sweep")
     if not write_heartbeat(job["id"], "sweep", "queued"):
-        return no_update, no_update, UNAVAILABLE, True, 0
-    return job, no_update, f"Starting a sweep of {state.k} seeds…", False, 0
+        return no_update, no_update, UNAVAILABLE, True, "0"
+    return job, no_update, f"Starting a sweep of {state.k} seeds…", False, "0"
 
 
 @callback(
@@ -851,7 +852,7 @@ def cancel_sweep(_clicks, job):
     parsed = parse_job(job)
     if parsed is not None:
         write_heartbeat(parsed[0], "sweep", "cancelled")
-    return "Cancelled.", True, 0
+    return "Cancelled.", True, "0"
 
 
 @callback(

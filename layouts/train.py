@@ -231,7 +231,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             html.Button("Train", id=TRAIN, className="primary", n_clicks=0),
             html.Button("Cancel", id=CANCEL, className="secondary", n_clicks=0, disabled=True),
         ], className="button-row"),
-        html.Progress(id=PROGRESS, value=0, max=100, className="progress"),
+        html.Progress(id=PROGRESS, value="0", max=100, className="progress"),
         html.Div(id=STATUS, className="status", role="status"),
         html.Div(id=HINT, className="control-help"),
     ], className="run-box")
@@ -244,7 +244,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
                 html.Button("Cancel", id=SWEEP_CANCEL, className="secondary", n_clicks=0, disabled=True),
             ], className="button-row sweep-buttons"),
         ], className="row2"),
-        html.Progress(id=SWEEP_PROGRESS, value=0, max=100, className="progress"),
+        html.Progress(id=SWEEP_PROGRESS, value="0", max=100, className="progress"),
         html.Div(id=SWEEP_STATUS, className="status", role="status"),
     ])
     preset_text = PRESETS[preset]["text"] if preset else ""

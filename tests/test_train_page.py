@@ -159,7 +159,7 @@ def test_callback_validates_its_payload(mods):
 def test_the_job_trains_the_spiral_preset_and_caches_it(mods, spiral_run):
     cb, _ids, store, services = mods
     key, status, pct = spiral_run["out"]
-    assert key == spiral_run["key"] and pct == 100
+    assert key == spiral_run["key"] and pct == "100"
     assert status.startswith("Trained 3,000 steps")
     record = services.cache_get(key)
     assert store.valid_record(record) and record["status"] == "completed"
@@ -184,7 +184,7 @@ def test_a_second_run_of_the_same_configuration_is_a_cache_hit(mods, spiral_run,
     monkeypatch.setattr(cb, "train_for_state", no_training)
     start = time.perf_counter()
     key, status, pct = cb.run_training_job(cb.new_job(spiral_run["state"], "train"))
-    assert key == spiral_run["key"] and "cached" in status and pct == 100
+    assert key == spiral_run["key"] and "cached" in status and pct == "100"
     assert time.perf_counter() - start < 0.5
     # Train on a cached configuration shows it without starting a job
     job, result_key, status, *_ = cb.start_training(1, None, *controls_of(spiral_run["state"]), None)
@@ -205,7 +205,7 @@ def test_the_job_reports_progress_and_heartbeats(mods, monkeypatch):
     assert key == store.run_key(state.training_fields())
     assert len(updates) >= 5
     percent, words, figure = updates[-1]
-    assert 0 < percent <= 100 and words.startswith("Training… step") and "loss" in words
+    assert 0 < int(percent) <= 100 and words.startswith("Training… step") and "loss" in words
     assert figure["data"][0]["name"] == "train loss"
     beat = services.cache_get(cb.heartbeat_key(job["id"]))
     assert beat["phase"] == "done" and beat["job"] == job["id"]
@@ -236,7 +236,7 @@ def test_the_job_validates_its_payload(mods):
     for bad in (None, "x", 5, [], {"id": "x"}, {"id": "0" * 32}, {"id": "g" * 32, "query": ""},
                 {"id": "0" * 32, "query": "n=1" * 5000}):
         key, status, pct = cb.run_training_job(bad)
-        assert key is cb.no_update and "not understood" in status and pct == 0
+        assert key is cb.no_update and "not understood" in status and pct == "0"
     job_id, state = cb.parse_job({"id": "a" * 32, "query": "n=1000000000&width=100&depth=50&steps=1000000&k=1000"})
     assert (state.n, state.width, state.depth, state.steps) == (20000, 64, 8, 20000)
     assert state.k == 2  # the sweep memory bound for the largest model and data
@@ -427,7 +427,7 @@ def test_sweep_job_and_opening_a_seed(mods):
     key = store.sweep_key(state.sweep_fields())
     forget(services, key)
     out_key, status, pct = cb.run_sweep_job(cb.new_job(state, "sweep"))
-    assert out_key == key and pct == 100 and status.startswith("6 seeds trained")
+    assert out_key == key and pct == "100" and status.startswith("6 seeds trained")
     figure = cb.render_sweep(key)
     # plain lists: Dash's clickData takes the seed from the figure as sent
     seeds = sorted(s for trace in figure["data"] if "customdata" in trace for s in trace["customdata"])
