@@ -128,6 +128,12 @@ def security_headers(response):
     return response
 
 
+# Dash completes its set-up (callback map, page routes) on the first request, without a
+# lock: in a fresh gunicorn worker, concurrent first requests then saw a half-built
+# callback map and failed. Making that first request here, at import, closes the race.
+server.test_client().get("/")
+
+
 if __name__ == "__main__":
     app.run(host=os.environ.get("POLYVIZ_HOST", "127.0.0.1"), port=int(os.environ.get("POLYVIZ_PORT", "8050")),
             debug=DEBUG)

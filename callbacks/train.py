@@ -53,7 +53,8 @@ LIVE_POINTS = 400  # points per live curve while training
 PROGRESS_EVERY = 10  # steps between the library's progress calls
 PROGRESS_S = 0.5  # seconds between progress updates sent to the page
 HEARTBEAT_S = 2.0  # seconds between heartbeats
-STALE_AFTER_S = 20.0  # a running job whose heartbeat is older than this is lost
+# a running job whose heartbeat is older than this is lost (the scale-out test shortens it)
+STALE_AFTER_S = float(os.environ.get("POLYVIZ_HEARTBEAT_STALE_S", "20"))
 QUEUE_GRACE_S = 90.0  # a job may wait this long for a free worker before it counts as lost
 HEARTBEAT_TIMEOUT = 3600
 SWEEP_THRESHOLD = 0.95
@@ -671,7 +672,7 @@ def start_training(_clicks, click, *args):
         return no_update, no_update, UNAVAILABLE, seed, True, "0", no_update
     if record is not None and record["status"] in store.FINAL_STATUSES:
         return (no_update, key if key != shown else no_update, "Opened the cached run for these settings.", seed,
-                True, 100, no_update)
+                True, "100", no_update)
     job = new_job(state, "train")
     if not write_heartbeat(job["id"], "train", "queued"):
         return no_update, no_update, UNAVAILABLE, seed, True, "0", no_update

@@ -3,6 +3,7 @@ started here on loopback and stopped here by their own process ids."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from conftest import free_port, wait_for_http
 pytestmark = pytest.mark.integration
 
 REDIS = shutil.which("redis-server")
+STALE_S = 6  # heartbeat age after which the page calls a job lost (20 s in production)
 
 
 class Stack:
@@ -29,7 +31,8 @@ class Stack:
         self.web_port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.env = {"POLYVIZ_REDIS_URL": self.redis_url, "POLYVIZ_DATA_DIR": str(tmp_path / "data"),
-                    "POLYVIZ_WORKER_HEADER": "1", "POLYVIZ_JOB_TIME_LIMIT": "120"}
+                    "POLYVIZ_WORKER_HEADER": "1", "POLYVIZ_JOB_TIME_LIMIT": "120",
+                    "POLYVIZ_HEARTBEAT_STALE_S": str(STALE_S)}
         self.redis = self.worker = self.web = None
 
     @property
@@ -131,16 +134,153 @@ def test_pages_and_callbacks_through_both_workers(stack):
         assert response.json()["response"]["sf-circle"]["figure"]["layout"]["meta"]["op"] == "stretch"
 
 
+# --- training jobs on the Celery worker --------------------------------------------------------
+
+def end_id(stack) -> str:
+    """The page's signed id that background-callback requests must carry (as the browser does)."""
+    html = requests.get(stack.url + "/train", timeout=30).text
+    return re.search(r'"end_id":"([^"]+)"', html).group(1)
+
+
+def train_state(**fields):
+    from layouts.train import TrainState
+    from polyviz import state as st
+
+    state, notices = st.validate(TrainState, fields)
+    assert notices == []
+    return state
+
+
+def start_job(stack, state):
+    """Press Train as the browser does: the job record, then the background callback."""
+    import callbacks.train as cb
+
+    deps = dash_http.dependencies(session_for(stack))
+    job = cb.new_job(state, "train")
+    dep = next(d for d in deps if d.get("background") and "tr-result-key.data" in d["output"])
+    body = dash_http.payload(dep, {"tr-train-job.data": job}, ["tr-train-job.data"])
+    eid = end_id(stack)
+    first = requests.post(f"{stack.url}/_dash-update-component?endId={eid}", json=body, timeout=30)
+    assert first.status_code == 200
+    handles = first.json()
+    assert "cacheKey" in handles and "job" in handles, handles
+    poll_url = (f"{stack.url}/_dash-update-component?endId={eid}&cacheKey={handles['cacheKey']}"
+                f"&job={handles['job']}")
+    return job, body, poll_url, first.headers["X-Polyviz-Worker"]
+
+
+def watchdog(stack, job) -> dict:
+    deps = dash_http.dependencies(session_for(stack))
+    dep = dash_http.find_callback(deps, "tr-train", "disabled")
+    body = dash_http.payload(dep, {"tr-train-watchdog.n_intervals": 1, "tr-train-job.data": job})
+    response = requests.post(stack.url + "/_dash-update-component", json=body, timeout=30)
+    assert response.status_code == 200
+    return response.json()["response"]
+
+
+def test_a_job_on_the_celery_worker_is_polled_and_read_through_both_web_workers(stack):
+    from callbacks import models_store as store
+
+    state = train_state(n=600, steps=1500, seed=11, data_seed=11)
+    key = store.run_key(state.training_fields())
+    job, body, poll_url, started_on = start_job(stack, state)
+    pollers = set()
+    result = None
+    deadline = time.time() + 120
+    while result is None and time.time() < deadline:
+        # two concurrent polls each round, so both web workers take part
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            responses = list(pool.map(lambda _: requests.post(poll_url, json=body, timeout=30), range(2)))
+        for response in responses:
+            assert response.status_code == 200
+            pollers.add(response.headers["X-Polyviz-Worker"])
+            data = response.json()
+            if "response" in data:
+                result = data["response"]
+        time.sleep(0.3)
+    assert result is not None, "the job did not finish within 120 s"
+    assert any(value.get("data") == key for value in result.values())
+    assert len(pollers | {started_on}) == 2, "every request went to one web worker"
+
+    # the finished model, computed on the Celery worker, is read by both web workers
+    render = dash_http.find_callback(dash_http.dependencies(session_for(stack)), "tr-animation", "figure")
+    render_body = dash_http.payload(render, {"tr-result-key.data": key, "tr-run-key.data": key},
+                                    ["tr-result-key.data"])
+    for response in answers_from_both_workers(stack, "POST", "/_dash-update-component", json=render_body).values():
+        assert response.status_code == 200
+        assert response.json()["response"]["tr-animation"]["figure"]["frames"]
+
+
+def test_a_killed_worker_is_reported_in_words_and_a_restarted_one_trains_again(stack):
+    from callbacks import models_store as store
+    from callbacks import services
+
+    # a run long enough to be killed in the middle
+    state = train_state(dataset="spiral", n=20000, width=64, depth=8, steps=20000, seed=5, data_seed=5, k=2)
+    job, body, poll_url, _ = start_job(stack, state)
+
+    import redis
+
+    client = redis.Redis.from_url(stack.redis_url)
+
+    def running_heartbeat():
+        import pickle  # flask-caching's own Redis format, written by our own worker: not user data
+
+        raw = client.get("polyviz:" + services.cache_key("train-heartbeat", job["id"]))
+        beat = pickle.loads(raw[1:]) if raw else None
+        return beat if beat and beat.get("phase") == "running" and beat.get("step", 0) > 0 else None
+
+    servers.wait_until(running_heartbeat, timeout=60, what="the job is running")
+    servers.stop(stack.worker, sig=signal.SIGKILL)
+    assert stack.worker.poll() is not None
+
+    message = servers.wait_until(lambda: watchdog(stack, job)["tr-status"]["children"]
+                                 if "tr-status" in watchdog(stack, job) else None,
+                                 timeout=STALE_S * 5, interval=1.0, what="the watchdog's verdict")
+    assert "stopped unexpectedly" in message and "press train" in message.lower()
+    # the page is still served, and the Train button is usable again
+    assert requests.get(stack.url + "/train", timeout=30).status_code == 200
+    assert store.run_key(state.training_fields()) not in str(requests.post(poll_url, json=body, timeout=30).json())
+
+    stack.start_worker()
+    small = train_state(n=400, steps=400, seed=12, data_seed=12)
+    job, body, poll_url, _ = start_job(stack, small)
+    key = store.run_key(small.training_fields())
+
+    def finished():
+        data = requests.post(poll_url, json=body, timeout=30).json()
+        return data.get("response")
+
+    result = servers.wait_until(finished, timeout=120, interval=0.3, what="the job after the restart")
+    assert any(value.get("data") == key for value in result.values())
+
+
 # Keep this last in the module: it stops Redis.
 def test_without_redis_pages_still_serve_and_say_what_is_missing(stack):
+    deps = dash_http.dependencies(session_for(stack))
+    stretch_body = stretch_fold_body(session_for(stack))
     servers.stop(stack.redis)
     assert stack.redis.poll() is not None
     for path in ("/", "/stretch-fold?op=shift&t=2", "/health"):
         response = requests.get(stack.url + path, timeout=30)
         assert response.status_code == 200, path
-    body = stretch_fold_body(session_for(stack))
     started = time.perf_counter()
-    response = requests.post(stack.url + "/_dash-update-component", json=body, timeout=30)
+    response = requests.post(stack.url + "/_dash-update-component", json=stretch_body, timeout=30)
     assert response.status_code == 200
     assert "sf-circle" in response.json()["response"]
     assert time.perf_counter() - started < 10
+
+    # where a job is needed, the page says so in words (pressing Train)
+    import callbacks.train as cb
+    from layouts import train as train_ids
+
+    press = dash_http.find_callback(deps, "tr-train-job", "data")
+    values = {f"{cid}.value": value
+              for cid, value in zip(train_ids.CONTROL_IDS.values(), cb.control_values(train_state()))}
+    values["tr-train.n_clicks"] = 1
+    response = requests.post(stack.url + "/_dash-update-component",
+                             json=dash_http.payload(press, values, ["tr-train.n_clicks"]), timeout=30)
+    assert response.status_code == 200
+    assert "unavailable" in response.json()["response"]["tr-status"]["children"].lower()
