@@ -93,6 +93,9 @@ def navbar() -> html.Header:
     )
 
 
+if DEBUG:  # under gunicorn too, not only `python app.py`
+    app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
+
 app.layout = html.Div(
     [navbar(), html.Div(id=ERROR_BANNER, className="error-box", role="alert"),
      html.Main(dash.page_container, className="main")],

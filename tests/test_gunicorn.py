@@ -47,3 +47,9 @@ def test_a_real_callback_through_gunicorn(gunicorn_url):
         assert response.status_code == 200
         body = response.json()["response"]
         assert body["sf-circle"]["figure"]["layout"]["meta"]["op"] == "shift"
+
+
+def test_dev_tools_are_off_in_production(gunicorn_url):
+    page = requests.get(gunicorn_url + "/", timeout=10).text
+    assert '"ui":false' in page and '"props_check":false' in page
+    assert "Traceback" not in requests.get(gunicorn_url + "/no-such-page", timeout=10).text
