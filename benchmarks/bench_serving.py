@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
 import pathlib
 import random
 import statistics

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dash import ctx
+from dash import ClientsideFunction, Input, Output, clientside_callback, ctx
 from dash.exceptions import MissingCallbackContextException
 
 
@@ -20,3 +20,19 @@ def triggered_id():
         return ctx.triggered_id
     except MissingCallbackContextException:
         return None
+
+
+def sync_url_and_copy_link(query_id: str, sink_id: str, copy_id: str) -> None:
+    """Keep the address bar equal to the page's canonical query (without re-running the
+    page layout, as a Dash Pages URL change would) and let the copy button copy it."""
+    clientside_callback(
+        ClientsideFunction("polyviz", "replaceQuery"),
+        Output(sink_id, "data"),
+        Input(query_id, "data"),
+    )
+    clientside_callback(
+        ClientsideFunction("polyviz", "currentHref"),
+        Output(copy_id, "content"),
+        Input(copy_id, "n_clicks"),
+        prevent_initial_call=True,
+    )

@@ -11,7 +11,7 @@ import math
 
 from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, no_update
 
-from callbacks.common import triggered_id, triggered_props
+from callbacks.common import sync_url_and_copy_link, triggered_id, triggered_props
 from layouts import stretch_fold as ids
 from layouts.common import notice_items
 from layouts.stretch_fold import PRESETS, StretchFoldState
@@ -110,18 +110,17 @@ clientside_callback(
     prevent_initial_call=True,
 )
 
+FIGURE_IDS = (ids.FIG_CIRCLE, ids.FIG_CURVE, ids.FIG_SURFACE, ids.FIG_SPHERE)
+# The browser-side redraws write the same figures as the server callback.
+LIVE_FIGURES = [Output(fid, "figure", allow_duplicate=True) for fid in FIGURE_IDS]
+FIGURE_STATES = [State(fid, "figure") for fid in FIGURE_IDS]
+
 # Live redraw while dragging: no server round trip.
 clientside_callback(
     ClientsideFunction("polyviz", "sfLive"),
-    Output(ids.FIG_CIRCLE, "figure", allow_duplicate=True),
-    Output(ids.FIG_CURVE, "figure", allow_duplicate=True),
-    Output(ids.FIG_SURFACE, "figure", allow_duplicate=True),
-    Output(ids.FIG_SPHERE, "figure", allow_duplicate=True),
+    *LIVE_FIGURES,
     Input(ids.T, "drag_value"),
-    State(ids.FIG_CIRCLE, "figure"),
-    State(ids.FIG_CURVE, "figure"),
-    State(ids.FIG_SURFACE, "figure"),
-    State(ids.FIG_SPHERE, "figure"),
+    *FIGURE_STATES,
     prevent_initial_call=True,
 )
 
@@ -141,30 +140,12 @@ clientside_callback(
     ClientsideFunction("polyviz", "sfTick"),
     Output(ids.T, "value"),
     Output(ids.PLAY_DIRECTION, "data"),
-    Output(ids.FIG_CIRCLE, "figure", allow_duplicate=True),
-    Output(ids.FIG_CURVE, "figure", allow_duplicate=True),
-    Output(ids.FIG_SURFACE, "figure", allow_duplicate=True),
-    Output(ids.FIG_SPHERE, "figure", allow_duplicate=True),
+    *LIVE_FIGURES,
     Input(ids.PLAY_TIMER, "n_intervals"),
     State(ids.T, "value"),
     State(ids.PLAY_DIRECTION, "data"),
-    State(ids.FIG_CIRCLE, "figure"),
-    State(ids.FIG_CURVE, "figure"),
-    State(ids.FIG_SURFACE, "figure"),
-    State(ids.FIG_SPHERE, "figure"),
+    *FIGURE_STATES,
     prevent_initial_call=True,
 )
 
-# Keep the address bar equal to the view without re-running the page layout.
-clientside_callback(
-    ClientsideFunction("polyviz", "replaceQuery"),
-    Output(ids.URL_SINK, "data"),
-    Input(ids.QUERY, "data"),
-)
-
-clientside_callback(
-    ClientsideFunction("polyviz", "currentHref"),
-    Output(ids.COPY, "content"),
-    Input(ids.COPY, "n_clicks"),
-    prevent_initial_call=True,
-)
+sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY)

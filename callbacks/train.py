@@ -30,11 +30,11 @@ import uuid
 from types import SimpleNamespace
 
 import numpy as np
-from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from callbacks import models_store as store
 from callbacks import services
-from callbacks.common import triggered_id, triggered_props
+from callbacks.common import sync_url_and_copy_link, triggered_id, triggered_props
 from layouts import train as ids
 from layouts.common import notice_items
 from layouts.train import PRESETS, TrainState
@@ -887,15 +887,4 @@ def render_sweep(key):
 
 
 # -- browser-side ------------------------------------------------------------------------------
-clientside_callback(
-    ClientsideFunction("polyviz", "replaceQuery"),
-    Output(ids.URL_SINK, "data"),
-    Input(ids.QUERY, "data"),
-)
-
-clientside_callback(
-    ClientsideFunction("polyviz", "currentHref"),
-    Output(ids.COPY, "content"),
-    Input(ids.COPY, "n_clicks"),
-    prevent_initial_call=True,
-)
+sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY)
