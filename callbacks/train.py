@@ -686,8 +686,9 @@ def start_training(_clicks, click, *args):
     Output(ids.TRAIN_WATCHDOG, "disabled", allow_duplicate=True),
     Input(ids.TRAIN_JOB, "data"),
     background=True,
-    progress=[Output(ids.PROGRESS, "value"), Output(ids.STATUS, "children"), Output(ids.FIG_CURVES, "figure")],
-    running=[(Output(ids.TRAIN, "disabled"), True, False), (Output(ids.CANCEL, "disabled"), False, True)],
+    progress=[Output(ids.PROGRESS, "value"), Output(ids.LIVE, "children"), Output(ids.FIG_CURVES, "figure")],
+    running=[(Output(ids.TRAIN, "disabled"), True, False), (Output(ids.CANCEL, "disabled"), False, True),
+             (Output(ids.LIVE, "style"), {"display": "block"}, {"display": "none"})],
     cancel=[Input(ids.CANCEL, "n_clicks")],
     interval=500,
     prevent_initial_call=True,
@@ -716,6 +717,7 @@ def cancel_training(_clicks, job):
     Output(ids.TRAIN_WATCHDOG, "disabled"),
     Output(ids.TRAIN, "disabled"),
     Output(ids.CANCEL, "disabled"),
+    Output(ids.LIVE, "style", allow_duplicate=True),
     Input(ids.TRAIN_WATCHDOG, "n_intervals"),
     State(ids.TRAIN_JOB, "data"),
     prevent_initial_call=True,
@@ -723,10 +725,11 @@ def cancel_training(_clicks, job):
 def train_watchdog(_n, job):
     stop, message = watchdog_verdict(job)
     if not stop:
-        return (message if message else no_update), no_update, no_update, no_update
+        return (message if message else no_update), no_update, no_update, no_update, no_update
     if message is None:
-        return no_update, True, no_update, no_update
-    return message, True, False, True
+        return no_update, True, no_update, no_update, no_update
+    # the lost job's last progress line would contradict the verdict: hide it
+    return message, True, False, True, {"display": "none"}
 
 
 @callback(
@@ -831,8 +834,9 @@ def start_sweep(_clicks, *controls):
     Output(ids.SWEEP_WATCHDOG, "disabled", allow_duplicate=True),
     Input(ids.SWEEP_JOB, "data"),
     background=True,
-    progress=[Output(ids.SWEEP_PROGRESS, "value"), Output(ids.SWEEP_STATUS, "children")],
-    running=[(Output(ids.SWEEP, "disabled"), True, False), (Output(ids.SWEEP_CANCEL, "disabled"), False, True)],
+    progress=[Output(ids.SWEEP_PROGRESS, "value"), Output(ids.SWEEP_LIVE, "children")],
+    running=[(Output(ids.SWEEP, "disabled"), True, False), (Output(ids.SWEEP_CANCEL, "disabled"), False, True),
+             (Output(ids.SWEEP_LIVE, "style"), {"display": "block"}, {"display": "none"})],
     cancel=[Input(ids.SWEEP_CANCEL, "n_clicks")],
     interval=500,
     prevent_initial_call=True,

@@ -126,6 +126,9 @@ CONTROL_IDS = {"dataset": DATASET, "noise": NOISE, "n": N, "data_seed": DATA_SEE
 PRESET_PREFIX, PRESET_TEXT = "tr-preset-", "tr-preset-text"
 TRAIN, CANCEL, PROGRESS, STATUS, HINT = "tr-train", "tr-cancel", "tr-progress", "tr-status", "tr-hint"
 SWEEP, SWEEP_CANCEL, SWEEP_PROGRESS, SWEEP_STATUS = "tr-sweep", "tr-sweep-cancel", "tr-sweep-progress", "tr-sweep-status"
+# Progress text of a running job, shown only while it runs: a progress report that arrives
+# after Cancel must not overwrite the status line that says it was cancelled.
+LIVE, SWEEP_LIVE = "tr-live", "tr-sweep-live"
 TRAIN_JOB, SWEEP_JOB = "tr-train-job", "tr-sweep-job"  # {"id": uuid hex, "query": ..., "started": time}
 TRAIN_WATCHDOG, SWEEP_WATCHDOG = "tr-train-watchdog", "tr-sweep-watchdog"
 RUN_KEY = "tr-run-key"  # the cache key of the current controls' run
@@ -232,6 +235,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             html.Button("Cancel", id=CANCEL, className="secondary", n_clicks=0, disabled=True),
         ], className="button-row"),
         html.Progress(id=PROGRESS, value="0", max=100, className="progress"),
+        html.Div(id=LIVE, className="status live", style={"display": "none"}),
         html.Div(id=STATUS, className="status", role="status"),
         html.Div(id=HINT, className="control-help"),
     ], className="run-box")
@@ -245,6 +249,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             ], className="button-row sweep-buttons"),
         ], className="row2"),
         html.Progress(id=SWEEP_PROGRESS, value="0", max=100, className="progress"),
+        html.Div(id=SWEEP_LIVE, className="status live", style={"display": "none"}),
         html.Div(id=SWEEP_STATUS, className="status", role="status"),
     ])
     preset_text = PRESETS[preset]["text"] if preset else ""

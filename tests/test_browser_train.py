@@ -95,7 +95,7 @@ def test_progress_appears_while_training_and_cancel_stops_it(browser, live_serve
     button = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "tr-train")))
     wait_for(browser, lambda d: "width=16" in d.current_url)
     button.click()
-    wait_for(browser, lambda d: "Training… step" in text_of(d, "tr-status"), timeout=60)
+    wait_for(browser, lambda d: "Training… step" in text_of(d, "tr-live"), timeout=60)
     wait_for(browser, lambda d: (figure_info(d, "tr-curves") or {}).get("title") == "Training…")
     progress = int(browser.find_element(By.ID, "tr-progress").get_attribute("value"))
     assert 0 <= progress < 100

@@ -382,19 +382,20 @@ def test_watchdog_reports_a_stale_heartbeat_in_words(mods):
     job = cb.new_job(spiral_state(), "train")
     services.cache_set(cb.heartbeat_key(job["id"]),
                        {"job": job["id"], "kind": "train", "phase": "running", "beat": time.time() - 60, "step": 1200})
-    message, disabled, train_disabled, cancel_disabled = cb.train_watchdog(3, job)
+    message, disabled, train_disabled, cancel_disabled, live_style = cb.train_watchdog(3, job)
     assert "stopped unexpectedly after step 1,200" in message and "Press Train to start it again" in message
     assert "60 s" in message or "61 s" in message
     assert disabled is True and train_disabled is False and cancel_disabled is True
+    assert live_style == {"display": "none"}
 
 
 def test_watchdog_is_quiet_while_the_job_is_alive_or_done(mods):
     cb, _ids, _store, _services = mods
     job = cb.new_job(spiral_state(), "train")
     cb.write_heartbeat(job["id"], "train", "running", step=5)
-    assert cb.train_watchdog(1, job) == (cb.no_update,) * 4
+    assert cb.train_watchdog(1, job) == (cb.no_update,) * 5
     cb.write_heartbeat(job["id"], "train", "done")
-    assert cb.train_watchdog(2, job) == (cb.no_update, True, cb.no_update, cb.no_update)
+    assert cb.train_watchdog(2, job) == (cb.no_update, True, cb.no_update, cb.no_update, cb.no_update)
     cb.write_heartbeat(job["id"], "train", "queued")
     assert cb.watchdog_verdict(job) == (False, None)
     stop, message = cb.watchdog_verdict(job, now=time.time() + cb.QUEUE_GRACE_S + 5)
@@ -405,7 +406,7 @@ def test_watchdog_is_quiet_while_the_job_is_alive_or_done(mods):
     stop, message = cb.watchdog_verdict(ghost)
     assert stop and "seed sweep never reported back" in message
     for bad in (None, "x", {"id": 5}, [1, 2]):
-        assert cb.train_watchdog(1, bad) == (cb.no_update, True, cb.no_update, cb.no_update)
+        assert cb.train_watchdog(1, bad) == (cb.no_update, True, cb.no_update, cb.no_update, cb.no_update)
 
 
 def test_cancel_marks_the_heartbeat(mods):
