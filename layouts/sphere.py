@@ -15,11 +15,15 @@ from polyviz.polytopes import ACTIVATIONS
 from .common import GRAPH_CONFIG, control, copy_link, graph_card, notices_box
 
 PATH = "/sphere"
-# Where the layer comes from. Only "random" today; a trained model's layer will be a
-# second choice here (the callbacks dispatch on it), so links stay valid when it comes.
-SOURCES = ("random",)
+# Where the layer comes from: a seeded random layer, or Linear layer ``layer`` of a model
+# trained on the Toy classifiers page (``model`` is its 40-hex id, as in that page's links
+# /sphere?source=trained&model=<id>&layer=<k>; the callbacks read it from the shared cache).
+SOURCES = ("random", "trained")
 SOURCE_OPTIONS = [{"label": " random layer", "value": "random"},
-                  {"label": " trained model layer (soon)", "value": "trained", "disabled": True}]
+                  {"label": " trained model layer", "value": "trained"}]
+MODEL_PATTERN = r"(?:[0-9a-f]{40})?"  # a model id, or empty
+MODEL_FORM = "exactly 40 lowercase hex digits (the model id of a Toy classifiers link), or empty"
+LAYERS = (1, 8)  # a trained model's Linear layers after hidden layer 1..depth (depth <= 8 on /train)
 DIMS = (3, 4)
 NEURONS = (1, 64)
 K_RANGE = (0.01, 50.0)
@@ -42,6 +46,8 @@ class SphereState:
     k: float = st.number(2.0, *K_RANGE, label="k")
     kmax: float = st.number(10.0, *KMAX_RANGE, label="kmax")
     full: bool = st.flag(False, label="full")
+    model: str = st.text("", MODEL_PATTERN, label="model", describe=MODEL_FORM)
+    layer: int = st.integer(1, *LAYERS, label="layer")
 
     def checked(self):
         """Cross-field rule: the current scale k lies in (0, kmax]."""
@@ -62,6 +68,9 @@ SCENE_CAPTION = "sp-scene-caption"
 SUMMARY, SCALING_TEXT, ROTATION_TEXT = "sp-summary", "sp-scaling-text", "sp-rotation-text"
 NOTICES, QUERY, URL_SINK, COPY = "sp-notices", "sp-query", "sp-url-sink", "sp-copy"
 LINK_NOTICES = "sp-link-notices"  # what was wrong with the opening link, shown until the first change
+MODEL_ID, LAYER_ID = "sp-model", "sp-layer"
+SOURCE_HELP, TRAINED_BOX = "sp-source-help", "sp-trained-box"
+RANDOM_BOX, RANDOM_NOTE = "sp-random-box", "sp-random-note"
 
 EXPLAIN = r"""
 **Why directions are monosemantic for one MLP layer.** With its gain and bias folded into
@@ -93,9 +102,37 @@ SCALING_NOTE = ("“With LayerNorm” is the ε → 0 limit, the LayerNorm spher
 
 
 def layout(**query) -> html.Div:
-    """The page for a URL query: every control starts from the validated query."""
+    """The page for a URL query: every control starts from the validated query (and, for a
+    trained layer, from that layer: d follows its input width)."""
     state, notices = st.from_query(SphereState, query)
-    return page(state, notices)
+    from callbacks.sphere import layer_controls  # the callbacks module imports this one
+
+    return page(state, notices, layer_controls(state))
+
+
+DIM_LABELS = {3: " 3: the LayerNorm circle", 4: " 4: the LayerNorm sphere"}
+
+
+def dim_options(locked: bool) -> list[dict]:
+    """d's choices; a trained layer fixes d to its input width."""
+    return [{"label": DIM_LABELS[d], "value": d, "disabled": locked} for d in DIMS]
+
+
+def layer_options(shapes: list[tuple[int, int]] | None) -> list[dict]:
+    """Layer k = 1..depth of a model whose Linear layers have these (out, in) shapes; the
+    ones whose input is not 3- or 4-D are greyed out. Without a model: 1..8."""
+    if not shapes:
+        return [{"label": f" {k}", "value": k} for k in range(LAYERS[0], LAYERS[1] + 1)]
+    return [{"label": f" {k}", "value": k, "disabled": shapes[k][1] not in DIMS} for k in range(1, len(shapes))]
+
+
+def shown_style(visible: bool) -> dict:
+    return {"display": "block" if visible else "none"}
+
+
+def random_box_style(applies: bool) -> dict:
+    return {} if applies else {"opacity": 0.55}
+
 
 
 def _slider(cid, lo, hi, step, value, marks, **extra):
@@ -139,27 +176,51 @@ def el_style(dim: int) -> dict:
     return {"display": "block" if dim == 4 else "none"}
 
 
-def page(state: SphereState, notices: list[str]) -> html.Div:
+def page(state: SphereState, notices: list[str], controls: dict | None = None) -> html.Div:
+    """The page for a valid state. ``controls``: how the layer controls look for it (see
+    ``callbacks.sphere.layer_controls``); without it, as for a random layer."""
+    if controls is None:
+        controls = {"dim": state.dim, "locked": False, "seed_locked": False, "random_note": "", "shapes": None,
+                    "source_help": [], "notice": None, "trained_box": shown_style(state.source == "trained")}
+    locked = controls["locked"]
+    state = dataclasses.replace(state, dim=controls["dim"])
+    shown_notices = notices + ([controls["notice"]] if controls.get("notice") else [])
     layer_controls = [
         html.H3("The layer", className="section"),
-        control("Source", dcc.RadioItems(id=SOURCE, value=state.source, options=SOURCE_OPTIONS, className="radio"),
-                "Only random layers today."),
+        control("Source", dcc.RadioItems(id=SOURCE, value=state.source, options=SOURCE_OPTIONS, className="radio")),
+        html.Div(controls["source_help"], id=SOURCE_HELP, className="control-help sp-source-help",
+                 style={"marginTop": "-6px", "marginBottom": "10px"}),
+        html.Div([
+            control("Model id", dcc.Input(id=MODEL_ID, type="text", value=state.model, debounce=True,
+                                          placeholder="40 hex digits, from a Toy classifiers link",
+                                          spellCheck=False, style={"width": "100%", "fontFamily": "monospace",
+                                                                    "fontSize": "11.5px"}),
+                    control_id=MODEL_ID),
+            control("Layer k", dcc.RadioItems(id=LAYER_ID, value=state.layer, inline=True, className="radio",
+                                              options=layer_options(controls["shapes"])),
+                    "The Linear map after hidden layer k (the last one is the output layer)."),
+        ], id=TRAINED_BOX, style=controls["trained_box"]),
         control("Residual dimension d", dcc.RadioItems(
-            id=DIM, value=state.dim, inline=True, className="radio",
-            options=[{"label": " 3: the LayerNorm circle", "value": 3},
-                     {"label": " 4: the LayerNorm sphere", "value": 4}])),
-        control("Neurons", _slider(NEURONS_ID, *NEURONS, 1, state.neurons,
-                                   {1: "1", 8: "8", 16: "16", 32: "32", 48: "48", 64: "64"}), control_id=NEURONS_ID),
-        control("Weight scale", _slider(WSCALE, 0.1, 4.0, 0.05, state.wscale, {0.1: "0.1", 1: "1", 2: "2", 3: "3",
-                                                                               4: "4"}),
-                "W ~ N(0, scale²/d): w·x is of order the scale on the sphere of radius √d.", WSCALE),
-        control("Bias scale", _slider(BSCALE, 0.0, 2.0, 0.05, state.bscale, {0: "0", 0.5: "0.5", 1: "1", 2: "2"}),
-                "b ~ N(0, scale²). With 0 every boundary is a great circle.", BSCALE),
+            id=DIM, value=state.dim, inline=True, className="radio", options=dim_options(locked))),
         control("Activation", dcc.RadioItems(
             id=ACT, value=state.act, inline=True, className="radio",
-            options=[{"label": " ReLU", "value": "relu"}, {"label": " GELU (soft codes)", "value": "gelu"}])),
-        control("Seed", dcc.Input(id=SEED, type="number", value=state.seed, min=0, step=1, debounce=True,
-                                  className="num"), control_id=SEED),
+            options=[{"label": " ReLU", "value": "relu"}, {"label": " GELU (soft codes)", "value": "gelu"}]),
+                "Applied to the layer's pre-activations W x + b."),
+        html.Div([
+            html.Div(controls["random_note"], id=RANDOM_NOTE, className="control-help"),
+            control("Neurons", _slider(NEURONS_ID, *NEURONS, 1, state.neurons,
+                                       {1: "1", 8: "8", 16: "16", 32: "32", 48: "48", 64: "64"}, disabled=locked),
+                    control_id=NEURONS_ID),
+            control("Weight scale", _slider(WSCALE, 0.1, 4.0, 0.05, state.wscale, {0.1: "0.1", 1: "1", 2: "2",
+                                                                                   3: "3", 4: "4"}, disabled=locked),
+                    "W ~ N(0, scale²/d): w·x is of order the scale on the sphere of radius √d.", WSCALE),
+            control("Bias scale", _slider(BSCALE, 0.0, 2.0, 0.05, state.bscale, {0: "0", 0.5: "0.5", 1: "1", 2: "2"},
+                                          disabled=locked),
+                    "b ~ N(0, scale²). With 0 every boundary is a great circle.", BSCALE),
+            control("Seed", dcc.Input(id=SEED, type="number", value=state.seed, min=0, step=1, debounce=True,
+                                      className="num", disabled=controls["seed_locked"]),
+                    "Of the random layer (and of the random readout).", SEED),
+        ], id=RANDOM_BOX, style=random_box_style(not locked)),
     ]
     direction_controls = [
         html.H3("Directions", className="section"),
@@ -188,7 +249,7 @@ def page(state: SphereState, notices: list[str]) -> html.Div:
             *layer_controls,
             *direction_controls,
             copy_link(COPY),
-            notices_box(notices, NOTICES),
+            notices_box(shown_notices, NOTICES),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
             dcc.Store(id=LINK_NOTICES, data=notices),

@@ -1,7 +1,7 @@
 """Typed, validated, URL-serialisable page state.
 
 Each page declares its state as a frozen dataclass whose fields carry a ``Spec`` (range,
-choices, default). One function, :func:`validate`, turns *anything* (a URL query, a
+choices, pattern, default). One function, :func:`validate`, turns *anything* (a URL query, a
 callback payload, a notebook dict) into a valid state plus human-readable notices; one
 pair, :func:`to_query` / :func:`from_query`, turns state into a query string and back.
 Like scikit-learn's parameter validation, every notice names the field and what is
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 from urllib.parse import parse_qsl, urlencode
@@ -24,18 +25,24 @@ _ECHO_LIMIT = 40
 
 @dataclass(frozen=True)
 class Spec:
-    """How one field is validated: a number in [lo, hi] (int or float) or one of choices."""
+    """How one field is validated: a number in [lo, hi] (int or float), one of choices, a
+    flag, or a text that fully matches ``pattern`` (at most ``max_len`` characters)."""
 
-    kind: str  # "float", "int", "choice", "bool"
+    kind: str  # "float", "int", "choice", "bool", "text"
     default: Any
     lo: float | None = None
     hi: float | None = None
     choices: Sequence[str] = ()
     label: str = ""
+    pattern: str = ""
+    max_len: int = 0
+    describe: str = ""  # the allowed form of a text field, in words
 
     def allowed(self) -> str:
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
+        if self.kind == "text":
+            return self.describe or f"text matching {self.pattern} (at most {self.max_len} characters)"
         if self.kind == "bool":
             return "true or false"
         kind = "an integer" if self.kind == "int" else "a number"
@@ -58,6 +65,16 @@ def choice(default: str, choices: Sequence[str], label: str = "") -> Any:
 
 def flag(default: bool, label: str = "") -> Any:
     return dataclasses.field(default=default, metadata={"spec": Spec("bool", default, label=label)})
+
+
+def text(default: str, pattern: str, label: str = "", describe: str = "", max_len: int = 200) -> Any:
+    """A string field: valid when it is at most ``max_len`` characters and ``re.fullmatch``es
+    ``pattern`` (surrounding whitespace is dropped). Let the pattern allow "" for an optional
+    field; ``describe`` says the allowed form in words for notices."""
+    if not isinstance(default, str) or len(default) > max_len or not re.fullmatch(pattern, default):
+        raise ValueError(f"the default {default!r} does not match its own pattern {pattern!r}")
+    spec = Spec("text", default, label=label, pattern=pattern, max_len=max_len, describe=describe)
+    return dataclasses.field(default=default, metadata={"spec": spec})
 
 
 def _fmt(x: float | None) -> str:
@@ -85,6 +102,13 @@ def _coerce(name: str, spec: Spec, raw: Any) -> tuple[Any, str | None]:
         if isinstance(value, str) and value in spec.choices:
             return value, None
         return spec.default, f"{label} = {_echo(raw)} is not allowed ({spec.allowed()}); using {spec.default}."
+    if spec.kind == "text":
+        if isinstance(raw, str):
+            value = raw.strip()
+            if len(value) <= spec.max_len and re.fullmatch(spec.pattern, value):
+                return value, None
+        shown = repr(spec.default) if spec.default else "empty"
+        return spec.default, f"{label} = {_echo(raw)} is not allowed ({spec.allowed()}); using {shown}."
     if spec.kind == "bool":
         if isinstance(raw, bool):
             return raw, None

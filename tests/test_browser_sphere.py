@@ -79,10 +79,72 @@ def test_sphere_view_and_moving_v_patches_the_markers(browser, live_server):
 
 
 def test_bad_link_shows_notices_not_an_error(browser, live_server):
-    browser.get(live_server + "/sphere?dim=7&neurons=1000&seed=abc&wscale=-1&act=tanh&source=trained")
+    browser.get(live_server + "/sphere?dim=7&neurons=1000&seed=abc&wscale=-1&act=tanh&source=nope")
     box = WebDriverWait(browser, 20).until(EC.presence_of_element_located((By.ID, "sp-notices")))
     wait_for(browser, lambda d: "neurons = 1000 is out of range" in box.text)
-    for text in ("dim = 7", "1 to 64", "seed = 'abc'", "wscale = -1", "act = 'tanh'", "source = 'trained'"):
+    for text in ("dim = 7", "1 to 64", "seed = 'abc'", "wscale = -1", "act = 'tanh'", "source = 'nope'"):
         assert text in box.text, text
     wait_for(browser, lambda d: figure_info(d, "sp-scene") and "64 neurons" in summary(d))
+    assert severe_console_errors(browser) == []
+
+
+def train_tiny(width: int) -> str:
+    """A tiny spiral model trained by the /train page's job function in this process: the
+    live server runs in this process too, so it reads the model from the same cache."""
+    from callbacks import models_store as store
+    from callbacks import train as tcb
+    from layouts.train import TrainState
+    from polyviz import state as st
+
+    state, _ = st.validate(TrainState, dict(dataset="spiral", n=120, width=width, depth=2, steps=40, seed=5,
+                                            data_seed=1))
+    key, status, _ = tcb.run_training_job(tcb.new_job(state, "train"))
+    assert isinstance(key, str), status
+    return store.model_id(key)
+
+
+def test_trained_layer_from_a_train_page_link(browser, live_server):
+    from callbacks import models_store as store
+    from polyviz import polytopes as pt
+    from polyviz.models import layer_weights
+
+    model = train_tiny(3)
+    browser.get(live_server + f"/sphere?source=trained&model={model}&layer=2&dim=4")
+    wait_for(browser, lambda d: figure_info(d, "sp-scene") and summary(d).startswith("Layer 2 of the trained model"))
+    assert "spiral, width 3, depth 2, u_ε, test accuracy" in summary(browser)
+    W, b = layer_weights(store.load_trained(model), 2)
+    arcs = max(1, len(pt.circle_arcs(W, b, *pt.layernorm_circle(3))[0]))
+    assert figure_info(browser, "sp-scene")["meta"]["arcs"] == arcs
+    assert f"cut into {arcs} arc" in summary(browser)
+    help_text = browser.find_element(By.ID, "sp-source-help").text
+    assert "Layer 2 of a trained model" in help_text and "random (seed 0)" in help_text
+    dim3 = browser.find_element(By.CSS_SELECTOR, "#sp-dim input[value='3']")
+    assert dim3.is_selected() and not dim3.is_enabled()  # d follows the layer
+    assert browser.find_elements(By.CSS_SELECTOR, "#sp-neurons .dash-slider-root[aria-disabled='true']")
+    assert browser.find_element(By.ID, "sp-seed").is_enabled()  # it draws the output layer's random readout
+    wait_for(browser, lambda d: "dim=3" in d.current_url and f"model={model}" in d.current_url)
+    for graph in ("sp-circle", "sp-scaling", "sp-rotation"):
+        wait_for(browser, lambda d, g=graph: figure_info(d, g))
+    wait_for(browser, lambda d: "first row" not in d.find_element(By.ID, "sp-rotation-text").text
+             and "random (seed 0)" in d.find_element(By.ID, "sp-rotation-text").text)
+
+    browser.find_element(By.CSS_SELECTOR, "#sp-layer input[value='1']").click()  # the other layer
+    wait_for(browser, lambda d: summary(d).startswith("Layer 1 of the trained model"))
+    wait_for(browser, lambda d: "first row of layer 2's weights" in d.find_element(By.ID, "sp-rotation-text").text)
+    wait_for(browser, lambda d: "layer=1" in d.current_url)
+    wait_for(browser, lambda d: not d.find_element(By.ID, "sp-seed").is_enabled())  # read out by layer 2 now
+
+    browser.find_element(By.CSS_SELECTOR, "#sp-source input[value='random']").click()  # back to a random layer
+    wait_for(browser, lambda d: summary(d).startswith("12 neurons"))
+    assert browser.find_element(By.CSS_SELECTOR, "#sp-dim input[value='4']").is_enabled()
+    wait_for(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "#sp-neurons [aria-disabled='true']"))
+    assert severe_console_errors(browser) == []
+
+
+def test_unknown_model_falls_back_with_a_notice(browser, live_server):
+    browser.get(live_server + "/sphere?source=trained&model=" + "0" * 40 + "&layer=1")
+    box = WebDriverWait(browser, 20).until(EC.presence_of_element_located((By.ID, "sp-notices")))
+    wait_for(browser, lambda d: "is not in the cache" in box.text)
+    wait_for(browser, lambda d: summary(d).startswith("A random layer, not a trained one"))
+    assert "is not in the cache" in browser.find_element(By.ID, "sp-source-help").text
     assert severe_console_errors(browser) == []

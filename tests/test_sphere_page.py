@@ -23,8 +23,8 @@ def page_modules(dash_app):
     return cb, lay
 
 
-def layer_args(dim=3, neurons=12, seed=0, wscale=1.0, bscale=0.5, act="relu", source="random"):
-    return (source, dim, neurons, seed, wscale, bscale, act)
+def layer_args(dim=3, neurons=12, seed=0, wscale=1.0, bscale=0.5, act="relu", source="random", model="", layer=1):
+    return (source, dim, neurons, seed, wscale, bscale, act, model, layer)
 
 
 def text_of(children) -> str:
@@ -45,7 +45,9 @@ def test_random_states_round_trip_exactly(page_modules):
     rng = random.Random(0)
     for _ in range(50):
         kmax = rng.uniform(0.5, 50)
-        state = lay.SphereState(source="random", dim=rng.choice([3, 4]), neurons=rng.randint(1, 64),
+        state = lay.SphereState(source=rng.choice(["random", "trained"]), dim=rng.choice([3, 4]),
+                                neurons=rng.randint(1, 64), model=rng.choice(["", "%040x" % rng.getrandbits(160)]),
+                                layer=rng.randint(1, 8),
                                 seed=rng.randint(0, 2**31 - 1), wscale=rng.uniform(0.1, 4), bscale=rng.uniform(0, 2),
                                 act=rng.choice(["relu", "gelu"]), v_az=rng.uniform(0, 360), v_el=rng.uniform(-90, 90),
                                 w_az=rng.uniform(0, 360), w_el=rng.uniform(-90, 90), k=rng.uniform(0.01, kmax),
@@ -58,7 +60,7 @@ def test_every_control_is_in_the_query(page_modules):
     _, lay = page_modules
     query = st.to_query(lay.SphereState())
     for name in ("source", "dim", "neurons", "seed", "wscale", "bscale", "act", "v_az", "v_el", "w_az", "w_el",
-                 "k", "kmax", "full"):
+                 "k", "kmax", "full", "model", "layer"):
         assert f"{name}=" in query, name
 
 
@@ -80,14 +82,17 @@ def test_layout_restores_state_and_shows_notices(page_modules):
     assert found[lay.NOTICES].children == []
     assert "dim=4&neurons=40" in found[lay.QUERY].data
 
-    bad = lay.layout(dim="7", neurons="1000", seed="abc", wscale="-1", act="tanh", source="trained")
+    bad = lay.layout(dim="7", neurons="1000", seed="abc", wscale="-1", act="tanh", source="nope", model="XYZ",
+                     layer="0")
     found = {node.id: node for node in bad._traverse() if getattr(node, "id", None)}
     notices = text_of(found[lay.NOTICES].children)
     for expected in ("dim = 7 is out of range (allowed: an integer from 3 to 4)",
                      "neurons = 1000 is out of range (allowed: an integer from 1 to 64)",
                      "seed = 'abc' is not a number", "wscale = -1 is out of range (allowed: a number from 0.1 to 4)",
                      "act = 'tanh' is not allowed (one of relu, gelu)",
-                     "source = 'trained' is not allowed (one of random)"):
+                     "source = 'nope' is not allowed (one of random, trained)",
+                     "model = 'XYZ' is not allowed (exactly 40 lowercase hex digits",
+                     "layer = 0 is out of range (allowed: an integer from 1 to 8)"):
         assert expected in notices, expected
     assert found[lay.LINK_NOTICES].data  # kept for the first draw
     assert found[lay.DIM].value == 4 and found[lay.NEURONS_ID].value == 64
@@ -220,15 +225,16 @@ def _decode(spec):
 
 def test_query_callback_names_each_bad_field(page_modules):
     cb, _ = page_modules
-    query, notices, v_el_style, _ = cb.update_query("nope", 7, 1000, "abc", -1, -1, "tanh", 400, 100, -5, 0, 60, 10,
-                                                    "x", None)
+    query, notices, v_el_style, _ = cb.update_query("nope", 7, 1000, "abc", -1, -1, "tanh", "F" * 40, 99, 400, 100,
+                                                    -5, 0, 60, 10, "x", None)
     text = text_of(notices)
     for field in ("source =", "dim = 7", "neurons = 1000", "seed = 'abc'", "wscale = -1", "bscale = -1",
-                  "act = 'tanh'", "v_az = 400", "v_el = 100", "w_az = -5", "k = 60", "full = 'x'"):
+                  "act = 'tanh'", f"model = '{'F' * 40}'", "layer = 99", "v_az = 400", "v_el = 100", "w_az = -5",
+                  "k = 60", "full = 'x'"):
         assert field in text, field
     assert query.startswith("source=random&dim=4&neurons=64&seed=0&wscale=0.1&bscale=0&act=relu")
     assert v_el_style == {"display": "block"}
-    good = cb.update_query("random", 3, 12, 0, 1, 0.5, "relu", 30, 20, 160, -15, 2, 10, [], ["from the link"])
+    good = cb.update_query("random", 3, 12, 0, 1, 0.5, "relu", "", 1, 30, 20, 160, -15, 2, 10, [], ["from the link"])
     assert text_of(good[1]) == "from the link" and good[2] == {"display": "none"}
 
 
@@ -333,7 +339,9 @@ def test_http_probe_scaling_query_and_k_range(client, http):
 
 BAD = [
     {"sp-neurons.value": 1000}, {"sp-dim.value": 7}, {"sp-seed.value": "abc"}, {"sp-wscale.value": -1},
-    {"sp-bscale.value": -1}, {"sp-act.value": "tanh"}, {"sp-source.value": "trained"},
+    {"sp-bscale.value": -1}, {"sp-act.value": "tanh"}, {"sp-source.value": "nope"},
+    {"sp-model.value": "ABC"}, {"sp-model.value": "z" * 5000}, {"sp-model.value": ["a"]}, {"sp-layer.value": 99},
+    {"sp-layer.value": "two"},
     {"sp-k.value": 1e308}, {"sp-kmax.value": "nan"}, {"sp-v-az.value": [1, 2]}, {"sp-w-el.value": {"x": 1}},
     {"sp-full.value": "yes please"}, {"sp-dim.value": "4"}, {"sp-seed.value": "1" * 5000},
 ]
@@ -369,3 +377,197 @@ def test_whole_page_payload_for_64_neurons_is_reported(client, http):
         response = dash_http.post(client, dash_http.payload(deps[name], values, ["sp-neurons.value"]))
         total += len(response.data)
     assert total < 600_000
+
+
+# --- a trained model's layer as the source ---------------------------------------------------
+
+def train_tiny(width: int, depth: int = 2, seed: int = 3) -> str:
+    """Train a tiny spiral model through the /train page's job function, in this process; it
+    lands in the shared cache. Returns its model id (as in the train page's sphere links)."""
+    from callbacks import models_store as store
+    from callbacks import train as tcb
+    from layouts.train import TrainState
+
+    state, notices = st.validate(TrainState, dict(dataset="spiral", n=120, width=width, depth=depth, steps=40,
+                                                  seed=seed, data_seed=1))
+    assert notices == []
+    key, status, _pct = tcb.run_training_job(tcb.new_job(state, "train"))
+    assert isinstance(key, str) and store.load_trained(key) is not None, status
+    return store.model_id(key)
+
+
+@pytest.fixture(scope="module")
+def trained(page_modules):
+    from callbacks import models_store as store
+
+    ids = {"w3": train_tiny(3), "w2": train_tiny(2)}
+    return {**ids, "params": store.load_trained(ids["w3"]), "store": store}
+
+
+def trained_args(model, layer, dim=4):
+    """Layer inputs as the page sends them; d = 4 in the request does not matter for a trained layer."""
+    return layer_args(dim, 12, 0, source="trained", model=model, layer=layer)
+
+
+def test_trained_model_id_field_and_link(page_modules, trained):
+    _, lay = page_modules
+    link = trained["store"].sphere_href(f"polyviz-1:train-run:{trained['w3']}", 2)
+    state, notices = st.from_query(lay.SphereState, link.split("?", 1)[1])
+    assert notices == [] and (state.source, state.model, state.layer) == ("trained", trained["w3"], 2)
+    again, notices = st.from_query(lay.SphereState, st.to_query(state))
+    assert again == state and notices == []
+
+
+@pytest.mark.parametrize("layer", [1, 2])
+def test_trained_layer_is_drawn_from_its_weights(page_modules, trained, layer):
+    from polyviz.models import layer_weights
+
+    cb, _ = page_modules
+    params = trained["params"]
+    W, b = layer_weights(params, layer)
+    assert W.shape[1] == 3  # the layers after hidden layers 1 and 2 read the width-3 activations
+    figure, summary, caption = cb.update_scene(*trained_args(trained["w3"], layer), 30, 20, 160, -15, 2.0, 10)
+    angles, codes = pt.circle_arcs(W, b, *pt.layernorm_circle(3))
+    meta = figure["layout"]["meta"]
+    assert meta["boundaries"] == len(angles) and meta["arcs"] == max(1, len(angles)) == len(codes)
+    assert len(figure["data"]) == fs.SCENE_BASE_TRACES[3] + fs.SCENE_MARKER_TRACES  # d = 3, whatever was sent
+    acc = params.meta["metrics"]["final_test_accuracy"]
+    assert summary.startswith(f"Layer {layer} of the trained model (spiral, width 3, depth 2, u_ε, "
+                              f"test accuracy {acc:.1%}): ")
+    assert f"{W.shape[0]} neuron" in summary and "circle of radius √3" in caption
+
+    # the probe: layer 1 is read out by the next layer's first row (the output logit); layer 2,
+    # the output layer, by the library's random readout
+    circle, rotation, words = cb.update_probe(*trained_args(trained["w3"], layer), 30, 20, 160, -15, [])
+    w_out = layer_weights(params, layer + 1)[0][0] if layer == 1 else pt.random_readout(W.shape[0], 0)
+    v, w = pt.plane_direction(3, 30, 20), pt.plane_direction(3, 160, -15)
+    probe = pt.rotation_probe(W, b, w_out, v, w)
+    assert rotation["layout"]["meta"]["n_crossings"] == probe.n_crossings
+    assert rotation["layout"]["meta"]["tv_per_radian"] == pytest.approx(probe.tv_per_radian)
+    assert ("first row of layer 2's weights" if layer == 1 else "random (seed 0)") in words
+    p, q, _ = pt.rotation_plane(v, w)
+    assert circle["layout"]["meta"]["crossings"] == len(pt.circle_crossings(W, b, p, q, math.sqrt(3)).angles)
+
+    figure, words = cb.update_scaling(*trained_args(trained["w3"], layer), 30, 20, 2.5, 10)
+    plain = pt.scaling_regions(W, b, v, 10, layernorm=False)
+    assert figure["layout"]["meta"]["without"] == plain.regions
+    assert f"of {W.shape[0]} neurons on" in words
+
+
+def test_trained_layer_link_opens_the_page_on_that_layer(page_modules, trained):
+    _, lay = page_modules
+    page = lay.layout(source="trained", model=trained["w3"], layer="1", dim="4")
+    found = {node.id: node for node in page._traverse() if getattr(node, "id", None)}
+    assert found[lay.DIM].value == 3 and all(o["disabled"] for o in found[lay.DIM].options)  # d follows the layer
+    assert found[lay.NEURONS_ID].disabled and found[lay.WSCALE].disabled and found[lay.SEED].disabled
+    assert [o["value"] for o in found[lay.LAYER_ID].options] == [1, 2]
+    assert found[lay.TRAINED_BOX].style == {"display": "block"} and found[lay.MODEL_ID].value == trained["w3"]
+    help_text = str(found[lay.SOURCE_HELP].children)
+    assert "Layer 1 of a trained model" in help_text and "spiral, width 3, depth 2" in help_text
+    assert "/train?dataset=spiral" in help_text  # back to its training run
+    assert found[lay.NOTICES].children == [] and "dim=3&" in found[lay.QUERY].data
+    assert f"model={trained['w3']}&layer=1" in found[lay.QUERY].data
+    # the output layer is read out by the random readout: its seed stays live
+    found = {node.id: node for node in lay.layout(source="trained", model=trained["w3"], layer="2")._traverse()
+             if getattr(node, "id", None)}
+    assert found[lay.NEURONS_ID].disabled and not found[lay.SEED].disabled
+    # a random layer: nothing locked, no model controls
+    found = {node.id: node for node in lay.layout()._traverse() if getattr(node, "id", None)}
+    assert not found[lay.NEURONS_ID].disabled and found[lay.TRAINED_BOX].style == {"display": "none"}
+    assert not any(o["disabled"] for o in found[lay.DIM].options)
+
+
+def fallback_cases(trained):
+    return [
+        (trained["w3"], 8, "layer 8 does not exist: this model (depth 2) has layers 1 to 2, the last being its "
+                           "output layer; choose layer 1 or 2."),
+        ("0" * 40, 1, "is not in the cache (an unknown id, or its training run has expired)"),
+        (trained["w2"], 1, "layer 1 of this model reads 2-D inputs; the sphere page shows layers whose input has 3 "
+                           "or 4 dimensions: this model has none (its hidden width is 2): train a model of width 3 "
+                           "or 4"),
+    ]
+
+
+def test_trained_layer_that_cannot_be_shown_falls_back_with_a_notice(page_modules, trained):
+    cb, lay = page_modules
+    # layer = 9 is beyond the state's range: clamped to 8 with a notice, then beyond this model's depth
+    state, notices = st.from_query(lay.SphereState, f"source=trained&model={trained['w3']}&layer=9&dim=4")
+    assert state.layer == 8 and "layer = 9 is out of range (allowed: an integer from 1 to 8)" in notices[0]
+    W4, b4 = pt.random_layer(12, 4, seed=0, weight_scale=1.0, bias_scale=0.5)
+    random_regions = pt.sphere_region_count(*pt.layernorm_sphere_layer(W4, b4))
+    for model, layer, expected in fallback_cases(trained):
+        figure, summary, _ = cb.update_scene(*trained_args(model, layer), 30, 20, 160, -15, 2.0, 10)
+        assert figure["layout"]["meta"]["regions"] == random_regions  # the random layer of the controls, d = 4
+        assert summary.startswith("A random layer, not a trained one")
+        _, notices, _, _ = cb.update_query(*trained_args(model, layer), 30, 20, 160, -15, 2, 10, [], None)
+        text = text_of(notices)
+        assert expected in text and "Showing a random layer instead." in text, text
+        page = lay.layout(source="trained", model=model, layer=str(layer), dim="4")
+        found = {node.id: node for node in page._traverse() if getattr(node, "id", None)}
+        assert expected in text_of(found[lay.NOTICES].children)
+        assert found[lay.DIM].value == 4 and not found[lay.NEURONS_ID].disabled  # the random layer's controls
+        assert expected in str(found[lay.SOURCE_HELP].children)
+    # the width-2 model's layers are greyed out in the layer choice
+    controls = cb.sync_layer_controls("trained", trained["w2"], 1, 4, 0)
+    assert [o["disabled"] for o in controls[-1]] == [True, True]
+
+
+def test_trained_source_without_a_model_points_to_the_train_page(page_modules):
+    cb, lay = page_modules
+    found = {node.id: node for node in lay.layout(source="trained")._traverse() if getattr(node, "id", None)}
+    help_text = str(found[lay.SOURCE_HELP].children)
+    assert "train a model on the" in help_text and "href='/train'" in help_text
+    assert "Open layer k on the sphere page" in help_text
+    assert found[lay.NOTICES].children == []  # a hint, not an error
+    _, summary, _ = cb.update_scene(*trained_args("", 1, dim=3), 30, 20, 160, -15, 2.0, 10)
+    assert summary.startswith("A random layer, not a trained one")
+
+
+def test_sync_follows_the_trained_layer(page_modules, trained):
+    cb, _ = page_modules
+    (dim, dim_opts, neurons_off, wscale_off, bscale_off, seed_off, note, box, help_children, trained_box,
+     layer_opts) = cb.sync_layer_controls("trained", trained["w3"], 1, 4, 0)
+    assert dim == 3 and all(o["disabled"] for o in dim_opts)
+    assert neurons_off and wscale_off and bscale_off and seed_off and "not used" in note
+    assert trained_box == {"display": "block"} and [o["value"] for o in layer_opts] == [1, 2]
+    assert cb.sync_layer_controls("trained", trained["w3"], 1, 3, 0)[0] is cb.no_update  # already there
+    back = cb.sync_layer_controls("random", trained["w3"], 1, 3, 0)
+    assert back[0] is cb.no_update and not any(back[2:6]) and back[9] == {"display": "none"}
+
+
+def test_markers_follow_the_trained_layers_dimension(page_modules, trained):
+    cb, _ = page_modules
+    patch = cb.move_markers(100, 10, 200, -30, 4.0, 4, 10, "trained", trained["w3"], 1).to_plotly_json()
+    base = fs.SCENE_BASE_TRACES[3]
+    assert [op["location"] for op in patch["operations"]] == [["data", base + i]
+                                                               for i in range(fs.SCENE_MARKER_TRACES)]
+
+
+def test_http_trained_layer_and_fallbacks(client, http, trained):
+    from polyviz.models import layer_weights
+
+    deps, values = http
+    values = {**values, "sp-source.value": "trained", "sp-model.value": trained["w3"], "sp-layer.value": 2,
+              "sp-dim.value": 4}
+    body = fire(client, deps["scene"], values, ["sp-layer.value"])
+    W, b = layer_weights(trained["params"], 2)
+    angles, _ = pt.circle_arcs(W, b, *pt.layernorm_circle(3))
+    assert body["sp-scene"]["figure"]["layout"]["meta"]["arcs"] == max(1, len(angles))
+    assert body["sp-summary"]["children"].startswith("Layer 2 of the trained model (spiral, width 3, depth 2")
+    body = fire(client, deps["probe"], values, ["sp-layer.value"])
+    assert "random (seed 0)" in body["sp-rotation-text"]["children"]
+    body = fire(client, deps["query"], values, ["sp-layer.value"])
+    assert f"model={trained['w3']}&layer=2" in body["sp-query"]["data"] and "dim=3&" in body["sp-query"]["data"]
+    assert body["sp-notices"]["children"] == []
+    sync = server_dep(client, "sp-dim.value")
+    body = fire(client, sync, values, ["sp-layer.value"])
+    assert body["sp-dim"]["value"] == 3 and body["sp-neurons"]["disabled"] is True
+    for model, layer, expected in fallback_cases(trained):
+        body = fire(client, deps["query"], {**values, "sp-model.value": model, "sp-layer.value": layer},
+                    ["sp-model.value"])
+        assert expected in text_of([n["props"]["children"] for n in body["sp-notices"]["children"]])
+        body = fire(client, deps["scene"], {**values, "sp-model.value": model, "sp-layer.value": layer},
+                    ["sp-model.value"])
+        assert body["sp-summary"]["children"].startswith("A random layer, not a trained one")
+    response = client.get(f"/sphere?source=trained&model={trained['w3']}&layer=2")
+    assert response.status_code == 200

@@ -71,3 +71,73 @@ def test_anything_in_gives_a_valid_state(raw):
     assert math.isfinite(state.t) and isinstance(state.n, int)
     again, _ = st.from_query(StretchFoldState, st.to_query(state))
     assert again == state
+
+
+# --- text fields (e.g. a model id in a link) ------------------------------------------------
+
+from dataclasses import dataclass  # noqa: E402
+
+import pytest  # noqa: E402
+
+HEX40 = r"(?:[0-9a-f]{40})?"
+
+
+@dataclass(frozen=True)
+class TextState:
+    model: str = st.text("", HEX40, label="model", describe="exactly 40 lowercase hex digits, or empty")
+    name: str = st.text("a", r"[a-z]{1,8}", label="name", max_len=8)
+
+
+def test_text_field_accepts_its_pattern_and_round_trips():
+    ident = "0123456789abcdef" * 2 + "01234567"
+    state, notices = st.from_query(TextState, f"model={ident}&name=xyz")
+    assert (state.model, state.name) == (ident, "xyz") and notices == []
+    again, notices = st.from_query(TextState, st.to_query(state))
+    assert again == state and notices == []
+    empty, notices = st.from_query(TextState, "model=")
+    assert empty.model == "" and notices == [] and st.from_query(TextState, st.to_query(empty))[0] == empty
+    assert st.validate(TextState, {"model": f"  {ident}\n"})[0].model == ident  # pasted with whitespace
+
+
+@pytest.mark.parametrize("bad", ["0123456789ABCDEF" * 2 + "01234567",  # uppercase
+                                 "abc123",  # short
+                                 "a" * 41,  # long
+                                 "0123456789abcdef" * 2 + "0123456g",  # not hex
+                                 "a" * 10_000,  # huge
+                                 "../../etc/passwd", "<script>", 12345, None, ["a" * 40], {"x": 1}, True])
+def test_text_field_rejects_anything_else_with_a_notice_and_empty(bad):
+    state, notices = st.validate(TextState, {"model": bad})
+    assert state.model == "" and len(notices) == 1
+    notice = notices[0]
+    assert notice.startswith("model = ") and "is not allowed (exactly 40 lowercase hex digits, or empty)" in notice
+    assert notice.endswith("using empty.") and len(notice) < 200  # never echoed in full
+
+
+def test_text_field_default_and_length_cap():
+    state, notices = st.validate(TextState, {"name": "abcdefghi"})  # 9 > max_len
+    assert state.name == "a" and "name = 'abcdefghi' is not allowed" in notices[0] and "using 'a'" in notices[0]
+    with pytest.raises(ValueError, match="does not match its own pattern"):
+        st.text("X", HEX40)
+
+
+def test_sphere_state_source_and_model_fields():
+    from layouts.sphere import SphereState
+
+    ident = "f" * 40
+    state, notices = st.from_query(SphereState, f"source=trained&model={ident}&layer=3")
+    assert (state.source, state.model, state.layer) == ("trained", ident, 3) and notices == []
+    assert "source=trained&" in st.to_query(state) and f"model={ident}&layer=3" in st.to_query(state)
+    state, notices = st.from_query(SphereState, "source=other&model=F00&layer=12")
+    assert (state.source, state.model, state.layer) == ("random", "", 8)
+    assert [n.split(" =")[0] for n in notices] == ["source", "model", "layer"]
+
+
+@given(hs.dictionaries(hs.sampled_from(["model", "name", "zzz"]),
+                       hs.one_of(hs.text(max_size=60), hs.text(alphabet="0123456789abcdefABCDEF", min_size=38,
+                                                               max_size=42), hs.integers(), hs.none())))
+def test_any_text_in_gives_a_valid_state(raw):
+    import re
+
+    state, _ = st.validate(TextState, raw)
+    assert re.fullmatch(HEX40, state.model) and re.fullmatch(r"[a-z]{1,8}", state.name)
+    assert st.from_query(TextState, st.to_query(state)) == (state, [])
