@@ -48,6 +48,11 @@ def _neuron_multipliers(n: int) -> np.ndarray:
     return rng.integers(1, len(PALETTE), size=n)
 
 
+def plural(count: int, noun: str) -> str:
+    """'1 region', '3 regions': titles read as sentences."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def code_palette_index(codes) -> np.ndarray:
     """Palette index (0..len(PALETTE)-1) of each row of a bool code array (m, n)."""
     codes = np.asarray(codes, dtype=bool)
@@ -461,7 +466,7 @@ def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, n_grid: int = 2
              hovertemplate="k = %{x:.3f}: %{y} regions<extra></extra>"),
     ]
     eps_note = f", ε = {eps:.0e}" if eps > 0 else ""
-    title = (f"Scaling v by k ∈ (0, {k_max:g}]: {plain.regions} regions without LayerNorm, "
+    title = (f"Scaling v by k ∈ (0, {k_max:g}]: {plural(plain.regions, 'region')} without LayerNorm, "
              f"{normed.regions} with{eps_note}")
     meta = dict(without=plain.regions, with_layernorm=normed.regions)
     extra = {}
@@ -524,7 +529,7 @@ def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 3
     ]
     path = ("a full turn through v (w ∥ v)" if parallel else
             f"v → w, full turn" if full_circle else f"v → w ({math.degrees(probe.angle_end):.0f}°)")
-    title = (f"Rotating {path}: {probe.n_crossings} boundary crossings · "
+    title = (f"Rotating {path}: {plural(probe.n_crossings, 'boundary crossing')} · "
              f"total variation {probe.tv_per_radian:.3g}/rad · {_arc_title(activation)}")
     extra = {}
     if not parallel and full_circle and angle is not None:  # mark where w is on the full turn
