@@ -76,8 +76,11 @@ def encode(body) -> str:
     return json.dumps(body, allow_nan=True, default=str)
 
 
-def run_fuzz(client, cases_per_callback: int, skip=lambda dep: False, seed: int = 0) -> dict:
-    """Fuzz every server callback; returns counts of cases and of 5xx answers."""
+def run_fuzz(client, cases_per_callback: int, skip=lambda dep: False, background_cases: int | None = None) -> dict:
+    """Fuzz every server callback; returns counts of cases and of 5xx answers.
+
+    Background callbacks start a job process for each accepted request, so they get
+    `background_cases` cases each (default: as many as the others)."""
     import dash
 
     deps = dash_http.dependencies(client)
@@ -87,7 +90,11 @@ def run_fuzz(client, cases_per_callback: int, skip=lambda dep: False, seed: int 
         if skip(dep):
             continue
 
-        @settings(max_examples=cases_per_callback, database=None, deadline=None, derandomize=True,
+        examples = cases_per_callback
+        if dep.get("background") and background_cases is not None:
+            examples = background_cases
+
+        @settings(max_examples=examples, database=None, deadline=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
         @given(body_strategy(dep, realistic))
         def check(body):
