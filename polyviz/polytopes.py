@@ -54,6 +54,15 @@ PARALLEL_TOL = 1e-20
 SAME_OFFSET_TOL = 1e-9
 DISC_TOL = 1e-12
 POINT_TOL = 1e-9
+# Where two circles touch or cross at an angle with sine below ZONE_SIN, intersection
+# points on one of them within SEP_TOL (plane distance) of the other join their common
+# point: the circles cannot be told apart there (see _vertex_graph; SEP_TOL is ~1000
+# times the rounding error of such distances).
+ZONE_SIN = 1e-3
+SEP_TOL = 1e-13
+# Error bound of a computed crossing point, times the sine of the crossing angle (the
+# largest seen against 50-digit arithmetic is 1e-15).
+POINT_ERR = 4e-15
 
 ACTIVATIONS = ("relu", "gelu")
 
@@ -495,7 +504,9 @@ class CircleArrangement:
     representative per distinct circle; ``vertices`` (V, 3) the distinct intersection
     points; ``incidence`` (I, 2) unique (distinct-circle position, vertex) pairs;
     ``n_loops`` circles that meet no other; ``n_components`` connected components of the
-    union of the circles; ``n_regions`` faces by Euler's formula."""
+    union of the circles; ``n_regions`` faces by Euler's formula; ``vertex_radius`` (V,)
+    how far the intersection points merged into each vertex lie from it (with their
+    rounding errors)."""
 
     circles: BoundaryCircles
     distinct: np.ndarray
@@ -504,17 +515,22 @@ class CircleArrangement:
     n_loops: int
     n_components: int
     n_regions: int
+    vertex_radius: np.ndarray = field(default=None, repr=False, compare=False)
 
 
 def _pair_intersections(u: np.ndarray, h: np.ndarray):
     """Intersection points of every pair of distinct circles u_i.x = h_i on S2.
 
-    Returns (points (K, 3), pair_i (K,), pair_j (K,)). A pair gives 2 points when the
-    circles cross, 1 when they touch (|discriminant| <= DISC_TOL), none when they are
-    disjoint or on parallel planes."""
+    Returns (points (K, 3), pair_i (K,), pair_j (K,), sin_angle (K,), lens (K,)). A pair
+    gives 2 points when the circles cross, 1 when they touch (|discriminant| <= DISC_TOL),
+    none when they are disjoint or on parallel planes. ``sin_angle`` is the sine of the
+    angle at which the pair crosses (0 where it touches); ``lens`` is, for a touch, half
+    the distance between the two points where the circles may in fact cross (the square
+    root of a positive discriminant within DISC_TOL), else 0."""
     m = len(u)
     if m < 2:
-        return np.zeros((0, 3)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        return np.zeros((0, 3)), empty, empty, np.zeros(0), np.zeros(0)
     i, j = np.triu_indices(m, k=1)
     ui, uj, hi, hj = u[i], u[j], h[i], h[j]
     d = np.cross(ui, uj)
@@ -529,12 +545,31 @@ def _pair_intersections(u: np.ndarray, h: np.ndarray):
     touch = np.abs(disc) <= DISC_TOL * np.maximum(1.0, x0_sq)
     cross = (disc > 0) & ~touch
     t = np.sqrt(np.where(cross, disc, 0.0) / s2)
+    # The circles' tangents at x meet at angle a with sin a = |x.d| / (rho_i rho_j) = t s2 / (rho_i rho_j).
+    rho = np.sqrt(np.maximum(1e-300, (1.0 - hi * hi) * (1.0 - hj * hj)))
+    sin_angle = np.minimum(1.0, t * s2 / rho)[cross]
     pts = [x0[touch], x0[cross] + t[cross, None] * d[cross], x0[cross] - t[cross, None] * d[cross]]
     pi = [i[touch], i[cross], i[cross]]
     pj = [j[touch], j[cross], j[cross]]
     points = np.concatenate(pts)
     points /= np.linalg.norm(points, axis=1, keepdims=True)
-    return points, np.concatenate(pi), np.concatenate(pj)
+    pi, pj = np.concatenate(pi), np.concatenate(pj)
+    # Nearly parallel planes (e.g. small circles nearly alike) leave the crossings up to
+    # ~1e-10 off them (x0 loses digits as 1 / s2): one Newton step on (u_i.x = h_i,
+    # u_j.x = h_j, |x| = 1) puts them back. (Not at touching points: singular there.)
+    n_touch = int(touch.sum())
+    near_parallel = np.flatnonzero(s2[cross] < 1e-3)
+    fix = n_touch + np.concatenate([near_parallel, near_parallel + int(cross.sum())])
+    if len(fix):
+        x, ui, uj = points[fix], u[pi[fix]], u[pj[fix]]
+        res = np.stack([np.einsum("ij,ij->i", x, ui) - h[pi[fix]], np.einsum("ij,ij->i", x, uj) - h[pj[fix]],
+                        0.5 * (np.einsum("ij,ij->i", x, x) - 1.0)], axis=1)
+        J = np.stack([ui, uj, x], axis=1)
+        ok = np.abs(np.linalg.det(J)) > 1e-200
+        points[fix[ok]] -= np.linalg.solve(J[ok], res[ok][:, :, None])[:, :, 0]
+    sin_angle = np.concatenate([np.zeros(n_touch), sin_angle, sin_angle])
+    lens = np.concatenate([np.sqrt(np.maximum(disc[touch], 0.0)), np.zeros(2 * int(cross.sum()))])
+    return points, pi, pj, sin_angle, lens
 
 
 def _components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
@@ -546,21 +581,176 @@ def _components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.nda
     return connected_components(graph, directed=False)
 
 
-def _vertex_graph(u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices (V, 3) of the circles u_k.x = h_k on S2 (pairwise intersections, merged
-    within POINT_TOL) and the unique (circle, vertex) incidences (I, 2)."""
-    points, pi, pj = _pair_intersections(u, h)
+def _circle_order(u, h, bases, vertices, incidence):
+    """The incidences sorted by circle, then by the angle of the vertex on the circle.
+
+    Returns (circle, vertex, theta, counts, nxt): the sorted incidences, the vertex angles
+    in [0, 2 pi) about each circle's normal, the number of vertices on each circle, and
+    for each incidence the position of the next one counter-clockwise on its circle (an
+    edge runs from vertex[e] to vertex[nxt[e]])."""
+    circle, vertex = incidence[:, 0], incidence[:, 1]
+    rel = vertices[vertex] - h[circle, None] * u[circle]
+    theta = np.mod(np.arctan2(np.einsum("ij,ij->i", rel, bases[circle, 1]),
+                              np.einsum("ij,ij->i", rel, bases[circle, 0])), TAU)
+    order = np.lexsort((theta, circle))
+    circle, vertex, theta = circle[order], vertex[order], theta[order]
+    counts = np.bincount(circle, minlength=len(u))
+    circle_start = np.concatenate([[0], np.cumsum(counts)])
+    pos = np.arange(len(circle)) - circle_start[circle]
+    nxt = circle_start[circle] + np.mod(pos + 1, counts[circle])
+    return circle, vertex, theta, counts, nxt
+
+
+def _vertex_graph(u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertices (V, 3) of the circles u_k.x = h_k on S2, the unique (circle, vertex)
+    incidences (I, 2) and the radius of each vertex's cluster (V,). The region count and
+    the face tracing use this one graph (the tracing adds auxiliary circles on top, see
+    :func:`_add_auxiliary`).
+
+    A vertex is a cluster of pairwise intersection points, joined (single linkage) when
+
+    * two points are closer than POINT_TOL, or than the sum of their errors (a crossing
+      at angle a is computed to within ~1e-15 / sin a: POINT_ERR / sin a);
+    * a point lies on one of two circles that touch or cross at a small angle (sine below
+      ZONE_SIN) and within SEP_TOL of the other one (plane distance), or, for a touch,
+      within 4 lens half-widths of the touching point: there the two circles cannot be
+      told apart in float64, so the point joins their nearest common point (a circle
+      crossing a tangent pair 1e-8 from the tangency meets both within 1e-16);
+    * a circle passing closer to a vertex than its cluster radius goes through it;
+    * two clusters on one circle are closer than 3 times the sum of their radii (how far
+      their points, with their errors, lie from the vertex, and at least the lens
+      half-width of a touch), so that clusters stay well apart (see
+      :func:`_rotation_system`): at a crossing at a small angle a the two circles are
+      within noise of each other for ~POINT_ERR / sin a along, and only beyond that does
+      the order in which they leave tell a crossing.
+
+    A cluster with a touching point sits at it, others at their mean.
+    """
+    points, pi, pj, sin_angle, lens = _pair_intersections(u, h)
     if not len(points):
-        return np.zeros((0, 3)), np.zeros((0, 2), dtype=np.int64)
+        return np.zeros((0, 3)), np.zeros((0, 2), dtype=np.int64), np.zeros(0)
     from scipy.spatial import cKDTree
 
+    m, K = len(u), len(points)
+    touch = np.flatnonzero(sin_angle == 0.0)
+    tree = cKDTree(points)
+    close = tree.query_pairs(POINT_TOL, output_type="ndarray")
+    link_a, link_b = [close[:, 0]], [close[:, 1]]
+    # A crossing at angle a is only known to within POINT_ERR / sin a (capped: beyond that
+    # the two circles are the same circle for all purposes here).
+    err = np.where(sin_angle > 0.0, np.minimum(POINT_ERR / np.maximum(sin_angle, 1e-300), 1e-3), 0.0)
+    for p in np.flatnonzero(err > 0.5 * POINT_TOL):
+        q = np.asarray(tree.query_ball_point(points[p], 2.0 * err[p]), dtype=np.int64)
+        q = q[np.linalg.norm(points[q] - points[p], axis=1) <= err[p] + err[q]]
+        link_a.append(np.full(len(q), p))
+        link_b.append(q)
+    pair_key = pi * m + pj
+    for key in np.unique(pair_key[sin_angle <= ZONE_SIN]):
+        i, j = divmod(int(key), m)
+        own = np.flatnonzero(pair_key == key)
+        on_i, on_j = (pi == i) | (pj == i), (pi == j) | (pj == j)
+        cand = np.flatnonzero(on_i ^ on_j)  # points on exactly one of the two circles
+        partner = np.where(on_i[cand], j, i)
+        gap = np.abs(np.einsum("ij,ij->i", points[cand], u[partner]) - h[partner])
+        dist = np.linalg.norm(points[cand, None, :] - points[None, own, :], axis=2)
+        zone = (gap <= SEP_TOL) | (dist.min(axis=1) <= 4.0 * lens[own].max())
+        link_a.append(cand[zone])
+        link_b.append(own[np.argmin(dist[zone], axis=1)])
+    link_a, link_b = np.concatenate(link_a), np.concatenate(link_b)
+    bases = None
+    rho = np.sqrt(np.maximum(1e-300, 1.0 - h * h))
+    pinch_circle, pinch_point = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    while True:
+        n_vertices, vertex_of_point = _components(K, link_a, link_b)
+        vertices = np.zeros((n_vertices, 3))
+        np.add.at(vertices, vertex_of_point, points)
+        vertices /= np.linalg.norm(vertices, axis=1, keepdims=True)
+        # A cluster with a touching point sits at it: the touching circles pass through it
+        # exactly, and only there does the order in which they leave stay exact.
+        vertices[vertex_of_point[touch]] = points[touch]
+        keys = np.unique(np.concatenate([pi * n_vertices + vertex_of_point, pj * n_vertices + vertex_of_point,
+                                         pinch_circle * n_vertices + vertex_of_point[pinch_point]]))
+        incidence = np.stack([keys // n_vertices, keys % n_vertices], axis=1)
+        radius = np.zeros(n_vertices)
+        if n_vertices == K:  # every cluster a single point (the usual case)
+            radius[vertex_of_point] = np.maximum(err, lens)
+        else:
+            np.maximum.at(radius, vertex_of_point,
+                          np.maximum(np.linalg.norm(points - vertices[vertex_of_point], axis=1) + err, lens))
+        first = np.empty(n_vertices, dtype=np.int64)  # one point of each cluster
+        first[vertex_of_point[::-1]] = np.arange(K)[::-1]
+        # A circle that passes within a cluster's radius without meeting it there may run
+        # between its points: it goes through the vertex too (pinched), or the cluster
+        # would not be a point of a planar picture.
+        wide = np.flatnonzero(radius > 1e-13)
+        if len(wide):
+            by_v, by_c = np.nonzero(np.abs(vertices[wide] @ u.T - h) / rho < radius[wide, None])
+            new = ~np.isin(by_c * n_vertices + wide[by_v], keys)
+            if new.any():
+                pinch_circle = np.concatenate([pinch_circle, by_c[new]])
+                pinch_point = np.concatenate([pinch_point, first[wide[by_v[new]]]])
+                continue
+        if radius.max() <= POINT_TOL / 16:  # then distinct clusters are > 3 radii sums apart already
+            return vertices, incidence, radius
+        if bases is None:
+            bases = _plane_basis(u)
+        circle, vertex, _, _, nxt = _circle_order(u, h, bases, vertices, incidence)
+        v, w = vertex, vertex[nxt]
+        short = (v != w) & (np.linalg.norm(vertices[v] - vertices[w], axis=1)
+                            < 3.0 * (radius[v] + radius[w]))
+        if not short.any():
+            return vertices, incidence, radius
+        link_a = np.concatenate([link_a, first[v[short]]])
+        link_b = np.concatenate([link_b, first[w[short]]])
+
+
+def _add_auxiliary(u, h, n_real, vertices, incidence, radius):
+    """The vertex graph of circles 0..n_real-1 (vertices, incidence, radius from
+    :func:`_vertex_graph`) with the auxiliary circles n_real.. of the face tracing added,
+    without changing it: an auxiliary crossing joins an existing vertex only if its real
+    circle already passes through it (within max(POINT_TOL, 3 radius)), and auxiliary
+    crossings on different real circles are never merged with each other (where two real
+    circles run within POINT_TOL of each other, an auxiliary circle crossing both must not
+    make them meet). Returns (vertices, incidence) of the combined graph."""
+    from scipy.spatial import cKDTree
+
+    points, pi, pj, _, _ = _pair_intersections(u, h)
+    aux = pj >= n_real  # pi < pj: the pair involves an auxiliary circle
+    points, pi, pj = points[aux], pi[aux], pj[aux]
+    if not len(points):
+        return vertices, incidence
+    real = np.where(pi < n_real, pi, -1)  # the real circle of each crossing, -1 for two auxiliary ones
     close = cKDTree(points).query_pairs(POINT_TOL, output_type="ndarray")
-    n_vertices, vertex_of_point = _components(len(points), close[:, 0], close[:, 1])
-    vertices = np.zeros((n_vertices, 3))
-    np.add.at(vertices, vertex_of_point, points)
-    vertices /= np.linalg.norm(vertices, axis=1, keepdims=True)
-    keys = np.unique(np.concatenate([pi * n_vertices + vertex_of_point, pj * n_vertices + vertex_of_point]))
-    return vertices, np.stack([keys // n_vertices, keys % n_vertices], axis=1)
+    close = close[real[close[:, 0]] == real[close[:, 1]]]
+    n_new, cluster = _components(len(points), close[:, 0], close[:, 1])
+    node = len(vertices) + cluster
+    if len(vertices):
+        V0 = len(vertices)
+        on = np.sort(incidence[:, 0] * V0 + incidence[:, 1])  # (circle, vertex) keys
+        reach = np.maximum(POINT_TOL, 3.0 * radius)
+        dist, near = cKDTree(vertices).query(points, k=min(4, V0))
+        dist, near = dist.reshape(len(points), -1), near.reshape(len(points), -1)
+        key = np.maximum(real, 0)[:, None] * V0 + near
+        pos = np.minimum(np.searchsorted(on, key), len(on) - 1)
+        ok = (real[:, None] >= 0) & (dist <= reach[near]) & (on[pos] == key)
+        hit = ok.any(axis=1)
+        joined = near[hit, np.argmax(ok[hit], axis=1)]  # the nearest such vertex (query sorts by distance)
+        target = np.full(n_new, -1)
+        target[cluster[hit]] = joined
+        node = np.where(target[cluster] >= 0, target[cluster], node)
+    used, node = np.unique(node, return_inverse=True)
+    # renumber: real vertices keep their numbers, new clusters follow
+    n_old = len(vertices)
+    new = used >= n_old
+    sums = np.zeros((int(new.sum()), 3))
+    index = np.where(new, np.cumsum(new) - 1 + n_old, used)
+    node = index[node]
+    np.add.at(sums, node[node >= n_old] - n_old, points[node >= n_old])
+    sums /= np.linalg.norm(sums, axis=1, keepdims=True)
+    all_vertices = np.vstack([vertices, sums])
+    V = len(all_vertices)
+    keys = np.unique(np.concatenate([incidence[:, 0] * V + incidence[:, 1], pi * V + node, pj * V + node]))
+    return all_vertices, np.stack([keys // V, keys % V], axis=1)
 
 
 def circle_arrangement(W, b) -> CircleArrangement:
@@ -570,7 +760,7 @@ def circle_arrangement(W, b) -> CircleArrangement:
     distinct = np.flatnonzero(circles.circle_id == np.arange(len(circles)))
     u, h = circles.normal[distinct], circles.offset[distinct]
     m = len(distinct)
-    vertices, incidence = _vertex_graph(u, h)
+    vertices, incidence, radius = _vertex_graph(u, h)
     n_vertices = len(vertices)
     touched = np.zeros(m, dtype=bool)
     touched[incidence[:, 0]] = True
@@ -581,7 +771,7 @@ def circle_arrangement(W, b) -> CircleArrangement:
     E = len(incidence) + n_loops  # ... and one edge from it to itself
     n_regions = 1 + n_components - V + E if m else 1
     return CircleArrangement(circles, distinct, vertices, incidence, n_loops,
-                             int(n_components) if m else 0, int(n_regions))
+                             int(n_components) if m else 0, int(n_regions), radius)
 
 
 def sphere_region_count(W, b) -> int:
@@ -593,13 +783,15 @@ def sphere_region_count(W, b) -> int:
     planes, including the same plane with opposite orientation, give one circle). The
     union of the circles is a planar graph on the sphere: vertices are the pairwise
     intersection points, computed in closed form for all pairs at once and merged when
-    closer than POINT_TOL (so three or more circles through one point give one vertex,
-    and a tangency gives one); the edges are the arcs between consecutive vertices on each
-    circle, so a circle through k distinct vertices adds k edges; a circle that meets no
-    other is a loop (one dummy vertex, one edge). With C the number of connected
-    components of the union of circles (found from the circle-vertex incidences), Euler's
-    formula for a planar graph gives the number of faces ``F = 1 + C - V + E``. Nested,
-    disjoint and parallel circles need no special case: they are separate components.
+    closer than POINT_TOL or than their rounding error, or where two touching circles
+    cannot be told apart (so three or more circles through one point give one vertex, and
+    a tangency gives one; see :func:`_vertex_graph`); the edges are the arcs between
+    consecutive vertices on each circle, so a circle through k distinct vertices adds k
+    edges; a circle that meets no other is a loop (one dummy vertex, one edge). With C
+    the number of connected components of the union of circles (found from the
+    circle-vertex incidences), Euler's formula for a planar graph gives the number of
+    faces ``F = 1 + C - V + E``. Nested, disjoint and parallel circles need no special
+    case: they are separate components.
     Examples: no circle 1, one circle 2, n great circles in general position n(n-1)+2.
     """
     W, b = _layer(W, b)
@@ -609,7 +801,75 @@ def sphere_region_count(W, b) -> int:
 # Poles for the auxiliary great circles that join separate components (any generic
 # directions do; two in case a circle's axis is parallel to the first).
 _POLES = (np.array([0.28630, 0.51240, 0.80930]), np.array([-0.71080, 0.16020, 0.68490]))
-_TIE_TOL = 1e-7  # outgoing directions at a vertex closer than this (radians) are tangent
+# Rotation system (see _rotation_system): the half-edges leaving a vertex are ordered by
+# where they cross a small sphere-circle around it, at chord C (halfway to the nearest
+# neighbouring cluster, at most _EXIT_MAX unless the cluster is larger); a circle whose
+# nearest point is within _ON_VERTEX_TOL (rounding level, far below SEP_TOL) of the
+# vertex is taken to pass through it exactly.
+_EXIT_MAX = 1e-2
+_ON_VERTEX_TOL = 2e-15
+# Point location: a ray hit closer than this to a vertex (or than twice the vertex's
+# cluster radius), or closer than SEP_TOL to another circle, is retried.
+_LOCATE_TOL = 1e-8
+
+
+def _rotation_system(u, h, bases, vertices, radius, circle, vertex, theta, counts, nxt) -> np.ndarray:
+    """The half-edges (2E,) grouped by origin vertex and, within each vertex, sorted
+    counter-clockwise seen from outside the sphere (half-edge 2e runs forward, i.e.
+    counter-clockwise about its circle's normal, from vertex[e]; 2e + 1 runs back from
+    vertex[nxt[e]]).
+
+    A vertex is a cluster of intersection points (see :func:`_vertex_graph`), so its
+    circles need not pass through one point: a circle crossing two circles that touch
+    close by meets them ~1e-10 apart, and the touching circles, which never cross, leave
+    the merged vertex in directions ~1e-5 apart in the order of a crossing. Tangent
+    directions at the vertex are not the order of the merged graph; the order in which the
+    half-edges cross a small circle around the vertex is (it is what remains when the
+    cluster is shrunk to a point) and needs no tie rule for tangent circles (they separate
+    at second order). The small circle has chord radius C: halfway across the gap between
+    the vertex's cluster (its radius r) and the nearest neighbouring cluster along its
+    circles (so each half-edge crosses it once, outside the cluster and before its next
+    vertex, and no two meet inside it but in the cluster), but no more than
+    max(_EXIT_MAX, 2 r); _vertex_graph keeps clusters 3 radius sums apart, so C >= 2 r.
+
+    Each crossing is found in closed form along the half-edge's own circle from its point
+    P nearest the vertex v: with o = P - v (orthogonal to the circle there), a = o . r
+    (r the circle's radial unit vector at P) and rho its radius, the point at angle phi
+    from P is at |o|^2 + 4 rho (rho - a) sin^2(phi / 2) = C^2 from v. The offset from v is
+    built without cancellation, so circles through v itself (|o| <= _ON_VERTEX_TOL) are
+    ordered exactly even when C is tiny: tangent circles by their curvature."""
+    E = len(theta)
+    rho = np.sqrt(np.maximum(0.0, 1.0 - h * h))
+    v, w = vertex, vertex[nxt]
+    chord = np.where(counts[circle] > 1, np.linalg.norm(vertices[v] - vertices[w], axis=1), 2.0 * rho[circle])
+    gap = chord - radius[v] - np.where(counts[circle] > 1, radius[w], radius[v])  # between the clusters
+    reach = np.full(len(vertices), np.inf)
+    np.minimum.at(reach, v, gap)
+    np.minimum.at(reach, w, gap)
+    hc = np.repeat(circle, 2)
+    origin = np.empty(2 * E, dtype=np.int64)
+    origin[0::2], origin[1::2] = v, w
+    start = np.empty(2 * E)
+    start[0::2], start[1::2] = theta, theta[nxt]  # the origin's angle on the circle
+    forward = np.ones(2 * E)
+    forward[1::2] = -1.0
+    e1, e2 = bases[hc, 0], bases[hc, 1]
+    c, s = np.cos(start)[:, None], np.sin(start)[:, None]
+    radial = c * e1 + s * e2
+    along = c * e2 - s * e1  # u x radial: counter-clockwise about u
+    r = rho[hc]
+    offset = h[hc, None] * u[hc] + r[:, None] * radial - vertices[origin]
+    o2 = np.einsum("ij,ij->i", offset, offset)
+    exact = o2 <= _ON_VERTEX_TOL ** 2
+    offset[exact], o2[exact] = 0.0, 0.0
+    a = np.einsum("ij,ij->i", offset, radial)
+    C = np.minimum(radius + 0.5 * reach, np.maximum(_EXIT_MAX, 2.0 * radius))[origin]
+    half = np.sqrt(np.clip((C * C - o2) / np.maximum(4.0 * r * (r - a), 1e-300), 0.0, 1.0))  # sin(phi / 2)
+    step = offset + r[:, None] * ((-2.0 * half * half)[:, None] * radial
+                                  + (forward * 2.0 * half * np.sqrt(1.0 - half * half))[:, None] * along)
+    frame = _plane_basis(vertices)[origin]  # (f1, f2), f1 x f2 = vertex: counter-clockwise seen from outside
+    azimuth = np.arctan2(np.einsum("ij,ij->i", step, frame[:, 1]), np.einsum("ij,ij->i", step, frame[:, 0]))
+    return np.lexsort((azimuth, origin))
 
 
 @dataclass(frozen=True)
@@ -626,6 +886,8 @@ class SphereRegions:
     circle_start: np.ndarray = field(repr=False)  # (m + 1,) offsets into the per-circle vertex lists
     vertex_angle: np.ndarray = field(repr=False)  # sorted vertex angles on each circle, concatenated
     half_edge_face: np.ndarray = field(repr=False)  # (2E,) region of the face left of each half-edge
+    vertex_fuzz: np.ndarray = field(default=None, repr=False)  # like vertex_angle: how far from the vertex
+    # its merged intersection points lie (the graph is only a picture of the circles beyond that)
 
     def locate(self, points) -> np.ndarray:
         """Region id of each point (m, 3) on S2 (normalised here). A point on a boundary
@@ -637,21 +899,39 @@ class SphereRegions:
             labels[:] = 0
             return labels
         todo = np.arange(len(X))
+        votes = []
         # Shoot a great-circle ray from each point; the first circle it meets bounds the
         # point's face. Aim at the axis of circle 0, 1, ... (a ray towards a circle's axis
-        # meets that circle); retry the few points whose first hit is (nearly) a vertex.
-        for attempt in range(8):
+        # meets that circle); retry the few points whose first hit is (nearly) a vertex or
+        # another circle. A point no ray sees clearly (within ~1e-8 of a vertex, or where
+        # two circles run within float noise of each other) takes the most common answer.
+        for attempt in range(9):
             if not len(todo):
                 break
-            target = self.normals[attempt % len(self.normals)] + 0.37 * (attempt // len(self.normals))
-            got, ok = self._shoot(X[todo], target)
-            labels[todo[ok]] = got[ok]
-            todo = todo[~ok]
-        if len(todo):  # pragma: no cover - needs a point on several circles at once
-            labels[todo] = self._shoot(X[todo], np.array([0.6, -0.3, 0.74]), accept_all=True)[0]
+            if attempt < 8:
+                target = self.normals[attempt % len(self.normals)] + 0.37 * (attempt // len(self.normals))
+            else:
+                target = np.array([0.6, -0.3, 0.74])
+            got, score = self._shoot(X[todo], target)
+            clear = score >= 1.0
+            labels[todo[clear]] = got[clear]
+            votes.append((todo[~clear], got[~clear]))
+            todo = todo[~clear]
+        if len(todo):  # pragma: no cover - needs a point within ~1e-8 of a vertex or of two circles
+            who = np.concatenate([w for w, _ in votes])
+            what = np.concatenate([g for _, g in votes])
+            keep = np.isin(who, todo)
+            pairs, count = np.unique(np.stack([who[keep], what[keep]], axis=1), axis=0, return_counts=True)
+            order = np.lexsort((-count, pairs[:, 0]))  # by point, most votes first
+            pairs = pairs[order]
+            first = np.concatenate([[True], pairs[1:, 0] != pairs[:-1, 0]])
+            labels[pairs[first, 0]] = pairs[first, 1]
         return labels
 
-    def _shoot(self, X, target, accept_all=False):
+    def _shoot(self, X, target):
+        """Face ids of the points X along rays towards target, and how clear each hit is
+        (at least 1: clear of the vertices by _LOCATE_TOL and their fuzz, and of the other
+        circles by SEP_TOL)."""
         u, h = self.normals, self.offsets
         t = target[None, :] - (X @ target)[:, None] * X
         norm = np.linalg.norm(t, axis=1)
@@ -669,7 +949,8 @@ class SphereRegions:
         s = s.min(axis=0)
         k = np.argmin(s, axis=1)
         s_hit = s[np.arange(len(X)), k]
-        y = np.cos(s_hit)[:, None] * X + np.sin(s_hit)[:, None] * t
+        s_fin = np.where(np.isfinite(s_hit), s_hit, 0.0)
+        y = np.cos(s_fin)[:, None] * X + np.sin(s_fin)[:, None] * t
         centre = h[k, None] * u[k]
         rel = y - centre
         theta = np.mod(np.arctan2(np.einsum("ij,ij->i", rel, self.bases[k, 1]),
@@ -682,15 +963,34 @@ class SphereRegions:
         local = np.mod(j, count)
         after = np.mod(local + 1, count)
         radius = np.sqrt(np.maximum(0.0, 1.0 - h[k] ** 2))
-        gap = np.minimum(np.abs((theta - self.vertex_angle[start + local] + np.pi) % TAU - np.pi),
-                         np.abs((theta - self.vertex_angle[start + after] + np.pi) % TAU - np.pi))
-        near = gap * radius < 1e-8
+        fuzz = (np.zeros((2, len(X))) if self.vertex_fuzz is None
+                else np.stack([self.vertex_fuzz[start + local], self.vertex_fuzz[start + after]]))
+        score = np.minimum(
+            np.abs((theta - self.vertex_angle[start + local] + np.pi) % TAU - np.pi) * radius
+            / np.maximum(_LOCATE_TOL, fuzz[0]),
+            np.abs((theta - self.vertex_angle[start + after] + np.pi) % TAU - np.pi) * radius
+            / np.maximum(_LOCATE_TOL, fuzz[1]))
+        # The hit decides the face only if it is clear of every other circle (by SEP_TOL)
+        # and the ray crossed none of them on the way: near a tangency two circles stay
+        # within float noise of each other for ~1e-8 along, so which one the ray meets
+        # first there is noise even where no vertex is close.
+        rows = np.flatnonzero(np.isfinite(s_hit))
+        at_hit = (np.cos(s_hit[rows])[:, None] * alpha[rows] + np.sin(s_hit[rows])[:, None] * beta[rows]) - h
+        at_start = alpha[rows] - h
+        own = (np.arange(len(rows)), k[rows])
+        crossed = (np.abs(at_start) > SEP_TOL) & ((at_hit > 0) != (at_start > 0))
+        crossed[own] = False
+        crossed = crossed.any(axis=1)
+        np.abs(at_hit, out=at_hit)
+        at_hit[own] = np.inf
+        clearance = at_hit.min(axis=1, initial=np.inf) / SEP_TOL
+        score[rows] = np.where(crossed, 0.0, np.minimum(score[rows], clearance))
+        score[~np.isfinite(s_hit)] = -1.0
         edge = start + local
         inside = np.einsum("ij,ij->i", X, u[k]) > h[k]  # the cap side is left of the forward half-edge
         half_edge = 2 * edge + np.where(inside, 0, 1)
-        ok = np.ones(len(X), dtype=bool) if accept_all else ~near & np.isfinite(s_hit)
         half_edge[~np.isfinite(s_hit)] = 0
-        return self.half_edge_face[half_edge], ok
+        return self.half_edge_face[half_edge], score
 
 
 def sphere_regions(W, b) -> SphereRegions:
@@ -704,11 +1004,13 @@ def sphere_regions(W, b) -> SphereRegions:
     merged afterwards). Every circle is cut at its vertices (sorted by angle) into edges,
     each edge gives two half-edges (counter-clockwise about the circle's normal, with the
     cap ``u.x > h`` on its left, and back). Around each vertex the outgoing half-edges are
-    sorted counter-clockwise by tangent direction, ties (tangent circles) broken by
-    geodesic curvature; the next half-edge around a face is the one just clockwise of the
-    twin. The cycles of that permutation are the faces. Their number is checked against
-    Euler's formula (``euler_count``); on a mismatch (numerically degenerate input) a
-    warning is given."""
+    sorted counter-clockwise by where they cross a small circle around the vertex (see
+    :func:`_rotation_system`: this is right for merged vertices, where the circles need
+    not pass through one point, and for tangent circles); the next half-edge around a face
+    is the one just clockwise of the twin. The cycles of that permutation are the faces.
+    The graph is the very one Euler's formula counts (:func:`_vertex_graph`; the auxiliary
+    circles are added without merging anything of it), and the number of faces is checked
+    against it (``euler_count``); on a mismatch a warning is given."""
     W, b = _layer(W, b)
     arrangement = circle_arrangement(W, b)
     circles = arrangement.circles
@@ -738,48 +1040,24 @@ def sphere_regions(W, b) -> SphereRegions:
     if m == 0:
         return SphereRegions(1, arrangement.n_regions, u, h, bases, np.zeros(1, dtype=np.int64), np.zeros(0),
                              np.zeros(0, dtype=np.int64))
-    vertices, incidence = _vertex_graph(u, h)
+    vertices, incidence = arrangement.vertices, arrangement.incidence
+    if m > len(arrangement.distinct):
+        vertices, incidence = _add_auxiliary(u, h, len(arrangement.distinct), vertices, incidence,
+                                             arrangement.vertex_radius)
     if len(incidence) == 0:  # a single circle: add a vertex on it
         vertices = (h[0] * u[0] + math.sqrt(max(0.0, 1 - h[0] ** 2)) * bases[0, 0])[None, :]
         incidence = np.zeros((1, 2), dtype=np.int64)
-    circle, vertex = incidence[:, 0], incidence[:, 1]
-    rel = vertices[vertex] - h[circle, None] * u[circle]
-    theta = np.mod(np.arctan2(np.einsum("ij,ij->i", rel, bases[circle, 1]),
-                              np.einsum("ij,ij->i", rel, bases[circle, 0])), TAU)
-    order = np.lexsort((theta, circle))
-    circle, vertex, theta = circle[order], vertex[order], theta[order]
-    counts = np.bincount(circle, minlength=m)
+    vertex_radius = np.zeros(len(vertices))
+    vertex_radius[:len(arrangement.vertex_radius)] = arrangement.vertex_radius
+    circle, vertex, theta, counts, nxt = _circle_order(u, h, bases, vertices, incidence)
     circle_start = np.concatenate([[0], np.cumsum(counts)])
     # Edge e = incidence position: from vertex[e] to the next vertex on the same circle.
-    pos = np.arange(len(circle)) - circle_start[circle]
-    nxt = circle_start[circle] + np.mod(pos + 1, counts[circle])
     E = len(circle)
     origin = np.empty(2 * E, dtype=np.int64)
     origin[0::2] = vertex  # forward half-edge 2e leaves vertex[e]
     origin[1::2] = vertex[nxt]  # backward half-edge 2e+1 leaves the next vertex
     hc = np.repeat(circle, 2)
-    tangent = np.cross(u[hc], vertices[origin])
-    tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
-    tangent[1::2] *= -1.0
-    radius = np.sqrt(np.maximum(1e-300, 1.0 - h * h))
-    curvature = (h / radius)[hc]  # geodesic curvature to the left: h / rho forwards
-    curvature[1::2] *= -1.0
-    # Rotation system: outgoing half-edges around each vertex, counter-clockwise seen from
-    # outside, angles measured from the first half-edge at that vertex.
-    by_origin = np.argsort(origin, kind="stable")
-    first = np.empty(len(vertices), dtype=np.int64)
-    first[origin[by_origin[::-1]]] = by_origin[::-1]
-    ref = tangent[first[origin]]
-    ref2 = np.cross(vertices[origin], ref)
-    angle = np.arctan2(np.einsum("ij,ij->i", tangent, ref2), np.einsum("ij,ij->i", tangent, ref))
-    angle = np.mod(angle, TAU)
-    angle[angle > TAU - _TIE_TOL] -= TAU
-    rough = np.lexsort((angle, origin))
-    tie_group = np.empty(2 * E, dtype=np.int64)
-    step = np.ones(2 * E, dtype=np.int64)
-    step[1:] = (origin[rough][1:] != origin[rough][:-1]) | (np.diff(angle[rough]) > _TIE_TOL)
-    tie_group[rough] = np.cumsum(step)
-    rotation = np.lexsort((curvature, tie_group))  # ccw order, grouped by vertex
+    rotation = _rotation_system(u, h, bases, vertices, vertex_radius, circle, vertex, theta, counts, nxt)
     deg = np.bincount(origin, minlength=len(vertices))
     vstart = np.concatenate([[0], np.cumsum(deg)])
     slot = np.empty(2 * E, dtype=np.int64)
@@ -800,7 +1078,8 @@ def sphere_regions(W, b) -> SphereRegions:
                       "the arrangement is numerically degenerate; region labels may be off", RuntimeWarning,
                       stacklevel=2)
     return SphereRegions(n_regions=n_faces, euler_count=arrangement.n_regions, normals=u, offsets=h, bases=bases,
-                         circle_start=circle_start, vertex_angle=theta, half_edge_face=face_of_cycle[cycle])
+                         circle_start=circle_start, vertex_angle=theta, half_edge_face=face_of_cycle[cycle],
+                         vertex_fuzz=2.0 * vertex_radius[vertex])
 
 
 def sphere_region_labels(W, b, points) -> tuple[np.ndarray, np.ndarray]:
