@@ -616,7 +616,9 @@ def _vertex_graph(u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray,
       within 4 lens half-widths of the touching point: there the two circles cannot be
       told apart in float64, so the point joins their nearest common point (a circle
       crossing a tangent pair 1e-8 from the tangency meets both within 1e-16);
-    * a circle passing closer to a vertex than its cluster radius goes through it;
+    * (not a join) a circle running between the points of a cluster, or through the error
+      segment of one, goes through the vertex as well: pinched, or the contracted cluster
+      would not be a point of a planar picture;
     * two clusters on one circle are closer than 3 times the sum of their radii (how far
       their points, with their errors, lie from the vertex, and at least the lens
       half-width of a touch), so that clusters stay well apart (see
@@ -658,7 +660,6 @@ def _vertex_graph(u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         link_b.append(own[np.argmin(dist[zone], axis=1)])
     link_a, link_b = np.concatenate(link_a), np.concatenate(link_b)
     bases = None
-    rho = np.sqrt(np.maximum(1e-300, 1.0 - h * h))
     pinch_circle, pinch_point = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     while True:
         n_vertices, vertex_of_point = _components(K, link_a, link_b)
@@ -679,16 +680,28 @@ def _vertex_graph(u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                           np.maximum(np.linalg.norm(points - vertices[vertex_of_point], axis=1) + err, lens))
         first = np.empty(n_vertices, dtype=np.int64)  # one point of each cluster
         first[vertex_of_point[::-1]] = np.arange(K)[::-1]
-        # A circle that passes within a cluster's radius without meeting it there may run
-        # between its points: it goes through the vertex too (pinched), or the cluster
-        # would not be a point of a planar picture.
-        wide = np.flatnonzero(radius > 1e-13)
+        # A circle that runs between the points of a cluster (or through the error segment
+        # of one: a crossing is uncertain along its circles) without meeting them there
+        # goes through the vertex too (pinched), or the cluster would not be a point of a
+        # planar picture.
+        wide = np.flatnonzero(radius[vertex_of_point] > 1e-13)
         if len(wide):
-            by_v, by_c = np.nonzero(np.abs(vertices[wide] @ u.T - h) / rho < radius[wide, None])
-            new = ~np.isin(by_c * n_vertices + wide[by_v], keys)
+            wide = wide[np.argsort(vertex_of_point[wide], kind="stable")]
+            cluster = vertex_of_point[wide]
+            starts = np.flatnonzero(np.concatenate([[True], cluster[1:] != cluster[:-1]]))
+            along = np.cross(u[pi[wide]], u[pj[wide]])
+            along /= np.linalg.norm(along, axis=1, keepdims=True)
+            side = points[wide] @ u.T - h  # (points, circles)
+            slack = np.maximum(err, lens)[wide, None] * np.abs(along @ u.T)
+            low = np.minimum.reduceat(side - slack, starts, axis=0)
+            high = np.maximum.reduceat(side + slack, starts, axis=0)
+            by_v, by_c = np.nonzero((low < 0.0) & (high > 0.0))
+            by_v = cluster[starts[by_v]]
+            key = by_c * n_vertices + by_v  # keys is sorted: is (circle, vertex) there already?
+            new = keys[np.minimum(np.searchsorted(keys, key), len(keys) - 1)] != key
             if new.any():
                 pinch_circle = np.concatenate([pinch_circle, by_c[new]])
-                pinch_point = np.concatenate([pinch_point, first[wide[by_v[new]]]])
+                pinch_point = np.concatenate([pinch_point, first[by_v[new]]])
                 continue
         if radius.max() <= POINT_TOL / 16:  # then distinct clusters are > 3 radii sums apart already
             return vertices, incidence, radius
