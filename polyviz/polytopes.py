@@ -689,7 +689,7 @@ def _vertex_graph(u: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray,
             wide = wide[np.argsort(vertex_of_point[wide], kind="stable")]
             cluster = vertex_of_point[wide]
             starts = np.flatnonzero(np.concatenate([[True], cluster[1:] != cluster[:-1]]))
-            along = np.cross(u[pi[wide]], u[pj[wide]])
+            along = np.cross(u[pi[wide]], points[wide])  # the (nearly common) tangent there
             along /= np.linalg.norm(along, axis=1, keepdims=True)
             side = points[wide] @ u.T - h  # (points, circles)
             slack = np.maximum(err, lens)[wide, None] * np.abs(along @ u.T)
@@ -899,6 +899,7 @@ class SphereRegions:
     circle_start: np.ndarray = field(repr=False)  # (m + 1,) offsets into the per-circle vertex lists
     vertex_angle: np.ndarray = field(repr=False)  # sorted vertex angles on each circle, concatenated
     half_edge_face: np.ndarray = field(repr=False)  # (2E,) region of the face left of each half-edge
+    vertices: np.ndarray = field(default=None, repr=False)  # (V, 3) the vertices of the traced graph
     vertex_fuzz: np.ndarray = field(default=None, repr=False)  # like vertex_angle: how far from the vertex
     # its merged intersection points lie (the graph is only a picture of the circles beyond that)
 
@@ -916,13 +917,22 @@ class SphereRegions:
         # Shoot a great-circle ray from each point; the first circle it meets bounds the
         # point's face. Aim at the axis of circle 0, 1, ... (a ray towards a circle's axis
         # meets that circle); retry the few points whose first hit is (nearly) a vertex or
-        # another circle. A point no ray sees clearly (within ~1e-8 of a vertex, or where
-        # two circles run within float noise of each other) takes the most common answer.
-        for attempt in range(9):
+        # another circle, last straight away from the nearest vertex (a point in the cusp
+        # of two tangent circles sees them run within float noise of each other near the
+        # touching point, in most directions). A point no ray sees clearly (within ~1e-8
+        # of a vertex) takes the most common answer.
+        for attempt in range(12):
             if not len(todo):
                 break
             if attempt < 8:
                 target = self.normals[attempt % len(self.normals)] + 0.37 * (attempt // len(self.normals))
+            elif attempt < 11 and self.vertices is not None and len(self.vertices):
+                from scipy.spatial import cKDTree
+
+                away = X[todo] - self.vertices[cKDTree(self.vertices).query(X[todo])[1]]
+                away /= np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-300)
+                turn = (attempt - 9) * 0.5  # straight away, then 0.5 rad to either side
+                target = X[todo] + math.cos(turn) * away + math.sin(turn) * np.cross(X[todo], away)
             else:
                 target = np.array([0.6, -0.3, 0.74])
             got, score = self._shoot(X[todo], target)
@@ -946,7 +956,8 @@ class SphereRegions:
         (at least 1: clear of the vertices by _LOCATE_TOL and their fuzz, and of the other
         circles by SEP_TOL)."""
         u, h = self.normals, self.offsets
-        t = target[None, :] - (X @ target)[:, None] * X
+        target = np.broadcast_to(target, X.shape)
+        t = target - np.einsum("ij,ij->i", X, target)[:, None] * X
         norm = np.linalg.norm(t, axis=1)
         bad = norm < 1e-6
         t[bad] = np.cross(X[bad], [0.6, -0.3, 0.74])
@@ -1092,7 +1103,7 @@ def sphere_regions(W, b) -> SphereRegions:
                       stacklevel=2)
     return SphereRegions(n_regions=n_faces, euler_count=arrangement.n_regions, normals=u, offsets=h, bases=bases,
                          circle_start=circle_start, vertex_angle=theta, half_edge_face=face_of_cycle[cycle],
-                         vertex_fuzz=2.0 * vertex_radius[vertex])
+                         vertices=vertices, vertex_fuzz=2.0 * vertex_radius[vertex])
 
 
 def sphere_region_labels(W, b, points) -> tuple[np.ndarray, np.ndarray]:
