@@ -26,7 +26,8 @@ import plotly.graph_objects as go
 
 from . import polytopes as pt
 from .figures import base_layout, f32, typed, typed_grid, u8
-from .geometry import layer_norm
+from .geometry import center as _center
+from .geometry import layer_norm, layernorm_plane_basis
 
 # 19 (a prime) distinguishable colours; index = (code . g) mod 19 with every g_i non-zero
 # mod 19, so flipping a single neuron always changes the colour.
@@ -114,7 +115,7 @@ def _certainty(z: np.ndarray) -> np.ndarray:
     if z.shape[1] == 0:
         return np.ones(z.shape[0])
     # |2 Phi(z) - 1| is increasing in |z|: take the smallest |z| first, one CDF per point.
-    return np.abs(2.0 * pt._normal_cdf(np.abs(z).min(axis=1)) - 1.0)
+    return np.abs(2.0 * pt.normal_cdf(np.abs(z).min(axis=1)) - 1.0)
 
 
 def _figure(spec: dict) -> go.Figure:
@@ -163,8 +164,8 @@ def arcs_3d_spec(W, b, X=None, activation: str = "relu", n_points: int = 60, see
     vectors (default: ``n_points`` seeded Gaussian vectors) are drawn with their LayerNorm
     images on the circle. Trace order: plane, (1,1,1) axis, neuron lines, arcs,
     crossings, raw vectors, images."""
-    pt._check_activation(activation)
-    W, b = pt._layer(W, b)
+    pt.check_activation(activation)
+    W, b = pt.as_layer(W, b)
     if W.shape[1] != 3:
         raise ValueError(f"arcs_3d needs a layer on R^3 (W of shape (n, 3)), got {W.shape}")
     if X is None:
@@ -176,8 +177,7 @@ def arcs_3d_spec(W, b, X=None, activation: str = "relu", n_points: int = 60, see
     corners = np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
     plane = corners[:, :1] * p + corners[:, 1:] * q
     # Arcs: samples every ~1 degree, a NaN after each arc so that colours never blend.
-    starts = angles if len(angles) else np.zeros(1)
-    ends = np.append(angles[1:], angles[0] + pt.TAU) if len(angles) else np.full(1, pt.TAU)
+    starts, ends = pt.arc_bounds(angles)
     counts = np.maximum(2, np.ceil((ends - starts) / pt.TAU * 360).astype(np.int64) + 1)
     arc = np.repeat(np.arange(len(starts)), counts)
     offset = np.arange(len(arc)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -239,8 +239,8 @@ def unrolled_spec(W, b, p=None, q=None, radius: float | None = None, center=None
     ``p, q, radius`` the circle is LayerNorm's (the plane's first two Helmert axes,
     radius sqrt(d)). Trace order: arc shading (bars), crossings, code heatmap, then one
     curve per neuron."""
-    pt._check_activation(activation)
-    W, b = pt._layer(W, b)
+    pt.check_activation(activation)
+    W, b = pt.as_layer(W, b)
     n, d = W.shape
     if p is None or q is None:
         p, q, default_radius = pt.layernorm_circle(d)
@@ -253,10 +253,9 @@ def unrolled_spec(W, b, p=None, q=None, radius: float | None = None, center=None
     steps = int(max(90, min(n_angles, MAX_CURVE_VALUES // max(n, 1))))
     a = np.linspace(0.0, pt.TAU, steps)
     z = np.cos(a)[:, None] * A + np.sin(a)[:, None] * B + c  # (steps, n)
-    code_grid = pt._normal_cdf(z) if activation == "gelu" else (z > 0).astype(np.float64)
+    code_grid = pt.soft_code(z, activation)
     # Arc shading as one bar trace (one bar per arc, the wrap-around arc split in two).
-    starts = angles if len(angles) else np.zeros(1)
-    ends = np.append(angles[1:], angles[0] + pt.TAU) if len(angles) else np.full(1, pt.TAU)
+    starts, ends = pt.arc_bounds(angles)
     colour_index = code_palette_index(codes)
     lo = np.concatenate([starts, np.zeros(1)])
     hi = np.concatenate([np.minimum(ends, pt.TAU), [max(0.0, ends[-1] - pt.TAU)]])
@@ -363,7 +362,7 @@ def split_mesh_by_planes(verts: np.ndarray, faces: np.ndarray, W: np.ndarray, b:
 
 
 def _sphere_layer(W, b) -> tuple[np.ndarray, np.ndarray, bool]:
-    W, b = pt._layer(W, b)
+    W, b = pt.as_layer(W, b)
     if W.shape[1] == 4:
         W3, b3 = pt.layernorm_sphere_layer(W, b)
         return W3, b3, True
@@ -387,7 +386,7 @@ def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int | None =
     regions, where cutting costs too much time and payload) a level-4 icosphere (5,120
     triangles) is coloured at triangle centres and the drawn circles carry the exact
     boundaries. Trace order: surface, circles."""
-    pt._check_activation(activation)
+    pt.check_activation(activation)
     W3, b3, from_layernorm = _sphere_layer(W, b)
     arrangement = pt.circle_arrangement(W3, b3)
     circles = arrangement.circles
@@ -439,7 +438,7 @@ def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int | None =
 
 
 # --------------------------------------------------------------------------- scaling
-def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, n_grid: int = 200, k: float | None = None) -> dict:
+def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None = None) -> dict:
     """Regions crossed by k*v for k in (0, k_max], with and without LayerNorm in front of
     the layer, as exact step curves (breakpoints from
     :func:`polyviz.polytopes.scaling_regions`). Trace order: without, with LayerNorm.
@@ -448,8 +447,8 @@ def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, n_grid: int = 2
     says where k*v is: ``region_without`` (1-based, along the ray: one more than the
     breakpoints up to k), ``on_without`` / ``on_with`` (neurons on at k*v and at
     LayerNorm(k*v), eps as given) and ``same_code`` (whether those two codes agree)."""
-    plain = pt.scaling_regions(W, b, v, k_max, layernorm=False, n_grid=n_grid)
-    normed = pt.scaling_regions(W, b, v, k_max, layernorm=True, eps=eps, n_grid=n_grid)
+    plain = pt.scaling_regions(W, b, v, k_max, layernorm=False)
+    normed = pt.scaling_regions(W, b, v, k_max, layernorm=True, eps=eps)
 
     def steps(result):
         k = np.concatenate([[0.0], result.breakpoints, [k_max]])
@@ -472,7 +471,7 @@ def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, n_grid: int = 2
     extra = {}
     if k is not None:
         k = float(min(max(k, 1e-12), k_max))
-        W_, b_ = pt._layer(W, b)
+        W_, b_ = pt.as_layer(W, b)
         v_ = np.asarray(v, dtype=np.float64).reshape(-1)
         raw_code = pt.spline_codes(W_, b_, (k * v_)[None, :])[0]
         ln_code = pt.spline_codes(W_, b_, layer_norm((k * v_)[None, :], eps))[0]
@@ -513,7 +512,7 @@ def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 3
         w = q  # orthogonal to v - mean(v) in the LayerNorm plane: rotation_plane(v, q) is (p, q)
         full_circle = True
     probe = pt.rotation_probe(W, b, w_out, v, w, n_angles=n_angles, activation=activation, full_circle=full_circle)
-    A, B, c = (pt.circle_coefficients(*pt._layer(W, b), probe.p, probe.q, probe.radius))
+    A, B, c = (pt.circle_coefficients(*pt.as_layer(W, b), probe.p, probe.q, probe.radius))
     z_cross = np.cos(probe.crossing_angles)[:, None] * A + np.sin(probe.crossing_angles)[:, None] * B + c
     y_cross = pt.activate(z_cross, activation) @ np.asarray(w_out, dtype=np.float64)
     data = [
@@ -577,12 +576,12 @@ def scene_marker_traces(v, w, k: float = 1.0, n_path: int = 90) -> list[dict]:
     p, q, angle = pt.great_circle(v, w)
     end = pt.TAU if angle is None else angle
     a = np.linspace(0.0, end, max(2, int(n_path * end / math.pi) + 2))
-    wv = pt._center(w)
+    wv = _center(w)
     w_dir = wv / np.linalg.norm(wv) if np.linalg.norm(wv) > 0 else p
     if d == 3:
         scale, to_scene = math.sqrt(3.0), (lambda x: x)
     else:
-        basis = pt.layernorm_plane_basis(d)[:3]
+        basis = layernorm_plane_basis(d)[:3]
         scale, to_scene = 1.012, (lambda x: x @ basis.T)
     path = scale * to_scene(np.cos(a)[:, None] * p + np.sin(a)[:, None] * q)
     v_pt = scale * to_scene(p[None, :])
@@ -619,7 +618,7 @@ def scene_spec(W, b, v, w, k: float = 1.0, activation: str = "relu", seed: int =
     :func:`sphere_regions_spec` for a layer on R^4 (W: (n, 4), the LayerNorm sphere S2),
     followed by the SCENE_MARKER_TRACES traces of :func:`scene_marker_traces` for the
     directions v, w (in R^d) and the scale k."""
-    W, b = pt._layer(W, b)
+    W, b = pt.as_layer(W, b)
     d = W.shape[1]
     if d not in SCENE_BASE_TRACES:
         raise ValueError(f"scene_spec needs a layer on R^3 or R^4, got W of shape {W.shape}")
@@ -651,7 +650,7 @@ def great_circle_spec(W, b, v, w, activation: str = "relu", n_angles: int = 361)
     LayerNorm(v) and w is marked at its angle: the same path and angles as
     :func:`rotation_spec`. ``layout.meta``: crossings, arcs, codes and w's angle (None
     when w is parallel to v)."""
-    W, b = pt._layer(W, b)
+    W, b = pt.as_layer(W, b)
     d = W.shape[1]
     p, q, angle = pt.great_circle(v, w)
     radius = math.sqrt(d)
@@ -683,8 +682,8 @@ def sphere_regions_figure(W, b, activation: str = "relu", mesh_level: int | None
     return _figure(sphere_regions_spec(W, b, activation, mesh_level, circle_points, crisp))
 
 
-def scaling_figure(W, b, v, k_max: float = 10.0, eps: float = 0.0, n_grid: int = 200) -> go.Figure:
-    return _figure(scaling_spec(W, b, v, k_max, eps, n_grid))
+def scaling_figure(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None = None) -> go.Figure:
+    return _figure(scaling_spec(W, b, v, k_max, eps, k))
 
 
 def rotation_figure(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 361,

@@ -11,7 +11,7 @@ from . import stretch_fold as sf
 from .datasets import make_dataset
 from .figures import ANGLE_SCALE, angle_codes, base_layout, f32, u8
 from .figures_sphere import code_color
-from .polytopes import circle_arcs, random_layer
+from .polytopes import arc_bounds, circle_arcs, random_layer
 
 
 def _bare(height: int = 150) -> dict:
@@ -37,8 +37,7 @@ def arcs_preview(neurons: int = 5, seed: int = 3) -> dict:
     W, b = random_layer(neurons, 2, seed, 1.0, 0.5)
     angles, codes = circle_arcs(W, b, np.array([1.0, 0.0]), np.array([0.0, 1.0]))
     data = []
-    ends = np.append(angles[1:], angles[0] + 2 * np.pi) if len(angles) else np.array([2 * np.pi])
-    starts = angles if len(angles) else np.array([0.0])
+    starts, ends = arc_bounds(angles)
     for start, end, code in zip(starts, ends, codes):
         a = np.linspace(start, end, 24)
         data.append(dict(type="scatter", x=f32(np.cos(a)), y=f32(np.sin(a)), mode="lines",
