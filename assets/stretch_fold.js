@@ -1,6 +1,6 @@
 /* Browser-side redraw of the Stretch & fold panels while t is dragged or played.
  *
- * It mirrors polyviz/stretch_fold.py (transform, u_eps) and polyviz/figures.py (trace
+ * It mirrors polyviz/stretch_fold.py (transform, u_eps) and polyviz/figures/stretch_fold.py (trace
  * order, Fibonacci sphere points) so that each frame needs no server round trip; the
  * server redraws the exact figure once the slider is released or play stops. */
 (function () {

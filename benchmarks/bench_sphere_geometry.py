@@ -16,7 +16,7 @@ import numpy as np
 import plotly.io as pio
 from _util import median_ms, metric
 
-from polyviz import figures_sphere as fs
+from polyviz.figures import sphere as fs
 from polyviz import polytopes as pt
 
 

@@ -32,7 +32,7 @@ from layouts import sphere as ids
 from layouts.common import notice_items
 from layouts.sphere import (SphereState, dim_options, el_style, k_marks, layer_options, random_box_style,
                             scene_caption, shown_style)
-from polyviz import figures_sphere as fs
+from polyviz.figures import sphere as fs
 from polyviz import polytopes as pt
 from polyviz import state as st
 from polyviz.models import layer_weights

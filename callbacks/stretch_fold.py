@@ -15,7 +15,7 @@ from callbacks.common import sync_url_and_copy_link, triggered_id, triggered_pro
 from layouts import stretch_fold as ids
 from layouts.common import notice_items
 from layouts.stretch_fold import PRESETS, StretchFoldState
-from polyviz import figures
+from polyviz.figures import stretch_fold as figures
 from polyviz import state as st
 
 

@@ -267,7 +267,7 @@ class LiveCurves:
         return [np.asarray(s)[keep] for s in series]
 
     def figure(self, total: int) -> dict:
-        from polyviz.figures_train import training_curves_spec
+        from polyviz.figures.train import training_curves_spec
 
         step, loss, acc = self._thin(self.step, self.loss, self.acc)
         history = {"step": step, "train_loss": np.maximum(loss, 1e-12), "train_acc": acc}
@@ -394,7 +394,7 @@ def run_status(record: dict) -> str:
 # ------------------------------------------------------------------------------------------
 def run_figures(state: TrainState, params, history: dict, checkpoints: dict, transitions: list, data=None) -> dict:
     """The page's figure specs for a trained model (what the browser receives)."""
-    from polyviz import figures_train as ft
+    from polyviz.figures import train as ft
     from polyviz.embedding import subsample
 
     Xtr, Xte, ytr, yte = load_data(state) if data is None else data
@@ -567,7 +567,7 @@ def load_sweep(key) -> dict | None:
 
 
 def sweep_figure(record: dict) -> dict:
-    from polyviz.figures_train import seed_sweep_spec
+    from polyviz.figures.train import seed_sweep_spec
 
     def arr(values):
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)

@@ -6,7 +6,7 @@ import functools
 
 from dash import dcc, html
 
-from polyviz import previews
+from polyviz.figures import previews
 
 PATH = "/"
 

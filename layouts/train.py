@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from polyviz import state as st
 from polyviz.datasets import DATASET_NAMES
-from polyviz.figures import base_layout
+from polyviz.figures.common import base_layout
 from polyviz.models import ACTIVATIONS
 from polyviz.training import PRESETS as LIB_PRESETS
 

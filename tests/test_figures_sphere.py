@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from polyviz import figures_sphere as fs
+from polyviz.figures import sphere as fs
 from polyviz import polytopes as pt
 
 

@@ -12,7 +12,7 @@ import torch
 
 from polyviz.datasets import make_dataset
 from polyviz.embedding import embed_layers, fit_embedding, interpolation_frames, plane_patch, subsample
-from polyviz.figures_train import (
+from polyviz.figures.train import (
     checkpoint_embedding_figure,
     decision_boundary_spec,
     interpolation_animation_figure,

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from layouts import home
-from polyviz import previews
+from polyviz.figures import previews
 from polyviz.polytopes import circle_arcs, random_layer
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import dash_http
-from polyviz import figures_sphere as fs
+from polyviz.figures import sphere as fs
 from polyviz import polytopes as pt
 from polyviz import state as st
 

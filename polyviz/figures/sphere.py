@@ -1,13 +1,12 @@
 """Figures for "Polytopes on the LayerNorm sphere": arcs on the circle (d = 3), the
 unrolled circle, regions on the sphere (d = 4), scaling a direction, rotating between two.
 
-Same conventions as :mod:`polyviz.figures`: ``<name>_spec(...)`` returns the figure as a
-plain dict (typed arrays, the slim shared template; what the app sends) and
-``<name>(...)`` wraps it in a ``plotly.graph_objects.Figure`` for notebooks:
+Conventions as in :mod:`polyviz.figures.common`: ``<name>_spec(...)`` returns the figure
+as a plain dict (what the app sends) and ``<name>_figure(...)`` a Plotly Figure:
 
-    >>> from polyviz import figures_sphere as fs, polytopes as pt
-    >>> W, b = pt.random_layer(8, 3, seed=0)
-    >>> fs.arcs_3d_figure(W, b).show()
+    >>> from polyviz import figures, polytopes
+    >>> W, b = polytopes.random_layer(8, 3, seed=0)
+    >>> figures.arcs_3d_figure(W, b).show()
 
 Colours: a region's colour depends only on its spline code, through
 :func:`code_palette_index`, so the same code has the same colour in every figure, and
@@ -24,10 +23,11 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from . import polytopes as pt
-from .figures import base_layout, f32, typed, typed_grid, u8
-from .geometry import center as _center
-from .geometry import layer_norm, layernorm_plane_basis
+from .. import polytopes as pt
+from ..geometry import center as _center
+from ..geometry import layer_norm, layernorm_plane_basis
+from ..words import plural
+from .common import BLUE, GREEN, MUTED, NOTE, RED, base_layout, f32, figure, typed, typed_grid, u8
 
 # 19 (a prime) distinguishable colours; index = (code . g) mod 19 with every g_i non-zero
 # mod 19, so flipping a single neuron always changes the colour.
@@ -39,7 +39,6 @@ PALETTE = (
 SHADES = 5  # GELU certainty levels per colour
 MAX_FADE = 0.65  # how far towards white an uncertain (GELU) colour goes
 BOUNDARY = "#2b2f3a"
-MUTED = "#9aa3b5"
 MAX_CURVE_VALUES = 8_000  # pre-activation samples in the unrolled figure, all neurons together
 CRISP_MAX_CIRCLES = 24  # cut the sphere mesh along the circles up to this many (~8 ms, ~8k triangles)
 
@@ -47,11 +46,6 @@ CRISP_MAX_CIRCLES = 24  # cut the sphere mesh along the circles up to this many 
 def _neuron_multipliers(n: int) -> np.ndarray:
     rng = np.random.default_rng(20240611)  # fixed: colours must not depend on anything else
     return rng.integers(1, len(PALETTE), size=n)
-
-
-def plural(count: int, noun: str) -> str:
-    """'1 region', '3 regions': titles read as sentences."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def code_palette_index(codes) -> np.ndarray:
@@ -116,10 +110,6 @@ def _certainty(z: np.ndarray) -> np.ndarray:
         return np.ones(z.shape[0])
     # |2 Phi(z) - 1| is increasing in |z|: take the smallest |z| first, one CDF per point.
     return np.abs(2.0 * pt.normal_cdf(np.abs(z).min(axis=1)) - 1.0)
-
-
-def _figure(spec: dict) -> go.Figure:
-    return go.Figure(spec)
 
 
 def _nan_join(pieces: list[np.ndarray], width: int) -> np.ndarray:
@@ -269,10 +259,10 @@ def unrolled_spec(W, b, p=None, q=None, radius: float | None = None, center=None
              marker=dict(color=[PALETTE[i] for i in index], line=dict(width=0)), opacity=0.18,
              hoverinfo="skip", name="arcs (by spline code)", xaxis="x", yaxis="y"),
         dict(type="scatter", x=f32(angles), y=f32(np.zeros(len(angles))), mode="markers", name="zero crossings",
-             marker=dict(size=9, color="#d8443b", symbol="line-ns-open", line=dict(width=2, color="#d8443b")),
+             marker=dict(size=9, color=RED, symbol="line-ns-open", line=dict(width=2, color=RED)),
              hovertemplate="crossing at %{x:.4f} rad<extra></extra>", xaxis="x", yaxis="y"),
         dict(type="heatmap", x=f32(a), y=list(range(n)), z=typed_grid(np.round(code_grid.T * 255), "u1"),
-             colorscale=[[0, "#f4f6fa"], [1, "#3b6fd8"]], zmin=0, zmax=255, showscale=False, xaxis="x2",
+             colorscale=[[0, "#f4f6fa"], [1, BLUE]], zmin=0, zmax=255, showscale=False, xaxis="x2",
              yaxis="y2", hoverinfo="skip"),
     ]
     dx = float(a[1] - a[0])
@@ -457,10 +447,10 @@ def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None
     kx, ky = steps(plain)
     lx, ly = steps(normed)
     data = [
-        dict(type="scatter", x=f32(kx), y=f32(ky), mode="lines", line=dict(shape="hv", color="#d8443b", width=3),
+        dict(type="scatter", x=f32(kx), y=f32(ky), mode="lines", line=dict(shape="hv", color=RED, width=3),
              name=f"without LayerNorm ({plain.regions})",
              hovertemplate="k = %{x:.3f}: %{y} regions<extra></extra>"),
-        dict(type="scatter", x=f32(lx), y=f32(ly), mode="lines", line=dict(shape="hv", color="#3b6fd8", width=3),
+        dict(type="scatter", x=f32(lx), y=f32(ly), mode="lines", line=dict(shape="hv", color=BLUE, width=3),
              name=f"with LayerNorm ({normed.regions})",
              hovertemplate="k = %{x:.3f}: %{y} regions<extra></extra>"),
     ]
@@ -480,9 +470,9 @@ def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None
                     same_code=bool(np.array_equal(raw_code, ln_code)))
         extra = dict(
             shapes=[dict(type="line", xref="x", yref="paper", x0=k, x1=k, y0=0, y1=1,
-                         line=dict(color="#5b6475", width=1.5, dash="dot"))],
+                         line=dict(color=NOTE, width=1.5, dash="dot"))],
             annotations=[dict(x=k, y=1, xref="x", yref="paper", yanchor="bottom", showarrow=False,
-                              text=f"k = {k:.3g}", font=dict(size=11, color="#5b6475"))],
+                              text=f"k = {k:.3g}", font=dict(size=11, color=NOTE))],
         )
     layout = base_layout(
         title, showlegend=True, uirevision="scaling", margin=dict(l=50, r=16, t=44, b=78),
@@ -517,13 +507,13 @@ def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 3
     y_cross = pt.activate(z_cross, activation) @ np.asarray(w_out, dtype=np.float64)
     data = [
         dict(type="scatter", x=f32(probe.angles), y=f32(probe.output), mode="lines", name="output",
-             line=dict(color="#3b6fd8", width=2.5), xaxis="x", yaxis="y",
+             line=dict(color=BLUE, width=2.5), xaxis="x", yaxis="y",
              hovertemplate="angle %{x:.3f}: output %{y:.4f}<extra></extra>"),
         dict(type="scatter", x=f32(probe.crossing_angles), y=f32(y_cross), mode="markers", name="boundary crossings",
-             marker=dict(size=6, color="#d8443b", line=dict(width=1, color="white")), xaxis="x", yaxis="y",
+             marker=dict(size=6, color=RED, line=dict(width=1, color="white")), xaxis="x", yaxis="y",
              hovertemplate="crossing at %{x:.4f} rad<extra></extra>"),
         dict(type="scatter", x=f32(probe.angles), y=f32(probe.slope), mode="lines", name="|d output / d angle|",
-             line=dict(color="#2a9d6f", width=1.8), fill="tozeroy", fillcolor="rgba(42,157,111,0.12)",
+             line=dict(color=GREEN, width=1.8), fill="tozeroy", fillcolor="rgba(42,157,111,0.12)",
              xaxis="x2", yaxis="y2", hovertemplate="angle %{x:.3f}: |slope| %{y:.4f}<extra></extra>"),
     ]
     path = ("a full turn through v (w ∥ v)" if parallel else
@@ -533,9 +523,9 @@ def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 3
     extra = {}
     if not parallel and full_circle and angle is not None:  # mark where w is on the full turn
         extra = dict(shapes=[dict(type="line", xref="x", yref="paper", x0=angle, x1=angle, y0=0, y1=1,
-                                  line=dict(color="#5b6475", width=1.2, dash="dot"))],
+                                  line=dict(color=NOTE, width=1.2, dash="dot"))],
                      annotations=[dict(x=angle, y=1, xref="x", yref="paper", yanchor="top", showarrow=False,
-                                       text="w", font=dict(size=12, color="#5b6475"))])
+                                       text="w", font=dict(size=12, color=NOTE))])
     layout = base_layout(
         title, uirevision="rotation", showlegend=False,
         meta=dict(n_crossings=probe.n_crossings, tv_per_radian=probe.tv_per_radian,
@@ -555,7 +545,7 @@ def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 3
 SCENE_MARKER_TRACES = 4
 SCENE_BASE_TRACES = {3: 7, 4: 2}
 RAY_LIMIT = 1.6 * math.sqrt(3.0)  # the d = 3 ray k v is drawn up to the edge of the drawn plane
-V_COLOUR, W_COLOUR = "#111827", "#d8443b"
+V_COLOUR, W_COLOUR = "#111827", RED
 
 
 def scene_marker_traces(v, w, k: float = 1.0, n_path: int = 90) -> list[dict]:
@@ -669,40 +659,31 @@ def great_circle_spec(W, b, v, w, activation: str = "relu", n_angles: int = 361)
 
 # --------------------------------------------------------------------------- Figures
 def arcs_3d_figure(W, b, X=None, activation: str = "relu", n_points: int = 60, seed: int = 0) -> go.Figure:
-    return _figure(arcs_3d_spec(W, b, X, activation, n_points, seed))
+    return figure(arcs_3d_spec(W, b, X, activation, n_points, seed))
 
 
 def unrolled_figure(W, b, p=None, q=None, radius=None, center=None, activation: str = "relu",
                     n_angles: int = 361) -> go.Figure:
-    return _figure(unrolled_spec(W, b, p, q, radius, center, activation, n_angles))
+    return figure(unrolled_spec(W, b, p, q, radius, center, activation, n_angles))
 
 
 def sphere_regions_figure(W, b, activation: str = "relu", mesh_level: int | None = None, circle_points: int = 65,
                           crisp: bool | None = None) -> go.Figure:
-    return _figure(sphere_regions_spec(W, b, activation, mesh_level, circle_points, crisp))
+    return figure(sphere_regions_spec(W, b, activation, mesh_level, circle_points, crisp))
 
 
 def scaling_figure(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None = None) -> go.Figure:
-    return _figure(scaling_spec(W, b, v, k_max, eps, k))
+    return figure(scaling_spec(W, b, v, k_max, eps, k))
 
 
 def rotation_figure(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 361,
                     full_circle: bool = False) -> go.Figure:
-    return _figure(rotation_spec(W, b, w_out, v, w, activation, n_angles, full_circle))
-
+    return figure(rotation_spec(W, b, w_out, v, w, activation, n_angles, full_circle))
 
 
 def scene_figure(W, b, v, w, k: float = 1.0, activation: str = "relu", seed: int = 0) -> go.Figure:
-    return _figure(scene_spec(W, b, v, w, k, activation, seed))
+    return figure(scene_spec(W, b, v, w, k, activation, seed))
 
 
 def great_circle_figure(W, b, v, w, activation: str = "relu", n_angles: int = 361) -> go.Figure:
-    return _figure(great_circle_spec(W, b, v, w, activation, n_angles))
-
-
-__all__ = [
-    "PALETTE", "code_palette_index", "code_color", "icosphere",
-    "arcs_3d_spec", "unrolled_spec", "sphere_regions_spec", "scaling_spec", "rotation_spec",
-    "scene_spec", "scene_marker_traces", "great_circle_spec", "scene_figure", "great_circle_figure",
-    "arcs_3d_figure", "unrolled_figure", "sphere_regions_figure", "scaling_figure", "rotation_figure",
-]
+    return figure(great_circle_spec(W, b, v, w, activation, n_angles))

@@ -1,38 +1,19 @@
-"""Plotly figure builders: the exact figures the app shows, callable from a notebook.
+"""Figures of the Stretch & fold page: the circle and its images, the 1-D activation
+curve, the 2-D activation surface, and the sphere (conventions in
+:mod:`polyviz.figures.common`).
 
     >>> from polyviz import figures
     >>> figs = figures.stretch_fold_figures(op="shift", t=2.0, eps=0.01)
     >>> figs["circle"].show()
-
-Each builder comes in two forms: ``<name>_spec(...)`` returns the figure as a plain dict
-(what the app sends: no Plotly validation cost, ~1 ms), and ``<name>(...)`` wraps that
-dict in a validated ``plotly.graph_objects.Figure`` for notebooks. Arrays are written as
-base64 typed arrays (float32 / uint8), and a slim template keeps each figure small.
 """
-
 from __future__ import annotations
-
-import base64
 
 import numpy as np
 import plotly.graph_objects as go
 
-from . import stretch_fold as sf
+from .. import stretch_fold as sf
+from .common import BLUE, INK, MUTED, base_layout, f32, figure, typed_grid, u8
 
-# A small template: the stock ones add ~8 KB of JSON to every figure.
-FONT = "Inter, system-ui, -apple-system, Segoe UI, sans-serif"
-GRID = "#e7e9ee"
-TEMPLATE = dict(
-    layout=dict(
-        font=dict(family=FONT, size=12, color="#1f2430"),
-        paper_bgcolor="white",
-        plot_bgcolor="white",
-        colorway=["#3b6fd8", "#d8443b", "#2a9d6f", "#e0a526", "#7b4bd6", "#1aa3b8"],
-        xaxis=dict(gridcolor=GRID, zerolinecolor="#c9ced8", linecolor="#c9ced8"),
-        yaxis=dict(gridcolor=GRID, zerolinecolor="#c9ced8", linecolor="#c9ced8"),
-        hoverlabel=dict(font=dict(family=FONT)),
-    )
-)
 # Cyclic colour scale for angles: the same angle has the same colour before and after.
 ANGLE_SCALE = "Twilight"
 MAX_SEGMENTS = 240  # more faint segments than this only add ink and bytes
@@ -41,38 +22,6 @@ CURVE_STEPS = 241
 PATH_STEPS = 181
 MAX_SPHERE_POINTS = 800
 MAX_CURVE_POINTS = 400
-
-
-def typed(a, dtype: str = "f4") -> dict:
-    """A NumPy array as a Plotly typed-array spec: base64 bytes plus dtype (f4, f8, u1...)."""
-    array = np.ascontiguousarray(np.asarray(a).ravel(), dtype=np.dtype(dtype).newbyteorder("<"))
-    return {"dtype": dtype, "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
-
-
-def f32(a) -> dict:
-    return typed(a, "f4")
-
-
-def u8(a) -> dict:
-    return typed(a, "u1")
-
-
-def typed_grid(a, dtype: str = "f4") -> dict:
-    """A 2-D array (e.g. a surface's z) as a typed-array spec with its shape."""
-    spec = typed(a, dtype)
-    spec["shape"] = ",".join(str(d) for d in np.shape(a))
-    return spec
-
-
-def base_layout(title: str, **extra) -> dict:
-    layout = dict(
-        template=TEMPLATE,
-        title=title if isinstance(title, dict) else dict(text=title, x=0.02, xanchor="left", font=dict(size=14)),
-        margin=dict(l=40, r=16, t=44, b=36),
-        showlegend=False,
-    )
-    layout.update(extra)
-    return layout
 
 
 def angle_codes(points: np.ndarray) -> np.ndarray:
@@ -115,7 +64,7 @@ def circle_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE
         dict(type="scatter", x=f32(points[:, 0]), y=f32(points[:, 1]), mode="markers", name="input",
              marker=dict(marker, size=3, opacity=0.3), hoverinfo="skip"),
         dict(type="scatter", x=f32(images[:, 0]), y=f32(images[:, 1]), mode="markers", name="image",
-             marker=dict(marker, size=6, line=dict(width=0.5, color="#1f2430")),
+             marker=dict(marker, size=6, line=dict(width=0.5, color=INK)),
              hovertemplate="image (%{x:.3f}, %{y:.3f})<extra></extra>"),
     ]
     layout = base_layout(
@@ -141,9 +90,9 @@ def activation_curve_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENT
     shown = points[::stride]
     data = [
         dict(type="scatter", x=f32(xs), y=f32(xs / np.sqrt(xs * xs + 1.0)), mode="lines",
-             name="u<sub>1</sub>(x) (sigmoid)", line=dict(color="#9aa3b5", width=2, dash="dash")),
+             name="u<sub>1</sub>(x) (sigmoid)", line=dict(color=MUTED, width=2, dash="dash")),
         dict(type="scatter", x=f32(xs), y=f32(sf.activation_slice(xs, op, t, eps, affine)), mode="lines",
-             name="u<sub>ε</sub>(T<sub>t</sub>(x, 0))", line=dict(color="#3b6fd8", width=3)),
+             name="u<sub>ε</sub>(T<sub>t</sub>(x, 0))", line=dict(color=BLUE, width=3)),
         dict(type="scatter", x=f32(shown[:, 0]), y=f32(sf.apply(shown, op, t, eps, affine)[:, 0]),
              mode="markers", name="your points",
              marker=dict(color=u8(angle_codes(shown)), cmin=0, cmax=255, colorscale=ANGLE_SCALE, size=4,
@@ -179,7 +128,7 @@ def activation_surface_spec(op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AF
              cmin=-1, cmax=1, opacity=0.85, showscale=False, hoverinfo="skip",
              contours=dict(z=dict(show=True, start=-0.75, end=0.75, size=0.25, color="rgba(0,0,0,0.25)"))),
         dict(type="scatter3d", x=f32(px), y=f32(py), z=f32(pz + 0.02), mode="lines", name="T_t(circle)",
-             line=dict(color="#1f2430", width=6)),
+             line=dict(color=INK, width=6)),
     ]
     layout = base_layout(
         "2-D activation surface: x / √(x² + y² + ε)", meta=_meta(op, t, eps, affine),
@@ -251,26 +200,22 @@ MOVING_TRACES = {
 }
 
 
-def _figure(spec: dict) -> go.Figure:
-    return go.Figure(spec)
-
-
 def circle_figure(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE) -> go.Figure:
-    return _figure(circle_spec(points, op, t, eps, affine))
+    return figure(circle_spec(points, op, t, eps, affine))
 
 
 def activation_curve_figure(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE) -> go.Figure:
-    return _figure(activation_curve_spec(points, op, t, eps, affine))
+    return figure(activation_curve_spec(points, op, t, eps, affine))
 
 
 def activation_surface_figure(op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE) -> go.Figure:
-    return _figure(activation_surface_spec(op, t, eps, affine))
+    return figure(activation_surface_spec(op, t, eps, affine))
 
 
 def sphere_figure(n=800, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE) -> go.Figure:
-    return _figure(sphere_spec(n, op, t, eps, affine))
+    return figure(sphere_spec(n, op, t, eps, affine))
 
 
 def stretch_fold_figures(**params) -> dict[str, go.Figure]:
     """All four panels of the Stretch & fold page as Plotly figures (see stretch_fold_specs)."""
-    return {name: _figure(spec) for name, spec in stretch_fold_specs(**params).items()}
+    return {name: figure(spec) for name, spec in stretch_fold_specs(**params).items()}

@@ -1,10 +1,9 @@
 """Plotly figures of the toy classifier lab (no Dash): training curves, decision boundary,
 layer-by-layer interpolation animation, checkpoint scrubber, seed sweep.
 
-Like :mod:`polyviz.figures`, each builder has a ``<name>_spec(...)`` form returning the plain
-figure dict (base64 typed arrays, the slim template; what the app sends) and a
-``<name>(...)`` form returning a ``plotly.graph_objects.Figure`` for notebooks. Class 0 is
-blue and class 1 red throughout.
+Conventions as in :mod:`polyviz.figures.common`: each builder has a ``<name>_spec(...)``
+form returning the plain figure dict (what the app sends) and a ``<name>_figure(...)`` form
+returning a Plotly Figure for notebooks. Class 0 is blue and class 1 red throughout.
 """
 
 from __future__ import annotations
@@ -19,19 +18,16 @@ from polyviz.embedding import (
     plane_patch,
     subsample,
 )
-from polyviz.figures import base_layout, f32, typed, typed_grid
 from polyviz.models import MLPParams, _as_params, predict_proba
 
-CLASS_COLORS = ("#3b6fd8", "#d8443b")  # class 0 blue, class 1 red
+from .common import BLUE, GREEN, INK, PURPLE, RED, base_layout, f32, figure, i4, typed_grid
+
+CLASS_COLORS = (BLUE, RED)  # class 0 blue, class 1 red
 CLASS_NAMES = ("class 0", "class 1")
-PROB_SCALE = [[0.0, "#3b6fd8"], [0.5, "#f7f7f7"], [1.0, "#d8443b"]]
-TRANSITION_COLOR = "#7b4bd6"
+PROB_SCALE = [[0.0, BLUE], [0.5, "#f7f7f7"], [1.0, RED]]
+TRANSITION_COLOR = PURPLE
 MAX_CURVE_POINTS = 3000
-PLANE_COLOR = "#2a9d6f"
-
-
-def _i4(a) -> dict:
-    return typed(np.asarray(a, dtype=np.int32), "i4")
+PLANE_COLOR = GREEN
 
 
 def _rounded(a, decimals: int) -> dict:
@@ -56,21 +52,21 @@ def training_curves_spec(result, phase_transitions=None, title: str = "Training"
     tl = np.asarray(history["train_loss"])[keep]
     ta = np.asarray(history["train_acc"])[keep]
     data = [
-        dict(type="scatter", x=_i4(steps[keep]), y=f32(tl), mode="lines", name="train loss",
-             line=dict(color="#3b6fd8", width=1.5), xaxis="x", yaxis="y",
+        dict(type="scatter", x=i4(steps[keep]), y=f32(tl), mode="lines", name="train loss",
+             line=dict(color=BLUE, width=1.5), xaxis="x", yaxis="y",
              hovertemplate="step %{x}<br>train loss %{y:.4f}<extra></extra>"),
-        dict(type="scatter", x=_i4(steps[keep]), y=f32(ta), mode="lines", name="train accuracy",
-             line=dict(color="#3b6fd8", width=1.5), xaxis="x", yaxis="y2", showlegend=False,
+        dict(type="scatter", x=i4(steps[keep]), y=f32(ta), mode="lines", name="train accuracy",
+             line=dict(color=BLUE, width=1.5), xaxis="x", yaxis="y2", showlegend=False,
              hovertemplate="step %{x}<br>train accuracy %{y:.3f}<extra></extra>"),
     ]
     ts = np.asarray(history.get("test_step", []))
     if len(ts):
         data += [
-            dict(type="scatter", x=_i4(ts), y=f32(history["test_loss"]), mode="lines", name="test loss",
-                 line=dict(color="#d8443b", width=1.5, dash="dot"), xaxis="x", yaxis="y",
+            dict(type="scatter", x=i4(ts), y=f32(history["test_loss"]), mode="lines", name="test loss",
+                 line=dict(color=RED, width=1.5, dash="dot"), xaxis="x", yaxis="y",
                  hovertemplate="step %{x}<br>test loss %{y:.4f}<extra></extra>"),
-            dict(type="scatter", x=_i4(ts), y=f32(history["test_acc"]), mode="lines", name="test accuracy",
-                 line=dict(color="#d8443b", width=1.5, dash="dot"), xaxis="x", yaxis="y2", showlegend=False,
+            dict(type="scatter", x=i4(ts), y=f32(history["test_acc"]), mode="lines", name="test accuracy",
+                 line=dict(color=RED, width=1.5, dash="dot"), xaxis="x", yaxis="y2", showlegend=False,
                  hovertemplate="step %{x}<br>test accuracy %{y:.3f}<extra></extra>"),
         ]
     shapes, annotations = [], []
@@ -92,7 +88,7 @@ def training_curves_spec(result, phase_transitions=None, title: str = "Training"
 
 
 def training_curves_figure(result, phase_transitions=None, title: str = "Training") -> go.Figure:
-    return go.Figure(training_curves_spec(result, phase_transitions, title))
+    return figure(training_curves_spec(result, phase_transitions, title))
 
 
 # ------------------------------------------------------------------------------------------
@@ -105,7 +101,7 @@ def _class_scatter(X, y, *, three_d: bool, size: float, symbol: str = "circle", 
         pts = X[y == label]
         marker = dict(color=CLASS_COLORS[label], size=size, line=dict(color="white", width=0.6 if not three_d else 0))
         if symbol != "circle":
-            marker.update(symbol=symbol, line=dict(color="#1f2430", width=1), color=CLASS_COLORS[label])
+            marker.update(symbol=symbol, line=dict(color=INK, width=1), color=CLASS_COLORS[label])
         trace = dict(type="scatter3d" if three_d else "scatter", mode="markers",
                      name=CLASS_NAMES[label] + suffix, x=_rounded(pts[:, 0], decimals), y=_rounded(pts[:, 1], decimals),
                      marker=marker, hoverinfo="skip")
@@ -142,7 +138,7 @@ def decision_boundary_spec(params, X, y, X_test=None, y_test=None, *, grid: int 
                  hovertemplate="(%{x:.2f}, %{y:.2f})<br>P(class 1) = %{z:.3f}<extra></extra>"),
             dict(type="contour", x=f32(xs), y=f32(ys), z=typed_grid(np.round(prob, 3)), showscale=False,
                  contours=dict(start=0.5, end=0.5, size=1, coloring="lines"), line=dict(width=1.5),
-                 colorscale=[[0.0, "#1f2430"], [1.0, "#1f2430"]],
+                 colorscale=[[0.0, INK], [1.0, INK]],
                  hoverinfo="skip", name="P = 0.5"),
         ]
         data += _class_scatter(X, y, three_d=False, size=4)
@@ -182,7 +178,7 @@ def decision_boundary_spec(params, X, y, X_test=None, y_test=None, *, grid: int 
 
 def decision_boundary_figure(params, X, y, X_test=None, y_test=None, *, grid: int = 121,
                              title: str = "Decision boundary") -> go.Figure:
-    return go.Figure(decision_boundary_spec(params, X, y, X_test, y_test, grid=grid, title=title))
+    return figure(decision_boundary_spec(params, X, y, X_test, y_test, grid=grid, title=title))
 
 
 # ------------------------------------------------------------------------------------------
@@ -282,7 +278,7 @@ def interpolation_animation_spec(source, X=None, y=None, *, frames_per_step: int
 
 def interpolation_animation_figure(source, X=None, y=None, **kwargs) -> go.Figure:
     """Figure form of :func:`interpolation_animation_spec` (same arguments)."""
-    return go.Figure(interpolation_animation_spec(source, X, y, **kwargs))
+    return figure(interpolation_animation_spec(source, X, y, **kwargs))
 
 
 # ------------------------------------------------------------------------------------------
@@ -338,7 +334,7 @@ def checkpoint_embedding_spec(result, X, y, *, layer: int = -1, max_points: int 
 
 
 def checkpoint_embedding_figure(result, X, y, **kwargs) -> go.Figure:
-    return go.Figure(checkpoint_embedding_spec(result, X, y, **kwargs))
+    return figure(checkpoint_embedding_spec(result, X, y, **kwargs))
 
 
 # ------------------------------------------------------------------------------------------
@@ -368,10 +364,10 @@ def seed_sweep_spec(sweep, *, threshold: float | None = None, title: str = "Seed
         name = ("reached" if good else "missed") if threshold is not None else "seed"
         name += "" if has_t else ", no transition"
         data.append(dict(
-            type="scatter", mode="markers", x=_i4(x[sel]), y=f32(acc[sel]), customdata=[int(v) for v in seeds[sel]],
+            type="scatter", mode="markers", x=i4(x[sel]), y=f32(acc[sel]), customdata=[int(v) for v in seeds[sel]],
             name=name, xaxis="x", yaxis="y",
             marker=dict(color=CLASS_COLORS[0] if good else CLASS_COLORS[1], size=8,
-                        symbol="circle" if has_t else "x", line=dict(width=0.5, color="#1f2430")),
+                        symbol="circle" if has_t else "x", line=dict(width=0.5, color=INK)),
             hovertemplate=("seed %{customdata}<br>" + (f"phase transition at step %{{x}}" if has_t else "no phase transition")
                            + f"<br>final {which} accuracy %{{y:.3f}}<extra></extra>"),
         ))
@@ -394,4 +390,4 @@ def seed_sweep_spec(sweep, *, threshold: float | None = None, title: str = "Seed
 
 
 def seed_sweep_figure(sweep, *, threshold: float | None = None, title: str = "Seed sweep") -> go.Figure:
-    return go.Figure(seed_sweep_spec(sweep, threshold=threshold, title=title))
+    return figure(seed_sweep_spec(sweep, threshold=threshold, title=title))

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import stretch_fold as sf
-from .datasets import make_dataset
-from .figures import ANGLE_SCALE, angle_codes, base_layout, f32, u8
-from .figures_sphere import code_color
-from .polytopes import arc_bounds, circle_arcs, random_layer
+from .. import stretch_fold as sf
+from ..datasets import make_dataset
+from ..polytopes import arc_bounds, circle_arcs, random_layer
+from .common import BLUE, RED, base_layout, f32, u8
+from .sphere import code_color
+from .stretch_fold import ANGLE_SCALE, angle_codes
 
 
 def _bare(height: int = 150) -> dict:
@@ -59,5 +60,5 @@ def spiral_preview() -> dict:
     """The two-arm spiral the width-3 u_eps network learns to separate."""
     X, y = make_dataset("spiral", 400, 0.01, 0)
     data = [dict(type="scatter", x=f32(X[y == k, 0]), y=f32(X[y == k, 1]), mode="markers",
-                 marker=dict(size=4, color=colour)) for k, colour in ((0, "#3b6fd8"), (1, "#d8443b"))]
+                 marker=dict(size=4, color=colour)) for k, colour in ((0, BLUE), (1, RED))]
     return dict(data=data, layout=_bare())
