@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as hs
 
-from layouts.stretch_fold import StretchFoldState
+from polyviz.pages.stretch_fold import StretchFoldState
 from polyviz import state as st
 
 
