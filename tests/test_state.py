@@ -121,7 +121,7 @@ def test_text_field_default_and_length_cap():
 
 
 def test_sphere_state_source_and_model_fields():
-    from layouts.sphere import SphereState
+    from polyviz.pages.sphere import SphereState
 
     ident = "f" * 40
     state, notices = st.from_query(SphereState, f"source=trained&model={ident}&layer=3")
