@@ -3,8 +3,10 @@ and over HTTP), and agreement of what the page shows with the library's exact nu
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -93,6 +95,74 @@ def test_layout_restores_state_and_shows_notices(page_modules):
         assert expected in notices, expected
     assert found[lay.LINK_NOTICES].data  # kept for the first draw
     assert found[lay.DIM].value == 4 and found[lay.NEURONS_ID].value == 64
+
+
+# --- which layer a state names, and its words (polyviz.pages.sphere, no Dash) ----------------
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """The least a trained model must offer the page (polyviz.pages.sphere.TrainedLayers)."""
+
+    layers: tuple
+    width: int
+    depth: int
+    activation: str = "u_eps"
+    model_id: str = "ab" * 20
+    query: str | None = None
+
+    @property
+    def shapes(self):
+        return [tuple(W.shape) for W, _ in self.layers]
+
+    def words(self):
+        return f"width {self.width}, depth {self.depth}"
+
+
+def mlp_record(in_dim: int, width: int, depth: int, seed: int = 0) -> ModelRecord:
+    rng = np.random.default_rng(seed)
+    sizes = [in_dim] + [width] * depth + [1]
+    return ModelRecord(tuple((rng.normal(size=(o, i)), rng.normal(size=o)) for i, o in zip(sizes, sizes[1:])),
+                       width, depth)
+
+
+def test_layer_view_draws_the_named_trained_layer_or_says_why_not():
+    from polyviz.pages.sphere import NO_MODEL, layer_view
+
+    model = mlp_record(2, 4, 2)
+    state = SphereState(source="trained", model=model.model_id, layer=1, dim=3, neurons=12, seed=5)
+    view = layer_view(state, model)
+    assert view.trained and view.readout == "next" and view.notice is None
+    assert view.W is model.layers[1][0] and (view.state.dim, view.state.neurons) == (4, 4)
+    np.testing.assert_array_equal(view.w_out, model.layers[2][0][0])  # the next layer's first row
+    last = layer_view(dataclasses.replace(state, layer=2), model)  # the output layer: a seeded random readout
+    assert last.trained and last.readout == "random"
+    np.testing.assert_array_equal(last.w_out, pt.random_readout(1, 5))
+
+    missing = layer_view(dataclasses.replace(state, layer=3), model)
+    assert not missing.trained and missing.model is model and (missing.state.dim, missing.W.shape) == (3, (12, 3))
+    assert missing.notice.startswith("layer 3 does not exist: this model (depth 2) has layers 1 to 2")
+    assert "choose layer 1 or 2" in missing.notice
+    narrow = layer_view(dataclasses.replace(state, layer=1), mlp_record(3, 2, 2))
+    assert "reads 2-D inputs" in narrow.notice and "this model has none (its hidden width is 2)" in narrow.notice
+    assert "not in the cache" in layer_view(state, None).notice
+    unchosen = layer_view(dataclasses.replace(state, model=""), None)
+    assert unchosen.problem == NO_MODEL and unchosen.notice is None  # a hint, not an error
+    random_layer = layer_view(SphereState(neurons=7, dim=4, seed=2), model)
+    assert not random_layer.trained
+    np.testing.assert_array_equal(random_layer.W, pt.random_layer(7, 4, seed=2, weight_scale=1.0, bias_scale=0.5)[0])
+
+
+def test_result_words_count_in_sentences():
+    from polyviz.pages.sphere import scaling_words, summary_words
+
+    one = summary_words(SphereState(neurons=1, dim=4), {"circles": 1, "regions": 2})
+    assert one.startswith("1 neuron, residual dimension 4: 1 boundary circle cut the LayerNorm sphere into 2 regions")
+    many = summary_words(SphereState(neurons=1200, dim=3), {"boundaries": 2, "arcs": 2, "codes": 2})
+    assert many.startswith("1,200 neurons, residual dimension 3") and "cut into 2 arcs at 2 boundary points" in many
+    meta = {"without": 3, "k": 2.5, "region_without": 2, "on_without": 4, "with_layernorm": 1, "on_with": 5}
+    words = scaling_words(SphereState(neurons=8, dim=4, kmax=10), meta)
+    assert "meets 3 spline codes" in words and "it is in the 2nd, with 4 of 8 neurons on" in words
+    assert "LayerNorm(k·v) = √4 = 2·v" in words
 
 
 # --- callbacks called directly -----------------------------------------------------------
