@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from dash import Input, Output, Patch, State, callback, no_update
 
 from callbacks import models_store as store
-from callbacks.common import sync_url_and_copy_link, triggered_props
+from callbacks.common import sync_url_and_copy_link, with_link_notices
 from layouts import sphere as ids
 from layouts.common import notice_items
 from layouts.sphere import (dim_options, el_style, k_marks, layer_controls, layer_options, random_box_style,
@@ -247,8 +247,7 @@ def update_k_range(kmax, k):
 def update_query(*values):
     raw, link_notices = values[:len(ALL_FIELDS)], values[len(ALL_FIELDS)] if len(values) > len(ALL_FIELDS) else None
     state, notices = state_from_controls(**dict(zip(ALL_FIELDS, raw)))
-    if not triggered_props() and isinstance(link_notices, list):
-        notices = [str(text)[:300] for text in link_notices[:20]] + notices
+    notices = with_link_notices(notices, link_notices)
     view = load_view(state)
     if view.notice:  # a trained layer that cannot be shown, and why
         notices = notices + [view.notice]

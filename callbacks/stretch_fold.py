@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, no_update
 
-from callbacks.common import sync_url_and_copy_link, triggered_id, triggered_props
+from callbacks.common import sync_url_and_copy_link, triggered_id, triggered_props, with_link_notices
 from layouts import stretch_fold as ids
 from layouts.common import notice_items
 from polyviz import figures
@@ -51,12 +51,10 @@ CONTROL_INPUTS = [
 )
 def update_figures(t, op, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2, link_notices=None):
     state, notices = state_from_controls(op, t, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2)
-    first_draw = not triggered_props()
-    if first_draw and isinstance(link_notices, list):
-        notices = [str(text)[:300] for text in link_notices[:20]] + notices
+    notices = with_link_notices(notices, link_notices)
     specs = figures.stretch_fold_specs(op=state.op, t=state.t, eps=state.eps, n=state.n,
                                        distribution=state.dist, seed=state.seed, affine=state.affine)
-    if not first_draw and triggered_props() == {f"{ids.COMMITTED_T}.data"}:
+    if triggered_props() == {f"{ids.COMMITTED_T}.data"}:
         # Only t moved: the browser already holds the inputs, surface and wireframe.
         specs = {name: t_patch(name, spec) for name, spec in specs.items()}
     affine_style = {"display": "block" if state.op == "affine" else "none"}
