@@ -65,14 +65,16 @@ import callbacks.sphere  # noqa: E402,F401
 import callbacks.stretch_fold  # noqa: E402,F401
 import callbacks.train  # noqa: E402,F401
 
+# (layout module, its URL entry, name, title); the sphere page's entry reads a trained model
+# from the cache, so it lives with that page's callbacks.
 PAGES = [
-    (home, "Home", "polyviz — the geometry of LayerNorm and ReLU polytopes"),
-    (stretch_fold, "Stretch & fold", "Stretch & fold — polyviz"),
-    (sphere, "Polytopes on the sphere", "Polytopes on the LayerNorm sphere — polyviz"),
-    (train, "Toy classifiers", "Toy classifiers — polyviz"),
+    (home, home.layout, "Home", "polyviz — the geometry of LayerNorm and ReLU polytopes"),
+    (stretch_fold, stretch_fold.layout, "Stretch & fold", "Stretch & fold — polyviz"),
+    (sphere, callbacks.sphere.layout, "Polytopes on the sphere", "Polytopes on the LayerNorm sphere — polyviz"),
+    (train, train.layout, "Toy classifiers", "Toy classifiers — polyviz"),
 ]
-for order, (module, name, title) in enumerate(PAGES):
-    dash.register_page(module.__name__, path=module.PATH, name=name, title=title, order=order, layout=module.layout)
+for order, (module, layout, name, title) in enumerate(PAGES):
+    dash.register_page(module.__name__, path=module.PATH, name=name, title=title, order=order, layout=layout)
 
 
 def not_found_layout(**_query):
@@ -84,7 +86,7 @@ dash.register_page("not_found_404", path="/404", layout=not_found_layout, title=
 
 
 def navbar() -> html.Header:
-    links = [dcc.Link(name, href=module.PATH, className="nav-link") for module, name, _ in PAGES[1:]]
+    links = [dcc.Link(name, href=module.PATH, className="nav-link") for module, _, name, _ in PAGES[1:]]
     return html.Header(
         [dcc.Link([html.Span("poly", className="logo-a"), html.Span("viz", className="logo-b")], href="/",
                   className="logo"),

@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _values() -> dict:
-    from layouts import sphere as lay
+    from callbacks import sphere as cb
 
     values = {}
-    for node in lay.layout()._traverse():
+    for node in cb.layout()._traverse():
         ident = getattr(node, "id", None)
         if isinstance(ident, str):
             for prop in ("value", "data"):

@@ -15,6 +15,15 @@ def triggered_props() -> set[str]:
         return set()
 
 
+def with_link_notices(notices: list[str], link_notices) -> list[str]:
+    """On a page's first draw, what was wrong with its opening link (the layout keeps it in a
+    Store) comes before the controls' own notices; later draws show only the latter. The
+    Store comes back from the browser, so at most 20 notices of 300 characters are shown."""
+    if not triggered_props() and isinstance(link_notices, list):
+        return [str(text)[:300] for text in link_notices[:20]] + notices
+    return notices
+
+
 def triggered_id():
     try:
         return ctx.triggered_id

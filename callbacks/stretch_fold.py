@@ -7,29 +7,20 @@ trip per frame; when the slider is released or play stops, the server redraws on
 
 from __future__ import annotations
 
-import math
-
 from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, no_update
 
-from callbacks.common import sync_url_and_copy_link, triggered_id, triggered_props
+from callbacks.common import sync_url_and_copy_link, triggered_id, triggered_props, with_link_notices
 from layouts import stretch_fold as ids
 from layouts.common import notice_items
-from layouts.stretch_fold import PRESETS, StretchFoldState
 from polyviz.figures import stretch_fold as figures
 from polyviz import state as st
-
-
-def eps_from_slider(log_eps):
-    """The widget holds log10(eps); anything that is not a finite number passes through
-    unchanged so validation can name it."""
-    if isinstance(log_eps, (int, float)) and not isinstance(log_eps, bool) and math.isfinite(log_eps):
-        return 10.0 ** max(min(float(log_eps), 10.0), -10.0)
-    return log_eps
+from polyviz.pages.stretch_fold import PRESETS, StretchFoldState
 
 
 def state_from_controls(op, t, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2):
-    """Validated state and notices from raw control values (a payload can hold anything)."""
-    raw = dict(op=op, t=t, eps=eps_from_slider(log_eps), n=n, dist=dist, seed=seed,
+    """Validated state and notices from raw control values (a payload can hold anything);
+    the eps slider holds log10(eps)."""
+    raw = dict(op=op, t=t, eps=st.from_log10(log_eps), n=n, dist=dist, seed=seed,
                a11=a11, a12=a12, a21=a21, a22=a22, b1=b1, b2=b2)
     # An empty number box (None) means "not set": keep the default rather than complain.
     raw = {k: v for k, v in raw.items() if v is not None}
@@ -60,12 +51,10 @@ CONTROL_INPUTS = [
 )
 def update_figures(t, op, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2, link_notices=None):
     state, notices = state_from_controls(op, t, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2)
-    first_draw = not triggered_props()
-    if first_draw and isinstance(link_notices, list):
-        notices = [str(text)[:300] for text in link_notices[:20]] + notices
+    notices = with_link_notices(notices, link_notices)
     specs = figures.stretch_fold_specs(op=state.op, t=state.t, eps=state.eps, n=state.n,
                                        distribution=state.dist, seed=state.seed, affine=state.affine)
-    if not first_draw and triggered_props() == {f"{ids.COMMITTED_T}.data"}:
+    if triggered_props() == {f"{ids.COMMITTED_T}.data"}:
         # Only t moved: the browser already holds the inputs, surface and wireframe.
         specs = {name: t_patch(name, spec) for name, spec in specs.items()}
     affine_style = {"display": "block" if state.op == "affine" else "none"}
@@ -98,7 +87,7 @@ def apply_preset(*_clicks):
     if key not in PRESETS:
         return (no_update,) * 5
     values = PRESETS[key]["values"]
-    return values["op"], values["t"], math.log10(values["eps"]), values["dist"], PRESETS[key]["text"]
+    return values["op"], values["t"], st.to_log10(values["eps"]), values["dist"], PRESETS[key]["text"]
 
 
 # The slider's committed value reaches the server only when play is not running.

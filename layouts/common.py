@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from polyviz import state as st
+
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
                 "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -37,3 +39,16 @@ def copy_link(clipboard_id: str) -> html.Div:
     return html.Div([dcc.Clipboard(id=clipboard_id, title="Copy a link to this exact view",
                                    className="clipboard"), html.Span("copy link", className="copy-label")],
                     className="copy-link")
+
+
+def log_marks(lo: int, hi: int) -> dict:
+    """Marks 1e<lo> … 1e<hi> of a log10 slider."""
+    return {k: {"label": f"1e{k}"} for k in range(lo, hi + 1)}
+
+
+def log_slider(cid: str, value: float, lo: int, hi: int, step: float, decimals: int | None = None,
+               **extra) -> dcc.Slider:
+    """A slider over 10**lo … 10**hi that holds log10 of ``value`` (rounded to ``decimals``);
+    its callbacks map what it holds back with polyviz.state.from_log10."""
+    return dcc.Slider(id=cid, min=lo, max=hi, step=step, value=st.to_log10(value, decimals),
+                      marks=log_marks(lo, hi), allow_direct_input=False, **extra)

@@ -1,61 +1,28 @@
-"""The "Polytopes on the LayerNorm sphere" page: a ReLU/GELU layer's regions on the circle
-(d = 3) and sphere (d = 4) that LayerNorm puts its inputs on, scaling a direction, and
-rotating one direction towards another."""
+"""The "Polytopes on the LayerNorm sphere" page's components: a ReLU/GELU layer's regions on
+the circle (d = 3) and sphere (d = 4) that LayerNorm puts its inputs on, scaling a direction,
+and rotating one direction towards another.
+
+Components and ids only. The page's state is polyviz.pages.sphere.SphereState; its URL entry
+(``layout``, which reads a trained model from the cache) is in callbacks/sphere.py and builds
+the page with :func:`page`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 from dash import dcc, html
 
 from polyviz import state as st
-from polyviz.polytopes import ACTIVATIONS
+from polyviz.pages.sphere import DIMS, K_RANGE, KMAX_RANGE, LAYERS, NEURONS, NO_MODEL, LayerView, SphereState
+from polyviz.pages.sphere import random_note, readout_words, where_inputs_live
+from polyviz.words import plural
 
 from .common import GRAPH_CONFIG, control, copy_link, graph_card, notices_box
 
 PATH = "/sphere"
-# Where the layer comes from: a seeded random layer, or Linear layer ``layer`` of a model
-# trained on the Toy classifiers page (``model`` is its 40-hex id, as in that page's links
-# /sphere?source=trained&model=<id>&layer=<k>; the callbacks read it from the shared cache).
-SOURCES = ("random", "trained")
 SOURCE_OPTIONS = [{"label": " random layer", "value": "random"},
                   {"label": " trained model layer", "value": "trained"}]
-MODEL_PATTERN = r"(?:[0-9a-f]{40})?"  # a model id, or empty
-MODEL_FORM = "exactly 40 lowercase hex digits (the model id of a Toy classifiers link), or empty"
-LAYERS = (1, 8)  # a trained model's Linear layers after hidden layer 1..depth (depth <= 8 on /train)
-DIMS = (3, 4)
-NEURONS = (1, 64)
-K_RANGE = (0.01, 50.0)
-KMAX_RANGE = (0.5, 50.0)
-
-
-@dataclass(frozen=True)
-class SphereState:
-    source: str = st.choice("random", SOURCES, label="source")
-    dim: int = st.integer(3, DIMS[0], DIMS[-1], label="dim")
-    neurons: int = st.integer(12, *NEURONS, label="neurons")
-    seed: int = st.integer(0, 0, 2**31 - 1, label="seed")
-    wscale: float = st.number(1.0, 0.1, 4.0, label="wscale")
-    bscale: float = st.number(0.5, 0.0, 2.0, label="bscale")
-    act: str = st.choice("relu", ACTIVATIONS, label="act")
-    v_az: float = st.number(30.0, 0.0, 360.0, label="v_az")
-    v_el: float = st.number(20.0, -90.0, 90.0, label="v_el")
-    w_az: float = st.number(160.0, 0.0, 360.0, label="w_az")
-    w_el: float = st.number(-15.0, -90.0, 90.0, label="w_el")
-    k: float = st.number(2.0, *K_RANGE, label="k")
-    kmax: float = st.number(10.0, *KMAX_RANGE, label="kmax")
-    full: bool = st.flag(False, label="full")
-    model: str = st.text("", MODEL_PATTERN, label="model", describe=MODEL_FORM)
-    layer: int = st.integer(1, *LAYERS, label="layer")
-
-    def checked(self):
-        """Cross-field rule: the current scale k lies in (0, kmax]."""
-        if self.k > self.kmax:
-            return (dataclasses.replace(self, k=self.kmax),
-                    [f"k = {self.k:g} is above kmax (allowed: {K_RANGE[0]:g} to kmax = {self.kmax:g}); "
-                     f"using {self.kmax:g}."])
-        return self, []
 
 
 # Component ids, so the callbacks module and the tests use the same names.
@@ -101,15 +68,6 @@ SCALING_NOTE = ("“With LayerNorm” is the ε → 0 limit, the LayerNorm spher
                 "shrink towards the origin and can cross a boundary there.")
 
 
-def layout(**query) -> html.Div:
-    """The page for a URL query: every control starts from the validated query (and, for a
-    trained layer, from that layer: d follows its input width)."""
-    state, notices = st.from_query(SphereState, query)
-    from callbacks.sphere import layer_controls  # the callbacks module imports this one
-
-    return page(state, notices, layer_controls(state))
-
-
 DIM_LABELS = {3: " 3: the LayerNorm circle", 4: " 4: the LayerNorm sphere"}
 
 
@@ -133,6 +91,44 @@ def shown_style(visible: bool) -> dict:
 def random_box_style(applies: bool) -> dict:
     return {} if applies else {"opacity": 0.55}
 
+
+def source_help(view: LayerView) -> list:
+    """The words under the source control: what is shown, or why not and what to do."""
+    state = view.state
+    if view.trained:
+        model = view.model
+        reopen = ([" (", dcc.Link("open its training run", href="/train?" + model.query), ")"] if model.query
+                  else [])
+        return [
+            html.Div([html.B(f"Layer {state.layer} of a trained model"), f": {model.words()}."]),
+            html.Div([f"Model {model.model_id[:8]}…", *reopen,
+                      f". W is {state.neurons} × {state.dim}: d = {state.dim}, {plural(state.neurons, 'neuron')}."]),
+            html.Div(f"Readout w_out of the rotation probe: {readout_words(view)}."),
+            html.Div(where_inputs_live(view)),
+        ]
+    if state.source == "trained":
+        if view.problem == NO_MODEL:
+            return ["No trained model yet: train a model on the ", dcc.Link("Toy classifiers", href="/train"),
+                    " page and follow its “Open layer k on the sphere page” link. Until then, a random layer."]
+        return [html.Div(html.Div(view.problem, className="notice"), className="notices"), "Train a model on the ",
+                dcc.Link("Toy classifiers", href="/train"), " page, or switch to a random layer."]
+    return ["A seeded random layer: W ~ N(0, scale²/d), b ~ N(0, scale²)."]
+
+
+def layer_controls(view: LayerView) -> dict:
+    """How the layer controls look for the layer drawn (``page`` and the callback that
+    follows the source, model and layer controls share it): a trained layer fixes d and
+    switches off the random layer's settings."""
+    locked = view.trained
+    return {
+        "dim": view.state.dim,
+        "locked": locked,
+        "seed_locked": locked and view.readout != "random",
+        "random_note": random_note(view),
+        "shapes": view.model.shapes if view.model is not None else None,
+        "source_help": source_help(view),
+        "trained_box": shown_style(view.state.source == "trained"),
+    }
 
 
 def _slider(cid, lo, hi, step, value, marks, **extra):
@@ -176,16 +172,13 @@ def el_style(dim: int) -> dict:
     return {"display": "block" if dim == 4 else "none"}
 
 
-def page(state: SphereState, notices: list[str], controls: dict | None = None) -> html.Div:
-    """The page for a valid state. ``controls``: how the layer controls look for it (see
-    ``callbacks.sphere.layer_controls``); without it, as for a random layer."""
-    if controls is None:
-        controls = {"dim": state.dim, "locked": False, "seed_locked": False, "random_note": "", "shapes": None,
-                    "source_help": [], "notice": None, "trained_box": shown_style(state.source == "trained")}
+def page(state: SphereState, notices: list[str], view: LayerView) -> html.Div:
+    """The page for a valid state and the layer it names (``view``: a trained layer sets d)."""
+    controls = layer_controls(view)
     locked = controls["locked"]
     state = dataclasses.replace(state, dim=controls["dim"])
-    shown_notices = notices + ([controls["notice"]] if controls.get("notice") else [])
-    layer_controls = [
+    shown_notices = notices + ([view.notice] if view.notice else [])
+    layer_widgets = [
         html.H3("The layer", className="section"),
         control("Source", dcc.RadioItems(id=SOURCE, value=state.source, options=SOURCE_OPTIONS, className="radio")),
         html.Div(controls["source_help"], id=SOURCE_HELP, className="control-help sp-source-help",
@@ -246,7 +239,7 @@ def page(state: SphereState, notices: list[str], controls: dict | None = None) -
             html.P(["A layer ", html.B("act(W x + b)"), " cuts space into polytopes. LayerNorm puts every input "
                     "on a sphere, so only the pieces of that sphere matter — and scaling a direction never "
                     "leaves its piece."], className="lede"),
-            *layer_controls,
+            *layer_widgets,
             *direction_controls,
             copy_link(COPY),
             notices_box(shown_notices, NOTICES),

@@ -1,56 +1,17 @@
-"""The "Stretch & fold" page: u_eps after an affine map, on the circle, plane and sphere."""
+"""The "Stretch & fold" page's components: u_eps after an affine map, on the circle, plane and
+sphere. Components and ids only; the state and presets are polyviz.pages.stretch_fold."""
 
 from __future__ import annotations
-
-import math
-from dataclasses import dataclass
 
 from dash import dcc, html
 
 from polyviz import state as st
-from polyviz.stretch_fold import DISTRIBUTIONS, OPERATIONS
+from polyviz.pages.stretch_fold import PRESETS, T_RANGE, StretchFoldState
+from polyviz.stretch_fold import DISTRIBUTIONS
 
-from .common import control, copy_link, graph_card, notices_box
+from .common import control, copy_link, graph_card, log_slider, notices_box
 
 PATH = "/stretch-fold"
-T_RANGE = (-5.0, 5.0)
-EPS_RANGE = (1e-4, 1.0)
-
-
-@dataclass(frozen=True)
-class StretchFoldState:
-    op: str = st.choice("stretch", OPERATIONS, label="op")
-    t: float = st.number(2.0, *T_RANGE, label="t")
-    eps: float = st.number(0.01, *EPS_RANGE, label="eps")
-    n: int = st.integer(400, 10, 5000, label="n")
-    dist: str = st.choice("circle", DISTRIBUTIONS, label="dist")
-    seed: int = st.integer(0, 0, 2**31 - 1, label="seed")
-    a11: float = st.number(1.0, -5.0, 5.0, label="a11")
-    a12: float = st.number(0.0, -5.0, 5.0, label="a12")
-    a21: float = st.number(0.0, -5.0, 5.0, label="a21")
-    a22: float = st.number(1.0, -5.0, 5.0, label="a22")
-    b1: float = st.number(0.0, -5.0, 5.0, label="b1")
-    b2: float = st.number(0.0, -5.0, 5.0, label="b2")
-
-    @property
-    def affine(self) -> tuple[float, ...]:
-        return (self.a11, self.a12, self.a21, self.a22, self.b1, self.b2)
-
-
-PRESETS = {
-    "sign": dict(
-        title="sign: hot vs cold",
-        text="A strong stretch u_ε(5x, y): every point with x > 0 lands near (1, 0), every point "
-             "with x < 0 near (−1, 0). The circle becomes a soft sign of x.",
-        values=dict(op="stretch", t=5.0, eps=0.01, dist="circle"),
-    ),
-    "abs": dict(
-        title="absolute value: extremes vs typical",
-        text="A fold u_ε(x + 2, y): both ends of the x-axis (the extremes, x = ±1) land on the same "
-             "point, while typical values (x near 0) stay apart along y. The y-output is a soft |x|.",
-        values=dict(op="shift", t=2.0, eps=0.01, dist="circle"),
-    ),
-}
 
 # Component ids, so the callbacks module and the tests use the same names.
 OP, T, EPS, N, DIST, SEED = "sf-op", "sf-t", "sf-log-eps", "sf-n", "sf-dist", "sf-seed"
@@ -62,10 +23,6 @@ NOTICES, QUERY, URL_SINK, COPY = "sf-notices", "sf-query", "sf-url-sink", "sf-co
 LINK_NOTICES = "sf-link-notices"  # what was wrong with the opening link, shown until the first change
 PRESET_PREFIX = "sf-preset-"
 PRESET_TEXT = "sf-preset-text"
-
-
-def eps_marks() -> dict:
-    return {k: {"label": f"1e{k}"} for k in range(-4, 1)}
 
 
 def layout(**query) -> html.Div:
@@ -106,8 +63,7 @@ def page(state: StretchFoldState, notices: list[str]) -> html.Div:
                            marks={k: str(k) for k in range(-5, 6)}, updatemode="mouseup",
                            tooltip={"placement": "bottom", "always_visible": False}),
             ], className="t-row"), "Drag to see it live; play sweeps t in your browser.", T),
-            control("ε (log scale)", dcc.Slider(id=EPS, min=-4, max=0, step=0.05, value=math.log10(state.eps),
-                                                marks=eps_marks(), updatemode="mouseup", allow_direct_input=False),
+            control("ε (log scale)", log_slider(EPS, state.eps, -4, 0, 0.05, updatemode="mouseup"),
                     "Small ε: u_ε is nearly x/|x| (a hard projection). Large ε: a gentle squash.", EPS),
             control("Points", dcc.Slider(id=N, min=10, max=5000, step=10, value=state.n,
                                          marks={10: "10", 1000: "1k", 2000: "2k", 5000: "5k"},

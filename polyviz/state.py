@@ -193,3 +193,25 @@ def from_query(cls, query: str | dict):
     else:
         raw = dict(query)
     return validate(cls, raw)
+
+
+# --- log sliders ------------------------------------------------------------------------
+# A quantity that spans decades (eps, a learning rate) is set on a slider holding its log10.
+# These two are the one mapping between the two; layouts.common.log_slider builds the widget.
+LOG10_CLAMP = 10.0  # no slider reaches past 1e±10; clamping a payload keeps 10**x finite
+
+
+def from_log10(value, significant: int | None = None):
+    """The number a log10 slider's value stands for; with ``significant``, rounded to that many
+    significant digits (so 0.02 survives the round trip through log10). Anything that is not
+    a finite number passes through unchanged so validation can name it."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        number = 10.0 ** max(min(float(value), LOG10_CLAMP), -LOG10_CLAMP)
+        return number if significant is None else float(f"{number:.{significant}g}")
+    return value
+
+
+def to_log10(value: float, decimals: int | None = None) -> float:
+    """What a log10 slider holds for a validated (positive) value; with ``decimals``, rounded."""
+    exponent = math.log10(value)
+    return exponent if decimals is None else round(exponent, decimals)

@@ -3,8 +3,10 @@ and over HTTP), and agreement of what the page shows with the library's exact nu
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ import dash_http
 from polyviz.figures import sphere as fs
 from polyviz import polytopes as pt
 from polyviz import state as st
+from polyviz.pages.sphere import SphereState
 
 
 @pytest.fixture(scope="module")
@@ -33,47 +36,43 @@ def text_of(children) -> str:
 
 # --- state and links -------------------------------------------------------------------
 
-def test_default_state_round_trips_through_the_query(page_modules):
-    _, lay = page_modules
-    state = lay.SphereState()
-    again, notices = st.from_query(lay.SphereState, st.to_query(state))
+def test_default_state_round_trips_through_the_query():
+    state = SphereState()
+    again, notices = st.from_query(SphereState, st.to_query(state))
     assert again == state and notices == []
 
 
-def test_random_states_round_trip_exactly(page_modules):
-    _, lay = page_modules
+def test_random_states_round_trip_exactly():
     rng = random.Random(0)
     for _ in range(50):
         kmax = rng.uniform(0.5, 50)
-        state = lay.SphereState(source=rng.choice(["random", "trained"]), dim=rng.choice([3, 4]),
-                                neurons=rng.randint(1, 64), model=rng.choice(["", "%040x" % rng.getrandbits(160)]),
-                                layer=rng.randint(1, 8),
-                                seed=rng.randint(0, 2**31 - 1), wscale=rng.uniform(0.1, 4), bscale=rng.uniform(0, 2),
-                                act=rng.choice(["relu", "gelu"]), v_az=rng.uniform(0, 360), v_el=rng.uniform(-90, 90),
-                                w_az=rng.uniform(0, 360), w_el=rng.uniform(-90, 90), k=rng.uniform(0.01, kmax),
-                                kmax=kmax, full=rng.random() < 0.5)
-        again, notices = st.from_query(lay.SphereState, st.to_query(state))
+        state = SphereState(source=rng.choice(["random", "trained"]), dim=rng.choice([3, 4]),
+                            neurons=rng.randint(1, 64), model=rng.choice(["", "%040x" % rng.getrandbits(160)]),
+                            layer=rng.randint(1, 8),
+                            seed=rng.randint(0, 2**31 - 1), wscale=rng.uniform(0.1, 4), bscale=rng.uniform(0, 2),
+                            act=rng.choice(["relu", "gelu"]), v_az=rng.uniform(0, 360), v_el=rng.uniform(-90, 90),
+                            w_az=rng.uniform(0, 360), w_el=rng.uniform(-90, 90), k=rng.uniform(0.01, kmax),
+                            kmax=kmax, full=rng.random() < 0.5)
+        again, notices = st.from_query(SphereState, st.to_query(state))
         assert again == state and notices == []
 
 
-def test_every_control_is_in_the_query(page_modules):
-    _, lay = page_modules
-    query = st.to_query(lay.SphereState())
+def test_every_control_is_in_the_query():
+    query = st.to_query(SphereState())
     for name in ("source", "dim", "neurons", "seed", "wscale", "bscale", "act", "v_az", "v_el", "w_az", "w_el",
                  "k", "kmax", "full", "model", "layer"):
         assert f"{name}=" in query, name
 
 
-def test_k_above_kmax_is_pulled_back_with_a_notice(page_modules):
-    _, lay = page_modules
-    state, notices = st.from_query(lay.SphereState, "k=8&kmax=5")
+def test_k_above_kmax_is_pulled_back_with_a_notice():
+    state, notices = st.from_query(SphereState, "k=8&kmax=5")
     assert state.k == 5 and state.kmax == 5
     assert any("k = 8 is above kmax" in n for n in notices)
 
 
 def test_layout_restores_state_and_shows_notices(page_modules):
-    _, lay = page_modules
-    page = lay.layout(dim="4", neurons="40", act="gelu", v_az="200", k="3", kmax="6", full="1")
+    cb, lay = page_modules
+    page = cb.layout(dim="4", neurons="40", act="gelu", v_az="200", k="3", kmax="6", full="1")
     found = {node.id: node for node in page._traverse() if getattr(node, "id", None)}
     assert found[lay.DIM].value == 4 and found[lay.NEURONS_ID].value == 40 and found[lay.ACT].value == "gelu"
     assert found[lay.V_AZ].value == 200 and found[lay.K].value == 3 and found[lay.K].max == 6
@@ -82,7 +81,7 @@ def test_layout_restores_state_and_shows_notices(page_modules):
     assert found[lay.NOTICES].children == []
     assert "dim=4&neurons=40" in found[lay.QUERY].data
 
-    bad = lay.layout(dim="7", neurons="1000", seed="abc", wscale="-1", act="tanh", source="nope", model="XYZ",
+    bad = cb.layout(dim="7", neurons="1000", seed="abc", wscale="-1", act="tanh", source="nope", model="XYZ",
                      layer="0")
     found = {node.id: node for node in bad._traverse() if getattr(node, "id", None)}
     notices = text_of(found[lay.NOTICES].children)
@@ -96,6 +95,74 @@ def test_layout_restores_state_and_shows_notices(page_modules):
         assert expected in notices, expected
     assert found[lay.LINK_NOTICES].data  # kept for the first draw
     assert found[lay.DIM].value == 4 and found[lay.NEURONS_ID].value == 64
+
+
+# --- which layer a state names, and its words (polyviz.pages.sphere, no Dash) ----------------
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """The least a trained model must offer the page (polyviz.pages.sphere.TrainedLayers)."""
+
+    layers: tuple
+    width: int
+    depth: int
+    activation: str = "u_eps"
+    model_id: str = "ab" * 20
+    query: str | None = None
+
+    @property
+    def shapes(self):
+        return [tuple(W.shape) for W, _ in self.layers]
+
+    def words(self):
+        return f"width {self.width}, depth {self.depth}"
+
+
+def mlp_record(in_dim: int, width: int, depth: int, seed: int = 0) -> ModelRecord:
+    rng = np.random.default_rng(seed)
+    sizes = [in_dim] + [width] * depth + [1]
+    return ModelRecord(tuple((rng.normal(size=(o, i)), rng.normal(size=o)) for i, o in zip(sizes, sizes[1:])),
+                       width, depth)
+
+
+def test_layer_view_draws_the_named_trained_layer_or_says_why_not():
+    from polyviz.pages.sphere import NO_MODEL, layer_view
+
+    model = mlp_record(2, 4, 2)
+    state = SphereState(source="trained", model=model.model_id, layer=1, dim=3, neurons=12, seed=5)
+    view = layer_view(state, model)
+    assert view.trained and view.readout == "next" and view.notice is None
+    assert view.W is model.layers[1][0] and (view.state.dim, view.state.neurons) == (4, 4)
+    np.testing.assert_array_equal(view.w_out, model.layers[2][0][0])  # the next layer's first row
+    last = layer_view(dataclasses.replace(state, layer=2), model)  # the output layer: a seeded random readout
+    assert last.trained and last.readout == "random"
+    np.testing.assert_array_equal(last.w_out, pt.random_readout(1, 5))
+
+    missing = layer_view(dataclasses.replace(state, layer=3), model)
+    assert not missing.trained and missing.model is model and (missing.state.dim, missing.W.shape) == (3, (12, 3))
+    assert missing.notice.startswith("layer 3 does not exist: this model (depth 2) has layers 1 to 2")
+    assert "choose layer 1 or 2" in missing.notice
+    narrow = layer_view(dataclasses.replace(state, layer=1), mlp_record(3, 2, 2))
+    assert "reads 2-D inputs" in narrow.notice and "this model has none (its hidden width is 2)" in narrow.notice
+    assert "not in the cache" in layer_view(state, None).notice
+    unchosen = layer_view(dataclasses.replace(state, model=""), None)
+    assert unchosen.problem == NO_MODEL and unchosen.notice is None  # a hint, not an error
+    random_layer = layer_view(SphereState(neurons=7, dim=4, seed=2), model)
+    assert not random_layer.trained
+    np.testing.assert_array_equal(random_layer.W, pt.random_layer(7, 4, seed=2, weight_scale=1.0, bias_scale=0.5)[0])
+
+
+def test_result_words_count_in_sentences():
+    from polyviz.pages.sphere import scaling_words, summary_words
+
+    one = summary_words(SphereState(neurons=1, dim=4), {"circles": 1, "regions": 2})
+    assert one.startswith("1 neuron, residual dimension 4: 1 boundary circle cut the LayerNorm sphere into 2 regions")
+    many = summary_words(SphereState(neurons=1200, dim=3), {"boundaries": 2, "arcs": 2, "codes": 2})
+    assert many.startswith("1,200 neurons, residual dimension 3") and "cut into 2 arcs at 2 boundary points" in many
+    meta = {"without": 3, "k": 2.5, "region_without": 2, "on_without": 4, "with_layernorm": 1, "on_with": 5}
+    words = scaling_words(SphereState(neurons=8, dim=4, kmax=10), meta)
+    assert "meets 3 spline codes" in words and "it is in the 2nd, with 4 of 8 neurons on" in words
+    assert "LayerNorm(k·v) = √4 = 2·v" in words
 
 
 # --- callbacks called directly -----------------------------------------------------------
@@ -275,10 +342,10 @@ def server_dep(client, output: str, allow_duplicate: bool = False) -> dict:
 
 def default_values(client) -> dict:
     """'id.prop' -> value for every control of the default /sphere layout."""
-    from layouts import sphere as lay
+    from callbacks import sphere as cb
 
     values = {}
-    for node in lay.layout()._traverse():
+    for node in cb.layout()._traverse():
         ident = getattr(node, "id", None)
         if isinstance(ident, str):
             for prop in ("value", "data"):
@@ -409,12 +476,11 @@ def trained_args(model, layer, dim=4):
     return layer_args(dim, 12, 0, source="trained", model=model, layer=layer)
 
 
-def test_trained_model_id_field_and_link(page_modules, trained):
-    _, lay = page_modules
+def test_trained_model_id_field_and_link(trained):
     link = trained["store"].sphere_href(f"polyviz-1:train-run:{trained['w3']}", 2)
-    state, notices = st.from_query(lay.SphereState, link.split("?", 1)[1])
+    state, notices = st.from_query(SphereState, link.split("?", 1)[1])
     assert notices == [] and (state.source, state.model, state.layer) == ("trained", trained["w3"], 2)
-    again, notices = st.from_query(lay.SphereState, st.to_query(state))
+    again, notices = st.from_query(SphereState, st.to_query(state))
     assert again == state and notices == []
 
 
@@ -455,8 +521,8 @@ def test_trained_layer_is_drawn_from_its_weights(page_modules, trained, layer):
 
 
 def test_trained_layer_link_opens_the_page_on_that_layer(page_modules, trained):
-    _, lay = page_modules
-    page = lay.layout(source="trained", model=trained["w3"], layer="1", dim="4")
+    cb, lay = page_modules
+    page = cb.layout(source="trained", model=trained["w3"], layer="1", dim="4")
     found = {node.id: node for node in page._traverse() if getattr(node, "id", None)}
     assert found[lay.DIM].value == 3 and all(o["disabled"] for o in found[lay.DIM].options)  # d follows the layer
     assert found[lay.NEURONS_ID].disabled and found[lay.WSCALE].disabled and found[lay.SEED].disabled
@@ -468,11 +534,11 @@ def test_trained_layer_link_opens_the_page_on_that_layer(page_modules, trained):
     assert found[lay.NOTICES].children == [] and "dim=3&" in found[lay.QUERY].data
     assert f"model={trained['w3']}&layer=1" in found[lay.QUERY].data
     # the output layer is read out by the random readout: its seed stays live
-    found = {node.id: node for node in lay.layout(source="trained", model=trained["w3"], layer="2")._traverse()
+    found = {node.id: node for node in cb.layout(source="trained", model=trained["w3"], layer="2")._traverse()
              if getattr(node, "id", None)}
     assert found[lay.NEURONS_ID].disabled and not found[lay.SEED].disabled
     # a random layer: nothing locked, no model controls
-    found = {node.id: node for node in lay.layout()._traverse() if getattr(node, "id", None)}
+    found = {node.id: node for node in cb.layout()._traverse() if getattr(node, "id", None)}
     assert not found[lay.NEURONS_ID].disabled and found[lay.TRAINED_BOX].style == {"display": "none"}
     assert not any(o["disabled"] for o in found[lay.DIM].options)
 
@@ -491,7 +557,7 @@ def fallback_cases(trained):
 def test_trained_layer_that_cannot_be_shown_falls_back_with_a_notice(page_modules, trained):
     cb, lay = page_modules
     # layer = 9 is beyond the state's range: clamped to 8 with a notice, then beyond this model's depth
-    state, notices = st.from_query(lay.SphereState, f"source=trained&model={trained['w3']}&layer=9&dim=4")
+    state, notices = st.from_query(SphereState, f"source=trained&model={trained['w3']}&layer=9&dim=4")
     assert state.layer == 8 and "layer = 9 is out of range (allowed: an integer from 1 to 8)" in notices[0]
     W4, b4 = pt.random_layer(12, 4, seed=0, weight_scale=1.0, bias_scale=0.5)
     random_regions = pt.sphere_region_count(*pt.layernorm_sphere_layer(W4, b4))
@@ -502,7 +568,7 @@ def test_trained_layer_that_cannot_be_shown_falls_back_with_a_notice(page_module
         _, notices, _, _ = cb.update_query(*trained_args(model, layer), 30, 20, 160, -15, 2, 10, [], None)
         text = text_of(notices)
         assert expected in text and "Showing a random layer instead." in text, text
-        page = lay.layout(source="trained", model=model, layer=str(layer), dim="4")
+        page = cb.layout(source="trained", model=model, layer=str(layer), dim="4")
         found = {node.id: node for node in page._traverse() if getattr(node, "id", None)}
         assert expected in text_of(found[lay.NOTICES].children)
         assert found[lay.DIM].value == 4 and not found[lay.NEURONS_ID].disabled  # the random layer's controls
@@ -514,7 +580,7 @@ def test_trained_layer_that_cannot_be_shown_falls_back_with_a_notice(page_module
 
 def test_trained_source_without_a_model_points_to_the_train_page(page_modules):
     cb, lay = page_modules
-    found = {node.id: node for node in lay.layout(source="trained")._traverse() if getattr(node, "id", None)}
+    found = {node.id: node for node in cb.layout(source="trained")._traverse() if getattr(node, "id", None)}
     help_text = str(found[lay.SOURCE_HELP].children)
     assert "train a model on the" in help_text and "href='/train'" in help_text
     assert "Open layer k on the sphere page" in help_text

@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as hs
 
-from layouts.stretch_fold import StretchFoldState
+from polyviz.pages.stretch_fold import StretchFoldState
 from polyviz import state as st
 
 
@@ -121,7 +121,7 @@ def test_text_field_default_and_length_cap():
 
 
 def test_sphere_state_source_and_model_fields():
-    from layouts.sphere import SphereState
+    from polyviz.pages.sphere import SphereState
 
     ident = "f" * 40
     state, notices = st.from_query(SphereState, f"source=trained&model={ident}&layer=3")
@@ -141,3 +141,21 @@ def test_any_text_in_gives_a_valid_state(raw):
     state, _ = st.validate(TextState, raw)
     assert re.fullmatch(HEX40, state.model) and re.fullmatch(r"[a-z]{1,8}", state.name)
     assert st.from_query(TextState, st.to_query(state)) == (state, [])
+
+
+# --- log10 sliders ------------------------------------------------------------------------
+
+@given(hs.integers(100, 999), hs.integers(-8, 0))
+def test_three_digit_values_survive_the_log_slider_round_trip(mantissa, exponent):
+    value = float(f"{mantissa}e{exponent - 2}")  # e.g. 0.02, 1.23e-05
+    assert st.from_log10(st.to_log10(value, 4), significant=3) == value
+
+
+def test_log_slider_values_map_to_powers_of_ten_and_bad_values_pass_through():
+    assert st.from_log10(-2) == pytest.approx(0.01) and st.from_log10(0) == 1.0
+    assert st.from_log10(-2.05) == pytest.approx(10 ** -2.05, rel=1e-15)  # unrounded without significant
+    assert st.from_log10(1e308) == 1e10 and st.from_log10(-1e308) == 1e-10  # finite, for validation to clamp
+    for bad in ("abc", None, True, [1], float("inf")):
+        assert st.from_log10(bad) is bad
+    assert math.isnan(st.from_log10(float("nan")))
+    assert st.to_log10(0.01) == -2 and st.to_log10(0.02, 4) == -1.699
