@@ -288,3 +288,54 @@ def test_every_third_party_import_is_declared(what, paths, extras):
 def test_the_library_pulls_no_web_stack():
     core = requirements_closure(PYPROJECT["project"]["dependencies"])
     assert not core & {"dash", "flask", "flask-caching", "gunicorn", "celery", "redis", "werkzeug"}
+
+
+FILL_THE_CACHE = """
+from callbacks import services
+from callbacks.celery_app import celery_app
+import app  # noqa: F401  (the cache is configured when the app is built)
+
+celery_app.send_task("polyviz.queued_probe", args=[1])  # a queued job; no worker takes it
+blob = "x" * 20_000
+with app.server.app_context():
+    stored = sum(services.cache_set(f"fill-{i}", blob) for i in range(600))  # ~12 MB into 4 MB
+print(stored)
+"""
+
+
+@pytest.mark.integration
+def test_a_full_cache_evicts_cached_results_never_the_queued_job(tmp_path):
+    """The compose Redis settings for real: fill the cache past maxmemory with a job queued."""
+    import shutil
+
+    import redis
+
+    redis_server = shutil.which("redis-server")
+    assert redis_server, "redis-server is needed: apt-get install redis-server (make test does this)"
+    command = compose()["redis"]["command"]
+    policy = command[command.index("--maxmemory-policy") + 1]
+    port = free_port()
+    process = servers.start([redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                             "no", "--maxmemory", "4mb", "--maxmemory-policy", policy], log_name="redis-evict")
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        servers.wait_until(lambda: _pings(client), timeout=20, what="redis ping")
+        env = {**os.environ, "POLYVIZ_REDIS_URL": url, "POLYVIZ_DATA_DIR": str(tmp_path)}
+        run = subprocess.run([sys.executable, "-c", FILL_THE_CACHE], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=180)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert int(run.stdout.split()[-1]) == 600  # every write succeeded (older entries made room)
+        assert client.info("stats")["evicted_keys"] > 0  # the cache really overflowed
+        assert client.llen("celery") == 1  # the queued job is still there
+        no_ttl = [key for key in client.scan_iter() if client.ttl(key) == -1 and key != b"celery"]
+        assert all(key.startswith(b"_kombu") for key in no_ttl), no_ttl  # only Celery's own bookkeeping
+    finally:
+        servers.stop(process)
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except Exception:
+        return False
