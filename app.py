@@ -84,6 +84,24 @@ def not_found_layout(**_query):
 
 dash.register_page("not_found_404", path="/404", layout=not_found_layout, title="Not found — polyviz")
 
+# Dash answers every unknown GET with the app shell (200) and its router shows the page
+# above in the browser; the status says so too, for crawlers, link checkers and monitors.
+CATCH_ALL_ENDPOINT = app.config.routes_pathname_prefix + "<path:path>"
+
+
+def is_page_path(path: str) -> bool:
+    """True when a registered page (not the not-found one) lives at `path`, as Dash's router matches it."""
+    wanted = (app.strip_relative_path(path) or "").strip("/")
+    return any(wanted == page["path"].strip("/") for page in dash.page_registry.values()
+               if page["module"] != "not_found_404")
+
+
+@server.after_request
+def unknown_paths_are_404(response):
+    if request.endpoint == CATCH_ALL_ENDPOINT and response.status_code == 200 and not is_page_path(request.path):
+        response.status_code = 404
+    return response
+
 
 def navbar() -> html.Header:
     links = [dcc.Link(name, href=module.PATH, className="nav-link") for module, _, name, _ in PAGES[1:]]

@@ -14,15 +14,12 @@ import logging
 import pathlib
 import random
 import statistics
-import sys
 import tempfile
 import threading
 import time
 
 from _util import metric
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
 CLIENTS = 16
 

@@ -14,13 +14,8 @@ from __future__ import annotations
 
 import gzip
 import itertools
-import pathlib
-import sys
 
 from _util import median_ms, metric
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _values() -> dict:

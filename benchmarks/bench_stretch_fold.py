@@ -12,7 +12,6 @@ import time
 from _util import metric, median_ms
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 def run(quick: bool):

@@ -15,8 +15,10 @@ import sys
 import traceback
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
+# The one place that says where benchmark modules find things: the app (app.py, layouts/,
+# callbacks/) lives in the checkout, and the benchmarks drive it with the tests' HTTP helpers
+# (dash_http, fuzz, scenarios, servers). benchmarks/ itself is on sys.path as the script's folder.
+sys.path[1:1] = [str(HERE.parent), str(HERE.parent / "tests")]
 
 
 def main(argv=None) -> int:

@@ -354,7 +354,7 @@ class _Engine:
         torch.bmm(dZou, self.AT[D - 1], out=self.gbuf[D])
         self.G[D].copy_(self.gbuf[D])
         buf = 0
-        dY = torch.mul(self.WoT, dZou, out=self.dY[buf])
+        torch.mul(self.WoT, dZou, out=self.dY[buf])
         if self.kind == "norm":
             # y . dy = y . (w dz) = dz (w . y) = dz (logit - b): two ops instead of a channel sum
             torch.sub(self.Zo2, self.bo, out=self.dot).mul_(dZo)

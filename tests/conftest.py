@@ -2,6 +2,8 @@
 
 Browser tests never skip silently: without Chromium they fail with a message that says
 how to install it, unless POLYVIZ_ALLOW_NO_BROWSER=1 is set explicitly (never in CI).
+
+Modules are found through pytest's `pythonpath` setting (pyproject.toml), not sys.path edits.
 """
 
 from __future__ import annotations
@@ -10,15 +12,30 @@ import os
 import pathlib
 import shutil
 import socket
-import sys
+import tempfile
 import threading
 import time
 
 import pytest
+from hypothesis import settings
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+# The suite's own data directory (filesystem cache, on-disk job store), set before anything
+# imports the app: tests never read or write the one `make run` uses, and records cached
+# by an earlier run (or older code) are never picked up. Removed when the session ends.
+TEST_DATA_DIR = pathlib.Path(tempfile.mkdtemp(prefix="polyviz-test-data-"))
+os.environ["POLYVIZ_DATA_DIR"] = str(TEST_DATA_DIR)
+
+# No per-example deadline: speed is measured in benchmarks/, never by a timed test (a slow
+# first example on a busy machine failed test_state once with no bug behind it).
+# CI runs the same examples every time: a red build is reproducible and never a dice roll.
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True, database=None,
+                          print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "default")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
 
 
 def free_port() -> int:

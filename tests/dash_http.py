@@ -65,3 +65,51 @@ def dependencies(client) -> list[dict]:
     if hasattr(client, "open"):
         return client.get("/_dash-dependencies").get_json()
     return client.get(client.base_url + "/_dash-dependencies", timeout=30).json()
+
+
+# --- pages: what the browser shows for a URL --------------------------------------------
+# A GET of any page returns the same app shell; the page itself comes from Dash Pages'
+# router callback, which the browser fires with the URL's path and query. These post it.
+
+def route(client, url: str) -> dict:
+    """The page layout (component JSON) the router sends for `url`, plus its title."""
+    path, _, query = url.partition("?")
+    router = find_callback(dependencies(client), "_pages_content", "children")
+    values = {"_pages_location.pathname": path, "_pages_location.search": f"?{query}" if query else ""}
+    response = post(client, payload(router, values, ["_pages_location.pathname"]))
+    assert response.status_code == 200, response.data[:300]
+    body = response.get_json()["response"]
+    return {"layout": body["_pages_content"]["children"], "title": body["_pages_store"]["data"]["title"]}
+
+
+def components(tree) -> list[dict]:
+    """Every component in a layout's JSON, depth first."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, list):
+            for child in node:
+                walk(child)
+        elif isinstance(node, dict) and "props" in node:
+            found.append(node)
+            for value in node["props"].values():
+                walk(value)
+
+    walk(tree)
+    return found
+
+
+def by_id(tree) -> dict[str, dict]:
+    """Component props by (string) id."""
+    return {c["props"]["id"]: c["props"] for c in components(tree) if isinstance(c["props"].get("id"), str)}
+
+
+def text(tree) -> str:
+    """The text a reader sees in a layout's JSON (children strings and numbers)."""
+    if isinstance(tree, (str, int, float)) and not isinstance(tree, bool):
+        return str(tree)
+    if isinstance(tree, list):
+        return " ".join(filter(None, (text(child) for child in tree)))
+    if isinstance(tree, dict) and "props" in tree:
+        return text(tree["props"].get("children"))
+    return ""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -69,7 +67,7 @@ def test_play_animates_in_the_browser(browser, live_server):
     wait_for(browser, lambda d: images_of(d))
     first = images_of(browser)
     browser.find_element(By.ID, "sf-play").click()
-    time.sleep(1.0)
+    wait_for(browser, lambda d: images_of(d) not in (None, first))  # the animation has drawn a new frame
     mid = images_of(browser)
     browser.find_element(By.ID, "sf-play").click()  # pause: the server redraws once
     assert mid != first

@@ -4,8 +4,6 @@ Cancel stops a run, a sweep seed opens its run; no console errors."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -75,9 +73,12 @@ def test_train_the_spiral_preset_and_play_the_animation(browser, live_server):
     play = browser.find_element(By.CSS_SELECTOR, "#tr-animation .updatemenu-button")
     play.click()
     wait_for(browser, lambda d: figure_info(d, "tr-animation")["x"] != before, timeout=20)
-    time.sleep(0.5)
-    # pause, then the layer slider's "layer 2" step jumps to that layer's frame
+    # pause, and wait until Plotly's animation loop has really stopped (no frame pending),
+    # then the layer slider's "layer 2" step jumps to that layer's frame
     browser.find_elements(By.CSS_SELECTOR, "#tr-animation .updatemenu-button")[1].click()
+    wait_for(browser, lambda d: d.execute_script(
+        "const gd = document.querySelector('#tr-animation .js-plotly-plot');"
+        "return !gd._transitionData._animationRaf && gd._transitionData._frameQueue.length === 0;"), timeout=20)
     # the first label is the current value; then one per step
     labels = browser.find_elements(By.CSS_SELECTOR, "#tr-animation text.slider-label")[-4:]
     assert [label.text for label in labels] == ["input", "layer 1", "layer 2", "rotate"]

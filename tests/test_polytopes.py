@@ -85,8 +85,6 @@ def check_arcs_against_sampling(W, b, p, q, radius, center, n_samples=4000):
     assert codes.dtype == bool and codes.shape == (max(len(angles), 1), n)
     assert np.all((angles >= 0) & (angles < TAU))
     assert np.all(np.diff(angles) > 0), "angles must be sorted and distinct"
-    A = radius * (W @ p)
-    B = radius * (W @ q)
     c = b + (0 if center is None else W @ center)
     size = radius * np.linalg.norm(W, axis=1) + np.abs(c) + np.abs(b) + 1e-300
     a = np.sort(np.concatenate([np.linspace(0, TAU, n_samples, endpoint=False), arc_midpoints(angles)]))

@@ -568,13 +568,6 @@ def test_http_render_and_download(client, deps, spiral_run):
     assert zipfile.ZipFile(io.BytesIO(base64.b64decode(content["content"]))).testzip() is None
 
 
-@pytest.mark.parametrize("url", ["/train", "/train?preset=spiral", "/train?preset=octant_sphere",
-                                 "/train?n=1000000000&width=100&depth=50&steps=1000000&k=1000&preset=%00",
-                                 "/train?lr=abc&eps=-1&act=sigmoid"])
-def test_train_pages_answer_200(client, url):
-    assert client.get(url).status_code == 200
-
-
 def test_http_preset_buttons_set_every_control(client, deps):
     dep = dash_http.find_callback(deps, "tr-preset-text", "children")
     response = dash_http.post(client, dash_http.payload(dep, {"tr-preset-octant_sphere.n_clicks": 1},
