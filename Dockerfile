@@ -19,6 +19,7 @@ RUN pip install '.[scale]'
 
 COPY app.py gunicorn.conf.py ./
 COPY layouts ./layouts
+COPY services ./services
 COPY callbacks ./callbacks
 COPY assets ./assets
 

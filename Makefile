@@ -56,7 +56,7 @@ bench-quick: install-test
 	$(BIN)/python benchmarks/run.py --quick
 
 worker: install-test
-	$(BIN)/celery -A callbacks.celery_app worker --loglevel=INFO --concurrency=2
+	$(BIN)/celery -A services.celery_app worker --loglevel=INFO --concurrency=2
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
