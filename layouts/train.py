@@ -13,8 +13,19 @@ from dash import dcc, html
 from polyviz import state as st
 from polyviz.datasets import DATASET_NAMES
 from polyviz.models import ACTIVATIONS
-from polyviz.pages.train import (CONTROL_FIELDS, MAX_DEPTH, MAX_K, MAX_N, MAX_STEPS, MAX_WIDTH, PRESETS, SEED_MAX,
-                                 TrainState, placeholder_figure, state_from_link)
+from polyviz.pages.train import (
+    CONTROL_FIELDS,
+    MAX_DEPTH,
+    MAX_K,
+    MAX_N,
+    MAX_STEPS,
+    MAX_WIDTH,
+    PRESETS,
+    SEED_MAX,
+    TrainState,
+    placeholder_figure,
+    state_from_link,
+)
 
 from .common import GRAPH_CONFIG, control, copy_link, notices_box
 

@@ -60,11 +60,15 @@ def decode_model(weights: bytes, document: dict) -> MLPParams:
         found = document.get("format") if isinstance(document, dict) else type(document).__name__
         raise ValueError(f"not a polyviz model document (format {found!r})")
     config = ModelConfig.from_dict(document["model"])
-    state = load(bytes(weights))
+    try:
+        state = load(bytes(weights))
+    except Exception as error:  # safetensors' own error type for damaged bytes
+        raise ValueError(f"the weights are not readable safetensors ({error})") from None
     module = build_module(config)
-    mismatch = set(module.state_dict()) ^ set(state)
-    if mismatch:
-        raise ValueError(f"the weights do not match the model configuration: keys {sorted(mismatch)}")
+    expected = {name: tuple(t.shape) for name, t in module.state_dict().items()}
+    found = {name: tuple(t.shape) for name, t in state.items()}
+    if found != expected:
+        raise ValueError(f"the weights do not match the model configuration: {found} instead of {expected}")
     module = module.to(next(iter(state.values())).dtype)
     module.load_state_dict(state)
     params = params_from_module(module, config)

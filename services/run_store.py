@@ -63,40 +63,35 @@ def sphere_href(key: str, layer: int) -> str:
     return "/sphere?" + urlencode([("source", "trained"), ("model", model_id(key)), ("layer", int(layer))])
 
 
-# -- runs ------------------------------------------------------------------------------------
-def load_run(key, required: bool = False) -> TrainedRun | None:
-    """The cached run for a run key (or model id), or None when it is not cached, the key is
-    not a run key, or the cached value is not a readable record of this code's format (a
-    damaged record is a miss: it is trained again). ``required``: raise
-    CacheUnavailable when the cache is down instead of answering None."""
-    full = key_from_id(key)
+# -- loading and storing ---------------------------------------------------------------------
+def _load(key, namespace: str, record_type, required: bool):
+    full = key_from_id(key, namespace)
     if full is None:
         return None
     data = cache.cache_get(full, required=required)
     if data is None:
         return None
     try:
-        return TrainedRun.from_dict(data)
+        return record_type.from_dict(data)
     except ValueError:
         return None
+
+
+def load_run(key, required: bool = False) -> TrainedRun | None:
+    """The cached run for a run key (or model id), or None when it is not cached, the key is
+    not a run key, or the cached value is not a readable record of this code's format (a
+    damaged record is a miss: it is trained again). ``required``: raise
+    CacheUnavailable when the cache is down instead of answering None."""
+    return _load(key, RUN_NAMESPACE, TrainedRun, required)
 
 
 def store_run(run: TrainedRun, required: bool = True) -> bool:
     return cache.cache_set(run.key, run.to_dict(), required=required)
 
 
-# -- sweeps ----------------------------------------------------------------------------------
 def load_sweep(key, required: bool = False) -> SweepRecord | None:
-    full = key_from_id(key, SWEEP_NAMESPACE)
-    if full is None:
-        return None
-    data = cache.cache_get(full, required=required)
-    if data is None:
-        return None
-    try:
-        return SweepRecord.from_dict(data)
-    except ValueError:
-        return None
+    """The cached sweep for a sweep key, or None (as :func:`load_run`)."""
+    return _load(key, SWEEP_NAMESPACE, SweepRecord, required)
 
 
 def store_sweep(sweep: SweepRecord, timeout: int | None = None, required: bool = True) -> bool:

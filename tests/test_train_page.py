@@ -10,10 +10,10 @@ import re
 import time
 import zipfile
 
+import dash_http
 import numpy as np
 import pytest
 
-import dash_http
 from polyviz import state as st
 from polyviz.pages.train import from_log, state_from_controls
 
@@ -219,7 +219,6 @@ def test_a_second_run_of_the_same_configuration_is_a_cache_hit(mods, spiral_run,
 def test_the_job_reports_progress_and_heartbeats(mods, monkeypatch):
     cb, _ids, store, services = mods
     from polyviz.pages.train import TrainState
-
     from services import jobs
 
     monkeypatch.setattr(jobs, "PROGRESS_S", 0.0)
@@ -240,9 +239,8 @@ def test_the_job_reports_progress_and_heartbeats(mods, monkeypatch):
 
 def test_a_non_finite_loss_stops_the_run_with_words(mods, monkeypatch):
     cb, _ids, store, services = mods
-    from polyviz.pages.train import TrainState
-
     from polyviz.pages import train as train_page
+    from polyviz.pages.train import TrainState
 
     real = train_page.load_data
 
@@ -361,6 +359,21 @@ def test_load_run_by_key_or_id(mods, spiral_run):
         assert store.load_run(fake) is None
     out = _cb.render_results(fake, fake)
     assert "no longer in the cache" in out[4] and out[6] is True
+
+
+def test_run_keys_change_with_the_record_format_and_the_code_version(mods, monkeypatch):
+    """A record written by older code is never found under a new key."""
+    import polyviz
+
+    _cb, _ids, store, _services = mods
+    fields = spiral_state().training_fields()
+    key = store.run_key(fields)
+    assert key == store.run_key(dict(fields)) and key.startswith("polyviz-1:train-run:")
+    monkeypatch.setattr(store, "RUN_FORMAT", "polyviz-train-run-999")
+    assert store.run_key(fields) != key
+    monkeypatch.undo()
+    monkeypatch.setattr(polyviz, "__version__", "999.0")
+    assert store.run_key(fields) != key
 
 
 def test_download_is_a_zip_that_loads_back_with_identical_predictions(mods, spiral_run, tmp_path):
