@@ -74,19 +74,6 @@ class TrainResult:
     def checkpoint_params(self, step: int) -> MLPParams:
         return MLPParams(self.params.config, torch.as_tensor(self.checkpoints[step]))
 
-    def summary(self) -> dict:
-        return {
-            "status": self.status,
-            "message": self.message,
-            "steps_done": self.steps_done,
-            "elapsed_s": round(self.elapsed_s, 4),
-            "time_to_target_s": self.time_to_target_s,
-            "final_train_loss": self.final_train_loss,
-            "final_train_accuracy": self.final_train_accuracy,
-            "final_test_accuracy": self.final_test_accuracy,
-            "phase_transitions": list(self.phase_transitions),
-        }
-
 
 @dataclass
 class TrainingData:
@@ -191,6 +178,8 @@ class _Loop:
         self.ckpt_steps = checkpoint_schedule(tc)
         self.checkpoints: dict[int, torch.Tensor] = {}
         self.check_every = min(tc.progress_every, 100)
+        self.progress_every = tc.progress_every if on_progress is not None else 0  # 0: no progress calls
+        self.adam_constants = (tc.lr, tc.beta1, tc.beta2, tc.adam_eps)
         self.diverged = np.full(K, -1, dtype=np.int64)
         self.last_good = self.flat.clone()
         self.last_check = 0
@@ -241,10 +230,10 @@ class _Loop:
             self.checkpoints[t] = self.flat.clone()
         if self.minibatch:
             self._load_batch(t)
-        eng, tc = self.eng, self.tc
+        eng = self.eng
         eng.forward(self.hist_loss[t], self.hist_acc[t])
         eng.backward()
-        adam_step(eng.flat, eng.grad, eng.adam, tc.lr, tc.beta1, tc.beta2, tc.adam_eps)
+        adam_step(eng.flat, eng.grad, eng.adam, *self.adam_constants)
 
     def _load_batch(self, t: int) -> None:
         """Each model's minibatch: a new permutation per epoch (remainder dropped)."""
@@ -293,8 +282,7 @@ class _Loop:
 
     # -- checks after a step -----------------------------------------------------------------
     def _check_due(self, t: int) -> bool:
-        progress_due = self.on_progress is not None and t % self.tc.progress_every == 0
-        return t % self.check_every == 0 or t == self.T or progress_due
+        return t % self.check_every == 0 or t == self.T or (self.progress_every and t % self.progress_every == 0)
 
     def _check_stops(self, t: int) -> bool:
         """Finiteness, then progress (which may cancel). True when the run stops here."""
