@@ -78,7 +78,7 @@ bench-quick: install-test
 	$(BIN)/python benchmarks/run.py --quick
 
 worker: install-test
-	$(BIN)/celery -A callbacks.celery_app worker --loglevel=INFO --concurrency=2
+	$(BIN)/celery -A services.celery_app worker --loglevel=INFO --concurrency=2
 
 # Renew the lock: resolve the newest versions pyproject.toml allows in a throwaway venv
 # (no old lock applied), then freeze them. Run the tests before committing the new lock.

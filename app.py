@@ -12,11 +12,18 @@ import logging
 import os
 
 import dash
+import torch
 from dash import Dash, dcc, html, set_props
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from callbacks import services
+from services import cache, jobs
+
+# One torch thread for the whole process, set once here at start (every gunicorn worker and
+# the Celery worker import this module; background-job processes fork from them and inherit
+# it). The models are tiny, so a second thread only adds contention, and the setting is
+# process-wide: saving and restoring it around requests would race between threads.
+torch.set_num_threads(1)
 
 DEBUG = os.environ.get("POLYVIZ_DEBUG") == "1"
 MAX_REQUEST_BYTES = int(os.environ.get("POLYVIZ_MAX_REQUEST_BYTES", str(2 * 1024 * 1024)))
@@ -30,7 +37,7 @@ ERROR_BANNER = "app-error"
 def callback_error(error: Exception):
     """Any exception inside a callback: log it with its traceback, tell the user in words,
     and leave the page as it was (returning None sends no update)."""
-    if services.is_service_outage(error):
+    if cache.is_service_outage(error):
         log.error("service unavailable in a callback: %s: %s", type(error).__name__, error)
         message = ("The job and cache service (Redis) cannot be reached right now, so this needs to wait. "
                    "Pages that need no job or cache keep working; try again in a moment.")
@@ -52,17 +59,18 @@ app = Dash(
     suppress_callback_exceptions=True,
     health_endpoint="health",
     on_error=callback_error,
-    background_callback_manager=services.background_manager(),
+    background_callback_manager=jobs.background_manager(),
     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
 )
 server = app.server
 server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
-services.cache.init_app(server, config=services.cache_config())
+cache.cache.init_app(server, config=cache.cache_config())
 
 # Layout and callback modules register after the app exists (dash.register_page needs it).
 from layouts import home, sphere, stretch_fold, train  # noqa: E402
 import callbacks.sphere  # noqa: E402,F401
 import callbacks.stretch_fold  # noqa: E402,F401
+import callbacks.sweep  # noqa: E402,F401
 import callbacks.train  # noqa: E402,F401
 
 # (layout module, its URL entry, name, title); the sphere page's entry reads a trained model

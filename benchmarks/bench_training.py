@@ -15,13 +15,13 @@ seed_sweep_model_steps_per_s: 64 seeds of the spiral preset trained at once
     steps / wall time of the whole call (including test metrics every 10 steps, the final
     exact accuracies and phase-transition detection). Target 100000.
 animation_payload_kb: JSON size of the layer-by-layer animation figure the /train page sends
-    for the spiral preset (callbacks.train.run_figures: 12 frames per layer, 24 rotation
+    for the spiral preset (polyviz.pages.train.run_figures: 12 frames per layer, 24 rotation
     frames, <= 800 points). Target 1500.
 train_page_figures_kb / train_page_figures_ms: all four figures the page draws for a finished
     spiral run (curves, decision boundary, animation, checkpoint scrubber): their JSON size
     and the time to build them (median).
 
-How the default seeds were found: see the comment above ``PRESETS`` in polyviz/training.py
+How the default seeds were found: see the comment above ``PRESETS`` in polyviz/training/presets.py
 (each preset's seeds 0..15 trained one by one, as a float32 sweep, a float64 sweep and with
 two threads).
 """
@@ -97,27 +97,26 @@ def _run(quick: bool):
                  steps=sweep_steps)
 
     # -- what the /train page sends ---------------------------------------------------------------
-    # The page trains the spiral preset exactly like this (callbacks.train.train_for_state) and
-    # draws its figures with callbacks.train.run_figures; the sizes are of the JSON Dash sends.
+    # The page trains the spiral preset exactly like this (polyviz.pages.train.train_for_state)
+    # and draws its figures with polyviz.pages.train.run_figures; the sizes are of the JSON
+    # Dash sends.
     from plotly.io.json import to_json_plotly
 
-    from callbacks.train import run_figures, train_for_state
-    from layouts.train import PRESETS as PAGE_PRESETS
-    from layouts.train import TrainState
     from polyviz import state as st
+    from polyviz.pages.train import PRESETS as PAGE_PRESETS
+    from polyviz.pages.train import TrainState, run_figures, train_for_state
 
     state, _ = st.validate(TrainState, PAGE_PRESETS["spiral"]["values"])
     result, data = train_for_state(state)
     times, specs = [], None
     for _ in range(repeats):
         start = time.perf_counter()
-        specs = run_figures(state, result.params, result.history, result.checkpoints, result.phase_transitions,
-                            data=data)
+        specs = run_figures(state, result, data=data)
         times.append((time.perf_counter() - start) * 1000)
     payloads = {name: to_json_plotly(spec).encode() for name, spec in specs.items()}
     sizes = {name: len(body) / 1024 for name, body in payloads.items()}
     yield metric("animation_payload_kb", sizes["animation"], "KB", target=1500,
-                 frames=len(specs["animation"]["frames"]), source="callbacks.train.run_figures (spiral preset)",
+                 frames=len(specs["animation"]["frames"]), source="polyviz.pages.train.run_figures (spiral preset)",
                  gzip_kb=round(len(gzip.compress(payloads["animation"])) / 1024, 1))
     yield metric("train_page_figures_kb", sum(sizes.values()), "KB",
                  figures={name: round(kb, 1) for name, kb in sizes.items()})

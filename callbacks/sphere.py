@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 from dash import Input, Output, Patch, State, callback, no_update
 
-from callbacks import models_store as store
 from callbacks.common import sync_url_and_copy_link, with_link_notices
 from layouts import sphere as ids
 from layouts.common import notice_items
@@ -39,6 +38,7 @@ from polyviz import state as st
 from polyviz.models import layer_weights
 from polyviz.pages.sphere import (ACT_NAMES, LayerView, SphereState, directions, layer_view, readout_words,
                                   rotation_words, scaling_words, summary_text)
+from services import run_store
 
 LAYER_FIELDS = ("source", "dim", "neurons", "seed", "wscale", "bscale", "act", "model", "layer")
 LAYER_INPUTS = [Input(ids.SOURCE, "value"), Input(ids.DIM, "value"), Input(ids.NEURONS_ID, "value"),
@@ -96,20 +96,15 @@ def trained_model(model_id: str) -> TrainedModel | None:
     reads it afresh: any worker sees the same model, and a retrained run is never stale."""
     if not model_id:
         return None
-    params = store.load_trained(model_id)
-    if params is None:
+    run = run_store.load_run(model_id)
+    if run is None:
         return None
-    config, meta = params.config, params.meta if isinstance(params.meta, dict) else {}
-    data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
-    metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
-    acc = metrics.get("final_test_accuracy")
-    query = meta.get("query")
+    config, acc = run.config, run.final_test_acc
     return TrainedModel(
-        model_id=model_id, dataset=str(data.get("name", "unknown data"))[:40], in_dim=config.in_dim,
-        width=config.width, depth=config.depth, activation=config.activation,
-        test_acc=float(acc) if isinstance(acc, (int, float)) and math.isfinite(acc) else None,
-        query=query if isinstance(query, str) and len(query) < 2000 else None,
-        layers=tuple(layer_weights(params, i) for i in range(config.n_layers)))
+        model_id=model_id, dataset=run.data.name[:40], in_dim=config.in_dim, width=config.width, depth=config.depth,
+        activation=config.activation, test_acc=acc if acc is not None and math.isfinite(acc) else None,
+        query=run.query if len(run.query) < 2000 else None,
+        layers=tuple(layer_weights(run.params, i) for i in range(config.n_layers)))
 
 
 def load_view(state: SphereState) -> LayerView:

@@ -1,128 +1,42 @@
 """The "Toy classifiers" page: train a small MLP live, watch its phase transitions, play the
-layer-by-layer animation, sweep seeds, download the model."""
+layer-by-layer animation, sweep seeds, download the model.
+
+Components and ids only: the state, limits and presets are :mod:`polyviz.pages.train`, the
+callbacks are callbacks/train.py and callbacks/sweep.py."""
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass
 
 from dash import dcc, html
 
 from polyviz import state as st
 from polyviz.datasets import DATASET_NAMES
-from polyviz.figures.common import base_layout
 from polyviz.models import ACTIVATIONS
-from polyviz.training import PRESETS as LIB_PRESETS
+from polyviz.pages.train import (
+    CONTROL_FIELDS,
+    MAX_DEPTH,
+    MAX_K,
+    MAX_N,
+    MAX_STEPS,
+    MAX_WIDTH,
+    PRESETS,
+    SEED_MAX,
+    TrainState,
+    placeholder_figure,
+    state_from_link,
+)
 
-from .common import GRAPH_CONFIG, control, copy_link, notices_box
+from .common import GRAPH_CONFIG, control, copy_link, log_slider, notices_box
 
 PATH = "/train"
-
-# Limits enforced on the server (the library allows more; a web request must not).
-MAX_N = 20_000
-MAX_WIDTH = 64
-MAX_DEPTH = 8
-MAX_STEPS = 20_000
-MAX_K = 256
-SEED_MAX = 2**31 - 1
-EPS_RANGE = (1e-8, 1.0)
-LR_RANGE = (1e-4, 1.0)
-# A seed sweep holds K models' activations at once: K x training points x (width + 1) x depth
-# numbers per buffer. This bound keeps a sweep's memory near 200 MB.
-SWEEP_BUDGET = 16_000_000
-
-
-def n_train(n: int, ratio: float) -> int:
-    """Training points of polyviz.datasets.train_test_split for n balanced points."""
-    return sum(min(max(int(round(ratio * c)), 1), c - 1) for c in ((n + 1) // 2, n // 2))
-
-
-@dataclass(frozen=True)
-class TrainState:
-    dataset: str = st.choice("spiral", DATASET_NAMES, label="dataset")
-    noise: float = st.number(0.01, 0.0, 1.0, label="noise")
-    n: int = st.integer(1250, 4, MAX_N, label="n")
-    data_seed: int = st.integer(0, 0, SEED_MAX, label="data_seed")
-    ratio: float = st.number(0.8, 0.1, 0.9, label="ratio")
-    depth: int = st.integer(2, 1, MAX_DEPTH, label="depth")
-    width: int = st.integer(3, 1, MAX_WIDTH, label="width")
-    act: str = st.choice("u_eps", ACTIVATIONS, label="act")
-    eps: float = st.number(1e-5, *EPS_RANGE, label="eps")
-    lr: float = st.number(0.02, *LR_RANGE, label="lr")
-    steps: int = st.integer(3000, 10, MAX_STEPS, label="steps")
-    batch: int = st.integer(0, 0, MAX_N, label="batch")
-    seed: int = st.integer(4, 0, SEED_MAX, label="seed")
-    k: int = st.integer(64, 2, MAX_K, label="k")
-
-    @property
-    def n_train(self) -> int:
-        return n_train(self.n, self.ratio)
-
-    def checked(self):
-        """Cross-field rules: layernorm needs width >= 2, a minibatch fits the training set,
-        and a sweep stays within its memory bound."""
-        state, notices = self, []
-        # lr and eps travel through log sliders: 3 significant digits keep them exact on the way back
-        state = dataclasses.replace(state, lr=float(f"{state.lr:.3g}"), eps=float(f"{state.eps:.3g}"))
-        if state.act == "layernorm" and state.width < 2:
-            notices.append(f"width = {state.width} is too small for layernorm (allowed: 2 to {MAX_WIDTH}; "
-                           f"a centred 1-vector is 0); using 2.")
-            state = dataclasses.replace(state, width=2)
-        if state.batch > state.n_train:
-            notices.append(f"batch = {state.batch} is more than the {state.n_train} training points (allowed: "
-                           f"0 = full batch, or 1 to {state.n_train}); using 0 (full batch).")
-            state = dataclasses.replace(state, batch=0)
-        per_seed = state.n_train * (state.width + 1) * state.depth
-        k_max = max(2, min(MAX_K, SWEEP_BUDGET // per_seed))
-        if state.k > k_max:
-            notices.append(f"k = {state.k} seeds is too many for this data and model (allowed: 2 to {k_max}, "
-                           f"since k × training points × (width + 1) × depth must stay within "
-                           f"{SWEEP_BUDGET:,}); using {k_max}.")
-            state = dataclasses.replace(state, k=k_max)
-        return state, notices
-
-    def training_fields(self) -> dict:
-        """Everything that decides a training run's result (the cache key's content)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "k"}
-
-    def sweep_fields(self) -> dict:
-        """Everything that decides a seed sweep (seeds 0..k-1, so the seed control is not in it)."""
-        fields = self.training_fields()
-        fields.pop("seed")
-        fields["k"] = self.k
-        return fields
-
-
-def preset_values(name: str) -> dict:
-    """State fields of one of the library's presets."""
-    p = LIB_PRESETS[name]
-    return dict(dataset=p.data.name, noise=p.data.noise, n=p.data.n, data_seed=p.data.seed, ratio=p.data.train_ratio,
-                depth=p.model.depth, width=p.model.width, act=p.model.activation, eps=p.model.eps, lr=p.train.lr,
-                steps=p.train.steps, batch=p.train.batch_size, seed=p.train.seed)
-
-
-PRESETS = {
-    "spiral": dict(
-        title="Spiral",
-        text="Spiral: two arms, 1,000 training points, a width-3 u_ε network (Linear → u_ε → Linear → u_ε → "
-             "Linear) and 3,000 Adam steps; it sits on a plateau, then the loss drops sharply.",
-        values=preset_values("spiral"),
-    ),
-    "octant_sphere": dict(
-        title="Octant sphere",
-        text="Octant sphere: points on S², adjacent octants in opposite classes; a deeper width-3 u_ε stack "
-             "(4 hidden layers) folds the sphere until a plane separates them, through several plateaus.",
-        values=preset_values("octant_sphere"),
-    ),
-}
 
 # Component ids, so the callbacks module and the tests use the same names.
 DATASET, NOISE, N, DATA_SEED, RATIO = "tr-dataset", "tr-noise", "tr-n", "tr-data-seed", "tr-ratio"
 DEPTH, WIDTH, ACT, EPS, LR = "tr-depth", "tr-width", "tr-act", "tr-log-eps", "tr-log-lr"
 STEPS, BATCH, SEED, K = "tr-steps", "tr-batch", "tr-seed", "tr-k"
-CONTROL_IDS = {"dataset": DATASET, "noise": NOISE, "n": N, "data_seed": DATA_SEED, "ratio": RATIO, "depth": DEPTH,
-               "width": WIDTH, "act": ACT, "eps": EPS, "lr": LR, "steps": STEPS, "batch": BATCH, "seed": SEED, "k": K}
+# field -> widget id, in CONTROL_FIELDS order (the order callbacks receive the values in)
+CONTROL_IDS = dict(zip(CONTROL_FIELDS, (DATASET, NOISE, N, DATA_SEED, RATIO, DEPTH, WIDTH, ACT, EPS, LR, STEPS, BATCH,
+                                        SEED, K)))
 PRESET_PREFIX, PRESET_TEXT = "tr-preset-", "tr-preset-text"
 TRAIN, CANCEL, PROGRESS, STATUS, HINT = "tr-train", "tr-cancel", "tr-progress", "tr-status", "tr-hint"
 SWEEP, SWEEP_CANCEL, SWEEP_PROGRESS, SWEEP_STATUS = "tr-sweep", "tr-sweep-cancel", "tr-sweep-progress", "tr-sweep-status"
@@ -151,23 +65,8 @@ ACT_LABELS = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "
 def layout(preset=None, **query) -> html.Div:
     """The page for a URL query: every control starts from the validated query. ``preset``
     (spiral, octant_sphere) fills in a preset first; the other keys override it."""
-    notices = []
-    base = None
-    if preset is not None:
-        if preset in PRESETS:
-            base, _ = st.validate(TrainState, PRESETS[preset]["values"])
-        else:
-            notices.append(f"preset = {str(preset)[:40]!r} is not allowed (one of {', '.join(PRESETS)}); "
-                           f"using the controls as given.")
-    state, more = st.validate(TrainState, dict(query), base=base)
-    return page(state, notices + more, preset if preset in PRESETS else None)
-
-
-def placeholder_figure(text: str, title: str = "") -> dict:
-    layout = base_layout(title, xaxis=dict(visible=False), yaxis=dict(visible=False),
-                         annotations=[dict(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                                           font=dict(size=13, color="#5b6475"))])
-    return dict(data=[], layout=layout)
+    state, notices, preset = state_from_link(preset, **query)
+    return page(state, notices, preset)
 
 
 def figure_card(graph_id: str, caption, height: int, placeholder: str, class_name: str = "card") -> html.Div:
@@ -177,10 +76,6 @@ def figure_card(graph_id: str, caption, height: int, placeholder: str, class_nam
          html.Div(caption, className="caption")],
         className=class_name,
     )
-
-
-def log_marks(lo: int, hi: int) -> dict:
-    return {k: {"label": f"1e{k}"} for k in range(lo, hi + 1)}
 
 
 def number_box(cid: str, value, lo, hi, step=1) -> dcc.Input:
@@ -214,15 +109,12 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             control("Width", number_box(WIDTH, state.width, 1, MAX_WIDTH), f"1 to {MAX_WIDTH}", WIDTH),
             control("Seed", number_box(SEED, state.seed, 0, SEED_MAX), "initialisation", SEED),
         ], className="row2"),
-        control("ε (log scale)", dcc.Slider(id=EPS, min=-8, max=0, step=0.1, value=round(math.log10(state.eps), 4),
-                                            marks=log_marks(-8, 0), allow_direct_input=False),
+        control("ε (log scale)", log_slider(EPS, state.eps, -8, 0, 0.1, decimals=4),
                 "Used by u_ε, LayerNorm and RMSNorm.", EPS),
     ]
     train_controls = [
         html.H3("Training", className="section"),
-        control("Learning rate (log scale)", dcc.Slider(id=LR, min=-4, max=0, step=0.05,
-                                                        value=round(math.log10(state.lr), 4), marks=log_marks(-4, 0),
-                                                        allow_direct_input=False),
+        control("Learning rate (log scale)", log_slider(LR, state.lr, -4, 0, 0.05, decimals=4),
                 "Adam. The research set-up uses 0.02.", LR),
         html.Div([
             control("Steps", number_box(STEPS, state.steps, 10, MAX_STEPS), f"10 to {MAX_STEPS:,}", STEPS),

@@ -1,5 +1,5 @@
 """Small MLP classifiers built from normalisation: configuration, parameters, forward passes,
-export to ``torch.nn`` and safetensors.
+export to ``torch.nn`` (the model file, safetensors + JSON, is :mod:`polyviz.records`).
 
 A model is ``Linear -> act -> Linear -> act -> ... -> Linear`` with ``depth`` hidden layers
 of ``width`` units and one output logit (binary classification, class 1 when the logit is
@@ -22,11 +22,8 @@ Activations (``eps`` applies to the first three):
 
 from __future__ import annotations
 
-import json
 import math
-import pathlib
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
 
 import numpy as np
 import torch
@@ -318,50 +315,3 @@ def params_from_module(module: nn.Module, config: ModelConfig | None = None) -> 
         view[:, :-1] = lin.weight.detach()
         view[:, -1] = lin.bias.detach()
     return MLPParams(config, flat)
-
-
-# -- safetensors + JSON (no pickle) --------------------------------------------------------
-def _paths(path) -> tuple[pathlib.Path, pathlib.Path]:
-    p = pathlib.Path(path)
-    if p.suffix in (".safetensors", ".json"):
-        p = p.with_suffix("")
-    return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
-
-
-def save_model(path, params, extra: dict | None = None) -> tuple[pathlib.Path, pathlib.Path]:
-    """Write ``<path>.safetensors`` (the ``build_module`` state dict: ``"0.weight"``, ...) and
-    ``<path>.json`` (``{"format", "model": ModelConfig dict, "extra": ...}``). ``extra``
-    must be JSON-serialisable (e.g. training config and final metrics). Returns both paths."""
-    from safetensors.torch import save_file
-
-    p = _as_params(params)
-    tensor_path, json_path = _paths(path)
-    tensor_path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous() for k, v in build_module(p.config, p.flat).state_dict().items()}
-    save_file(state, str(tensor_path), metadata={"format": "polyviz-mlp-1"})
-    doc = {"format": "polyviz-mlp-1", "model": p.config.to_dict(), "extra": extra if extra is not None else p.meta}
-    json_path.write_text(json.dumps(doc, indent=2, sort_keys=True))
-    return tensor_path, json_path
-
-
-def load_model(path) -> MLPParams:
-    """Read a model written by :func:`save_model` (``path`` with or without the suffix).
-    The JSON's ``extra`` comes back as ``MLPParams.meta``."""
-    from safetensors.torch import load_file
-
-    tensor_path, json_path = _paths(path)
-    doc: dict[str, Any] = json.loads(json_path.read_text())
-    if doc.get("format") != "polyviz-mlp-1":
-        raise ValueError(f"{json_path} is not a polyviz model (format {doc.get('format')!r})")
-    config = ModelConfig.from_dict(doc["model"])
-    state = load_file(str(tensor_path))
-    module = build_module(config)
-    missing = set(module.state_dict()) ^ set(state)
-    if missing:
-        raise ValueError(f"{tensor_path} does not match the config: keys {sorted(missing)}")
-    dtype = next(iter(state.values())).dtype
-    module = module.to(dtype)
-    module.load_state_dict(state)
-    out = params_from_module(module, config)
-    out.meta = doc.get("extra") or {}
-    return out

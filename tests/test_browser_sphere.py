@@ -91,20 +91,19 @@ def test_bad_link_shows_notices_not_an_error(browser, live_server):
 def train_tiny(width: int) -> str:
     """A tiny spiral model trained by the /train page's job function in this process: the
     live server runs in this process too, so it reads the model from the same cache."""
-    from callbacks import models_store as store
-    from callbacks import train as tcb
-    from layouts.train import TrainState
     from polyviz import state as st
+    from polyviz.pages.train import TrainState
+    from services import jobs
+    from services import run_store as store
 
     state, _ = st.validate(TrainState, dict(dataset="spiral", n=120, width=width, depth=2, steps=40, seed=5,
                                             data_seed=1))
-    key, status, _ = tcb.run_training_job(tcb.new_job(state, "train"))
-    assert isinstance(key, str), status
-    return store.model_id(key)
+    out = jobs.run_job(jobs.new_job(state, "train"), jobs.TRAIN)
+    assert isinstance(out.key, str), out.status
+    return store.model_id(out.key)
 
 
 def test_trained_layer_from_a_train_page_link(browser, live_server):
-    from callbacks import models_store as store
     from polyviz import polytopes as pt
     from polyviz.models import layer_weights
 
@@ -112,7 +111,9 @@ def test_trained_layer_from_a_train_page_link(browser, live_server):
     browser.get(live_server + f"/sphere?source=trained&model={model}&layer=2&dim=4")
     wait_for(browser, lambda d: figure_info(d, "sp-scene") and summary(d).startswith("Layer 2 of the trained model"))
     assert "spiral, width 3, depth 2, u_ε, test accuracy" in summary(browser)
-    W, b = layer_weights(store.load_trained(model), 2)
+    from services import run_store
+
+    W, b = layer_weights(run_store.load_run(model).params, 2)
     arcs = max(1, len(pt.circle_arcs(W, b, *pt.layernorm_circle(3))[0]))
     assert figure_info(browser, "sp-scene")["meta"]["arcs"] == arcs
     assert f"cut into {arcs} arc" in summary(browser)

@@ -36,17 +36,17 @@ def text_of(driver, element_id):
 
 
 def forget_run(query: dict):
-    from callbacks import models_store, services
-    from layouts.train import TrainState
     from polyviz import state as st
+    from polyviz.pages.train import TrainState
+    from services import cache, run_store
 
     state, _ = st.validate(TrainState, query)
-    services.cache.delete(models_store.run_key(state.training_fields()))
+    cache.cache.delete(run_store.run_key(state.training_fields()))
     return state
 
 
 def test_train_the_spiral_preset_and_play_the_animation(browser, live_server):
-    from layouts.train import PRESETS
+    from polyviz.pages.train import PRESETS
 
     forget_run(PRESETS["spiral"]["values"])
     browser.get(live_server + "/train?preset=spiral")
@@ -109,13 +109,13 @@ def test_progress_appears_while_training_and_cancel_stops_it(browser, live_serve
 
 
 def test_a_sweep_seed_opens_its_run(browser, live_server):
-    from callbacks import models_store, services
-    from layouts.train import TrainState
     from polyviz import state as st
+    from polyviz.pages.train import TrainState
+    from services import cache, run_store
 
     query = {"dataset": "spiral", "n": 300, "steps": 300, "k": 6, "seed": 0}
     state, _ = st.validate(TrainState, query)
-    services.cache.delete(models_store.sweep_key(state.sweep_fields()))
+    cache.cache.delete(run_store.sweep_key(state.sweep_fields()))
     for seed in range(6):
         forget_run({**query, "seed": seed})
     browser.get(live_server + "/train?" + "&".join(f"{k}={v}" for k, v in query.items()))

@@ -291,8 +291,8 @@ def test_the_library_pulls_no_web_stack():
 
 
 FILL_THE_CACHE = """
-from callbacks import services
-from callbacks.celery_app import celery_app
+from services import cache as services
+from services.celery_app import celery_app
 import app  # noqa: F401  (the cache is configured when the app is built)
 
 celery_app.send_task("polyviz.queued_probe", args=[1])  # a queued job; no worker takes it

@@ -55,7 +55,7 @@ class Stack:
 
     def start_worker(self):
         self.worker = servers.start(
-            ["celery", "-A", "callbacks.celery_app", "worker", "--loglevel=INFO", "--concurrency=1",
+            ["celery", "-A", "services.celery_app", "worker", "--loglevel=INFO", "--concurrency=1",
              "--without-gossip", "--without-mingle", "-n", f"polyviz-test-{self.web_port}@%h"],
             env=self.env | {"OMP_NUM_THREADS": "1"}, log_name="celery")
         servers.wait_until(self._worker_ready, timeout=60, what="celery worker ready")
@@ -148,8 +148,8 @@ def end_id(stack) -> str:
 
 
 def train_state(**fields):
-    from layouts.train import TrainState
     from polyviz import state as st
+    from polyviz.pages.train import TrainState
 
     state, notices = st.validate(TrainState, fields)
     assert notices == []
@@ -158,10 +158,10 @@ def train_state(**fields):
 
 def start_job(stack, state):
     """Press Train as the browser does: the job record, then the background callback."""
-    import callbacks.train as cb
+    from services import jobs
 
     deps = dash_http.dependencies(session_for(stack))
-    job = cb.new_job(state, "train")
+    job = jobs.new_job(state, "train")
     dep = next(d for d in deps if d.get("background") and "tr-result-key.data" in d["output"])
     body = dash_http.payload(dep, {"tr-train-job.data": job}, ["tr-train-job.data"])
     eid = end_id(stack)
@@ -184,7 +184,7 @@ def watchdog(stack, job) -> dict:
 
 
 def test_a_job_on_the_celery_worker_is_polled_and_read_through_both_web_workers(stack):
-    from callbacks import models_store as store
+    from services import run_store as store
 
     state = train_state(n=600, steps=1500, seed=11, data_seed=11)
     key = store.run_key(state.training_fields())
@@ -213,8 +213,8 @@ def test_a_job_on_the_celery_worker_is_polled_and_read_through_both_web_workers(
 
 
 def test_a_killed_worker_is_reported_in_words_and_a_restarted_one_trains_again(stack):
-    from callbacks import models_store as store
-    from callbacks import services
+    from services import cache
+    from services import run_store as store
 
     # a run long enough to be killed in the middle
     state = train_state(dataset="spiral", n=20000, width=64, depth=8, steps=20000, seed=5, data_seed=5, k=2)
@@ -227,7 +227,7 @@ def test_a_killed_worker_is_reported_in_words_and_a_restarted_one_trains_again(s
     def running_heartbeat():
         import pickle  # flask-caching's own Redis format, written by our own worker: not user data
 
-        raw = client.get("polyviz:" + services.cache_key("train-heartbeat", job["id"]))
+        raw = client.get("polyviz:" + cache.cache_key("train-heartbeat", job["id"]))
         beat = pickle.loads(raw[1:]) if raw else None
         return beat if beat and beat.get("phase") == "running" and beat.get("step", 0) > 0 else None
 
@@ -272,12 +272,12 @@ def test_without_redis_pages_still_serve_and_say_what_is_missing(stack):
     assert time.perf_counter() - started < 10
 
     # where a job is needed, the page says so in words (pressing Train)
-    import callbacks.train as cb
     from layouts import train as train_ids
+    from polyviz.pages.train import control_values
 
     press = dash_http.find_callback(deps, "tr-train-job", "data")
     values = {f"{cid}.value": value
-              for cid, value in zip(train_ids.CONTROL_IDS.values(), cb.control_values(train_state()))}
+              for cid, value in zip(train_ids.CONTROL_IDS.values(), control_values(train_state()))}
     values["tr-train.n_clicks"] = 1
     response = requests.post(stack.url + "/_dash-update-component",
                              json=dash_http.payload(press, values, ["tr-train.n_clicks"]), timeout=30)

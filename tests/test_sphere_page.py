@@ -443,24 +443,24 @@ def test_whole_page_payload_for_64_neurons_is_reported(client, http):
 def train_tiny(width: int, depth: int = 2, seed: int = 3) -> str:
     """Train a tiny spiral model through the /train page's job function, in this process; it
     lands in the shared cache. Returns its model id (as in the train page's sphere links)."""
-    from callbacks import models_store as store
-    from callbacks import train as tcb
-    from layouts.train import TrainState
+    from polyviz.pages.train import TrainState
+    from services import jobs
+    from services import run_store as store
 
     state, notices = st.validate(TrainState, dict(dataset="spiral", n=120, width=width, depth=depth, steps=40,
                                                   seed=seed, data_seed=1))
     assert notices == []
-    key, status, _pct = tcb.run_training_job(tcb.new_job(state, "train"))
-    assert isinstance(key, str) and store.load_trained(key) is not None, status
-    return store.model_id(key)
+    out = jobs.run_job(jobs.new_job(state, "train"), jobs.TRAIN)
+    assert isinstance(out.key, str) and store.load_run(out.key) is not None, out.status
+    return store.model_id(out.key)
 
 
 @pytest.fixture(scope="module")
 def trained(page_modules):
-    from callbacks import models_store as store
+    from services import run_store as store
 
     ids = {"w3": train_tiny(3), "w2": train_tiny(2)}
-    return {**ids, "params": store.load_trained(ids["w3"]), "store": store}
+    return {**ids, "params": store.load_run(ids["w3"]).params, "store": store}
 
 
 def trained_args(model, layer, dim=4):

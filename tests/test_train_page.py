@@ -10,11 +10,12 @@ import re
 import time
 import zipfile
 
+import dash_http
 import numpy as np
 import pytest
 
-import dash_http
 from polyviz import state as st
+from polyviz.pages.train import from_log, state_from_controls
 
 LIMIT_QUERY = {"n": str(10**9), "width": "100", "depth": "50", "steps": str(10**6), "k": "1000"}
 LIMIT_NOTICES = {
@@ -28,23 +29,42 @@ LIMIT_NOTICES = {
 
 @pytest.fixture(scope="module")
 def mods(dash_app):
-    from callbacks import models_store, services
     from callbacks import train as cb
     from layouts import train as ids
+    from services import cache, run_store
 
-    return cb, ids, models_store, services
+    return cb, ids, run_store, cache
 
 
 def spiral_state():
-    from layouts.train import PRESETS, TrainState
+    from polyviz.pages.train import PRESETS, TrainState
 
     return st.validate(TrainState, PRESETS["spiral"]["values"])[0]
 
 
 def controls_of(state):
-    from callbacks.train import control_values
+    from polyviz.pages.train import control_values
 
     return control_values(state)
+
+
+def run_training_job(job, set_progress=None):
+    """The training job as the background callback runs it: one job-runner call."""
+    from services import jobs
+
+    return jobs.run_job(job, jobs.TRAIN, set_progress)
+
+
+def run_sweep_job(job, set_progress=None):
+    from services import jobs
+
+    return jobs.run_job(job, jobs.SWEEP, set_progress)
+
+
+def new_job(state, kind="train"):
+    from services import jobs
+
+    return jobs.new_job(state, kind)
 
 
 def texts(notice_items) -> list[str]:
@@ -67,7 +87,7 @@ def spiral_run(mods):
     key = store.run_key(state.training_fields())
     forget(services, key)
     start = time.perf_counter()
-    out = cb.run_training_job(cb.new_job(state, "train"))
+    out = run_training_job(new_job(state, "train"))
     return {"state": state, "key": key, "out": out, "seconds": time.perf_counter() - start}
 
 
@@ -96,7 +116,7 @@ def test_presets_from_the_url(mods):
 
 def test_url_round_trip_reproduces_every_control(mods):
     cb, ids, _store, _services = mods
-    from layouts.train import TrainState
+    from polyviz.pages.train import TrainState
 
     raw = dict(dataset="moons", noise=0.15, n=777, data_seed=5, ratio=0.65, depth=3, width=5, act="gelu",
                eps=3e-4, lr=0.0123, steps=1500, batch=64, seed=11, k=32)
@@ -108,7 +128,7 @@ def test_url_round_trip_reproduces_every_control(mods):
     assert found[ids.QUERY].data == query
     # the widgets' values (log sliders included) give back exactly the same state and query
     widget_values = [found[cid].value for cid in ids.CONTROL_IDS.values()]
-    again, notices = cb.state_from_controls(*widget_values)
+    again, notices = state_from_controls(*widget_values)
     assert notices == [] and again == state and st.to_query(again) == query
 
 
@@ -116,9 +136,9 @@ def test_log_sliders_keep_round_numbers(mods):
     cb, *_ = mods
     state = spiral_state()
     values = controls_of(state)
-    again, _ = cb.state_from_controls(*values)
+    again, _ = state_from_controls(*values)
     assert again.lr == 0.02 and again.eps == 1e-5
-    assert cb.from_log(-1.7) == 0.02 and cb.from_log("abc") == "abc"
+    assert from_log(-1.7) == 0.02 and from_log("abc") == "abc"
 
 
 def test_limits_are_enforced_with_notices_naming_the_field(mods):
@@ -132,7 +152,7 @@ def test_limits_are_enforced_with_notices_naming_the_field(mods):
 
 
 def test_cross_field_rules(mods):
-    from layouts.train import TrainState
+    from polyviz.pages.train import TrainState
 
     state, notices = st.validate(TrainState, {"act": "layernorm", "width": 1})
     assert state.width == 2 and any("width = 1 is too small for layernorm" in n for n in notices)
@@ -157,14 +177,17 @@ def test_callback_validates_its_payload(mods):
 # --- the training job ------------------------------------------------------------------------
 
 def test_the_job_trains_the_spiral_preset_and_caches_it(mods, spiral_run):
+    from polyviz.records import TrainedRun
+
     cb, _ids, store, services = mods
-    key, status, pct = spiral_run["out"]
-    assert key == spiral_run["key"] and pct == "100"
-    assert status.startswith("Trained 3,000 steps")
-    record = services.cache_get(key)
-    assert store.valid_record(record) and record["status"] == "completed"
-    assert record["final_test_acc"] >= 0.97
-    assert record["phase_transitions"], "the spiral preset's run passes a phase transition"
+    out = spiral_run["out"]
+    assert out.key == spiral_run["key"] and out.percent == "100"
+    assert out.status.startswith("Trained 3,000 steps")
+    record = services.cache_get(out.key)
+    run = TrainedRun.from_dict(record)
+    assert run.status == "completed" and run.key == out.key
+    assert run.final_test_acc >= 0.97
+    assert run.phase_transitions, "the spiral preset's run passes a phase transition"
     # plain data only: bytes, str, numbers, lists and dicts of them
     def plain(value):
         if isinstance(value, dict):
@@ -176,15 +199,17 @@ def test_the_job_trains_the_spiral_preset_and_caches_it(mods, spiral_run):
 
 
 def test_a_second_run_of_the_same_configuration_is_a_cache_hit(mods, spiral_run, monkeypatch):
+    from polyviz.pages import train as train_page
+
     cb, *_ = mods
 
     def no_training(*_args, **_kwargs):
         raise AssertionError("trained again instead of using the cache")
 
-    monkeypatch.setattr(cb, "train_for_state", no_training)
+    monkeypatch.setattr(train_page, "train_for_state", no_training)
     start = time.perf_counter()
-    key, status, pct = cb.run_training_job(cb.new_job(spiral_run["state"], "train"))
-    assert key == spiral_run["key"] and "cached" in status and pct == "100"
+    out = run_training_job(new_job(spiral_run["state"], "train"))
+    assert out.key == spiral_run["key"] and "cached" in out.status and out.percent == "100"
     assert time.perf_counter() - start < 0.5
     # Train on a cached configuration shows it without starting a job
     job, result_key, status, *_ = cb.start_training(1, None, *controls_of(spiral_run["state"]), None)
@@ -193,29 +218,31 @@ def test_a_second_run_of_the_same_configuration_is_a_cache_hit(mods, spiral_run,
 
 def test_the_job_reports_progress_and_heartbeats(mods, monkeypatch):
     cb, _ids, store, services = mods
-    from layouts.train import TrainState
+    from polyviz.pages.train import TrainState
+    from services import jobs
 
-    monkeypatch.setattr(cb, "PROGRESS_S", 0.0)
-    monkeypatch.setattr(cb, "HEARTBEAT_S", 0.0)
+    monkeypatch.setattr(jobs, "PROGRESS_S", 0.0)
+    monkeypatch.setattr(jobs, "HEARTBEAT_S", 0.0)
     state, _ = st.validate(TrainState, {"n": 200, "steps": 200, "seed": 1})
     forget(services, store.run_key(state.training_fields()))
-    job = cb.new_job(state, "train")
+    job = new_job(state, "train")
     updates = []
-    key, status, pct = cb.run_training_job(job, updates.append)
-    assert key == store.run_key(state.training_fields())
+    out = run_training_job(job, updates.append)
+    assert out.key == store.run_key(state.training_fields())
     assert len(updates) >= 5
     percent, words, figure = updates[-1]
     assert 0 < int(percent) <= 100 and words.startswith("Training… step") and "loss" in words
     assert figure["data"][0]["name"] == "train loss"
-    beat = services.cache_get(cb.heartbeat_key(job["id"]))
+    beat = services.cache_get(jobs.heartbeat_key(job["id"]))
     assert beat["phase"] == "done" and beat["job"] == job["id"]
 
 
 def test_a_non_finite_loss_stops_the_run_with_words(mods, monkeypatch):
     cb, _ids, store, services = mods
-    from layouts.train import TrainState
+    from polyviz.pages import train as train_page
+    from polyviz.pages.train import TrainState
 
-    real = cb.load_data
+    real = train_page.load_data
 
     def poisoned(state):
         Xtr, Xte, ytr, yte = real(state)
@@ -223,26 +250,29 @@ def test_a_non_finite_loss_stops_the_run_with_words(mods, monkeypatch):
         Xtr[0, 0] = np.nan
         return Xtr, Xte, ytr, yte
 
-    monkeypatch.setattr(cb, "load_data", poisoned)
+    monkeypatch.setattr(train_page, "load_data", poisoned)
     state, _ = st.validate(TrainState, {"n": 100, "steps": 100, "seed": 2, "data_seed": 99})
     forget(services, store.run_key(state.training_fields()))
-    key, status, _pct = cb.run_training_job(cb.new_job(state, "train"))
-    assert "the loss became NaN or infinite" in status and "learning rate" in status
-    assert services.cache_get(key)["status"] == "non_finite"
+    out = run_training_job(new_job(state, "train"))
+    assert "the loss became NaN or infinite" in out.status and "learning rate" in out.status
+    assert store.load_run(out.key).status == "non_finite"
 
 
 def test_the_job_validates_its_payload(mods):
-    cb, *_ = mods
+    from services import jobs
+
     for bad in (None, "x", 5, [], {"id": "x"}, {"id": "0" * 32}, {"id": "g" * 32, "query": ""},
                 {"id": "0" * 32, "query": "n=1" * 5000}):
-        key, status, pct = cb.run_training_job(bad)
-        assert key is cb.no_update and "not understood" in status and pct == "0"
-    job_id, state = cb.parse_job({"id": "a" * 32, "query": "n=1000000000&width=100&depth=50&steps=1000000&k=1000"})
+        out = run_training_job(bad)
+        assert out.key is None and "not understood" in out.status and out.percent == "0"
+    job_id, state = jobs.parse_job({"id": "a" * 32, "query": "n=1000000000&width=100&depth=50&steps=1000000&k=1000"})
     assert (state.n, state.width, state.depth, state.steps) == (20000, 64, 8, 20000)
     assert state.k == 2  # the sweep memory bound for the largest model and data
 
 
 def test_training_is_unavailable_when_the_cache_is_down(mods, monkeypatch):
+    from services import jobs
+
     cb, _ids, _store, services = mods
 
     def down(*_args, **_kwargs):
@@ -250,71 +280,109 @@ def test_training_is_unavailable_when_the_cache_is_down(mods, monkeypatch):
 
     monkeypatch.setattr(services.cache, "get", down)
     monkeypatch.setattr(services.cache, "set", down)
-    key, status, _ = cb.run_training_job(cb.new_job(spiral_state(), "train"))
-    assert key is cb.no_update and status == cb.UNAVAILABLE and "unavailable right now" in status
+    out = run_training_job(new_job(spiral_state(), "train"))
+    assert out.key is None and out.status == jobs.UNAVAILABLE and "unavailable right now" in out.status
     out = cb.start_training(1, None, *controls_of(spiral_state()), None)
-    assert out[0] is cb.no_update and out[2] == cb.UNAVAILABLE
-    _key, status, _ = cb.run_sweep_job(cb.new_job(spiral_state(), "sweep"))
-    assert status == cb.UNAVAILABLE
-    stop, message = cb.watchdog_verdict(cb.new_job(spiral_state(), "train"))
+    assert out[0] is cb.no_update and out[2] == jobs.UNAVAILABLE
+    assert run_sweep_job(new_job(spiral_state(), "sweep")).status == jobs.UNAVAILABLE
+    stop, message = jobs.watchdog_verdict(new_job(spiral_state(), "train"))
     assert not stop and "cannot be reached" in message
     # the page still answers, and says so
     out = cb.sync_state(*controls_of(spiral_state()), [], None, None)
     assert out[3] is cb.no_update and "unavailable right now" in out[5]
 
 
-def test_the_job_uses_one_torch_thread_and_restores_it(mods, spiral_run, monkeypatch):
+def test_jobs_leave_the_process_wide_torch_thread_count_alone(mods, monkeypatch):
+    """torch.set_num_threads is process-wide: the app sets it once at start (see the next
+    test), and a job runs with it and never sets or restores it (requests run concurrently)."""
     import torch
 
-    cb, *_ = mods
-    seen = []
-    real = cb.train_for_state
+    from polyviz.pages import train as train_page
+    from polyviz.pages.train import TrainState
+
+    seen, calls = [], []
+    real = train_page.train_for_state
 
     def spy(state, on_progress=None):
         seen.append(torch.get_num_threads())
         return real(state, on_progress)
 
-    from layouts.train import TrainState
-
     state, _ = st.validate(TrainState, {"n": 100, "steps": 20, "seed": 3})
     mods[3].cache.delete(mods[2].run_key(state.training_fields()))
-    monkeypatch.setattr(cb, "train_for_state", spy)
-    before = torch.get_num_threads()
-    cb.run_training_job(cb.new_job(state, "train"))
-    assert seen == [1] and torch.get_num_threads() == before
+    monkeypatch.setattr(train_page, "train_for_state", spy)
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    assert run_training_job(new_job(state, "train")).percent == "100"
+    assert seen == [1] and calls == []
+
+
+def test_the_app_sets_one_torch_thread_when_it_starts(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = "import torch; torch.set_num_threads(2); import app; print(torch.get_num_threads())"
+    env = {**os.environ, "POLYVIZ_DATA_DIR": str(tmp_path)}
+    env.pop("POLYVIZ_REDIS_URL", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "1"
 
 
 # --- the stored model: loader, download, links ------------------------------------------------
 
-def test_load_trained_by_key_or_id(mods, spiral_run):
+def test_load_run_by_key_or_id(mods, spiral_run):
     _cb, _ids, store, services = mods
     from polyviz.models import layer_weights
 
     key = spiral_run["key"]
-    params = store.load_trained(key)
-    same = store.load_trained(store.model_id(key))
-    assert params is not None and same is not None
+    run, again = store.load_run(key), store.load_run(store.model_id(key))
+    assert run is not None and again is not None
+    assert run.data.name == "spiral" and run.query == st.to_query(spiral_run["state"])
+    params, same = run.params, again.params
     assert params.config.width == 3 and params.config.depth == 2
     assert np.array_equal(params.flat.numpy(), same.flat.numpy())
     w, b = layer_weights(params, 1)
     assert w.shape == (3, 3) and b.shape == (3,)
     for bad in (None, "", "nope", "0" * 40, "polyviz-1:other:" + "0" * 40, "../../etc/passwd", 5, {"k": 1},
                 "a" * 5000):
-        assert store.load_trained(bad) is None
+        assert store.load_run(bad) is None
     # a damaged record is a miss, not an error
     damaged = dict(services.cache_get(key), safetensors=b"not safetensors")
     fake = "polyviz-1:train-run:" + "d" * 40
     services.cache_set(fake, damaged)
-    assert store.load_trained(fake) is None
+    assert store.load_run(fake) is None
+    # so is a record of another format (older code) or one with a field missing
+    for stale in (dict(services.cache_get(key), format="polyviz-train-run-1"),
+                  {k: v for k, v in services.cache_get(key).items() if k != "history"}):
+        services.cache_set(fake, stale)
+        assert store.load_run(fake) is None
     out = _cb.render_results(fake, fake)
     assert "no longer in the cache" in out[4] and out[6] is True
+
+
+def test_run_keys_change_with_the_record_format_and_the_code_version(mods, monkeypatch):
+    """A record written by older code is never found under a new key."""
+    import polyviz
+
+    _cb, _ids, store, _services = mods
+    fields = spiral_state().training_fields()
+    key = store.run_key(fields)
+    assert key == store.run_key(dict(fields)) and key.startswith("polyviz-1:train-run:")
+    monkeypatch.setattr(store, "RUN_FORMAT", "polyviz-train-run-999")
+    assert store.run_key(fields) != key
+    monkeypatch.undo()
+    monkeypatch.setattr(polyviz, "__version__", "999.0")
+    assert store.run_key(fields) != key
 
 
 def test_download_is_a_zip_that_loads_back_with_identical_predictions(mods, spiral_run, tmp_path):
     cb, _ids, store, _services = mods
     from safetensors.torch import load_file
 
-    from polyviz.models import load_model, predict_proba
+    from polyviz.models import predict_proba
+    from polyviz.pages.train import load_data
+    from polyviz.records import load_model
 
     data, status = cb.download_model(1, spiral_run["key"])
     assert status is cb.no_update and data["filename"].endswith(".zip")
@@ -326,8 +394,8 @@ def test_download_is_a_zip_that_loads_back_with_identical_predictions(mods, spir
     assert set(tensors) == {"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"}
     doc = json.loads((tmp_path / "model.json").read_text())
     assert doc["model"]["activation"] == "u_eps" and doc["extra"]["data"]["name"] == "spiral"
-    cached = store.load_trained(spiral_run["key"])
-    Xtr, Xte, _ytr, yte = cb.load_data(spiral_run["state"])
+    cached = store.load_run(spiral_run["key"]).params
+    Xtr, Xte, _ytr, yte = load_data(spiral_run["state"])
     np.testing.assert_array_equal(predict_proba(loaded, Xte), predict_proba(cached, Xte))
     assert np.mean((predict_proba(loaded, Xte) > 0.5) == yte) >= 0.97
     # nothing cached under a key: words, not an error
@@ -369,8 +437,10 @@ def test_opening_a_cached_link_shows_the_results_at_once(mods, spiral_run):
 def test_animation_payload_is_bounded(mods, spiral_run):
     from plotly.io.json import to_json_plotly
 
-    cb, *_ = mods
-    figures = cb.record_figures(spiral_run_record(mods, spiral_run["key"]))
+    from polyviz.pages.train import run_figures
+
+    _cb, _ids, store, _services = mods
+    figures = run_figures(spiral_run["state"], store.load_run(spiral_run["key"]))
     sizes = {name: len(to_json_plotly(spec)) for name, spec in figures.items()}
     assert sizes["animation"] < 1_000_000 and sizes["checkpoints"] < 600_000 and sum(sizes.values()) < 2_000_000
 
@@ -378,9 +448,11 @@ def test_animation_payload_is_bounded(mods, spiral_run):
 # --- watchdog ------------------------------------------------------------------------------------
 
 def test_watchdog_reports_a_stale_heartbeat_in_words(mods):
+    from services import jobs
+
     cb, _ids, _store, services = mods
-    job = cb.new_job(spiral_state(), "train")
-    services.cache_set(cb.heartbeat_key(job["id"]),
+    job = new_job(spiral_state(), "train")
+    services.cache_set(jobs.heartbeat_key(job["id"]),
                        {"job": job["id"], "kind": "train", "phase": "running", "beat": time.time() - 60, "step": 1200})
     message, disabled, train_disabled, cancel_disabled, live_style = cb.train_watchdog(3, job)
     assert "stopped unexpectedly after step 1,200" in message and "Press Train to start it again" in message
@@ -390,50 +462,56 @@ def test_watchdog_reports_a_stale_heartbeat_in_words(mods):
 
 
 def test_watchdog_is_quiet_while_the_job_is_alive_or_done(mods):
+    from services import jobs
+
     cb, _ids, _store, _services = mods
-    job = cb.new_job(spiral_state(), "train")
-    cb.write_heartbeat(job["id"], "train", "running", step=5)
+    job = new_job(spiral_state(), "train")
+    jobs.write_heartbeat(job["id"], "train", "running", step=5)
     assert cb.train_watchdog(1, job) == (cb.no_update,) * 5
-    cb.write_heartbeat(job["id"], "train", "done")
+    jobs.write_heartbeat(job["id"], "train", "done")
     assert cb.train_watchdog(2, job) == (cb.no_update, True, cb.no_update, cb.no_update, cb.no_update)
-    cb.write_heartbeat(job["id"], "train", "queued")
-    assert cb.watchdog_verdict(job) == (False, None)
-    stop, message = cb.watchdog_verdict(job, now=time.time() + cb.QUEUE_GRACE_S + 5)
+    jobs.write_heartbeat(job["id"], "train", "queued")
+    assert jobs.watchdog_verdict(job) == (False, None)
+    stop, message = jobs.watchdog_verdict(job, now=time.time() + jobs.QUEUE_GRACE_S + 5)
     assert stop and "did not start" in message
     # a job that never wrote a heartbeat
-    ghost = cb.new_job(spiral_state(), "sweep")
+    ghost = new_job(spiral_state(), "sweep")
     ghost["started"] = time.time() - 1000
-    stop, message = cb.watchdog_verdict(ghost)
+    stop, message = jobs.watchdog_verdict(ghost)
     assert stop and "seed sweep never reported back" in message
     for bad in (None, "x", {"id": 5}, [1, 2]):
         assert cb.train_watchdog(1, bad) == (cb.no_update, True, cb.no_update, cb.no_update, cb.no_update)
 
 
 def test_cancel_marks_the_heartbeat(mods):
+    from services import jobs
+
     cb, *_ = mods
-    job = cb.new_job(spiral_state(), "train")
-    cb.write_heartbeat(job["id"], "train", "running")
+    job = new_job(spiral_state(), "train")
+    jobs.write_heartbeat(job["id"], "train", "running")
     status, disabled, pct = cb.cancel_training(1, job)
     assert "Cancelled" in status and disabled is True
-    assert cb.watchdog_verdict(job) == (True, None)
+    assert jobs.watchdog_verdict(job) == (True, None)
 
 
 # --- seed sweep -------------------------------------------------------------------------------
 
 def test_sweep_job_and_opening_a_seed(mods):
+    from callbacks import sweep as sweep_callbacks
+
     cb, _ids, store, services = mods
-    from layouts.train import TrainState
+    from polyviz.pages.train import TrainState
 
     state, _ = st.validate(TrainState, {"n": 200, "steps": 300, "k": 6})
     key = store.sweep_key(state.sweep_fields())
     forget(services, key)
-    out_key, status, pct = cb.run_sweep_job(cb.new_job(state, "sweep"))
-    assert out_key == key and pct == "100" and status.startswith("6 seeds trained")
-    figure = cb.render_sweep(key)
+    out = run_sweep_job(new_job(state, "sweep"))
+    assert out.key == key and out.percent == "100" and out.status.startswith("6 seeds trained")
+    figure = sweep_callbacks.render_sweep(key)
     # plain lists: Dash's clickData takes the seed from the figure as sent
     seeds = sorted(s for trace in figure["data"] if "customdata" in trace for s in trace["customdata"])
     assert seeds == list(range(6))
-    assert cb.run_sweep_job(cb.new_job(state, "sweep"))[1].startswith("Opened the cached sweep")
+    assert run_sweep_job(new_job(state, "sweep")).status.startswith("Opened the cached sweep")
     assert cb.clicked_seed({"points": [{"curveNumber": 0, "customdata": 3, "x": 100, "y": 0.9}]}) == 3
     for bad in (None, {}, {"points": []}, {"points": [{"customdata": "x"}]}, {"points": [{"customdata": -1}]},
                 {"points": [{"customdata": 1.5}]}, {"points": [{"customdata": True}]}):
@@ -458,7 +536,7 @@ def test_train_callbacks_are_registered_as_designed(deps):
 
 
 def sync_values(**overrides):
-    from callbacks.train import control_values
+    from polyviz.pages.train import control_values
 
     values = {f"{cid}.value": v for cid, v in zip(
         ["tr-dataset", "tr-noise", "tr-n", "tr-data-seed", "tr-ratio", "tr-depth", "tr-width", "tr-act", "tr-log-eps",
@@ -481,8 +559,10 @@ def test_http_limits_give_notices_never_a_500(client, deps):
 
 
 def test_http_train_press_starts_a_job(client, deps, mods):
+    from services import jobs
+
     cb, _ids, store, services = mods
-    from layouts.train import TrainState
+    from polyviz.pages.train import TrainState
 
     dep = dash_http.find_callback(deps, "tr-train-job", "data")
     values = sync_values(**{"tr-train.n_clicks": 1, "tr-seed.value": 123456, "tr-steps.value": 50})
@@ -493,7 +573,7 @@ def test_http_train_press_starts_a_job(client, deps, mods):
     body = response.get_json()["response"]
     job = body["tr-train-job"]["data"]
     assert re.fullmatch(r"[0-9a-f]{32}", job["id"]) and "seed=123456" in job["query"]
-    assert services.cache_get(cb.heartbeat_key(job["id"]))["phase"] == "queued"
+    assert services.cache_get(jobs.heartbeat_key(job["id"]))["phase"] == "queued"
 
 
 def test_http_clicking_a_sweep_seed_opens_it(client, deps, mods):
@@ -521,12 +601,12 @@ def _end_id(client, path="/train"):
 def test_http_background_job_runs_and_caches(client, deps, mods):
     """The real background callback over HTTP, as the browser drives it: start, poll, result."""
     cb, _ids, store, services = mods
-    from layouts.train import TrainState
+    from polyviz.pages.train import TrainState
 
     state, _ = st.validate(TrainState, {"n": 300, "steps": 300, "seed": 77, "data_seed": 77})
     key = store.run_key(state.training_fields())
     forget(services, key)
-    job = cb.new_job(state, "train")
+    job = new_job(state, "train")
     dep = next(d for d in deps if d.get("background") and "tr-result-key.data" in d["output"])
     body = dash_http.payload(dep, {"tr-train-job.data": job}, ["tr-train-job.data"])
     end_id = _end_id(client)
@@ -548,7 +628,7 @@ def test_http_background_job_runs_and_caches(client, deps, mods):
         pytest.fail("the background job did not finish within 60 s")
     values = list(data["response"].values())
     assert any(v.get("data") == key for v in values)
-    assert store.load_trained(key) is not None
+    assert store.load_run(key) is not None
 
 
 def test_http_render_and_download(client, deps, spiral_run):

@@ -20,11 +20,10 @@ from polyviz.models import (
     hidden_activations,
     init_params,
     layer_weights,
-    load_model,
     params_from_module,
     predict,
-    save_model,
 )
+from polyviz.records import load_model, save_model
 from polyviz.training import (
     TrainConfig,
     detect_phase_transitions,
@@ -354,7 +353,7 @@ def test_save_load_round_trip(tmp_path, spiral_data):
 
 def test_per_model_input_path_gradient_equals_autograd():
     """The minibatch path (a separate input per model) against autograd, float64."""
-    from polyviz.training import _Engine
+    from polyviz.training.engine import Engine
 
     cfg = ModelConfig(in_dim=2, width=3, depth=2)
     rng = np.random.default_rng(1)
@@ -362,7 +361,7 @@ def test_per_model_input_path_gradient_equals_autograd():
     y = torch.as_tensor((rng.random(40) > 0.5).astype(np.int64))
     flat = torch.stack([init_params(cfg, s, torch.float64) for s in (0, 1)])
     idx = torch.stack([torch.arange(40), torch.arange(39, -1, -1)])  # model 1 sees the points reversed
-    eng = _Engine(cfg, flat.clone(), 40, shared_input=False, train=True)
+    eng = Engine(cfg, flat.clone(), 40, shared_input=False, train=True)
     XaT = torch.cat([X, torch.ones(40, 1, dtype=torch.float64)], 1)
     eng.set_batch(XaT, y.double() * 2 - 1, idx)
     loss_sum, acc_sum = torch.empty(2, dtype=torch.float64), torch.empty(2, dtype=torch.float64)

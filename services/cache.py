@@ -1,13 +1,13 @@
-"""Shared services chosen by environment variables: the cache and the background-job manager.
+"""The shared cache, chosen by environment variables, and how its outages are told apart.
 
-Embedded default (nothing to start): a filesystem cache and Dash's DiskcacheManager, both
-under POLYVIZ_DATA_DIR. Scale-out: set POLYVIZ_REDIS_URL and the cache lives in Redis
-and background jobs run on Celery workers through Dash's CeleryManager.
+Embedded default (nothing to start): a filesystem cache under POLYVIZ_DATA_DIR. Scale-out:
+set POLYVIZ_REDIS_URL and the cache lives in Redis (shared by every web and Celery worker).
+A cache that is down never raises from :func:`cache_get` / :func:`cache_set` unless the
+caller says the value is ``required`` (then :class:`CacheUnavailable`).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -78,36 +78,6 @@ def cache_set(key: str, value, timeout: int | None = None, required: bool = Fals
         return False
 
 
-def memoized(timeout: int | None = None):
-    """Like flask-caching's memoize, keyed by the function and its plain arguments, but a
-    cache that is down means "compute it again", never an error."""
-    def decorate(fn):
-        namespace = f"{fn.__module__}.{fn.__qualname__}"
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            key = cache_key(namespace, args, kwargs)
-            hit = cache_get(key)
-            if hit is not None:
-                return hit
-            value = fn(*args, **kwargs)
-            cache_set(key, value, timeout)
-            return value
-
-        wrapper.uncached = fn
-        return wrapper
-
-    return decorate
-
-
-def cache_available() -> bool:
-    try:
-        cache.get(f"{CACHE_VERSION}:ping")
-        return True
-    except Exception:
-        return False
-
-
 def is_service_outage(error: BaseException) -> bool:
     """True when an error means Redis / the job queue cannot be reached (not a bug)."""
     seen = set()
@@ -120,23 +90,3 @@ def is_service_outage(error: BaseException) -> bool:
             return True
         error = error.__cause__ or error.__context__
     return False
-
-
-def background_manager():
-    """Dash's manager for background callbacks (training jobs).
-
-    Without Redis: DiskcacheManager, jobs run in processes on this host and their state
-    lives on disk, so any gunicorn worker on the host can poll them. With POLYVIZ_REDIS_URL:
-    CeleryManager on the Celery app in callbacks/celery_app.py.
-    """
-    if redis_url():
-        from dash import CeleryManager
-
-        from callbacks.celery_app import celery_app
-
-        return CeleryManager(celery_app, cache_by=[lambda: CACHE_VERSION], expire=3600)
-    import diskcache
-    from dash import DiskcacheManager
-
-    jobs = diskcache.Cache(str(data_dir() / "jobs"))
-    return DiskcacheManager(jobs, cache_by=[lambda: CACHE_VERSION], expire=3600)

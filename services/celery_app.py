@@ -1,14 +1,17 @@
 """The Celery app for background jobs when POLYVIZ_REDIS_URL is set.
 
-Start a worker with:  celery -A callbacks.celery_app worker --loglevel=INFO --concurrency=2
-The worker imports app.py so that every background callback is registered in it.
+Start a worker with:  celery -A services.celery_app worker --loglevel=INFO --concurrency=2
+The worker imports app.py so that every background callback is registered in it (app.py
+also sets one torch thread for the process; each pool process does the same when it starts).
 """
 
 from __future__ import annotations
 
 import os
 
+import torch
 from celery import Celery
+from celery.signals import worker_process_init
 
 REDIS_URL = os.environ.get("POLYVIZ_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -30,3 +33,10 @@ celery_app.conf.update(
     result_expires=3600,
     worker_hijack_root_logger=False,
 )
+
+
+@worker_process_init.connect
+def one_torch_thread(**_kwargs) -> None:
+    """One torch thread per pool process, set once when it starts: the models are tiny, so a
+    second thread only adds contention, and the setting is process-wide (never per job)."""
+    torch.set_num_threads(1)

@@ -1,0 +1,313 @@
+"""The /train page ("Toy classifiers") without Dash: its state and server limits, its
+presets, how its controls and links become a state, what a state trains, and the figures
+and words of a finished run.
+
+A benchmark or notebook can parse a /train link with :func:`state_from_link` (or
+``polyviz.state.from_query(TrainState, query)``) and train it with :func:`train_for_state`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from polyviz.figures import train as ft
+from polyviz import state as st
+from polyviz.datasets import DATASET_NAMES, dataset_dim, make_dataset, train_test_split
+from polyviz.embedding import subsample
+from polyviz.figures.common import base_layout
+from polyviz.models import ACTIVATIONS, ModelConfig
+from polyviz.records import DataSource
+from polyviz.training import PRESETS as LIB_PRESETS
+from polyviz.training import TrainConfig, seed_sweep, train
+
+# ------------------------------------------------------------------------------------------
+# limits and state
+# ------------------------------------------------------------------------------------------
+# Limits enforced on the server (the library allows more; a web request must not).
+MAX_N = 20_000
+MAX_WIDTH = 64
+MAX_DEPTH = 8
+MAX_STEPS = 20_000
+MAX_K = 256
+SEED_MAX = 2**31 - 1
+EPS_RANGE = (1e-8, 1.0)
+LR_RANGE = (1e-4, 1.0)
+# A seed sweep holds K models' activations at once: K x training points x (width + 1) x depth
+# numbers per buffer. This bound keeps a sweep's memory near 200 MB.
+SWEEP_BUDGET = 16_000_000
+
+
+def train_budget_s() -> float:
+    """Wall-clock limit of one training job or sweep (POLYVIZ_TRAIN_BUDGET_S, default 300 s)."""
+    return float(os.environ.get("POLYVIZ_TRAIN_BUDGET_S", "300"))
+
+
+def n_train(n: int, ratio: float) -> int:
+    """Training points of polyviz.datasets.train_test_split for n balanced points."""
+    return sum(min(max(int(round(ratio * c)), 1), c - 1) for c in ((n + 1) // 2, n // 2))
+
+
+@dataclass(frozen=True)
+class TrainState:
+    """Every control of the /train page (all of it is in the URL)."""
+
+    dataset: str = st.choice("spiral", DATASET_NAMES, label="dataset")
+    noise: float = st.number(0.01, 0.0, 1.0, label="noise")
+    n: int = st.integer(1250, 4, MAX_N, label="n")
+    data_seed: int = st.integer(0, 0, SEED_MAX, label="data_seed")
+    ratio: float = st.number(0.8, 0.1, 0.9, label="ratio")
+    depth: int = st.integer(2, 1, MAX_DEPTH, label="depth")
+    width: int = st.integer(3, 1, MAX_WIDTH, label="width")
+    act: str = st.choice("u_eps", ACTIVATIONS, label="act")
+    eps: float = st.number(1e-5, *EPS_RANGE, label="eps")
+    lr: float = st.number(0.02, *LR_RANGE, label="lr")
+    steps: int = st.integer(3000, 10, MAX_STEPS, label="steps")
+    batch: int = st.integer(0, 0, MAX_N, label="batch")
+    seed: int = st.integer(4, 0, SEED_MAX, label="seed")
+    k: int = st.integer(64, 2, MAX_K, label="k")
+
+    @property
+    def n_train(self) -> int:
+        return n_train(self.n, self.ratio)
+
+    def checked(self):
+        """Cross-field rules: layernorm needs width >= 2, a minibatch fits the training set,
+        and a sweep stays within its memory bound."""
+        state, notices = self, []
+        # lr and eps travel through log sliders: 3 significant digits keep them exact on the way back
+        state = dataclasses.replace(state, lr=float(f"{state.lr:.3g}"), eps=float(f"{state.eps:.3g}"))
+        if state.act == "layernorm" and state.width < 2:
+            notices.append(f"width = {state.width} is too small for layernorm (allowed: 2 to {MAX_WIDTH}; "
+                           f"a centred 1-vector is 0); using 2.")
+            state = dataclasses.replace(state, width=2)
+        if state.batch > state.n_train:
+            notices.append(f"batch = {state.batch} is more than the {state.n_train} training points (allowed: "
+                           f"0 = full batch, or 1 to {state.n_train}); using 0 (full batch).")
+            state = dataclasses.replace(state, batch=0)
+        per_seed = state.n_train * (state.width + 1) * state.depth
+        k_max = max(2, min(MAX_K, SWEEP_BUDGET // per_seed))
+        if state.k > k_max:
+            notices.append(f"k = {state.k} seeds is too many for this data and model (allowed: 2 to {k_max}, "
+                           f"since k × training points × (width + 1) × depth must stay within "
+                           f"{SWEEP_BUDGET:,}); using {k_max}.")
+            state = dataclasses.replace(state, k=k_max)
+        return state, notices
+
+    def training_fields(self) -> dict:
+        """Everything that decides a training run's result (the cache key's content)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "k"}
+
+    def sweep_fields(self) -> dict:
+        """Everything that decides a seed sweep (seeds 0..k-1, so the seed control is not in it)."""
+        fields = self.training_fields()
+        fields.pop("seed")
+        fields["k"] = self.k
+        return fields
+
+    @property
+    def data_source(self) -> DataSource:
+        return DataSource(name=self.dataset, n=self.n, noise=self.noise, seed=self.data_seed, train_ratio=self.ratio)
+
+
+# ------------------------------------------------------------------------------------------
+# presets, controls and links
+# ------------------------------------------------------------------------------------------
+def preset_values(name: str) -> dict:
+    """State fields of one of the library's presets."""
+    p = LIB_PRESETS[name]
+    return dict(dataset=p.data.name, noise=p.data.noise, n=p.data.n, data_seed=p.data.seed, ratio=p.data.train_ratio,
+                depth=p.model.depth, width=p.model.width, act=p.model.activation, eps=p.model.eps, lr=p.train.lr,
+                steps=p.train.steps, batch=p.train.batch_size, seed=p.train.seed)
+
+
+PRESETS = {
+    "spiral": dict(
+        title="Spiral",
+        text="Spiral: two arms, 1,000 training points, a width-3 u_ε network (Linear → u_ε → Linear → u_ε → "
+             "Linear) and 3,000 Adam steps; it sits on a plateau, then the loss drops sharply.",
+        values=preset_values("spiral"),
+    ),
+    "octant_sphere": dict(
+        title="Octant sphere",
+        text="Octant sphere: points on S², adjacent octants in opposite classes; a deeper width-3 u_ε stack "
+             "(4 hidden layers) folds the sphere until a plane separates them, through several plateaus.",
+        values=preset_values("octant_sphere"),
+    ),
+}
+
+# The page's controls in the order their widget values arrive; eps and lr sit on log10 sliders.
+CONTROL_FIELDS = ("dataset", "noise", "n", "data_seed", "ratio", "depth", "width", "act", "eps", "lr", "steps",
+                  "batch", "seed", "k")
+LOG_FIELDS = ("eps", "lr")
+
+
+def raw_controls(*values) -> dict:
+    """Raw widget values (in CONTROL_FIELDS order) as state fields, log sliders undone. An
+    empty number box (None) means "not set": the default is kept rather than complained about."""
+    raw = dict(zip(CONTROL_FIELDS, values))
+    for name in LOG_FIELDS:
+        raw[name] = st.from_log10(raw.get(name), significant=3)
+    return {key: value for key, value in raw.items() if value is not None}
+
+
+def state_from_controls(*values) -> tuple[TrainState, list[str]]:
+    """Validated state and notices from raw widget values (a payload can hold anything)."""
+    return st.validate(TrainState, raw_controls(*values))
+
+
+def control_values(state: TrainState) -> list:
+    """What each control widget holds for a state, in CONTROL_FIELDS order."""
+    return [st.to_log10(getattr(state, name), 4) if name in LOG_FIELDS else getattr(state, name)
+            for name in CONTROL_FIELDS]
+
+
+def state_from_link(preset=None, **query) -> tuple[TrainState, list[str], str | None]:
+    """(state, notices, preset) for a /train URL query. ``preset`` (spiral, octant_sphere)
+    fills in a preset first; the other keys override it. The preset comes back when it is
+    one (None otherwise)."""
+    notices, base = [], None
+    if preset is not None:
+        if preset in PRESETS:
+            base, _ = st.validate(TrainState, PRESETS[preset]["values"])
+        else:
+            notices.append(f"preset = {str(preset)[:40]!r} is not allowed (one of {', '.join(PRESETS)}); "
+                           f"using the controls as given.")
+    state, more = st.validate(TrainState, dict(query), base=base)
+    return state, notices + more, preset if preset in PRESETS else None
+
+
+# ------------------------------------------------------------------------------------------
+# what a state trains
+# ------------------------------------------------------------------------------------------
+CHECKPOINTS = 40  # checkpoints kept per run (the training-time scrubber's frames)
+CURVE_EVALS = 300  # test evaluations per run
+PROGRESS_EVERY = 10  # steps between the library's progress calls
+
+
+def load_data(state: TrainState):
+    """(X_train, X_test, y_train, y_test) of the state's data set and split."""
+    X, y = make_dataset(state.dataset, state.n, state.noise, state.data_seed)
+    return train_test_split(X, y, state.ratio, state.data_seed)
+
+
+def model_config(state: TrainState) -> ModelConfig:
+    return ModelConfig(in_dim=dataset_dim(state.dataset), width=state.width, depth=state.depth,
+                       activation=state.act, eps=state.eps)
+
+
+def train_config(state: TrainState, checkpoints: bool = True) -> TrainConfig:
+    steps = state.steps
+    return TrainConfig(steps=steps, lr=state.lr, batch_size=state.batch, seed=state.seed,
+                       eval_every=max(1, steps // CURVE_EVALS),
+                       checkpoint_every=max(1, math.ceil(steps / CHECKPOINTS)) if checkpoints else 0,
+                       progress_every=PROGRESS_EVERY)
+
+
+def train_for_state(state: TrainState, on_progress=None):
+    """Train the state's model on its data, as the page's job does. Returns (result, data)."""
+    data = load_data(state)
+    Xtr, Xte, ytr, yte = data
+    return train(model_config(state), train_config(state), Xtr, ytr, Xte, yte, on_progress=on_progress), data
+
+
+def sweep_for_state(state: TrainState, on_progress=None):
+    """Seeds 0 .. k-1 of the state's set-up in one batched sweep, as the page's sweep job does."""
+    Xtr, Xte, ytr, yte = load_data(state)
+    return seed_sweep(model_config(state), train_config(state, checkpoints=False), Xtr, ytr, Xte, yte,
+                      seeds=list(range(state.k)), on_progress=on_progress)
+
+
+def estimated_seconds(state: TrainState) -> float:
+    """A rough training time on one core: a fixed cost per step (the network is tiny, so
+    per-operation overhead dominates) plus a cost per multiply-add of the hidden layers.
+    Measured on the spiral preset (~60 µs/step) and on n = 20,000, width 64, depth 8
+    (~55 ms/step); doubled to stay on the safe side."""
+    batch = state.batch or state.n_train
+    work = batch * state.width * (state.width * (state.depth - 1) + dataset_dim(state.dataset) + 2)
+    return 2.0 * state.steps * (60e-6 + 1.2e-10 * work)
+
+
+def duration_words(state: TrainState) -> str:
+    seconds = estimated_seconds(state)
+    budget = train_budget_s()
+    if seconds > budget:
+        return (f"about {seconds / 60:.0f} min, more than the {budget / 60:.0f}-minute limit of one run, which "
+                f"stops it early")
+    if seconds < 1.5:
+        return "about a second"
+    return f"about {seconds:.0f} s" if seconds < 90 else f"about {seconds / 60:.0f} min"
+
+
+# ------------------------------------------------------------------------------------------
+# words and figures of a finished run or sweep
+# ------------------------------------------------------------------------------------------
+SWEEP_THRESHOLD = 0.95  # a seed "succeeds" at this test accuracy
+CHECKPOINT_POINTS = 500  # points drawn in the scrubber
+ANIMATION = dict(frames_per_step=12, rotation_frames=24, max_points=800)  # the layer-by-layer animation
+BOUNDARY_POINTS = 1500  # training points drawn over the decision boundary (test: a third of it)
+
+
+def run_status(run) -> str:
+    """One sentence about how a run (a :class:`polyviz.records.TrainedRun`) ended."""
+    steps = int(run.steps_done)
+    if run.status == "non_finite":
+        return (f"Training stopped at step {steps:,}: the loss became NaN or infinite, which usually means the "
+                f"learning rate is too large for this model. Try a smaller learning rate. The figures show the "
+                f"last parameters that were still finite.")
+    if run.status == "time_limit":
+        return (f"Training stopped after {run.elapsed_s:.0f} s at step {steps:,}, the time limit of one run. "
+                f"Fewer steps or points, or a smaller model, train faster. The figures show the model at that step.")
+    acc_text = (f"test accuracy {100 * run.final_test_acc:.1f} %" if run.final_test_acc is not None else
+                f"training accuracy {100 * run.final_train_acc:.1f} %")
+    return f"Trained {steps:,} steps in {run.elapsed_s:.2f} s: {acc_text}."
+
+
+def sweep_status(sweep) -> str:
+    """One sentence about a sweep (a :class:`polyviz.records.SweepRecord`)."""
+    acc = sweep.final_test_acc[~np.isnan(sweep.final_test_acc)]
+    good = int((acc >= SWEEP_THRESHOLD).sum())
+    text = (f"{len(sweep.seeds)} seeds trained in {sweep.elapsed_s:.1f} s: {good} reached "
+            f"{100 * SWEEP_THRESHOLD:.0f} % test accuracy.")
+    if sweep.status == "time_limit":
+        text += " The sweep hit the time limit of one job, so these are the models at that point."
+    return text
+
+
+def placeholder_figure(text: str, title: str = "") -> dict:
+    """An empty figure that says what will appear in it."""
+    layout = base_layout(title, xaxis=dict(visible=False), yaxis=dict(visible=False),
+                         annotations=[dict(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                                           font=dict(size=13, color="#5b6475"))])
+    return dict(data=[], layout=layout)
+
+
+def run_figures(state: TrainState, run, data=None) -> dict:
+    """The page's figure specs (what the browser receives) for a run: a
+    :class:`polyviz.records.TrainedRun` or a :class:`polyviz.training.TrainResult`. ``data``:
+    the state's split when already at hand."""
+    Xtr, Xte, ytr, yte = load_data(state) if data is None else data
+    params, transitions = run.params, list(run.phase_transitions)
+    keep = subsample(ytr, BOUNDARY_POINTS, seed=1)
+    keep_test = subsample(yte, BOUNDARY_POINTS // 3, seed=2)
+    specs = {
+        "curves": ft.training_curves_spec(run.history, phase_transitions=transitions, title="Training"),
+        "boundary": ft.decision_boundary_spec(params, Xtr[keep], ytr[keep], Xte[keep_test], yte[keep_test]),
+        "animation": ft.interpolation_animation_spec(params, Xtr, ytr, **ANIMATION),
+        "checkpoints": (ft.checkpoint_embedding_spec(run, Xtr, ytr, max_points=CHECKPOINT_POINTS)
+                        if run.checkpoints and params.config.depth > 0 else
+                        placeholder_figure("No checkpoints were kept for this run.")),
+    }
+    if transitions and "frames" in specs["checkpoints"]:
+        title = specs["checkpoints"]["layout"]["title"]
+        title["text"] += " · phase transition at step " + ", ".join(f"{int(t):,}" for t in transitions)
+    return specs
+
+
+def sweep_figure(sweep) -> dict:
+    """The sweep chart of a :class:`polyviz.records.SweepRecord` (or a SweepResult)."""
+    return ft.seed_sweep_spec(sweep, threshold=SWEEP_THRESHOLD, title="Seed sweep")

@@ -1,0 +1,316 @@
+"""The engine: forward, backward and Adam for K models at once, written by hand.
+
+Speed
+-----
+The networks are tiny (the spiral model has 28 parameters), so per-operation overhead is the
+whole cost. The engine (:class:`Engine`) therefore
+
+* keeps all parameters of K models in ONE flat tensor of shape (K, P) with per-layer views
+  (layout: :func:`polyviz.models.layer_views`), and the gradient, Adam moments likewise, so
+  the Adam step (:func:`adam_step`) is six in-place ops on the whole tensor;
+* writes the forward and backward by hand (no autograd): activations are stored
+  channel-major, (K, width + 1, N) with a constant row of ones, so each Linear layer (bias
+  included) is one ``bmm`` forward and one ``bmm`` for its gradient; when the input is shared
+  by all models (full batch) the first layer is a single ``mm``;
+* preallocates every buffer and uses ``out=`` / in-place ops, so the loop allocates no large
+  tensor (large allocations would page-fault on every step);
+* runs under ``torch.inference_mode`` (the caller's loop enters it).
+
+The backward of the normalising activations follows from y = c * s * x~, s = (|x~|^2 +
+eps')^-1/2, x~ the (centred, for layernorm) input, c = 1 for u_eps and sqrt(n) for
+layernorm/rmsnorm (eps' = n * eps): dx~ = c * s * (dy - y^ (y^ . dy)) with y^ = y / c, the
+u_eps Jacobian-vector product; layernorm then centres dx~. ReLU, GELU and tanh use ATen's
+backward kernels. ``tests/test_training.py`` checks every activation against autograd in
+float64.
+
+The loss is the mean binary cross-entropy with logits; the logit margin is clamped at
+MARGIN_CLAMP = -80 before the sigmoid, which caps one point's loss at 80 nats (far beyond
+anything a working run sees) so that float32 never turns a finite loss into inf.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from polyviz.models import ModelConfig, layer_views
+
+MARGIN_CLAMP = -80.0
+
+
+@dataclass
+class AdamState:
+    """Adam's moments for flat (K, P) parameters, and the number of steps taken."""
+
+    m: torch.Tensor
+    v: torch.Tensor
+    den: torch.Tensor  # scratch: the denominator, kept to avoid an allocation per step
+    t: int = 0
+
+    @classmethod
+    def zeros_like(cls, flat: torch.Tensor) -> "AdamState":
+        return cls(torch.zeros_like(flat), torch.zeros_like(flat), torch.zeros_like(flat))
+
+
+def adam_step(flat: torch.Tensor, grad: torch.Tensor, state: AdamState, lr: float, beta1: float, beta2: float,
+              eps: float) -> None:
+    """The Adam step: one update of ``flat`` in place (torch.optim.Adam's formula)."""
+    state.t += 1
+    bc1 = 1.0 - beta1**state.t
+    bc2 = 1.0 - beta2**state.t
+    root = math.sqrt(bc2)
+    state.m.lerp_(grad, 1.0 - beta1)
+    state.v.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
+    # lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps) == lr*sqrt(bc2)/bc1 * m / (sqrt(v) + eps*sqrt(bc2))
+    torch.sqrt(state.v, out=state.den).add_(eps * root)
+    flat.addcdiv_(state.m, state.den, value=-lr * root / bc1)
+
+
+def _activation_kind(name: str, width: int, eps: float):
+    """(kind, c, eps', centre) for the activation."""
+    if name == "u_eps":
+        return "norm", 1.0, eps, False
+    if name == "rmsnorm":
+        return "norm", math.sqrt(width), width * eps, False
+    if name == "layernorm":
+        return "norm", math.sqrt(width), width * eps, True
+    return name, 1.0, 0.0, False
+
+
+class Engine:
+    """Forward and backward for K models on one fixed set of N points (with ``train=True``
+    also the gradient buffer ``grad`` and Adam's state ``adam``, for :func:`adam_step`).
+
+    ``shared_input=True``: X (N, d) is the same for every model (full batch, evaluation).
+    ``shared_input=False``: a (K, d, N) input is loaded per step (per-seed minibatches).
+    With ``train=False`` only the forward pass and metrics are built.
+    """
+
+    def __init__(self, config: ModelConfig, flat: torch.Tensor, n: int, *, shared_input: bool, train: bool,
+                 grad: torch.Tensor | None = None):
+        # Every view used in the loop is made here once: creating a view costs as much as a
+        # small op, and the loop runs ~50 ops per step.
+        self.config = config
+        self.flat = flat
+        K, P = flat.shape
+        dtype = flat.dtype
+        self.K, self.N, self.dtype = K, n, dtype
+        self.shared = shared_input
+        self.train = train
+        w, D, d = config.width, config.depth, config.in_dim
+        self.D = D
+        self.kind, self.c, self.eps2, self.centre = _activation_kind(config.activation, w, config.eps)
+        self.inv_c2 = -1.0 / (self.c * self.c)
+        E = lambda *shape: torch.empty(*shape, dtype=dtype)  # noqa: E731
+        self.W = layer_views(config, flat)
+        out0 = w if D > 0 else 1
+        # input: shared (d+1, N) with a ones row, or per model (K, d+1, N)
+        if shared_input:
+            self.Xa = torch.ones(d + 1, n, dtype=dtype)
+            self.W0c = E(K * out0, d + 1)  # contiguous copy of layer 0's weights
+            self.W0cv = self.W0c.view(K, out0, d + 1)
+        else:
+            self.Xin = torch.ones(K, d + 1, n, dtype=dtype)
+            self.XinT = self.Xin.transpose(1, 2)
+        self.sgn = E(1 if shared_input else K, n)  # +1 / -1 targets
+        self.sgnN = E(1 if shared_input else K, n)  # targets / N
+        # hidden layers
+        self.Z = [E(K, w, n) for _ in range(D)]  # pre-activations
+        self.Zflat = [z.view(K * w, n) for z in self.Z]
+        self.Zp = [[z[:, j] for j in range(w)] for z in self.Z]
+        self.A = [torch.ones(K, w + 1, n, dtype=dtype) for _ in range(D)]  # [act; 1]
+        self.AT = [a.transpose(1, 2) for a in self.A]
+        self.Y = [a[:, :w] for a in self.A]
+        self.Yp = [[y[:, j] for j in range(w)] for y in self.Y]
+        self.S = [E(K, n) for _ in range(D)] if self.kind == "norm" else []
+        self.Su = [s.unsqueeze(1) for s in self.S]
+        if self.centre:
+            self.M = E(K, 1, n)
+        if self.kind == "norm" and w > 4:
+            self.T = E(K, w, n)
+        self.Zo = E(K, 1, n)
+        self.Zo2 = self.Zo.view(K, n)
+        self.MG = E(K, n)
+        self.Pb = E(K, n)
+        self.Pbu = self.Pb.unsqueeze(1)
+        self.Lg = E(K, n)
+        if train:
+            self.grad = torch.zeros_like(flat) if grad is None else grad
+            self.G = layer_views(config, self.grad)
+            self.gbuf = [E(K, o, i + 1) for o, i in config.layer_shapes()]
+            if shared_input:
+                self.g0T = E(d + 1, K * out0)
+                self.g0Tv = self.g0T.t().view(K, out0, d + 1)
+            if D > 0:
+                # for u_eps / rmsnorm the pre-activation buffers are free in the backward pass
+                reuse = self.kind == "norm" and not self.centre and D >= 2
+                self.dY = [self.Z[-1], self.Z[-2]] if reuse else [E(K, w, n), E(K, w, n)]
+                self.dYflat = [b.view(K * w, n) for b in self.dY]
+                self.dYp = [[b[:, j] for j in range(w)] for b in self.dY]
+                self.dot = E(K, n)
+                self.dotu = self.dot.unsqueeze(1)
+                if self.kind in ("relu", "tanh", "gelu"):
+                    self.dZ = E(K, w, n)
+                    self.dZflat = self.dZ.view(K * w, n)
+                self.WoT = self.W[D][:, 0, :w].unsqueeze(2)  # (K, w, 1)
+                self.bo = self.W[D][:, 0, w:]  # (K, 1) output bias
+                self.WsT = [self.W[l][:, :, :w].transpose(1, 2) for l in range(1, D + 1)]
+            self.adam = AdamState.zeros_like(flat)
+
+    # -- data ----------------------------------------------------------------------------
+    def set_data(self, X: torch.Tensor, y: torch.Tensor) -> None:
+        """Shared input: X (N, d), y (N,) in {0, 1}."""
+        self.Xa[:-1].copy_(X.t())
+        s = y.to(self.dtype) * 2 - 1
+        self.sgn.copy_(s.view(1, -1))
+        self.sgnN.copy_(s.view(1, -1) / self.N)
+
+    def set_batch(self, XaT_full: torch.Tensor, sgn_full: torch.Tensor, idx: torch.Tensor) -> None:
+        """Per-model input: rows ``idx`` (K, N) of XaT_full (n, d+1) and of sgn_full (n,)."""
+        self.Xin.copy_(XaT_full[idx].transpose(1, 2))
+        torch.index_select(sgn_full, 0, idx.reshape(-1), out=self.sgn.view(-1))
+        torch.mul(self.sgn, 1.0 / self.N, out=self.sgnN)
+
+    # -- channel sums ----------------------------------------------------------------------
+    def _chan_dot(self, a, b, ap: list, bp: list, out: torch.Tensor) -> None:
+        """out = sum over channels of a * b; ap/bp are the channel planes of a and b."""
+        w = len(ap)
+        if w <= 4:
+            torch.mul(ap[0], bp[0], out=out)
+            for j in range(1, w):
+                out.addcmul_(ap[j], bp[j])
+        else:
+            torch.sum(torch.mul(a, b, out=self.T), 1, out=out)
+
+    # -- forward ---------------------------------------------------------------------------
+    def forward(self, loss_out: torch.Tensor, acc_out: torch.Tensor) -> None:
+        """Forward pass; writes sum(log p) and sum(sign margin) per model into the outputs."""
+        D = self.D
+        W = self.W
+        if self.shared:
+            self.W0cv.copy_(W[0])
+        if D == 0:
+            if self.shared:
+                torch.mm(self.W0c, self.Xa, out=self.Zo2)
+            else:
+                torch.bmm(W[0], self.Xin, out=self.Zo)
+        for l in range(D):
+            if l == 0:
+                if self.shared:
+                    torch.mm(self.W0c, self.Xa, out=self.Zflat[0])
+                else:
+                    torch.bmm(W[0], self.Xin, out=self.Z[0])
+            else:
+                torch.bmm(W[l], self.A[l - 1], out=self.Z[l])
+            self._act_forward(l)
+        if D > 0:
+            torch.bmm(W[D], self.A[D - 1], out=self.Zo)
+        MG = torch.mul(self.Zo2, self.sgn, out=self.MG)
+        torch.sigmoid(MG.clamp_(min=MARGIN_CLAMP), out=self.Pb)
+        torch.sum(torch.log(self.Pb, out=self.Lg), 1, out=loss_out)
+        torch.sum(MG.sign_(), 1, out=acc_out)
+
+    def _act_forward(self, l: int) -> None:
+        Z = self.Z[l]
+        Y = self.Y[l]
+        kind = self.kind
+        if kind == "norm":
+            if self.centre:
+                Z.sub_(torch.mean(Z, 1, keepdim=True, out=self.M))
+            S = self.S[l]
+            self._chan_dot(Z, Z, self.Zp[l], self.Zp[l], S)
+            S.add_(self.eps2).rsqrt_()
+            if self.c != 1.0:
+                S.mul_(self.c)
+            torch.mul(Z, self.Su[l], out=Y)
+        elif kind == "relu":
+            torch.clamp(Z, min=0, out=Y)
+        elif kind == "tanh":
+            torch.tanh(Z, out=Y)
+        elif kind == "gelu":
+            torch.ops.aten.gelu.out(Z, approximate="none", out=Y)
+        else:  # pragma: no cover - validated by ModelConfig
+            raise ValueError(kind)
+
+    # -- backward ----------------------------------------------------------------------------
+    def backward(self) -> None:
+        """Gradient of the mean BCE of every model (into self.grad), after forward()."""
+        D = self.D
+        self.Pb.sub_(1.0).mul_(self.sgnN)  # (K, N): d loss / d logit
+        dZo, dZou = self.Pb, self.Pbu
+        if D == 0:
+            if self.shared:
+                torch.mm(self.Xa, dZo.t(), out=self.g0T)
+                self.G[0].copy_(self.g0Tv)
+            else:
+                torch.bmm(dZou, self.XinT, out=self.gbuf[0])
+                self.G[0].copy_(self.gbuf[0])
+            return
+        torch.bmm(dZou, self.AT[D - 1], out=self.gbuf[D])
+        self.G[D].copy_(self.gbuf[D])
+        buf = 0
+        torch.mul(self.WoT, dZou, out=self.dY[buf])
+        if self.kind == "norm":
+            # y . dy = y . (w dz) = dz (w . y) = dz (logit - b): two ops instead of a channel sum
+            torch.sub(self.Zo2, self.bo, out=self.dot).mul_(dZo)
+        for l in range(D - 1, -1, -1):
+            dZ, dZflat = self._act_backward(l, buf, dot_ready=(l == D - 1))
+            if l == 0:
+                if self.shared:
+                    torch.mm(self.Xa, dZflat.t(), out=self.g0T)
+                    self.G[0].copy_(self.g0Tv)
+                else:
+                    torch.bmm(dZ, self.XinT, out=self.gbuf[0])
+                    self.G[0].copy_(self.gbuf[0])
+            else:
+                torch.bmm(dZ, self.AT[l - 1], out=self.gbuf[l])
+                self.G[l].copy_(self.gbuf[l])
+                buf = 1 - buf
+                torch.bmm(self.WsT[l - 1], dZ, out=self.dY[buf])
+
+    def _act_backward(self, l: int, buf: int, dot_ready: bool = False):
+        """Turn dY (in self.dY[buf]) into dZ; returns (dZ, its (K*w, N) view)."""
+        kind = self.kind
+        dY = self.dY[buf]
+        if kind == "norm":
+            Y = self.Y[l]
+            if not dot_ready:
+                self._chan_dot(Y, dY, self.Yp[l], self.dYp[buf], self.dot)
+            dY.addcmul_(Y, self.dotu, value=self.inv_c2).mul_(self.Su[l])
+            if self.centre:
+                dY.sub_(torch.mean(dY, 1, keepdim=True, out=self.M))
+            return dY, self.dYflat[buf]
+        if kind == "relu":
+            torch.ops.aten.threshold_backward.grad_input(dY, self.Y[l], 0, grad_input=self.dZ)
+        elif kind == "tanh":
+            torch.ops.aten.tanh_backward.grad_input(dY, self.Y[l], grad_input=self.dZ)
+        else:
+            torch.ops.aten.gelu_backward.grad_input(dY, self.Z[l], approximate="none", grad_input=self.dZ)
+        return self.dZ, self.dZflat
+
+
+def loss_and_grad(config: ModelConfig, flat: torch.Tensor, X, y) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean BCE loss and its gradient by the hand-written backward (one or K models).
+
+    ``flat`` (P,) or (K, P); returns (loss (K,) or scalar, grad like flat). For tests and
+    notebooks; training uses the same engine without the allocation.
+    """
+    single = flat.dim() == 1
+    F = flat.detach().reshape(1, -1) if single else flat.detach()
+    F = F.clone()
+    X = torch.as_tensor(np.asarray(X), dtype=F.dtype)
+    y = torch.as_tensor(np.asarray(y))
+    eng = Engine(config, F, X.shape[0], shared_input=True, train=True)
+    eng.set_data(X, y)
+    loss = torch.empty(F.shape[0], dtype=F.dtype)
+    acc = torch.empty(F.shape[0], dtype=F.dtype)
+    with torch.inference_mode():
+        eng.forward(loss, acc)
+        eng.backward()
+    loss = (-loss / X.shape[0]).clone()
+    grad = eng.grad.clone()
+    return (loss[0], grad[0]) if single else (loss, grad)
+

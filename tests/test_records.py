@@ -1,0 +1,116 @@
+"""Typed records: a trained run and a sweep survive the trip through plain data exactly, the
+model file and the cache share one encoder, and anything else is refused with a ValueError."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from polyviz.datasets import make_dataset, train_test_split
+from polyviz.models import ModelConfig, predict_proba
+from polyviz.records import (
+    RUN_FORMAT,
+    DataSource,
+    SweepRecord,
+    TrainedRun,
+    decode_model,
+    encode_model,
+    load_model,
+    save_model,
+)
+from polyviz.training import TrainConfig, seed_sweep, train
+
+DATA = DataSource(name="moons", n=200, noise=0.1, seed=0, train_ratio=0.8)
+
+
+@pytest.fixture(scope="module")
+def split():
+    X, y = make_dataset(DATA.name, DATA.n, DATA.noise, DATA.seed)
+    return train_test_split(X, y, DATA.train_ratio, DATA.seed)
+
+
+@pytest.fixture(scope="module")
+def run(split):
+    Xtr, Xte, ytr, yte = split
+    result = train(ModelConfig(width=4, depth=2, activation="gelu"), TrainConfig(steps=120, checkpoint_every=40),
+                   Xtr, ytr, Xte, yte)
+    return TrainedRun.from_result(result, key="polyviz-1:train-run:" + "a" * 40, query="dataset=moons",
+                                  fields={"dataset": "moons", "steps": 120}, data=DATA)
+
+
+def plain(value) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(plain(v) for v in value)
+    return value is None or isinstance(value, (bytes, str, int, float))
+
+
+def test_a_trained_run_round_trips_through_plain_data(run, split):
+    data = run.to_dict()
+    assert plain(data) and data["format"] == RUN_FORMAT
+    again = TrainedRun.from_dict(pickle.loads(pickle.dumps(data)))  # as the cache stores it
+    assert again.config == run.config and torch.equal(again.params.flat, run.params.flat)
+    assert again.data == DATA and again.train_config == run.train_config
+    for name, values in run.history.items():
+        np.testing.assert_array_equal(again.history[name], values)
+    assert sorted(again.checkpoints) == [0, 40, 80, 120]
+    for step, flat in run.checkpoints.items():
+        np.testing.assert_array_equal(again.checkpoints[step], flat)
+    assert (again.status, again.steps_done, again.final_test_acc) == (run.status, run.steps_done, run.final_test_acc)
+    Xte = split[1]
+    np.testing.assert_array_equal(predict_proba(again.params, Xte), predict_proba(run.params, Xte))
+
+
+def test_the_model_file_the_download_and_the_cache_use_the_same_bytes(run, tmp_path):
+    weights, document = encode_model(run.params, run.extra())
+    tensor_path, json_path = save_model(tmp_path / "model", run.params, run.extra())
+    assert tensor_path.read_bytes() == weights == run.to_dict()["safetensors"]
+    assert json.loads(json_path.read_text()) == document == json.loads(run.to_dict()["model_json"])
+    archive = zipfile.ZipFile(io.BytesIO(run.model_zip()))
+    assert archive.read("model.safetensors") == weights
+    assert json.loads(archive.read("model.json")) == document
+    assert document["extra"]["data"]["name"] == "moons" and document["extra"]["metrics"]["steps_done"] == 120
+    assert torch.equal(load_model(tmp_path / "model").flat, run.params.flat)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: {**d, "format": "polyviz-train-run-1"},  # written by older code
+    lambda d: {**d, "safetensors": b"not safetensors"},
+    lambda d: {**d, "model_json": "{"},
+    lambda d: {k: v for k, v in d.items() if k != "history"},
+    lambda d: {**d, "checkpoints": {"steps": [0, 1], "flat": b"\x00" * 12}},
+    lambda d: {**d, "data": {"name": "moons"}},
+    lambda d: "a string",
+])
+def test_anything_else_is_refused_with_a_value_error(run, damage):
+    with pytest.raises(ValueError):
+        TrainedRun.from_dict(damage(run.to_dict()))
+
+
+def test_decode_refuses_weights_of_another_shape(run):
+    weights, document = encode_model(run.params)
+    document = {**document, "model": {**document["model"], "width": 5}}
+    with pytest.raises(ValueError, match="do not match the model configuration"):
+        decode_model(weights, document)
+
+
+def test_a_sweep_round_trips_with_its_diverged_seeds(split):
+    Xtr, Xte, ytr, yte = split
+    sweep = seed_sweep(ModelConfig(), TrainConfig(steps=60), Xtr, ytr, Xte, yte, n_seeds=4)
+    sweep.final_test_acc[2] = np.nan  # as for a seed whose loss became non-finite
+    record = SweepRecord.from_result(sweep, key="k", fields={"k": 4}, status="time_limit")
+    data = record.to_dict()
+    assert plain(data) and data["final_test_acc"][2] is None
+    again = SweepRecord.from_dict(data)
+    np.testing.assert_array_equal(again.final_test_acc, sweep.final_test_acc)
+    np.testing.assert_array_equal(again.seeds, [0, 1, 2, 3])
+    assert again.train_config.steps == 60 and again.status == "time_limit"
+    with pytest.raises(ValueError, match="different lengths"):
+        SweepRecord.from_dict({**data, "seeds": [0, 1]})
