@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from polyviz import state as st
-from polyviz.pages.train import from_log, state_from_controls
+from polyviz.pages.train import state_from_controls
 
 LIMIT_QUERY = {"n": str(10**9), "width": "100", "depth": "50", "steps": str(10**6), "k": "1000"}
 LIMIT_NOTICES = {
@@ -138,7 +138,7 @@ def test_log_sliders_keep_round_numbers(mods):
     values = controls_of(state)
     again, _ = state_from_controls(*values)
     assert again.lr == 0.02 and again.eps == 1e-5
-    assert from_log(-1.7) == 0.02 and from_log("abc") == "abc"
+    assert st.from_log10(-1.7, significant=3) == 0.02 and st.from_log10("abc", significant=3) == "abc"
 
 
 def test_limits_are_enforced_with_notices_naming_the_field(mods):
