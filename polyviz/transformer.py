@@ -296,6 +296,11 @@ class Model:
         self._lock = threading.Lock()
         self._residual_memo: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
 
+    @property
+    def hf_model(self):
+        """The underlying ``transformers`` module (eval mode, float32), for hooks or a notebook."""
+        return self._hf
+
     def __repr__(self) -> str:
         return (f"Model({self.name!r}: {self.family}, {self.n_layers} layers, d_model {self.d_model}, "
                 f"d_mlp {self.d_mlp}, {self.activation}, LayerNorm eps {self.ln_eps:g})")
@@ -978,19 +983,20 @@ def layernorm_line_crossings(W, b, C0, C1, lo: float, hi: float, eps: float) -> 
             r = np.sqrt(np.maximum(ct2, 0.0))
             return sq * (P + t * Q) + b * r, sq * Q + b * (s01 + t * s11) / r
 
-        polished = []
-        for r in roots:
-            g, slope = g_and_slope(r)
-            step = np.where(np.isfinite(g / slope), g / slope, 0.0)
-            polished.append(r - step)
-    valid = []
-    for k, r in enumerate(polished):
-        ok = np.isfinite(r)
-        if k == 0:
-            ok &= np.where(zero_b[None, :], np.isfinite(Q) & (Q != 0), simple & ((P + r * Q) * b < 0))
-        else:
-            ok &= simple & ((P + r * Q) * b < 0)
-        valid.append(ok)
+        valid, polished = [], []
+        for k, r in enumerate(roots):
+            # which root solves g = 0 (not the squared equation's other branch) is decided
+            # on the unpolished root; the Newton step only refines it, and only a little
+            ok = np.isfinite(r)
+            if k == 0:
+                ok &= np.where(zero_b[None, :], np.isfinite(Q) & (Q != 0), simple & ((P + r * Q) * b < 0))
+            else:
+                ok &= simple & ((P + r * Q) * b < 0)
+            g, slope = g_and_slope(np.where(ok, r, 0.0))
+            step = g / slope
+            small = np.isfinite(step) & (np.abs(step) <= 1e-6 * np.abs(r))
+            valid.append(ok)
+            polished.append(np.where(ok & small, r - step, r))
     t_all = np.concatenate([np.where(valid[0], polished[0], np.nan), np.where(valid[1], polished[1], np.nan)], 1)
     v_all = np.concatenate(valid, 1)
     result = _collect(np.nan_to_num(t_all, nan=-np.inf), v_all, lo, hi)
@@ -1103,7 +1109,7 @@ def dimension_scale_probe(W, b, x, dim: int, s_values, eps: float) -> DimensionS
     Xs[:, dim] *= s
     scale = effective_scale(Xs, eps)
     Z = normalize(Xs, eps) @ W.T + b
-    base = normalize(x, eps)[0] @ W.T + b > 0
+    base = normalize(x[None, :], eps)[0] @ W.T + b > 0
     flips = np.count_nonzero((Z > 0) != base, axis=1)
     # x' = x + (s - 1) x_dim e_dim: a line through LayerNorm, t = s - 1
     e = np.zeros(len(x))
