@@ -726,9 +726,9 @@ class RotationProbe:
             if len(values) == 0:
                 return None
             q1, med, q3 = np.percentile(values, [25, 50, 75])
-            return {"median": float(med), "q1": float(q1), "q3": float(q3), "n": int(len(values))}
+            return {"median": float(med), "q1": float(q1), "q3": float(q3), "n": len(values)}
 
-        return {"pairs": int(len(self.pairs)), "all_pairs": self.n_all_pairs, "tokens": self.n_tokens,
+        return {"pairs": len(self.pairs), "all_pairs": self.n_all_pairs, "tokens": self.n_tokens,
                 "crossings_per_radian": stats(self.per_radian),
                 "crossings_per_radian_raw": stats(self.per_radian_raw),
                 "crossings": stats(self.crossings.astype(float)),
@@ -868,7 +868,7 @@ def rotation_probe(W, b, X, W_raw=None, b_raw=None, W2=None, activation: str = "
 
         _check_activation(activation)
         act = _torch_activation(activation)
-        f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
+        f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
         W2t = f32(np.asarray(W2, dtype=np.float64).T)  # (d_mlp, d_out)
         pick = np.sort(np.random.default_rng(seed + 1).choice(len(pairs), size=min(tv_pairs, len(pairs)),
                                                               replace=False))
@@ -884,7 +884,7 @@ def rotation_probe(W, b, X, W_raw=None, b_raw=None, W2=None, activation: str = "
                 i, j = pairs[sel, 0], pairs[sel, 1]
                 # slerp on the arc: z = (sin((1 - f) theta) G_i + sin(f theta) G_j) / sin theta + b
                 th, sn = theta[sel, None], sin[sel, None]
-                flat = sn[:, 0] <= 1e-9  # (nearly) the same point: any weights do
+                flat = sn[:, 0] <= 1e-9  # the same (or opposite) point: no unique arc, blend linearly
                 with np.errstate(divide="ignore", invalid="ignore"):
                     wi = np.where(flat[:, None], 1 - f, np.sin((1 - f) * th) / sn)
                     wj = np.where(flat[:, None], f, np.sin(f * th) / sn)

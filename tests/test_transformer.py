@@ -18,7 +18,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from polyviz import transformer as tf  # noqa: E402
+from polyviz import transformer as tf
 
 WORDS = ("the cat sat on mat rain paris is capital of france and seine runs through it she paid "
          "twelve dollars for two books a pen watched").split()
@@ -137,7 +137,7 @@ def _check_against_oracle(model, oracle, tokenizer, text):
 
 @pytest.mark.parametrize("name", ["tinybert", "tinygpt"])
 def test_tiny_checkpoints_fold_layernorm_exactly(name, tiny, allow):
-    directory, oracle, tokenizer = tiny[name]
+    _directory, oracle, tokenizer = tiny[name]
     model = tf.load(name)
     assert model.family == ("gpt2" if name == "tinygpt" else "bert")
     assert model.n_layers == oracle.config.num_hidden_layers
@@ -153,7 +153,7 @@ def test_tiny_checkpoints_fold_layernorm_exactly(name, tiny, allow):
 def test_gpt2_mlp_out_is_the_transposed_conv1d(tiny, allow):
     # The whole MLP of a GPT-2 block, from our arrays, equals the module's own output.
     model = tf.load("tinygpt")
-    _, oracle, tokenizer = tiny["tinygpt"]
+    _, oracle, _tokenizer = tiny["tinygpt"]
     _, X = model.mlp_inputs(TEXT, 1)
     W, b = model.mlp_in(1)
     W2, b2 = model.mlp_out(1)
@@ -280,7 +280,7 @@ def _sign_changes(Z):
 
 @pytest.mark.parametrize("layer", [0, 5])
 def test_great_circle_crossings_match_dense_sampling(minilm, layer):
-    tokens, X = minilm.mlp_inputs(tf.DEFAULT_TEXT, layer)
+    _tokens, X = minilm.mlp_inputs(tf.DEFAULT_TEXT, layer)
     W, b = minilm.mlp_in(layer)
     circle = tf.great_circle(X[2], X[9])
     crossings = tf.circle_crossings(W, b, circle)
@@ -342,7 +342,7 @@ def test_circle_profile_speed_is_the_derivative(minilm):
 
 
 def test_rotation_probe_matches_dense_sampling(minilm):
-    tokens, X = minilm.mlp_inputs(tf.DEFAULT_TEXT, 2)
+    _tokens, X = minilm.mlp_inputs(tf.DEFAULT_TEXT, 2)
     W, b = minilm.mlp_in(2)
     W_raw, b_raw = minilm.raw_mlp_in(2)
     W2, _ = minilm.mlp_out(2)
@@ -453,7 +453,7 @@ def test_line_crossings_with_eps_match_sampling_on_random_layers():
 
 
 def test_dimension_scale_probe_against_torch_layernorm(minilm):
-    tokens, X = minilm.mlp_inputs(tf.DEFAULT_TEXT, 0)
+    _tokens, X = minilm.mlp_inputs(tf.DEFAULT_TEXT, 0)
     top = tf.massive_dimensions(X, top=3)
     magnitudes = np.abs(X).max(axis=0)
     assert [m.dim for m in top] == list(np.argsort(-magnitudes)[:3])
