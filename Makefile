@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 PIP := $(BIN)/python -m pip
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench bench-quick install install-test system-deps worker clean
+.PHONY: run test bench bench-quick bench-browser install install-test system-deps worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: install-test
 
 bench-quick: install-test
 	$(BIN)/python benchmarks/run.py --quick
+
+# Issue 11's figures where the user waits: gunicorn + headless Chromium, a few minutes.
+bench-browser: install-test system-deps
+	$(BIN)/python benchmarks/run.py --browser --only browser
 
 worker: install-test
 	$(BIN)/celery -A callbacks.celery_app worker --loglevel=INFO --concurrency=2
