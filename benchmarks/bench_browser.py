@@ -4,9 +4,10 @@ with real pointer events, timed by Plotly's own `plotly_afterplot` inside the pa
 browser_stretch_fold_drag_ms_p50/p90: a pointer move on the t handle that changes t -> every
   panel (circle, curve, surface, sphere) has drawn a frame whose layout.meta.t has reached that
   t (a stale frame does not count; a panel without meta.t counts once it draws after the
-  change, so keep meta.t in step with the drawing). Moves whose t is first shown after release count up to
-  that repaint; `during_drag` says how many were shown while the button was still down.
-browser_stretch_fold_play_fps: Play pressed; frames/s from the circle panel's afterplots.
+  change, so keep meta.t in step with the drawing). Moves whose t is first shown after
+  release count up to that repaint; `during_drag` says how many were shown while dragging.
+browser_stretch_fold_play_fps: Play pressed; frames/s from the circle panel's afterplots that
+  show a new t (`repaints_per_s` counts every afterplot, repeats of one t included).
 browser_sphere_drag_ms_p50: the v azimuth, w azimuth and k handles dragged; a move -> every
   panel that depends on that slider has drawn after the value changed (the sphere figures
   carry no stamp, so a frame drawn after the change counts). With updatemode=mouseup nothing
