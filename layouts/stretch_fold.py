@@ -9,7 +9,7 @@ from polyviz import state as st
 from polyviz.pages.stretch_fold import PRESETS, T_RANGE, StretchFoldState
 from polyviz.stretch_fold import DISTRIBUTIONS
 
-from .common import control, copy_link, graph_card, log_slider, notices_box
+from .common import control, copy_link, graph_card, log_slider, notices_box, number_box
 
 PATH = "/stretch-fold"
 
@@ -33,13 +33,13 @@ def layout(**query) -> html.Div:
 
 def page(state: StretchFoldState, notices: list[str]) -> html.Div:
     affine_inputs = [
-        control(name, dcc.Input(id=cid, type="number", value=getattr(state, name), step=0.1, min=-5, max=5,
-                                debounce=True, className="num"), control_id=cid)
+        control(name, number_box(cid, getattr(state, name)), control_id=cid)
         for name, cid in AFFINE_IDS.items()
     ]
     controls = html.Div(
         [
             html.H2("Stretch & fold"),
+            notices_box(notices, NOTICES),  # at the top of the controls, where the user looks
             html.P(["Every panel shows ", html.B("u_ε(T_t(x))"), ": an affine map T_t followed by the "
                     "core of LayerNorm, u_ε(x) = x / √(|x|² + ε). Move t and watch the circle bunch up "
                     "(stretch) or fold over (shift)."], className="lede"),
@@ -52,8 +52,8 @@ def page(state: StretchFoldState, notices: list[str]) -> html.Div:
                          {"label": " shift u(x+t, y)", "value": "shift"},
                          {"label": " affine", "value": "affine"}])),
             html.Div(
-                [html.Div("T_t(x) = x + t((A − I)x + c): t = 0 is the identity, t = 1 is A x + c.",
-                          className="control-help"),
+                [html.Div("T_t(x) = x + t((A − I)x + c): t = 0 is the identity, t = 1 is A x + c. "
+                          "Each entry from −5 to 5.", className="control-help"),
                  html.Div(affine_inputs, className="affine-grid")],
                 id=AFFINE_BOX, className="affine-box", style={"display": "block" if state.op == "affine" else "none"},
             ),
@@ -70,10 +70,8 @@ def page(state: StretchFoldState, notices: list[str]) -> html.Div:
                                          tooltip={"placement": "bottom"}), control_id=N),
             control("Input", dcc.RadioItems(id=DIST, value=state.dist, inline=True, className="radio",
                                             options=[{"label": f" {d}", "value": d} for d in DISTRIBUTIONS])),
-            control("Seed (disc sampling)", dcc.Input(id=SEED, type="number", value=state.seed, min=0,
-                                                      step=1, debounce=True, className="num"), control_id=SEED),
+            control("Seed (disc sampling)", number_box(SEED, state.seed), control_id=SEED),
             copy_link(COPY),
-            notices_box(notices, NOTICES),
             html.Div(
                 [
                     html.H3("What you are seeing"),

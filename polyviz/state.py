@@ -139,7 +139,9 @@ def _coerce(name: str, spec: Spec, raw: Any) -> tuple[Any, str | None]:
     notice = None
     if clamped != value:
         shown = _fmt(value) if math.isfinite(value) else str(value)
-        notice = f"{label} = {shown} is out of range (allowed: {spec.allowed()}); using {_fmt(clamped)}."
+        inside = spec.lo <= value <= spec.hi  # then only the rounding to an integer changed it
+        problem = "is not an integer" if inside else "is out of range"
+        notice = f"{label} = {shown} {problem} (allowed: {spec.allowed()}); using {_fmt(clamped)}."
     return clamped, notice
 
 
