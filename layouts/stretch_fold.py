@@ -84,8 +84,10 @@ $$\mathrm{LN}(x)=\sqrt{n}\;u_{n\varepsilon}\big(x-\bar x\big),\qquad u_\varepsil
 **Stretch.** $u_\varepsilon(tx, y)$: as $t$ grows every point with $x>0$ heads to $(1,0)$ and every
 point with $x<0$ to $(-1,0)$ — a soft $\operatorname{sign}(x)$.
 
-**Fold.** $u_\varepsilon(x+t, y)$: points with $x<-t$ cross the origin and come back on the other
-side. The $y$-output becomes a soft $|x|$: extremes of $x$ land together.
+**Fold.** $u_\varepsilon(x+t, y)$: once $t>1$ the shifted circle no longer goes round the origin, so
+its image is an arc traced twice. The $x$-output becomes a soft $|x|$: on the unit circle it is
+$(x+t)/\sqrt{1+2tx+t^2+\varepsilon}$, for $t=2$ and $\varepsilon\to0$ it is $(x+2)/\sqrt{5+4x}$,
+equal to 1 at both extremes $x=\pm1$ and lowest ($\sqrt3/2$) at $x=-\tfrac12$: extremes of $x$ land together.
 
 In 1-D, $u_\varepsilon(x)=x/\sqrt{x^2+\varepsilon}$ is a sigmoid. On the 2-D surface, the cliff
 near the origin has width $\sim\sqrt\varepsilon$: a shifted circle that straddles it makes the
