@@ -148,6 +148,40 @@ def test_hand_written_gradient_equals_autograd(activation, depth, width):
     torch.testing.assert_close(grad, f.grad, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("scale", [10.0, 20.0, 40.0, 80.0])
+def test_float32_loss_and_gradient_at_large_margins_match_float64_torch(scale):
+    """-log(sigmoid(m)) rounds to exactly 0 in float32 for m above ~16.6 when computed
+    naively; the engine's log-sigmoid must keep ~1e-6 relative accuracy there (and for
+    large negative margins, where sigmoid underflows)."""
+    cfg = ModelConfig(in_dim=2, depth=0)
+    rng = np.random.default_rng(int(scale))
+    X = rng.normal(size=(50, 2))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = (X[:, 0] > 0).astype(np.int64)
+    flat64 = torch.tensor([scale, 0.0, 0.0], dtype=torch.float64)  # logit = scale * x0: margins up to ~scale
+    loss32, grad32 = loss_and_grad(cfg, flat64.float(), X.astype(np.float32), y)
+    assert loss32.dtype == torch.float32
+    f = flat64.clone().requires_grad_(True)
+    logits = forward(cfg, f, torch.as_tensor(X.astype(np.float32).astype(np.float64)))
+    target = torch.as_tensor(y, dtype=torch.float64)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    ref.backward()
+    margins = (2 * target - 1) * logits.detach()
+    ref_ls = -torch.nn.functional.logsigmoid(margins).mean()
+    torch.testing.assert_close(ref, ref_ls, rtol=1e-12, atol=0)  # the two float64 oracles agree
+    assert ref.item() > 0
+    np.testing.assert_allclose(float(loss32), ref.item(), rtol=2e-5)
+    np.testing.assert_allclose(grad32.double().numpy(), f.grad.numpy(), rtol=2e-4, atol=1e-3 * ref.item())
+    # and a single point far out: margin 30 gives loss exp(-30) ~ 9.4e-14, not 0; margin -200 gives 200, not inf
+    one = ModelConfig(in_dim=1, depth=0)
+    for m, yy in ((30.0, 1), (-200.0, 1)):
+        lo, gr = loss_and_grad(one, torch.tensor([m, 0.0]), np.array([[1.0]], np.float32), np.array([yy]))
+        exact = -torch.nn.functional.logsigmoid(torch.tensor(m, dtype=torch.float64))
+        np.testing.assert_allclose(float(lo), float(exact), rtol=1e-6)
+        np.testing.assert_allclose(float(gr[0]), -float(torch.sigmoid(torch.tensor(-m, dtype=torch.float64))),
+                                   rtol=1e-6)
+
+
 def test_training_equals_module_with_torch_adam(spiral_data):
     Xtr, _, ytr, _ = spiral_data
     cfg = ModelConfig()

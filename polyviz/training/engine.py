@@ -23,9 +23,13 @@ u_eps Jacobian-vector product; layernorm then centres dx~. ReLU, GELU and tanh u
 backward kernels. ``tests/test_training.py`` checks every activation against autograd in
 float64.
 
-The loss is the mean binary cross-entropy with logits; the logit margin is clamped at
-MARGIN_CLAMP = -80 before the sigmoid, which caps one point's loss at 80 nats (far beyond
-anything a working run sees) so that float32 never turns a finite loss into inf.
+The loss is the mean binary cross-entropy with logits, -log sigmoid(m) for the signed
+margin m = (2y - 1) * logit, computed by ATen's stable log-sigmoid (min(m, 0) -
+log1p(exp(-|m|))): log(sigmoid(m)) would round sigmoid(m) to exactly 1 in float32 for m
+above ~16.6 (loss 0, no gradient) and to 0 for m below ~-88 (loss inf). Its gradient,
+d loss / d m = -sigmoid(-m), is computed as sigmoid(-m) directly, not as sigmoid(m) - 1,
+for the same reason. A finite margin always gives a finite loss, so a non-finite loss
+means the parameters themselves overflowed (a diverging run).
 """
 
 from __future__ import annotations
@@ -37,8 +41,6 @@ import numpy as np
 import torch
 
 from polyviz.models import ModelConfig, layer_views
-
-MARGIN_CLAMP = -80.0
 
 
 @dataclass
@@ -116,7 +118,7 @@ class Engine:
             self.Xin = torch.ones(K, d + 1, n, dtype=dtype)
             self.XinT = self.Xin.transpose(1, 2)
         self.sgn = E(1 if shared_input else K, n)  # +1 / -1 targets
-        self.sgnN = E(1 if shared_input else K, n)  # targets / N
+        self.nsgnN = E(1 if shared_input else K, n)  # -targets / N
         # hidden layers
         self.Z = [E(K, w, n) for _ in range(D)]  # pre-activations
         self.Zflat = [z.view(K * w, n) for z in self.Z]
@@ -166,13 +168,13 @@ class Engine:
         self.Xa[:-1].copy_(X.t())
         s = y.to(self.dtype) * 2 - 1
         self.sgn.copy_(s.view(1, -1))
-        self.sgnN.copy_(s.view(1, -1) / self.N)
+        self.nsgnN.copy_(s.view(1, -1) / -self.N)
 
     def set_batch(self, XaT_full: torch.Tensor, sgn_full: torch.Tensor, idx: torch.Tensor) -> None:
         """Per-model input: rows ``idx`` (K, N) of XaT_full (n, d+1) and of sgn_full (n,)."""
         self.Xin.copy_(XaT_full[idx].transpose(1, 2))
         torch.index_select(sgn_full, 0, idx.reshape(-1), out=self.sgn.view(-1))
-        torch.mul(self.sgn, 1.0 / self.N, out=self.sgnN)
+        torch.mul(self.sgn, -1.0 / self.N, out=self.nsgnN)
 
     # -- channel sums ----------------------------------------------------------------------
     def _chan_dot(self, a, b, ap: list, bp: list, out: torch.Tensor) -> None:
@@ -187,7 +189,9 @@ class Engine:
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, loss_out: torch.Tensor, acc_out: torch.Tensor) -> None:
-        """Forward pass; writes sum(log p) and sum(sign margin) per model into the outputs."""
+        """Forward pass; writes sum(log p) and sum(sign margin) per model into the outputs
+        (log p = log sigmoid(margin), computed stably; Pb keeps sigmoid(-margin) for the
+        backward pass)."""
         D = self.D
         W = self.W
         if self.shared:
@@ -209,8 +213,9 @@ class Engine:
         if D > 0:
             torch.bmm(W[D], self.A[D - 1], out=self.Zo)
         MG = torch.mul(self.Zo2, self.sgn, out=self.MG)
-        torch.sigmoid(MG.clamp_(min=MARGIN_CLAMP), out=self.Pb)
-        torch.sum(torch.log(self.Pb, out=self.Lg), 1, out=loss_out)
+        torch.ops.aten.log_sigmoid_forward.output(MG, output=self.Lg, buffer=self.Pb)  # Pb: scratch here
+        torch.neg(MG, out=self.Pb).sigmoid_()
+        torch.sum(self.Lg, 1, out=loss_out)
         torch.sum(MG.sign_(), 1, out=acc_out)
 
     def _act_forward(self, l: int) -> None:
@@ -239,7 +244,7 @@ class Engine:
     def backward(self) -> None:
         """Gradient of the mean BCE of every model (into self.grad), after forward()."""
         D = self.D
-        self.Pb.sub_(1.0).mul_(self.sgnN)  # (K, N): d loss / d logit
+        self.Pb.mul_(self.nsgnN)  # (K, N): d loss / d logit = -sigmoid(-margin) * target / N
         dZo, dZou = self.Pb, self.Pbu
         if D == 0:
             if self.shared:
