@@ -33,10 +33,10 @@ PATH = "/train"
 # Component ids, so the callbacks module and the tests use the same names.
 DATASET, NOISE, N, DATA_SEED, RATIO = "tr-dataset", "tr-noise", "tr-n", "tr-data-seed", "tr-ratio"
 DEPTH, WIDTH, ACT, EPS, LR = "tr-depth", "tr-width", "tr-act", "tr-log-eps", "tr-log-lr"
-STEPS, BATCH, SEED, K = "tr-steps", "tr-batch", "tr-seed", "tr-k"
+STEPS, BATCH, SEED, K, ORIGIN = "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin"
 # field -> widget id, in CONTROL_FIELDS order (the order callbacks receive the values in)
 CONTROL_IDS = dict(zip(CONTROL_FIELDS, (DATASET, NOISE, N, DATA_SEED, RATIO, DEPTH, WIDTH, ACT, EPS, LR, STEPS, BATCH,
-                                        SEED, K)))
+                                        SEED, K, ORIGIN)))
 PRESET_PREFIX, PRESET_TEXT = "tr-preset-", "tr-preset-text"
 TRAIN, CANCEL, PROGRESS, STATUS, HINT = "tr-train", "tr-cancel", "tr-progress", "tr-status", "tr-hint"
 SWEEP, SWEEP_CANCEL, SWEEP_PROGRESS, SWEEP_STATUS = "tr-sweep", "tr-sweep-cancel", "tr-sweep-progress", "tr-sweep-status"
@@ -109,6 +109,12 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             control("Width", number_box(WIDTH, state.width, 1, MAX_WIDTH), f"1 to {MAX_WIDTH}", WIDTH),
             control("Seed", number_box(SEED, state.seed, 0, SEED_MAX), "initialisation", SEED),
         ], className="row2"),
+        control("Seed's model", dcc.RadioItems(id=ORIGIN, value=state.origin, className="radio", options=[
+            {"label": " trained on its own", "value": "run"},
+            {"label": " as the seed sweep trained it", "value": "sweep"}]),
+                "A seed opened from the sweep is the sweep's own stored model (its weights and curves). Trained "
+                "on its own, the same seed rounds differently in float32 and can leave a plateau at another "
+                "step, or stay on it.", ORIGIN),
         control("ε (log scale)", log_slider(EPS, state.eps, -8, 0, 0.1, decimals=4),
                 "Used by u_ε, LayerNorm and RMSNorm.", EPS),
     ]
