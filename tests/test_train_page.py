@@ -165,11 +165,11 @@ def test_cross_field_rules(mods):
 
 def test_callback_validates_its_payload(mods):
     cb, ids, _store, _services = mods
-    controls = ["cube", "x", 10**9, -3, 7, 50, 100, "sigmoid", "nan", 99, 10**6, -1, None, 1000, "both"]
+    controls = ["cube", "x", 10**9, -3, 7, 50, 100, "sigmoid", "nan", 99, 10**6, -1, None, 1000, "both", 0]
     notices, query, key, *_ = cb.sync_state(*controls, None, None, None)
     text = " ".join(texts(notices))
     for field in ("dataset =", "noise =", "n =", "data_seed =", "ratio =", "depth =", "width =", "act =", "eps =",
-                  "lr =", "steps =", "batch =", "k =", "origin ="):
+                  "lr =", "steps =", "batch =", "k =", "origin =", "groups ="):
         assert field in text, field
     assert "n=20000" in query and "width=64" in query and key.startswith("polyviz-1:train-run:")
 
@@ -533,9 +533,22 @@ def test_sweep_job_and_opening_a_seed(mods):
 
     other, notices, _ = state_from_link(n="200", steps="300", k="6", seed="9", origin="sweep")
     assert other.origin == "run" and any("origin = sweep needs a seed the sweep trained" in n for n in notices)
+
     for bad in (None, {}, {"points": []}, {"points": [{"customdata": "x"}]}, {"points": [{"customdata": -1}]},
                 {"points": [{"customdata": 1.5}]}, {"points": [{"customdata": True}]}):
         assert cb.clicked_seed(bad) is None
+
+
+def test_grouped_layernorm_groups_are_checked_with_a_notice(mods):
+    from polyviz.pages.train import model_config, state_from_link
+
+    state, notices, _ = state_from_link(act="group_layernorm", width="6", groups="4")
+    assert state.groups == 3 and any("groups = 4 does not split width 6" in n and "1, 2, 3" in n for n in notices)
+    assert model_config(state).groups == 3 and "groups=3" in st.to_query(state)
+    plain, _, _ = state_from_link(act="relu", groups="3")
+    assert plain.groups == 1
+    for act in ("dyt", "none", "group_layernorm"):
+        assert state_from_link(act=act)[0].act == act
 
 
 # --- over HTTP -------------------------------------------------------------------------------
@@ -560,7 +573,7 @@ def sync_values(**overrides):
 
     values = {f"{cid}.value": v for cid, v in zip(
         ["tr-dataset", "tr-noise", "tr-n", "tr-data-seed", "tr-ratio", "tr-depth", "tr-width", "tr-act", "tr-log-eps",
-         "tr-log-lr", "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin"], control_values(spiral_state()))}
+         "tr-log-lr", "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups"], control_values(spiral_state()))}
     values.update(overrides)
     return values
 

@@ -75,6 +75,7 @@ class TrainState:
     # settings trained it (its stored weights and curves; float32 rounding in the batched
     # program differs from a single run's, which near a plateau can change the outcome)
     origin: str = st.choice("run", ORIGINS, label="origin")
+    groups: int = st.integer(1, 1, MAX_WIDTH, label="groups")  # group_layernorm only
 
     @property
     def n_train(self) -> int:
@@ -90,6 +91,14 @@ class TrainState:
             notices.append(f"width = {state.width} is too small for layernorm (allowed: 2 to {MAX_WIDTH}; "
                            f"a centred 1-vector is 0); using 2.")
             state = dataclasses.replace(state, width=2)
+        if state.act == "group_layernorm" and (state.width % state.groups or state.width // state.groups < 2):
+            fits = [g for g in range(1, state.width // 2 + 1) if state.width % g == 0] or [1]
+            best = max(g for g in fits if g <= state.groups) if any(g <= state.groups for g in fits) else 1
+            notices.append(f"groups = {state.groups} does not split width {state.width} into equal groups of at "
+                           f"least 2 neurons (allowed for this width: {', '.join(map(str, fits))}); using {best}.")
+            state = dataclasses.replace(state, groups=best)
+        if state.act != "group_layernorm" and state.groups != 1:
+            state = dataclasses.replace(state, groups=1)  # only grouped LN has groups: one key per model
         if state.batch > state.n_train:
             notices.append(f"batch = {state.batch} is more than the {state.n_train} training points (allowed: "
                            f"0 = full batch, or 1 to {state.n_train}); using 0 (full batch).")
@@ -157,7 +166,7 @@ PRESETS = {
 
 # The page's controls in the order their widget values arrive; eps and lr sit on log10 sliders.
 CONTROL_FIELDS = ("dataset", "noise", "n", "data_seed", "ratio", "depth", "width", "act", "eps", "lr", "steps",
-                  "batch", "seed", "k", "origin")
+                  "batch", "seed", "k", "origin", "groups")
 LOG_FIELDS = ("eps", "lr")
 
 
@@ -212,7 +221,7 @@ def load_data(state: TrainState):
 
 def model_config(state: TrainState) -> ModelConfig:
     return ModelConfig(in_dim=dataset_dim(state.dataset), width=state.width, depth=state.depth,
-                       activation=state.act, eps=state.eps)
+                       activation=state.act, eps=state.eps, groups=state.groups)
 
 
 def train_config(state: TrainState, checkpoints: bool = True) -> TrainConfig:
