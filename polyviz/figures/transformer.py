@@ -99,7 +99,7 @@ def circle_spec(crossings, profile, tokens, a: int, b: int) -> dict:
         f"Great circle through A and B: {meta['crossing_neurons']:,} of {meta['d_mlp']:,} neurons cross, "
         f"{meta['arc_crossings']:,} crossings between A and B",
         height=760, margin=dict(l=56, r=56, t=60, b=40), meta=meta, shapes=shapes, annotations=annotations,
-        xaxis=dict(title=dict(text="angle from A on the great circle (rad)"), range=[0, tau]),
+        xaxis=dict(title=dict(text="angle from A on the great circle (rad)"), range=[0, tau], anchor="y4"),
         yaxis=dict(domain=[0.70, 0.97], title=dict(text="neuron"), **axis),
         yaxis2=dict(domain=[0.48, 0.66], title=dict(text="neurons"), **axis),
         yaxis3=dict(domain=[0.24, 0.44], title=dict(text="soft code"), showticklabels=False, **axis),
@@ -217,7 +217,8 @@ def direction_spec(lines, n_tokens: int, a: int, amax: float, tokens, w_words: s
     a_x = np.concatenate([[0.0], a_t, [amax]])
     a_y = np.concatenate([[0], np.arange(1, len(a_t) + 1), [len(a_t)]])
     data = [
-        dict(type="scatter", x=f32(grid), y=f32(q3), mode="lines", line=dict(width=0), hoverinfo="skip"),
+        dict(type="scatter", x=f32(grid), y=f32(q3), mode="lines", line=dict(width=0), hoverinfo="skip",
+             showlegend=False),
         dict(type="scatter", x=f32(grid), y=f32(q1), mode="lines", line=dict(width=0), fill="tonexty",
              fillcolor="rgba(59,111,216,0.15)", name="quartiles over tokens", hoverinfo="skip"),
         dict(type="scatter", x=f32(grid), y=f32(med), mode="lines", line=dict(color=BLUE, width=2),
@@ -256,10 +257,11 @@ def massive_spec(probe, tokens, token: int, dim: int, value: float, median_abs: 
                 flips_at_0=int(probe.flips[0]), flips_at_max=int(probe.flips[-1]), flips_at_1=int(probe.flips[one]),
                 breakpoints=int(len(probe.breakpoints)))
     layout = base_layout(f"Scaling dimension {dim} of token {_tok(tokens, token)} by s", height=360, meta=meta,
-                         showlegend=True, legend=dict(orientation="h", x=0, y=-0.22),
+                         showlegend=True, legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
+                         margin=dict(l=56, r=56, t=70, b=40),
                          xaxis=dict(title=dict(text="s (the component x_dim becomes s·x_dim)")),
                          yaxis=dict(title=dict(text="effective scale (× value at s = 1)"), type="log"),
-                         yaxis2=dict(title=dict(text="neurons flipped", font=dict(color=RED)), overlaying="y",
+                         yaxis2=dict(title=dict(text="neurons flipped", font=dict(color=RED)), overlaying="y", type="linear",
                                      side="right", rangemode="tozero", showgrid=False))
     return dict(data=data, layout=layout)
 
