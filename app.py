@@ -70,19 +70,22 @@ server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 cache.cache.init_app(server, config=cache.cache_config())
 
 # Layout and callback modules register after the app exists (dash.register_page needs it).
-from layouts import home, sphere, stretch_fold, train  # noqa: E402
+from layouts import home, sphere, stretch_fold, train, transformer  # noqa: E402
 import callbacks.sphere  # noqa: E402,F401
 import callbacks.stretch_fold  # noqa: E402,F401
 import callbacks.sweep  # noqa: E402,F401
 import callbacks.train  # noqa: E402,F401
+import callbacks.transformer  # noqa: E402,F401
 
 # (layout module, its URL entry, name, title); the sphere page's entry reads a trained model
-# from the cache, so it lives with that page's callbacks.
+# from the cache and the transformer page's loads its model, so they live with their callbacks.
 PAGES = [
     (home, home.layout, "Home", "polyviz — the geometry of LayerNorm and ReLU polytopes"),
     (stretch_fold, stretch_fold.layout, "Stretch & fold", "Stretch & fold — polyviz"),
     (sphere, callbacks.sphere.layout, "Polytopes on the sphere", "Polytopes on the LayerNorm sphere — polyviz"),
     (train, train.layout, "Toy classifiers", "Toy classifiers — polyviz"),
+    (transformer, callbacks.transformer.layout, "Real transformers",
+     "Real transformers on the LayerNorm sphere — polyviz"),
 ]
 
 

@@ -9,6 +9,9 @@ transformer_text_ms: tokenising a 128-token text and capturing all six layers' M
 (one forward pass, nothing remembered). Target <= 150 ms.
 transformer_worker_rss_mb: resident memory of a fresh process (one torch thread, as an app
 worker) after loading MiniLM. Target <= 450 MB.
+transformer_page_callback_ms_p50: the /transformer page's main callback (the great circle
+through tokens A and B: exact crossings, the sampled profile, the figure) through HTTP with
+the Flask test client, a new (A, B) pair on every request so nothing is memoized. Target <= 60 ms.
 minilm_crossings_per_radian[_raw]_layer<i>: the research figures, on the default text: the
 median over all token pairs of neuron boundaries crossed per radian, rotating along the
 LayerNorm great circle and (raw) along the straight segment between raw residuals without
@@ -114,6 +117,8 @@ def run(quick: bool):
                          summary["crossings_per_radian_raw"]["median"], "neurons/rad", pairs=summary["pairs"],
                          median_crossings=summary["crossings_raw"]["median"])
 
+    yield from page_callback(repeats)
+
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", RSS_SCRIPT], cwd=ROOT, capture_output=True, text=True, check=False,
                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1",
@@ -124,3 +129,33 @@ def run(quick: bool):
     yield metric("transformer_worker_rss_mb", rss["after_load"], "MB", target=450,
                  after_first_text_mb=round(rss["after_first_text"], 1),
                  process_s=round(time.perf_counter() - started, 1))
+
+
+def page_callback(repeats: int):
+    """The /transformer page's main callback through HTTP, as bench_sphere_page.py does."""
+    import itertools
+
+    import dash_http
+    import threadpoolctl
+
+    import app
+    from layouts import transformer as ids
+
+    client = app.server.test_client()
+    dep = dash_http.find_callback(dash_http.dependencies(client), ids.FIG_CIRCLE, "figure")
+    values = {f"{ids.MODEL}.value": "minilm", f"{ids.LAYER}.value": 3, f"{ids.TEXT}.data": None}
+    pairs = itertools.cycle([(i, j) for i in range(1, 37) for j in range(i + 1, 37)])  # 630 pairs, none repeated
+
+    def post():
+        a, b = next(pairs)
+        body = dash_http.payload(dep, {**values, f"{ids.A}.value": a, f"{ids.B}.value": b}, [f"{ids.A}.value"])
+        response = dash_http.post(client, body)
+        assert response.status_code == 200, response.status_code
+        return response
+
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        post()  # loads the model and the text's residuals once
+        ms = median_ms(post, max(20, repeats), warmup=3)
+        size = len(post().data)
+    yield metric("transformer_page_callback_ms_p50", ms, "ms", target=60, payload_kb=round(size / 1024, 1),
+                 layer=3, tokens=38)
