@@ -13,7 +13,7 @@ from polyviz import state as st
 from polyviz import transformer as tf
 from polyviz.pages.transformer import Resolved, ln_words
 
-from .common import GRAPH_CONFIG, control, copy_link, notices_box
+from .common import GRAPH_CONFIG, control, copy_link, notices_box, number_box
 
 PATH = "/transformer"
 
@@ -101,9 +101,6 @@ def downloads(view: str) -> html.Div:
                      for fmt in FORMATS], className="tf-downloads")
 
 
-def _num(cid, value, lo, hi, step):
-    return dcc.Input(id=cid, type="number", value=value, min=lo, max=hi, step=step, debounce=True, className="num")
-
 
 def view_card(view: str, title: str, graph_id: str, words_id: str, controls: list, height: int, extra=None):
     return html.Div([
@@ -134,8 +131,8 @@ def page(resolved: Resolved) -> html.Div:
         control("Text", dcc.Textarea(id=TEXT_BOX, value=state.text, className="tf-textarea", spellCheck=False),
                 f"At most {tf.MAX_TOKENS} tokens; the page uses it when you press the button.", TEXT_BOX),
         html.Button("Use this text", id=TEXT_APPLY, n_clicks=0, className="primary"),
-        html.Div([control("Token A", _num(A, state.a, 0, tf.MAX_TOKENS - 1, 1), control_id=A),
-                  control("Token B", _num(B, state.b, 0, tf.MAX_TOKENS - 1, 1), control_id=B)],
+        html.Div([control("Token A", number_box(A, state.a), control_id=A),
+                  control("Token B", number_box(B, state.b), control_id=B)],
                  className="tf-pair"),
         control("A click on a token sets", dcc.RadioItems(id=PICK, value=state.pick, inline=True, className="radio",
                                                           options=[{"label": " A", "value": "a"},
@@ -154,11 +151,11 @@ def page(resolved: Resolved) -> html.Div:
             {"label": " another token's vector", "value": "token"},
             {"label": " group 1 mean − group 2 mean", "value": "groups"},
             {"label": " a residual basis direction", "value": "basis"}])),
-        control("w token", _num(WTOK, state.wtok, 0, tf.MAX_TOKENS - 1, 1), control_id=WTOK),
+        control("w token", number_box(WTOK, state.wtok), control_id=WTOK),
         control("group 1", dcc.Input(id=G1, value=state.g1, debounce=True, className="num"), control_id=G1),
         control("group 2", dcc.Input(id=G2, value=state.g2, debounce=True, className="num"), control_id=G2),
-        control("basis dimension", _num(WDIM, state.wdim, 0, 8191, 1), control_id=WDIM),
-        control("α up to", _num(AMAX, state.amax, 0.1, 100, 0.1), control_id=AMAX),
+        control("basis dimension", number_box(WDIM, state.wdim), control_id=WDIM),
+        control("α up to", number_box(AMAX, state.amax), control_id=AMAX),
     ]
     panels = html.Div([
         html.Div(resolved.problem or "", id=PROBLEM, className="notices tf-problem", role="alert"),
@@ -168,14 +165,14 @@ def page(resolved: Resolved) -> html.Div:
                  className="card tf-token-card"),
         view_card("circle", "1 · The great circle through A and B", FIG_CIRCLE, CIRCLE_TEXT, [], 760),
         view_card("rotation", "2 · Rotation probe over the whole text", FIG_ROTATION, ROTATION_TEXT, [
-            control("pairs (at most)", _num(PAIRS, state.pairs, 10, 10_000, 10), control_id=PAIRS),
-            control("seed", _num(SEED, state.seed, 0, 2**31 - 1, 1), control_id=SEED)], 380),
+            control("pairs (at most)", number_box(PAIRS, state.pairs), control_id=PAIRS),
+            control("seed", number_box(SEED, state.seed), control_id=SEED)], 380),
         view_card("scaling", "3 · Scaling k·x", FIG_SCALING, SCALING_TEXT, [
-            control("K (k in (0, K])", _num(KMAX, state.kmax, 0.01, 1000, 0.5), control_id=KMAX)], 360),
+            control("K (k in (0, K])", number_box(KMAX, state.kmax), control_id=KMAX)], 360),
         view_card("direction", "4 · Adding a direction x + α·w", FIG_DIRECTION, DIRECTION_TEXT, w_controls, 360),
         view_card("massive", "5 · Massive activations and smuggled scale", FIG_MASSIVE, MASSIVE_TEXT, [
-            control("dimension (−1: the layer's largest)", _num(MDIM, state.mdim, -1, 8191, 1), control_id=MDIM),
-            control("s up to", _num(SMAX, state.smax, 1, 1000, 1), control_id=SMAX)], 360,
+            control("dimension (−1: the layer's largest)", number_box(MDIM, state.mdim), control_id=MDIM),
+            control("s up to", number_box(SMAX, state.smax), control_id=SMAX)], 360,
             extra=html.Div(id=MASSIVE_TABLE)),
     ], className="tf-panels")
     return html.Div([sidebar, panels], className="page two-col transformer-page")
