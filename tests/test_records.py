@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
 import zipfile
 
 import numpy as np
@@ -25,6 +24,7 @@ from polyviz.records import (
     save_model,
 )
 from polyviz.training import TrainConfig, seed_sweep, train
+from services import plain_data
 
 DATA = DataSource(name="moons", n=200, noise=0.1, seed=0, train_ratio=0.8)
 
@@ -55,7 +55,7 @@ def plain(value) -> bool:
 def test_a_trained_run_round_trips_through_plain_data(run, split):
     data = run.to_dict()
     assert plain(data) and data["format"] == RUN_FORMAT
-    again = TrainedRun.from_dict(pickle.loads(pickle.dumps(data)))  # as the cache stores it
+    again = TrainedRun.from_dict(plain_data.loads(plain_data.dumps(data)))  # as the cache stores it
     assert again.config == run.config and torch.equal(again.params.flat, run.params.flat)
     assert again.data == DATA and again.train_config == run.train_config
     for name, values in run.history.items():
