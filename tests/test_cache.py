@@ -147,3 +147,62 @@ def test_the_apps_cache_stores_plain_data_and_refuses_objects(dash_app):
             cache.cache_set("probe", Planted("x"))
         stored = list(pathlib.Path(cache.cache.cache.store.directory).glob("*.entry"))
         assert stored and all(p.read_bytes().startswith(ENTRY_MAGIC) for p in stored)
+
+
+# --- bounded size, least recently used out ----------------------------------------------------
+
+def test_the_least_recently_used_entries_go_first_and_the_cap_holds(tmp_path):
+    import time
+
+    store = FileStore(cache.private_directory(tmp_path / "cache"), max_bytes=4 * 12288 + 100)
+    blob = os.urandom(12_000)  # 3 blocks of 4 KB each on disk: 4 entries fit
+    for i in range(6):
+        assert store.set(f"k{i}", {"i": i, "blob": blob})
+        time.sleep(0.02)  # distinct mtimes on coarse file systems
+    assert store.usage()[1] <= store.max_bytes
+    alive = [i for i in range(6) if store.get(f"k{i}") is not None]
+    assert alive == list(range(6 - len(alive), 6)) and 2 <= len(alive) < 6  # the oldest went
+    oldest = alive[0]
+    assert store.get(f"k{oldest}")["i"] == oldest  # read now: it is the most recently used
+    time.sleep(0.02)
+    assert store.set("new", {"blob": blob})
+    assert store.get(f"k{oldest}") is not None and store.get(f"k{alive[1]}") is None
+    assert not store.set("huge", {"blob": os.urandom(store.max_bytes)})  # larger than the cap: refused
+    assert store.get("new") is not None  # ... without evicting everything for it
+
+
+WRITER = """
+import os, random, sys, time
+from services.file_store import FileStore
+directory, cap, writer, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+store = FileStore(directory, cap)
+rng = random.Random(writer)
+worst = refused = 0
+for i in range(count):
+    refused += not store.set(f"w{writer}-{i}", {"blob": os.urandom(rng.randint(1_000, 60_000))})
+    if rng.random() < 0.3:
+        store.get(f"w{writer}-{rng.randrange(i + 1)}")
+    with store.locked():  # every change happens under this lock: this is an exact snapshot
+        worst = max(worst, store.usage()[1])
+print(worst, refused)
+"""
+
+
+def test_four_concurrent_writer_processes_never_leave_the_store_above_the_cap(tmp_path):
+    directory = cache.private_directory(tmp_path / "cache")
+    cap, count = 1_000_000, 150  # 4 x 150 values of ~30 KB: ~18 MB written into 1 MB
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(directory), str(cap), str(w), str(count)],
+                                cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for w in range(4)]
+    worst = []
+    for process in writers:
+        out, _ = process.communicate(timeout=300)
+        assert process.returncode == 0
+        high, refused = map(int, out.split()[-2:])
+        assert refused == 0  # every value fits: every write was stored (older ones made room)
+        worst.append(high)
+    store = FileStore(directory, cap)
+    entries, used = store.usage()
+    assert max(worst) <= cap and used <= cap, (worst, used)
+    assert 10 < entries < 4 * count  # it really evicted, and kept what fits
+    assert not list(directory.glob(".tmp-*"))  # no half-written files left behind
