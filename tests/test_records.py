@@ -114,3 +114,45 @@ def test_a_sweep_round_trips_with_its_diverged_seeds(split):
     assert again.train_config.steps == 60 and again.status == "time_limit"
     with pytest.raises(ValueError, match="different lengths"):
         SweepRecord.from_dict({**data, "seeds": [0, 1]})
+
+
+def test_a_downloaded_zip_reads_back_and_anything_else_is_refused_in_words(run, split):
+    from polyviz.records import read_model_zip
+
+    params = read_model_zip(run.model_zip())
+    assert params.config == run.config and torch.equal(params.flat, run.params.flat)
+    Xte = split[1]
+    np.testing.assert_array_equal(predict_proba(params, Xte), predict_proba(run.params, Xte))
+
+    def zipped(files: dict) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, content in files.items():
+                archive.writestr(name, content)
+        return buffer.getvalue()
+
+    download = zipfile.ZipFile(io.BytesIO(run.model_zip()))
+    good = {name: download.read(name) for name in ("model.safetensors", "model.json")}
+    marker = []
+
+    class Planted:
+        def __reduce__(self):
+            return (marker.append, ("unpickled",))
+
+    import pickle
+
+    cases = {
+        b"not a zip": "not a .zip",
+        zipped({"model.pt": pickle.dumps(Planted()), "model.json": good["model.json"]}): "must hold",
+        zipped({**good, "evil.pkl": pickle.dumps(Planted())}): "must hold",
+        zipped({**good, "model.safetensors": pickle.dumps(Planted())}): "not readable safetensors",
+        zipped({**good, "model.json": b"{"}): "damaged",
+        zipped({**good, "model.json": b'{"format": "other"}'}): "not a polyviz model document",
+        zipped({**good, "model.json": b'{"format": "polyviz-mlp-1"}'}): "not a polyviz model document",
+        zipped({**good, "README.txt": b"\0" * (17 * 2**20)}): "larger than 16 MB",
+        b"PK" + b"\0" * (17 * 2**20): "at most 16 MB",
+    }
+    for data, words in cases.items():
+        with pytest.raises(ValueError, match=words):
+            read_model_zip(data)
+    assert marker == []  # nothing was ever unpickled
