@@ -14,6 +14,7 @@ import os
 import dash
 import torch
 from dash import Dash, dcc, html, set_props
+from dash.exceptions import DependencyException
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -66,6 +67,19 @@ app = Dash(
     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
 )
 server = app.server
+
+# The page's config (a JSON script in every page) carried sys.version: the exact Python build
+# and compiler, of use to nobody but someone looking for a matching exploit.
+_dash_config = app._config
+
+
+def page_config() -> dict:
+    config = _dash_config()
+    config.pop("python_version", None)
+    return config
+
+
+app._config = page_config
 server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 cache.cache.init_app(server, config=cache.cache_config())
 
@@ -210,6 +224,10 @@ def clear_error_banner(response):
     return response
 
 
+STATIC_PREFIXES = tuple(app.config.requests_pathname_prefix + name
+                        for name in ("_dash-component-suites/", "assets/", "_favicon.ico"))
+
+
 @server.errorhandler(Exception)
 def unexpected_error(error):
     """Requests that fail outside a callback: a malformed callback request is the
@@ -217,6 +235,11 @@ def unexpected_error(error):
     traceback."""
     if isinstance(error, HTTPException):
         return error
+    if isinstance(error, DependencyException) or request.path.startswith(STATIC_PREFIXES):
+        # an unknown or malformed static path (e.g. ..%2f in a component-suite path) is a
+        # miss, not a server error: one line in the log, no traceback
+        log.warning("unknown static path: %s", request.path[:300])
+        return "Not found", 404, {"Content-Type": "text/plain; charset=utf-8"}
     if request.path.endswith("/_dash-update-component"):
         log.warning("malformed callback request: %s: %s", type(error).__name__, error)
         return jsonify(error="malformed callback request", detail=type(error).__name__), 400
@@ -234,8 +257,23 @@ def security_headers(response):
         response.headers["X-Polyviz-Worker"] = str(os.getpid())
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'")
+    response.headers.setdefault("Content-Security-Policy", content_security_policy())
     return response
+
+
+_CSP: list[str] = []
+
+
+def content_security_policy() -> str:
+    """Scripts only from this site, plus Dash's own inline scripts by their hashes (the
+    renderer's start and the clientside callbacks; app.csp_hashes(), computed once every
+    callback is registered). Plotly's WebGL traces (the 3-D scenes) compile shaders with
+    ``new Function``, hence 'unsafe-eval'; inline scripts stay forbidden. Styles are not
+    restricted: Dash and Plotly set them inline."""
+    if not _CSP:
+        scripts = " ".join(["'self'", "'unsafe-eval'", *app.csp_hashes()])
+        _CSP.append(f"script-src {scripts}; object-src 'none'; base-uri 'self'; frame-ancestors 'self'")
+    return _CSP[0]
 
 
 # Dash completes its set-up (callback map, page routes) on the first request, without a

@@ -36,9 +36,12 @@ from layouts.sphere import (dim_options, el_style, k_marks, layer_controls, laye
 from polyviz.figures import sphere as fs
 from polyviz import state as st
 from polyviz.models import layer_weights
-from polyviz.pages.sphere import (ACT_NAMES, LayerView, SphereState, directions, layer_view, readout_words,
-                                  rotation_words, scaling_words, summary_text)
-from services import run_store
+from polyviz.pages.sphere import (ACT_NAMES, LayerView, SphereState, directions, layer_view, random_view,
+                                  readout_words, rotation_words, scaling_words, summary_text)
+from services import cache, jobs, run_store
+
+OUTAGE = ("the shared cache (Redis) cannot be reached right now, so the trained model cannot be read; it is "
+          "probably still there: reload in a moment. Showing a random layer until then.")
 
 LAYER_FIELDS = ("source", "dim", "neurons", "seed", "wscale", "bscale", "act", "model", "layer")
 LAYER_INPUTS = [Input(ids.SOURCE, "value"), Input(ids.DIM, "value"), Input(ids.NEURONS_ID, "value"),
@@ -96,7 +99,7 @@ def trained_model(model_id: str) -> TrainedModel | None:
     reads it afresh: any worker sees the same model, and a retrained run is never stale."""
     if not model_id:
         return None
-    run = run_store.load_run(model_id)
+    run = run_store.load_run(model_id, required=True)  # an outage is not "not found"
     if run is None:
         return None
     config, acc = run.config, run.final_test_acc
@@ -108,16 +111,63 @@ def trained_model(model_id: str) -> TrainedModel | None:
 
 
 def load_view(state: SphereState) -> LayerView:
-    """The layer the state names, reading its trained model (if it names one) from the cache."""
-    model = trained_model(state.model) if state.source == "trained" and state.model else None
+    """The layer the state names, reading its trained model (if it names one) from the cache.
+    A model that is not cached can be retrained when the state's ``train`` settings train it."""
+    if state.source != "trained" or not state.model:
+        return layer_view(state, None)
+    try:
+        model = trained_model(state.model)
+    except cache.CacheUnavailable:
+        return random_view(state, OUTAGE)
+    if model is None and state.train and run_store.retrain_state(state.model, state.train) is None:
+        state = dataclasses.replace(state, train="")  # settings of another model: nothing to retrain
     return layer_view(state, model)
 
 
-def layout(**query):
+def retrainable(state: SphereState, view: LayerView) -> bool:
+    return bool(view.model is None and view.state.train and view.problem != OUTAGE and state.source == "trained")
+
+
+RETRAINED = ("This model had expired or been evicted from the cache: it was trained again from the settings "
+             "this link carries (the same settings give the same weights).")
+
+
+def layout(retrained=None, **query):
     """The /sphere page for a URL query (app.py registers it): every control starts from the
-    validated query and, for a trained layer, from that layer (d follows its input width)."""
+    validated query and, for a trained layer, from that layer (d follows its input width).
+    ``retrained=1``: the retrain button brought us here, and the page says so."""
     state, notices = st.from_query(SphereState, query)
-    return ids.page(state, notices, load_view(state))
+    view = load_view(state)
+    if retrained == "1" and view.trained:
+        notices = [RETRAINED] + notices
+    return ids.page(state, notices, view, retrainable=retrainable(state, view))
+
+
+@callback(
+    Output("_pages_location", "href", allow_duplicate=True),
+    Output(ids.RETRAIN_STATUS, "children"),
+    Input(ids.RETRAIN, "n_clicks"),
+    State(ids.MODEL_ID, "value"),
+    State(ids.TRAIN_QUERY, "data"),
+    State(ids.LAYER_ID, "value"),
+    background=True,
+    running=[(Output(ids.RETRAIN, "disabled"), True, False),
+             (Output(ids.RETRAIN_STATUS, "children"), "Training it again…", "")],
+    prevent_initial_call=True,
+)
+def retrain_model(_clicks, model, train_query, layer):
+    """Train the link's model again (the training job, as on the Toy classifiers page), then
+    reopen this link: the model is cached again and the page says it was retrained."""
+    state = run_store.retrain_state(model, train_query)
+    if state is None:
+        return no_update, "This link carries no training settings for this model, so it cannot be retrained here."
+    job = jobs.new_job(state, "train")
+    jobs.write_heartbeat(job["id"], "train", "queued")
+    outcome = jobs.run_job(job, jobs.TRAIN)
+    if outcome.key is None or run_store.model_id(outcome.key) != model:
+        return no_update, outcome.status
+    layer = layer if isinstance(layer, int) and not isinstance(layer, bool) else 1
+    return run_store.sphere_href(outcome.key, layer, train_query) + "&retrained=1", outcome.status
 
 
 @callback(
@@ -238,16 +288,19 @@ def update_k_range(kmax, k):
     Output(ids.W_EL_BOX, "style"),
     *[Input(cid, "value") for cid in ALL_IDS],
     State(ids.LINK_NOTICES, "data"),
+    State(ids.TRAIN_QUERY, "data"),
 )
 def update_query(*values):
     raw, link_notices = values[:len(ALL_FIELDS)], values[len(ALL_FIELDS)] if len(values) > len(ALL_FIELDS) else None
-    state, notices = state_from_controls(**dict(zip(ALL_FIELDS, raw)))
+    train = values[len(ALL_FIELDS) + 1] if len(values) > len(ALL_FIELDS) + 1 else None
+    # the link's training settings stay in the address bar while they belong to the model shown
+    state, notices = state_from_controls(**dict(zip(ALL_FIELDS, raw)), train=train)
     notices = with_link_notices(notices, link_notices)
     view = load_view(state)
     if view.notice:  # a trained layer that cannot be shown, and why
         notices = notices + [view.notice]
     dim = view.state.dim
-    state = dataclasses.replace(state, dim=dim)
+    state = dataclasses.replace(state, dim=dim, train=view.state.train)
     return st.to_query(state), notice_items(notices), el_style(dim), el_style(dim)
 
 

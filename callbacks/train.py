@@ -91,7 +91,8 @@ def sync_state(*args):
     elif running is True:
         hint = ""
     else:
-        hint = f"Not trained yet with these settings: press Train ({train_page.duration_words(state)})."
+        hint = (f"Not in the cache with these settings (never trained, or expired): press Train "
+                f"({train_page.duration_words(state)}); the same settings train the same weights.")
     stale = not cached and isinstance(shown, str) and shown != key
     return (notice_items(notices), st.to_query(state), key, result_key, sweep_key, hint,
             "panels results stale" if stale else "panels results")
@@ -220,8 +221,9 @@ def summary_children(run, state: TrainState) -> list:
     return children
 
 
-def sphere_links(key: str, depth: int, width: int) -> list:
-    links = [dcc.Link(f"Open layer {k} on the sphere page", href=run_store.sphere_href(key, k),
+def sphere_links(key: str, depth: int, width: int, query: str = "") -> list:
+    # the links carry the run's /train query: they retrain it if it has expired or been evicted
+    links = [dcc.Link(f"Open layer {k} on the sphere page", href=run_store.sphere_href(key, k, query),
                       className="sphere-link") for k in range(1, depth + 1)]
     note = "Layer k is the Linear map after hidden layer k; its inputs lie on the activation's sphere."
     if width not in (3, 4):
@@ -245,7 +247,10 @@ def sphere_links(key: str, depth: int, width: int) -> list:
     prevent_initial_call=True,
 )
 def render_results(key, run_key):
-    run = run_store.load_run(key)
+    try:
+        run = run_store.load_run(key, required=True)
+    except cache.CacheUnavailable:  # an outage, not "not found"
+        return (no_update,) * 4 + (jobs.UNAVAILABLE, [], True, no_update, no_update, no_update)
     if run is None:
         if run_store.key_from_id(key) is None:  # nothing to show (or not a run key at all)
             return (no_update,) * 10
@@ -261,7 +266,7 @@ def render_results(key, run_key):
     full_key = run_store.key_from_id(key)
     stale = isinstance(run_key, str) and run_key != full_key
     return (specs["curves"], specs["boundary"], specs["animation"], specs["checkpoints"],
-            summary_children(run, state), sphere_links(full_key, run.config.depth, run.config.width), False,
+            summary_children(run, state), sphere_links(full_key, run.config.depth, run.config.width, run.query), False,
             full_key, "panels results stale" if stale else "panels results",
             "The results below are for earlier settings; press Train for these." if stale else no_update)
 
@@ -274,7 +279,10 @@ def render_results(key, run_key):
     prevent_initial_call=True,
 )
 def download_model(_clicks, key):
-    run = run_store.load_run(key)
+    try:
+        run = run_store.load_run(key, required=True)
+    except cache.CacheUnavailable:
+        return no_update, jobs.UNAVAILABLE
     if run is None:
         return no_update, "This model is no longer in the cache: press Train to train it again, then download."
     name = f"polyviz-{run.fields.get('dataset', 'model')}-{run_store.model_id(run.key)[:10]}.zip"

@@ -38,6 +38,8 @@ LINK_NOTICES = "sp-link-notices"  # what was wrong with the opening link, shown 
 MODEL_ID, LAYER_ID = "sp-model", "sp-layer"
 SOURCE_HELP, TRAINED_BOX = "sp-source-help", "sp-trained-box"
 RANDOM_BOX, RANDOM_NOTE = "sp-random-box", "sp-random-note"
+# an expired or evicted trained model, retrained from the settings its link carries
+RETRAIN_BOX, RETRAIN, RETRAIN_STATUS, TRAIN_QUERY = "sp-retrain-box", "sp-retrain", "sp-retrain-status", "sp-train-query"
 
 EXPLAIN = r"""
 **Why directions are monosemantic for one MLP layer.** With its gain and bias folded into
@@ -172,8 +174,9 @@ def el_style(dim: int) -> dict:
     return {"display": "block" if dim == 4 else "none"}
 
 
-def page(state: SphereState, notices: list[str], view: LayerView) -> html.Div:
-    """The page for a valid state and the layer it names (``view``: a trained layer sets d)."""
+def page(state: SphereState, notices: list[str], view: LayerView, retrainable: bool = False) -> html.Div:
+    """The page for a valid state and the layer it names (``view``: a trained layer sets d).
+    ``retrainable``: the model is not cached, and the link's ``train`` settings train it."""
     controls = layer_controls(view)
     locked = controls["locked"]
     state = dataclasses.replace(state, dim=controls["dim"])
@@ -183,6 +186,9 @@ def page(state: SphereState, notices: list[str], view: LayerView) -> html.Div:
         control("Source", dcc.RadioItems(id=SOURCE, value=state.source, options=SOURCE_OPTIONS, className="radio")),
         html.Div(controls["source_help"], id=SOURCE_HELP, className="control-help sp-source-help",
                  style={"marginTop": "-6px", "marginBottom": "10px"}),
+        html.Div([html.Button("Retrain this model", id=RETRAIN, className="primary", n_clicks=0),
+                  html.Div(id=RETRAIN_STATUS, className="control-help", role="status")],
+                 id=RETRAIN_BOX, style=shown_style(retrainable)),
         html.Div([
             control("Model id", dcc.Input(id=MODEL_ID, type="text", value=state.model, debounce=True,
                                           placeholder="40 hex digits, from a Toy classifiers link",
@@ -245,6 +251,7 @@ def page(state: SphereState, notices: list[str], view: LayerView) -> html.Div:
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
             dcc.Store(id=LINK_NOTICES, data=notices),
+            dcc.Store(id=TRAIN_QUERY, data=state.train),
         ],
         className="sidebar",
     )

@@ -54,7 +54,10 @@ def fit_embedding(A) -> Embedding3D:
         return Embedding3D("identity" if k == 3 else "padded", np.zeros(k), comps)
     mean = A.mean(axis=0)
     _, _, vt = np.linalg.svd(A - mean, full_matrices=False)
-    comps = vt[:3].copy()
+    comps = np.zeros((3, k))
+    # fewer than 3 points span fewer than 3 axes (2 training points: 2 rows of vt); the
+    # missing axes are zero, so every stage is still (N, 3)
+    comps[:len(vt[:3])] = vt[:3]
     for row in comps:  # sign convention: largest-magnitude entry positive
         if row[np.argmax(np.abs(row))] < 0:
             row *= -1

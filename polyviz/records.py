@@ -113,6 +113,38 @@ def load_model(path) -> MLPParams:
         raise ValueError(f"{tensor_path}: {error}") from None
 
 
+MAX_MODEL_ZIP_BYTES = 16 * 1024 * 1024  # a width-64, depth-8 model is ~120 KB; room for far more
+MODEL_ZIP_NAMES = {"model.safetensors", "model.json", "README.txt"}
+
+
+def read_model_zip(data: bytes, max_bytes: int = MAX_MODEL_ZIP_BYTES) -> MLPParams:
+    """The model in a .zip of :meth:`TrainedRun.model_zip` (an upload: anything can arrive).
+    Only model.safetensors + model.json (+ README.txt) are read, sizes are capped before
+    anything is unpacked, and nothing is unpickled; ValueError in words otherwise."""
+    if not isinstance(data, (bytes, bytearray)) or len(data) > max_bytes:
+        raise ValueError(f"the model file must be a .zip of at most {max_bytes // 2**20} MB")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(bytes(data)))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError):
+        raise ValueError("the model file is not a .zip (download one with “Download model” on /train)") from None
+    names = {info.filename for info in infos}
+    if not {"model.safetensors", "model.json"} <= names or names - MODEL_ZIP_NAMES or len(infos) != len(names):
+        raise ValueError(f"the .zip must hold model.safetensors and model.json (and README.txt) only; it holds "
+                         f"{sorted(names)[:10]}")
+    if sum(info.file_size for info in infos) > max_bytes:  # a zip bomb is refused before it is unpacked
+        raise ValueError(f"the unpacked model is larger than {max_bytes // 2**20} MB")
+    try:
+        document = json.loads(archive.read("model.json"))
+        weights = archive.read("model.safetensors")
+    except (ValueError, zipfile.BadZipFile, RuntimeError, OSError) as error:
+        raise ValueError(f"the .zip is damaged ({error})") from None
+    try:
+        return decode_model(weights, document)
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"model.json is not a polyviz model document ({type(error).__name__}: {error})") from None
+
+
 MODEL_README = """A polyviz toy classifier, trained on the /train page.
 
 model.safetensors  the weights: the state dict of polyviz.models.build_module(config)

@@ -58,9 +58,24 @@ def key_from_id(value, namespace: str = RUN_NAMESPACE) -> str | None:
     return key
 
 
-def sphere_href(key: str, layer: int) -> str:
-    """Link to the sphere page showing Linear layer ``layer`` of the trained model."""
-    return "/sphere?" + urlencode([("source", "trained"), ("model", model_id(key)), ("layer", int(layer))])
+def sphere_href(key: str, layer: int, train_query: str = "") -> str:
+    """Link to the sphere page showing Linear layer ``layer`` of the trained model. With
+    ``train_query`` (the run's /train query) the link also carries what trains the model
+    again, so it keeps working after the run expired or was evicted (:func:`retrain_state`)."""
+    pairs = [("source", "trained"), ("model", model_id(key)), ("layer", int(layer))]
+    return "/sphere?" + urlencode(pairs + ([("train", train_query)] if train_query else []))
+
+
+def retrain_state(model, train_query):
+    """The /train state that trains model ``model`` again, from the query a link carries; None
+    when the query is missing, or trains another model (its run key is not this model's)."""
+    from polyviz import state as st
+    from polyviz.pages.train import TrainState
+
+    if not isinstance(model, str) or not _ID.match(model) or not isinstance(train_query, str) or not train_query:
+        return None
+    state, _notices = st.from_query(TrainState, train_query[:4000])
+    return state if model_id(run_key(state.training_fields())) == model else None
 
 
 # -- loading and storing ---------------------------------------------------------------------

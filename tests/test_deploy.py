@@ -19,6 +19,7 @@ import shlex
 import subprocess
 import sys
 import tomllib
+from urllib.parse import urlparse
 
 import pytest
 import yaml
@@ -188,7 +189,7 @@ def test_the_redis_holding_the_queue_never_evicts_keys_without_a_ttl():
     services = compose()
     urls = {name: s.get("environment", {}).get("POLYVIZ_REDIS_URL") for name, s in services.items()}
     for url in filter(None, urls.values()):
-        host = re.match(r"redis://([^:/]+)", url).group(1)
+        host = urlparse(PASSWORD_VAR.sub("secret", url)).hostname
         command = services[host]["command"]
         policy = command[command.index("--maxmemory-policy") + 1] if "--maxmemory-policy" in command else "noeviction"
         assert policy in ("noeviction", "volatile-lru", "volatile-lfu", "volatile-ttl"), (host, policy)
@@ -204,6 +205,91 @@ def test_the_worker_runs_the_celery_app_from_the_web_image_without_needing_web()
     module = command[command.index("-A") + 1]
     assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), module
     assert worker["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL")  # the image's /health check is the web's
+
+
+PASSWORD_VAR = re.compile(r"\$\{(POLYVIZ_REDIS_PASSWORD)(:\?[^}]*)?\}")
+
+
+def test_the_web_port_is_published_on_loopback_only():
+    for name, service in compose().items():
+        for mapping in service.get("ports", []):
+            assert str(mapping).startswith("127.0.0.1:"), (name, mapping)  # the public proxy sits in front
+    assert compose()["web"]["ports"]
+
+
+def test_redis_requires_the_password_every_client_url_carries():
+    services = compose()
+    command = services["redis"]["command"]
+    required = command[command.index("--requirepass") + 1]
+    match = PASSWORD_VAR.fullmatch(required)
+    assert match and match.group(2), required  # from the environment, and compose refuses to start without it
+    for name, service in services.items():
+        url = service.get("environment", {}).get("POLYVIZ_REDIS_URL")
+        if url:
+            password = urlparse(PASSWORD_VAR.sub("secret", url)).password
+            assert password == "secret" and PASSWORD_VAR.search(url).group(1) == match.group(1), (name, url)
+    assert not services["redis"].get("ports")  # reachable on the compose network only
+
+
+def test_redis_persists_to_a_volume_so_trained_models_survive_a_restart():
+    redis_service = compose()["redis"]
+    command = redis_service["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    volumes = [str(v) for v in redis_service.get("volumes", [])]
+    assert any(v.endswith(":/data") for v in volumes), volumes  # the image's working directory for the AOF
+    named = {v.split(":")[0] for v in volumes}
+    top = yaml.safe_load((ROOT / "docker-compose.yml").read_text()).get("volumes") or {}
+    assert named <= set(top), "a named volume, not a container-local directory"
+
+
+def megabytes(text: str) -> float:
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmg])b?", str(text).lower()).groups()
+    return float(number) * {"k": 1 / 1024, "m": 1, "g": 1024}[unit]
+
+
+def test_every_service_has_a_memory_limit_and_redis_fits_inside_its_own():
+    services = compose()
+    for name, service in services.items():
+        assert service.get("mem_limit"), f"{name} has no memory limit"
+    command = services["redis"]["command"]
+    assert megabytes(command[command.index("--maxmemory") + 1]) < megabytes(services["redis"]["mem_limit"])
+
+
+def test_the_cache_refuses_a_timeout_that_would_store_redis_keys_without_a_ttl(monkeypatch):
+    from services import cache
+
+    monkeypatch.setenv("POLYVIZ_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("POLYVIZ_CACHE_TIMEOUT", "0")
+    with pytest.raises(ValueError, match="POLYVIZ_CACHE_TIMEOUT = '0' is not allowed"):
+        cache.cache_config()
+
+
+@pytest.mark.integration
+def test_every_cache_key_in_redis_has_a_ttl_and_holds_plain_data():
+    """A real redis-server: even a write asking for "no timeout" gets the default TTL."""
+    import shutil
+
+    import redis
+
+    from services import cache, plain_data
+
+    redis_server = shutil.which("redis-server")
+    assert redis_server, "redis-server is needed: apt-get install redis-server (make test does this)"
+    port = free_port()
+    process = servers.start([redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                             "no"], log_name="redis-ttl")
+    client = redis.Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1)
+    try:
+        servers.wait_until(lambda: _pings(client), timeout=20, what="redis ping")
+        store = cache.PlainRedisCache(host=client, default_timeout=600, key_prefix="polyviz:")
+        for timeout in (None, 0, 30):
+            assert store.set(f"k{timeout}", {"weights": b"\x00\x01", "n": 1}, timeout=timeout)
+        ttls = {key: client.ttl(key) for key in client.scan_iter("polyviz:*")}
+        assert len(ttls) == 3 and all(0 < ttl <= 600 for ttl in ttls.values()), ttls
+        raw = client.get("polyviz:kNone")
+        assert raw.startswith(plain_data.MAGIC) and store.get("kNone") == {"weights": b"\x00\x01", "n": 1}
+    finally:
+        servers.stop(process)
 
 
 # --- the lock and pyproject.toml ------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
 import zipfile
 
 import numpy as np
@@ -25,6 +24,7 @@ from polyviz.records import (
     save_model,
 )
 from polyviz.training import TrainConfig, seed_sweep, train
+from services import plain_data
 
 DATA = DataSource(name="moons", n=200, noise=0.1, seed=0, train_ratio=0.8)
 
@@ -55,7 +55,7 @@ def plain(value) -> bool:
 def test_a_trained_run_round_trips_through_plain_data(run, split):
     data = run.to_dict()
     assert plain(data) and data["format"] == RUN_FORMAT
-    again = TrainedRun.from_dict(pickle.loads(pickle.dumps(data)))  # as the cache stores it
+    again = TrainedRun.from_dict(plain_data.loads(plain_data.dumps(data)))  # as the cache stores it
     assert again.config == run.config and torch.equal(again.params.flat, run.params.flat)
     assert again.data == DATA and again.train_config == run.train_config
     for name, values in run.history.items():
@@ -177,3 +177,45 @@ def pickle_free_size(data) -> bytes:
 
     rest = json.dumps(walk(data)).encode()
     return rest + b"".join(blobs)
+
+
+def test_a_downloaded_zip_reads_back_and_anything_else_is_refused_in_words(run, split):
+    from polyviz.records import read_model_zip
+
+    params = read_model_zip(run.model_zip())
+    assert params.config == run.config and torch.equal(params.flat, run.params.flat)
+    Xte = split[1]
+    np.testing.assert_array_equal(predict_proba(params, Xte), predict_proba(run.params, Xte))
+
+    def zipped(files: dict) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, content in files.items():
+                archive.writestr(name, content)
+        return buffer.getvalue()
+
+    download = zipfile.ZipFile(io.BytesIO(run.model_zip()))
+    good = {name: download.read(name) for name in ("model.safetensors", "model.json")}
+    marker = []
+
+    class Planted:
+        def __reduce__(self):
+            return (marker.append, ("unpickled",))
+
+    import pickle
+
+    cases = {
+        b"not a zip": "not a .zip",
+        zipped({"model.pt": pickle.dumps(Planted()), "model.json": good["model.json"]}): "must hold",
+        zipped({**good, "evil.pkl": pickle.dumps(Planted())}): "must hold",
+        zipped({**good, "model.safetensors": pickle.dumps(Planted())}): "not readable safetensors",
+        zipped({**good, "model.json": b"{"}): "damaged",
+        zipped({**good, "model.json": b'{"format": "other"}'}): "not a polyviz model document",
+        zipped({**good, "model.json": b'{"format": "polyviz-mlp-1"}'}): "not a polyviz model document",
+        zipped({**good, "README.txt": b"\0" * (17 * 2**20)}): "larger than 16 MB",
+        b"PK" + b"\0" * (17 * 2**20): "at most 16 MB",
+    }
+    for data, words in cases.items():
+        with pytest.raises(ValueError, match=words):
+            read_model_zip(data)
+    assert marker == []  # nothing was ever unpickled

@@ -9,6 +9,7 @@ import json
 import re
 import time
 import zipfile
+from urllib.parse import urlencode
 
 import dash_http
 import numpy as np
@@ -415,7 +416,9 @@ def test_render_results_draws_every_figure_and_links_to_the_sphere(mods, spiral_
     assert download_disabled is False and shown == key and class_name == "panels results" and hint is cb.no_update
     hrefs = [link.href for link in links if hasattr(link, "href")]
     model = store.model_id(key)
-    assert hrefs == [f"/sphere?source=trained&model={model}&layer=1", f"/sphere?source=trained&model={model}&layer=2"]
+    train = urlencode([("train", store.load_run(key).query)])  # what retrains it after it expired
+    assert hrefs == [f"/sphere?source=trained&model={model}&layer=1&{train}",
+                     f"/sphere?source=trained&model={model}&layer=2&{train}"]
     # results of other settings are shown greyed out
     assert cb.render_results(key, "polyviz-1:train-run:" + "1" * 40)[8] == "panels results stale"
     assert cb.render_results(None, None) == (cb.no_update,) * 10

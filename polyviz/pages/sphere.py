@@ -28,6 +28,10 @@ from polyviz.words import ordinal, plural
 SOURCES = ("random", "trained")
 MODEL_PATTERN = r"(?:[0-9a-f]{40})?"  # a model id, or empty
 MODEL_FORM = "exactly 40 lowercase hex digits (the model id of a Toy classifiers link), or empty"
+# The /train query that trains ``model`` (links from the Toy classifiers page carry it), so an
+# expired or evicted model can be trained again to the same weights from the link alone.
+TRAIN_PATTERN = r"[A-Za-z0-9_.~%&=+-]*"
+TRAIN_FORM = "the settings of a /train link (letters, digits and _ . ~ % & = + -), or empty"
 LAYERS = (1, 8)  # a trained model's Linear layers after hidden layer 1..depth (depth <= 8 on /train)
 DIMS = (3, 4)
 NEURONS = (1, 64)
@@ -53,6 +57,7 @@ class SphereState:
     full: bool = st.flag(False, label="full")
     model: str = st.text("", MODEL_PATTERN, label="model", describe=MODEL_FORM)
     layer: int = st.integer(1, *LAYERS, label="layer")
+    train: str = st.text("", TRAIN_PATTERN, label="train", describe=TRAIN_FORM, max_len=1000)
 
     def checked(self):
         """Cross-field rule: the current scale k lies in (0, kmax]."""
@@ -152,6 +157,11 @@ def layer_view(state: SphereState, model: TrainedLayers | None) -> LayerView:
     if not state.model:
         return random_view(state, NO_MODEL)
     if model is None:
+        if state.train:  # the callbacks checked that these settings train this model
+            return random_view(state, (
+                f"model {state.model[:12]}… is no longer in the cache (it expired or was evicted). This link "
+                f"carries its training settings: press “Retrain this model” to train it again (the same "
+                f"settings give the same weights) and open this layer. Showing a random layer until then."))
         return random_view(state, (
             f"model {state.model[:12]}… is not in the cache (an unknown id, or its training run has expired): "
             f"train it on the Toy classifiers page and follow its layer link again. Showing a random layer "

@@ -1,0 +1,129 @@
+"""Links that always work: a trained run's links carry its /train settings, so a run that
+expired or was evicted is trained again to the same weights and opened (the page says so); a
+cache outage is told as an outage, not as "not found"; every configuration the limits accept
+(2 training points, width 4 included) is shown and downloaded."""
+
+from __future__ import annotations
+
+import base64
+import io
+import zipfile
+from urllib.parse import parse_qsl, urlparse
+
+import numpy as np
+import pytest
+import torch
+
+from polyviz import state as st
+
+
+@pytest.fixture(scope="module")
+def mods(dash_app):
+    from callbacks import sphere as sphere_cb
+    from callbacks import train as train_cb
+    from layouts import sphere as sphere_ids
+    from services import cache, jobs, run_store
+
+    return train_cb, sphere_cb, sphere_ids, run_store, cache, jobs
+
+
+def train(mods, query: str):
+    """Train a /train query through the page's job runner; the run lands in the cache."""
+    from polyviz.pages.train import TrainState
+
+    train_cb, _s, _i, store, cache, jobs = mods
+    state, notices = st.from_query(TrainState, query)
+    assert notices == []
+    cache.cache.delete(store.run_key(state.training_fields()))
+    out = jobs.run_job(jobs.new_job(state, "train"), jobs.TRAIN)
+    assert out.key is not None, out.status
+    return state, out.key
+
+
+def found(page) -> dict:
+    return {node.id: node for node in page._traverse() if isinstance(getattr(node, "id", None), str)}
+
+
+def query_of(href: str) -> dict:
+    return dict(parse_qsl(urlparse(href).query, keep_blank_values=True))
+
+
+def test_an_evicted_run_reopens_from_its_sphere_link_retrained_to_the_same_weights(mods):
+    train_cb, sphere_cb, ids, store, cache, _jobs = mods
+    _state, key = train(mods, "dataset=spiral&n=120&width=3&depth=2&steps=60&seed=11&data_seed=2")
+    before = store.load_run(key).params.flat.clone()
+    links = [link.href for link in train_cb.render_results(key, key)[5] if hasattr(link, "href")]
+    link = query_of(links[1])  # layer 2
+    assert link["model"] == store.model_id(key) and link["layer"] == "2"
+
+    cache.cache.delete(key)  # evicted (or expired)
+    page = found(sphere_cb.layout(**link))
+    notices = " ".join(str(item.children) for item in page[ids.NOTICES].children)
+    assert "no longer in the cache (it expired or was evicted)" in notices and "Retrain this model" in notices
+    assert page[ids.RETRAIN_BOX].style == {"display": "block"} and page[ids.TRAIN_QUERY].data == link["train"]
+
+    href, status = sphere_cb.retrain_model(1, link["model"], link["train"], 2)
+    assert status.startswith("Trained 60 steps")
+    again = store.load_run(key)
+    assert again is not None and torch.equal(again.params.flat, before)  # the same weights, bit for bit
+    reopened = query_of(href)
+    assert reopened.pop("retrained") == "1" and reopened == link
+    page = found(sphere_cb.layout(**query_of(href)))
+    assert page[ids.RETRAIN_BOX].style == {"display": "none"}
+    notices = " ".join(str(item.children) for item in page[ids.NOTICES].children)
+    assert "it was trained again from the settings this link carries" in notices
+    assert "Layer 2 of a trained model" in str(page[ids.SOURCE_HELP].children)
+
+
+def test_a_link_whose_settings_train_another_model_offers_no_retrain(mods):
+    _t, sphere_cb, ids, store, _cache, _jobs = mods
+    other = "dataset=moons&n=100&width=3&depth=2&steps=20&seed=1"
+    page = found(sphere_cb.layout(source="trained", model="e" * 40, layer="1", train=other))
+    assert page[ids.RETRAIN_BOX].style == {"display": "none"}
+    notices = " ".join(str(item.children) for item in page[ids.NOTICES].children)
+    assert "is not in the cache (an unknown id" in notices
+    assert store.retrain_state("e" * 40, other) is None
+    href, status = sphere_cb.retrain_model(1, "e" * 40, other, 1)
+    assert href is sphere_cb.no_update and "cannot be retrained" in status
+
+
+def test_a_cache_outage_is_reported_as_an_outage_not_as_not_found(mods, monkeypatch):
+    train_cb, sphere_cb, ids, store, cache, jobs = mods
+    _state, key = train(mods, "dataset=moons&n=100&width=3&depth=1&steps=20&seed=5")
+
+    def down(*_args, **_kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(cache.cache, "get", down)
+    page = found(sphere_cb.layout(source="trained", model=store.model_id(key), layer="1"))
+    notices = " ".join(str(item.children) for item in page[ids.NOTICES].children)
+    assert "cannot be reached right now" in notices and "not in the cache" not in notices
+    out = train_cb.render_results(key, key)
+    assert out[4] == jobs.UNAVAILABLE and "no longer in the cache" not in out[4]
+    data, status = train_cb.download_model(1, key)
+    assert data is train_cb.no_update and status == jobs.UNAVAILABLE
+
+
+def test_two_training_points_and_width_4_are_shown_and_downloaded(mods):
+    """/train?n=4&width=4: 2 training points give 2 principal axes, not 3 (it failed to draw)."""
+    train_cb, _s, _i, store, _cache, _jobs = mods
+    state, key = train(mods, "n=4&width=4&steps=30")
+    assert state.n_train == 2
+    curves, boundary, anim, ckpt, summary, links, download_disabled, shown, *_ = train_cb.render_results(key, key)
+    assert download_disabled is False and shown == key
+    assert anim["frames"] and all(len(f["data"][0]["x"]) == 2 for f in anim["frames"][:3])
+    data, status = train_cb.download_model(1, key)
+    assert status is train_cb.no_update
+    names = zipfile.ZipFile(io.BytesIO(base64.b64decode(data["content"]))).namelist()
+    assert {"model.safetensors", "model.json"} <= set(names)
+
+
+def test_the_embedding_of_two_points_is_exact_on_their_one_axis():
+    from polyviz.embedding import fit_embedding
+
+    A = np.array([[1.0, 2.0, 3.0, 4.0], [3.0, 2.0, 1.0, 0.0]])
+    e = fit_embedding(A)
+    E = e(A)
+    assert E.shape == (2, 3) and e.method == "pca"
+    # distances are kept: the one axis through two points carries all of their difference
+    assert np.isclose(np.linalg.norm(E[0] - E[1]), np.linalg.norm(A[0] - A[1]), rtol=1e-6)
