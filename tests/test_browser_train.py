@@ -142,8 +142,9 @@ def test_a_sweep_seed_opens_its_run(browser, live_server):
     wait_for(browser, lambda d: d.execute_script("return window._clicked.length") > 0, timeout=10)
     seed = browser.execute_script("return window._clicked[0]")
     assert seed != 0
-    wait_for(browser, lambda d: f"seed={seed}&" in d.current_url)
-    wait_for(browser, lambda d: "Trained 300 steps" in text_of(d, "tr-status"))
+    wait_for(browser, lambda d: f"seed={seed}&" in d.current_url and "origin=sweep" in d.current_url)
+    # the model the sweep measured, not a retrained one (issue 9 item 1)
+    wait_for(browser, lambda d: f"Opened seed {seed} as the 6-seed sweep trained it" in text_of(d, "tr-status"))
     assert browser.find_element(By.ID, "tr-seed").get_attribute("value") == str(seed)
     wait_for(browser, lambda d: f"seed {seed}" in text_of(d, "tr-summary"))
     assert severe_console_errors(browser) == []
