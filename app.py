@@ -17,7 +17,7 @@ from dash import Dash, dcc, html, set_props
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from services import cache, jobs
+from services import admission, cache, jobs
 
 # One torch thread for the whole process, set once here at start (every gunicorn worker and
 # the Celery worker import this module; background-job processes fork from them and inherit
@@ -65,6 +65,7 @@ app = Dash(
 server = app.server
 server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 cache.cache.init_app(server, config=cache.cache_config())
+admission.install(server)  # the session cookie that the per-client job cap counts by
 
 # Layout and callback modules register after the app exists (dash.register_page needs it).
 from layouts import home, sphere, stretch_fold, train  # noqa: E402
