@@ -37,6 +37,7 @@ log = logging.getLogger("polyviz.admission")
 
 COOKIE = "polyviz_client"
 WAIT_LEASE_S = 90.0  # a waiting job nobody renews is dropped after this (its start never came)
+START_GRACE_S = 10.0  # a pressed job whose process has not asked for a slot by then queues behind those that have
 RUN_LEASE_S = float(os.environ.get("POLYVIZ_HEARTBEAT_STALE_S", "20"))  # a running job's lease
 LOCK_WAIT_S = 5.0  # longer than this for the ledger's lock: the ledger is unavailable
 HOST = socket.gethostname()
@@ -290,11 +291,13 @@ def acquire(job_id: str, pid: int, created: float, now: float | None = None) -> 
             return 0
         entry.update(host=HOST, pid=pid, created=created, lease=now + WAIT_LEASE_S)
         order = waiting_order(entries)
-        position = order.index(job_id) + 1
-        if position <= max_jobs() - running_count(entries):
+        # earlier presses whose process never came (a closed tab) do not hold this one back
+        ahead = [j for j in order[:order.index(job_id)] if entries[j].get("pid") or now - entries[j]["t"] < START_GRACE_S]
+        free = max(0, max_jobs() - running_count(entries))
+        if len(ahead) < free:
             entry.update(state="running", lease=now + RUN_LEASE_S)
             return 0
-        return position - max(0, max_jobs() - running_count(entries))
+        return len(ahead) + 1 - free
 
 
 def renew(job_id: str, now: float | None = None) -> None:
