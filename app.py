@@ -63,6 +63,7 @@ app = Dash(
     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
 )
 server = app.server
+server.secret_key = jobs.signing_secret()  # one secret for every worker (services/jobs.py says why)
 server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 cache.cache.init_app(server, config=cache.cache_config())
 admission.install(server)  # the session cookie that the per-client job cap counts by

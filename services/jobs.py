@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -65,6 +66,31 @@ def background_manager():
 
         return CeleryJobManager(celery_app, cache_by=[lambda: cache.CACHE_VERSION], expire=3600)
     return EmbeddedJobManager(cache_by=[lambda: cache.CACHE_VERSION], expire=3600)
+
+
+def signing_secret() -> str:
+    """The secret that signs background-job handles (and Flask's session), the same in every
+    web worker: POLYVIZ_SECRET_KEY, else a random one kept in a 0600 file in the data directory.
+    (Dash's default keeps it in the result store, where a Redis restart erases it and each
+    worker then makes its own: every poll answered by another worker failed.) Several web
+    hosts must share POLYVIZ_SECRET_KEY."""
+    configured = os.environ.get("POLYVIZ_SECRET_KEY")
+    if configured:
+        return configured
+    path = cache.data_dir() / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    for _ in range(50):  # another worker may be writing it this instant
+        text = path.read_text().strip()
+        if text:
+            return text
+        time.sleep(0.02)
+    raise RuntimeError(f"{path} is empty: delete it and restart")
 
 
 def jobs_dir():
