@@ -22,13 +22,16 @@ pytestmark = pytest.mark.integration
 
 
 class Server:
-    def __init__(self, data_dir):
+    """gunicorn as the Dockerfile runs it (benchmarks/bench_abuse.py uses it too)."""
+
+    def __init__(self, data_dir, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
+        env = {"POLYVIZ_MAX_JOBS": "1", "POLYVIZ_MAX_JOBS_PER_CLIENT": "2", **env}
         self.process = servers.start(servers.dockerfile_cmd(), env={
             "POLYVIZ_BIND": f"127.0.0.1:{self.port}", "POLYVIZ_WORKERS": "2", "POLYVIZ_DATA_DIR": str(data_dir),
-            "POLYVIZ_MAX_JOBS": "1", "POLYVIZ_MAX_JOBS_PER_CLIENT": "2"}, log_name="gunicorn-jobs")
+            **env}, log_name="gunicorn-jobs")
         wait_for_http(self.url + "/health", timeout=90)
         self.deps = requests.get(self.url + "/_dash-dependencies", timeout=30).json()
 
@@ -80,7 +83,10 @@ class Client:
     def start(self, state) -> "Job":
         answer = self.press_train(state)
         assert "tr-train-job" in answer, answer
-        job = answer["tr-train-job"]["data"]
+        return self.start_job(answer["tr-train-job"]["data"])
+
+    def start_job(self, job: dict) -> "Job":
+        """The background callback's first request, as the browser sends it after a press."""
         dep = next(d for d in self.server.deps if d.get("background") and "tr-result-key.data" in d["output"])
         body = dash_http.payload(dep, {"tr-train-job.data": job}, ["tr-train-job.data"])
         first = self.session.post(f"{self.server.url}/_dash-update-component?endId={self.end_id}", json=body,
