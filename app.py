@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from layouts.common import notices_box
 from polyviz import state as st
-from services import cache, jobs
+from services import admission, cache, jobs
 
 # One torch thread for the whole process, set once here at start (every gunicorn worker and
 # the Celery worker import this module; background-job processes fork from them and inherit
@@ -80,8 +80,10 @@ def page_config() -> dict:
 
 
 app._config = page_config
+server.secret_key = jobs.signing_secret()  # one secret for every worker (services/jobs.py says why)
 server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 cache.cache.init_app(server, config=cache.cache_config())
+admission.install(server)  # the session cookie that the per-client job cap counts by
 
 # Layout and callback modules register after the app exists (dash.register_page needs it).
 from layouts import home, sphere, stretch_fold, train, transformer  # noqa: E402

@@ -11,12 +11,13 @@ settings trained at once (the single run's callbacks are in callbacks/train.py).
 
 from __future__ import annotations
 
+import flask
 from dash import Input, Output, State, callback, no_update
 
 from callbacks.train import CONTROL_STATES, or_no_update
 from layouts import train as ids
 from polyviz.pages import train as train_page
-from services import cache, jobs, run_store
+from services import admission, cache, jobs, run_store
 
 
 @callback(
@@ -38,9 +39,17 @@ def start_sweep(_clicks, *controls):
     if key is not None:
         return no_update, key, "Opened the cached sweep for these settings.", True, "100"
     job = jobs.new_job(state, "sweep")
-    if not jobs.write_heartbeat(job["id"], "sweep", "queued"):
+    try:
+        admitted = admission.submit(job["id"], admission.client_ids(flask.request))
+    except admission.LedgerUnavailable:
         return no_update, no_update, jobs.UNAVAILABLE, True, "0"
-    return job, no_update, f"Starting a sweep of {state.k} seeds…", False, "0"
+    if not admitted.accepted:
+        return no_update, no_update, admitted.words, True, no_update
+    if not jobs.write_heartbeat(job["id"], "sweep", "queued"):
+        admission.release(job["id"])
+        return no_update, no_update, jobs.UNAVAILABLE, True, "0"
+    starting = admission.wait_words(admitted.position) if admitted.position else f"Starting a sweep of {state.k} seeds…"
+    return job, no_update, starting, False, "0"
 
 
 @callback(
@@ -62,6 +71,9 @@ def sweep_job(set_progress, job):
     return or_no_update(outcome.key), outcome.status, outcome.percent, True
 
 
+jobs.on_lost(sweep_job, lambda words: [no_update, words, "0", True])
+
+
 @callback(
     Output(ids.SWEEP_STATUS, "children", allow_duplicate=True),
     Output(ids.SWEEP_WATCHDOG, "disabled", allow_duplicate=True),
@@ -74,6 +86,7 @@ def cancel_sweep(_clicks, job):
     parsed = jobs.parse_job(job)
     if parsed is not None:
         jobs.write_heartbeat(parsed[0], "sweep", "cancelled")
+        admission.release(parsed[0])
     return "Cancelled.", True, "0"
 
 

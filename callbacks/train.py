@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 
+import flask
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from callbacks.common import sync_url_and_copy_link, triggered_id, with_link_notices
@@ -29,7 +30,7 @@ from layouts.common import notice_items
 from polyviz import state as st
 from polyviz.pages import train as train_page
 from polyviz.pages.train import PRESETS, TrainState
-from services import cache, jobs, run_store
+from services import admission, cache, jobs, run_store
 
 log = logging.getLogger("polyviz.train")
 
@@ -135,9 +136,17 @@ def start_training(_clicks, click, *args):
                  f"curves)." if state.origin == "sweep" else "Opened the cached run for these settings.")
         return no_update, key if key != shown else no_update, words, seed, origin, True, "100", no_update
     job = jobs.new_job(state, "train")
-    if not jobs.write_heartbeat(job["id"], "train", "queued"):
+    try:
+        admitted = admission.submit(job["id"], admission.client_ids(flask.request))
+    except admission.LedgerUnavailable:
         return no_update, no_update, jobs.UNAVAILABLE, seed, origin, True, "0", no_update
-    return job, no_update, "Starting…", seed, origin, False, "0", ""
+    if not admitted.accepted:  # a flood from one client, or a full queue: say so, start nothing
+        return no_update, no_update, admitted.words, seed, origin, True, no_update, no_update
+    if not jobs.write_heartbeat(job["id"], "train", "queued"):
+        admission.release(job["id"])
+        return no_update, no_update, jobs.UNAVAILABLE, seed, origin, True, "0", no_update
+    starting = admission.wait_words(admitted.position) if admitted.position else "Starting…"
+    return job, no_update, starting, seed, origin, False, "0", ""
 
 
 @callback(
@@ -159,6 +168,10 @@ def train_job(set_progress, job):
     return or_no_update(outcome.key), outcome.status, outcome.percent, True
 
 
+# a lost job's poll ends with its words (services/jobs.py, the managers' get_result)
+jobs.on_lost(train_job, lambda words: [no_update, words, "0", True])
+
+
 @callback(
     Output(ids.STATUS, "children", allow_duplicate=True),
     Output(ids.TRAIN_WATCHDOG, "disabled", allow_duplicate=True),
@@ -171,6 +184,7 @@ def cancel_training(_clicks, job):
     parsed = jobs.parse_job(job)
     if parsed is not None:
         jobs.write_heartbeat(parsed[0], "train", "cancelled")
+        admission.release(parsed[0])
     return "Cancelled. Press Train to start again.", True, "0"
 
 

@@ -27,6 +27,10 @@ celery_app.conf.update(
     # retrying for minutes inside a web request.
     broker_connection_timeout=2,
     broker_connection_retry_on_startup=True,
+    # After a Redis restart the worker reconnects for as long as it takes (the default gives up
+    # after 100 tries and exits). It then consumes again only with kombu >= 5.4 (kombu#2007:
+    # with 5.3.x it logs "Connected" and never receives a task; tests/test_scaleout.py checks).
+    broker_connection_max_retries=None,
     task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.3, "interval_max": 0.5},
     redis_socket_connect_timeout=2,
     redis_socket_timeout=10,

@@ -16,22 +16,27 @@ Protocol
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import math
 import os
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from dash import CeleryManager, DiskcacheManager
+from dash.background_callback.managers import BaseBackgroundCallbackManager
 
 from polyviz import state as st
 from polyviz.figures.train import training_curves_spec
 from polyviz.pages import train as train_page
 from polyviz.pages.train import TrainState
 from polyviz.records import SweepRecord, TrainedRun
-from services import cache, run_store
+from services import admission, cache, run_store
 
 log = logging.getLogger("polyviz.jobs")
 
@@ -50,21 +55,202 @@ UNAVAILABLE = ("Training is unavailable right now: the shared cache that holds j
 def background_manager():
     """Dash's manager for background callbacks (training jobs).
 
-    Without Redis: DiskcacheManager, jobs run in processes on this host and their state
-    lives on disk, so any gunicorn worker on the host can poll them. With POLYVIZ_REDIS_URL:
-    CeleryManager on the Celery app in services/celery_app.py.
+    Without Redis: :class:`EmbeddedJobManager`, jobs run in children of this server's job host
+    (services/job_host.py, never a fork of a threaded web worker) and their results live in a
+    diskcache store, so any gunicorn worker on the host can poll them. With POLYVIZ_REDIS_URL:
+    :class:`CeleryJobManager` on the Celery app in services/celery_app.py.
+    Both end the page's poll of a lost job with the lost-job words (:func:`lost_output`).
     """
     if cache.redis_url():
-        from dash import CeleryManager
-
         from services.celery_app import celery_app
 
-        return CeleryManager(celery_app, cache_by=[lambda: cache.CACHE_VERSION], expire=3600)
-    import diskcache
-    from dash import DiskcacheManager
+        return CeleryJobManager(celery_app, cache_by=[lambda: cache.CACHE_VERSION], expire=3600)
+    return EmbeddedJobManager(cache_by=[lambda: cache.CACHE_VERSION], expire=3600)
 
-    jobs = diskcache.Cache(str(cache.data_dir() / "jobs"))
-    return DiskcacheManager(jobs, cache_by=[lambda: cache.CACHE_VERSION], expire=3600)
+
+def signing_secret() -> str:
+    """The secret that signs background-job handles (and Flask's session), the same in every
+    web worker: POLYVIZ_SECRET_KEY, else a random one kept in a 0600 file in the data directory.
+    (Dash's default keeps it in the result store, where a Redis restart erases it and each
+    worker then makes its own: every poll answered by another worker failed.) Several web
+    hosts must share POLYVIZ_SECRET_KEY."""
+    configured = os.environ.get("POLYVIZ_SECRET_KEY")
+    if configured:
+        return configured
+    path = cache.data_dir() / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    for _ in range(50):  # another worker may be writing it this instant
+        text = path.read_text().strip()
+        if text:
+            return text
+        time.sleep(0.02)
+    raise RuntimeError(f"{path} is empty: delete it and restart")
+
+
+def jobs_dir():
+    return cache.data_dir() / "jobs"
+
+
+JOB_STORE_TIMEOUT_S = 10.0  # sqlite's busy timeout: a stuck store answers "unavailable", never hangs a worker
+_stores: dict = {}
+
+
+def job_store():
+    """The embedded job store (diskcache), opened on first use in each process: a store that is
+    locked or damaged then fails one request, never the import of a booting worker."""
+    import diskcache
+
+    key = (os.getpid(), str(jobs_dir()))
+    if key not in _stores:
+        _stores[key] = diskcache.Cache(str(jobs_dir()), timeout=JOB_STORE_TIMEOUT_S)
+    return _stores[key]
+
+
+# Each background callback's outputs for a lost job, by the callback function's qualified name:
+# words -> output values (registered next to each callback in callbacks/).
+LOST_OUTPUTS: dict[str, Callable[[str], list]] = {}
+
+
+def on_lost(function, outputs: Callable[[str], list]) -> None:
+    LOST_OUTPUTS[f"{function.__module__}.{function.__qualname__}"] = outputs
+
+
+def lost_output(background_key: str, words: str):
+    for key, fn, _progress in BaseBackgroundCallbackManager.functions:
+        if key == background_key:
+            outputs = LOST_OUTPUTS.get(f"{fn.__module__}.{fn.__qualname__}")
+            return outputs(words) if outputs else None
+    return None
+
+
+def lost_words(job, how: str) -> str | None:
+    """Words for a job whose process is gone, or None when it ended on purpose (done,
+    failed with its own words, cancelled)."""
+    parsed = parse_job(job)
+    if parsed is None:
+        return None
+    kind = SWEEP if job.get("kind") == "sweep" else TRAIN
+    try:
+        beat = cache.cache_get(heartbeat_key(parsed[0]))
+    except Exception:  # noqa: BLE001 - the verdict must not fail a poll
+        beat = None
+    if isinstance(beat, dict) and beat.get("phase") in ("done", "failed", "cancelled"):
+        return None
+    step = beat.get("step") if isinstance(beat, dict) else None
+    where = f" after step {step:,}" if isinstance(step, int) and step > 0 else ""
+    return f"The {kind.what} stopped unexpectedly{where}: {how}. {kind.again}"
+
+
+def _job_meta_key(key: str) -> str:
+    return f"{key}-polyviz-job"
+
+
+class EmbeddedJobManager(DiskcacheManager):
+    """DiskcacheManager's result store and polling, with every job started by the job host.
+
+    Job ids are "pid:start time", so a reused pid is never taken for the job. The store is
+    opened on first use (:func:`job_store`), not here, so a stuck store cannot stop a boot."""
+
+    def __init__(self, cache_by=None, expire=None):
+        self.expire = expire
+        BaseBackgroundCallbackManager.__init__(self, cache_by)
+
+    @property
+    def handle(self):
+        return job_store()
+
+    def make_job_fn(self, fn, progress, key=None):
+        return key  # the job host builds Dash's job function itself, in the child
+
+    def call_job_fn(self, key, job_fn, args, context):
+        from services import job_host
+
+        self.handle.set(_job_meta_key(key), {"bkey": job_fn, "args": args}, expire=self.expire)
+        answer = job_host.request_job(jobs_dir(), {
+            "bkey": job_fn, "result_key": key, "progress_key": self._make_progress_key(key),
+            "args": args, "context": dict(context)})
+        return f"{answer['pid']}:{answer['created']}"
+
+    @staticmethod
+    def _process(job):
+        import psutil
+
+        try:
+            pid, created = str(job).split(":", 1)
+            process = psutil.Process(int(pid))
+            if abs(process.create_time() - float(created)) < 0.5 and process.status() != psutil.STATUS_ZOMBIE:
+                return process
+        except (psutil.Error, ValueError, TypeError):
+            pass
+        return None
+
+    def job_running(self, job):
+        return self._process(job) is not None
+
+    def terminate_job(self, job):
+        import psutil
+
+        process = self._process(job) if job else None
+        if process is None:
+            return
+        try:
+            process.terminate()  # SIGTERM: the job releases its slot and exits
+            process.wait(2)
+        except psutil.TimeoutExpired:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        except psutil.Error:  # it ended meanwhile
+            pass
+
+    def terminate_unhealthy_job(self, job):
+        return False  # a job's process either runs or is gone; nothing is half-alive
+
+    def get_result(self, key, job):
+        result = DiskcacheManager.get_result(self, key, job)
+        if result is not self.UNDEFINED or not job or self.job_running(job):
+            return result
+        result = DiskcacheManager.get_result(self, key, None)  # it may have finished just now
+        if result is not self.UNDEFINED:
+            return result
+        meta = self.handle.get(_job_meta_key(key))
+        if not isinstance(meta, dict) or not meta.get("args"):
+            return result
+        words = lost_words(meta["args"][0], "its process ended without a result")
+        output = lost_output(meta["bkey"], words) if words else None
+        return result if output is None else output
+
+
+class CeleryJobManager(CeleryManager):
+    """CeleryManager whose poll ends with the lost-job words once the heartbeat says the job
+    died (a Celery task whose worker was killed stays PENDING for ever)."""
+
+    def call_job_fn(self, key, job_fn, args, context):
+        task_id = super().call_job_fn(key, job_fn, args, context)
+        bkey = next((k for k, v in self.func_registry.items() if v is job_fn), None)
+        with contextlib.suppress(Exception):  # only the lost-job words depend on it
+            self.handle.backend.set(_job_meta_key(key), json.dumps({"args": args, "bkey": bkey}))
+        return task_id
+
+    def get_result(self, key, job):
+        result = super().get_result(key, job)
+        if result is not self.UNDEFINED:
+            return result
+        try:
+            raw = self.handle.backend.get(_job_meta_key(key))
+            meta = json.loads(raw) if raw else None
+        except Exception:  # noqa: BLE001 - Redis down: keep polling, the watchdog speaks
+            return result
+        if not isinstance(meta, dict) or not meta.get("args") or not meta.get("bkey"):
+            return result
+        stop, message = watchdog_verdict(meta["args"][0])
+        output = lost_output(meta["bkey"], message) if stop and message else None
+        return result if output is None else output
 
 
 # ------------------------------------------------------------------------------------------
@@ -168,6 +354,7 @@ class Reporter:
         if now - self.last_beat >= HEARTBEAT_S:
             self.last_beat = now
             write_heartbeat(self.job_id, self.kind, "running", step=int(step), total=int(total))
+            admission.renew(self.job_id)
         if self.set_progress is not None and now - self.last_progress >= PROGRESS_S:
             self.last_progress = now
             self.set_progress(progress(now - self.start))
@@ -201,6 +388,7 @@ class JobKind:
     cached_words: str
     cached: Callable[[TrainState], str | None]
     work: Callable[[TrainState, Reporter], tuple[str, str, dict]]
+    waiting: Callable[[str], list]  # the progress values while it waits for a slot: words -> values
 
 
 def run_job(job, kind: JobKind, set_progress=None) -> JobOutcome:
@@ -212,11 +400,14 @@ def run_job(job, kind: JobKind, set_progress=None) -> JobOutcome:
     try:
         key = kind.cached(state)
     except cache.CacheUnavailable:
+        admission.release(job_id)
         return JobOutcome(None, UNAVAILABLE, "0")
-    if key is not None:
+    if key is not None:  # cheap: never waits for a slot
+        admission.release(job_id)
         write_heartbeat(job_id, kind.name, "done")
         return JobOutcome(key, kind.cached_words, "100")
     try:
+        wait_for_slot(job_id, kind, set_progress)
         write_heartbeat(job_id, kind.name, "running", step=0, total=state.steps)
         reporter = Reporter(job_id, kind.name, set_progress, train_page.train_budget_s())
         key, words, final_beat = kind.work(state, reporter)
@@ -228,8 +419,26 @@ def run_job(job, kind: JobKind, set_progress=None) -> JobOutcome:
         write_heartbeat(job_id, kind.name, "failed")
         return JobOutcome(None, f"{kind.failed} ({type(error).__name__}). It has been logged; try other settings.",
                           "0")
+    finally:  # also on SIGTERM (services/job_host.py raises SystemExit for it)
+        admission.release(job_id)
     write_heartbeat(job_id, kind.name, "done", **final_beat)
     return JobOutcome(key, words, "100")
+
+
+def wait_for_slot(job_id: str, kind: JobKind, set_progress) -> None:
+    """Wait in the queue (services/admission.py), telling the page the position and keeping
+    the "queued" heartbeat fresh so the watchdog knows the job is alive."""
+    last_beat = [0.0]
+
+    def on_wait(position: int) -> None:
+        now = time.time()
+        if now - last_beat[0] >= HEARTBEAT_S:
+            last_beat[0] = now
+            write_heartbeat(job_id, kind.name, "queued", position=position)
+        if set_progress is not None:
+            set_progress(kind.waiting(admission.wait_words(position)))
+
+    admission.wait_for_slot(job_id, on_wait)
 
 
 # ------------------------------------------------------------------------------------------
@@ -313,7 +522,8 @@ def train_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
 TRAIN = JobKind(name="train", what="training job", again="Press Train to start it again.",
                 not_understood="This training request was not understood; press Train again.",
                 failed="Training failed", cached_words="Opened the cached run for these settings.",
-                cached=cached_run, work=train_work)
+                cached=cached_run, work=train_work,
+                waiting=lambda words: ["0", words, LiveCurves().figure(1)])
 
 
 # ------------------------------------------------------------------------------------------
@@ -343,4 +553,4 @@ def sweep_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
 SWEEP = JobKind(name="sweep", what="seed sweep", again="Press “Sweep k seeds” to start it again.",
                 not_understood="This sweep request was not understood; press the button again.",
                 failed="The sweep failed", cached_words="Opened the cached sweep for these settings.",
-                cached=cached_sweep, work=sweep_work)
+                cached=cached_sweep, work=sweep_work, waiting=lambda words: ["0", words])

@@ -55,8 +55,9 @@ class Stack:
 
     def start_worker(self):
         self.worker = servers.start(
+            # as docker-compose.yml runs it (mingle and gossip on: the Redis-restart bug needs them)
             ["celery", "-A", "services.celery_app", "worker", "--loglevel=INFO", "--concurrency=1",
-             "--without-gossip", "--without-mingle", "-n", f"polyviz-test-{self.web_port}@%h"],
+             "-n", f"polyviz-test-{self.web_port}@%h"],
             env=self.env | {"OMP_NUM_THREADS": "1"}, log_name="celery")
         servers.wait_until(self._worker_ready, timeout=60, what="celery worker ready")
 
@@ -254,6 +255,43 @@ def test_a_killed_worker_is_reported_in_words_and_a_restarted_one_trains_again(s
 
     result = servers.wait_until(finished, timeout=120, interval=0.3, what="the job after the restart")
     assert any(value.get("data") == key for value in result.values())
+
+
+def test_after_a_redis_restart_the_worker_consumes_again_by_itself(stack):
+    """Redis restarted (same port, empty: no persistence here) under a running Celery worker:
+    with no manual step, the next job is picked up and finishes."""
+    from services import run_store as store
+
+    worker_pid = stack.worker.pid
+    servers.stop(stack.redis)
+    time.sleep(3)  # the worker notices the lost broker and starts reconnecting
+    stack.start_redis()
+    assert stack.worker.poll() is None and stack.worker.pid == worker_pid  # the same worker process
+    servers.wait_until(stack._worker_ready, timeout=60, what="the worker to answer again")
+    state = train_state(n=400, steps=300, seed=13, data_seed=13)
+    job, body, poll_url, _ = start_job(stack, state)
+    key = store.run_key(state.training_fields())
+
+    def finished():
+        return requests.post(poll_url, json=body, timeout=30).json().get("response")
+
+    result = servers.wait_until(finished, timeout=90, interval=0.5, what="a job after the Redis restart")
+    assert any(value.get("data") == key for value in result.values())
+
+
+def test_a_lost_job_ends_the_poll_with_the_lost_job_words(stack):
+    """A job whose worker was killed: the page's own poll ends with the words (not only the watchdog)."""
+    state = train_state(dataset="spiral", n=20000, width=64, depth=8, steps=20000, seed=6, data_seed=6, k=2)
+    job, body, poll_url, _ = start_job(stack, state)
+    servers.wait_until(lambda: requests.post(poll_url, json=body, timeout=30).json().get("progress"),
+                       timeout=60, interval=0.5, what="the job is running")
+    servers.stop(stack.worker, sig=signal.SIGKILL)
+    try:
+        result = servers.wait_until(lambda: requests.post(poll_url, json=body, timeout=30).json().get("response"),
+                                    timeout=STALE_S * 5, interval=1.0, what="the poll to end")
+        assert "stopped unexpectedly" in result["tr-status"]["children"]
+    finally:
+        stack.start_worker()
 
 
 # Keep this last in the module: it stops Redis.

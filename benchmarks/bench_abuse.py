@@ -1,0 +1,223 @@
+"""Abuse and soak of embedded-mode jobs through gunicorn (the Dockerfile's command), loopback only.
+
+abuse_*: 32 clients, each with its own session, press Train with maximal settings (n 20,000,
+width 64, depth 8, 20,000 steps) while 2 clients drag sliders; the most jobs seen running at
+once (ledger and live job processes) against the cap, and the sliders' p90 against idle.
+soak_*: 3 clients train small random runs back to back and 2 drag sliders for 10 minutes
+(1 with --quick); then every job must have answered (hung = a poll that never ended), the
+stopped server must leave no process behind, and the workers' memory growth is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import tempfile
+import threading
+import time
+import pathlib
+
+import psutil
+import requests
+
+from _util import metric
+
+CLIENTS = 32
+JOB_DEADLINE_S = 240  # a soak job whose poll has not ended by then is hung
+
+
+def p90(values):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(0.9 * len(values)))] if values else float("nan")
+
+
+def slider_load(url, scenarios, stop: threading.Event, latencies: list, seed: int):
+    rng = random.Random(seed)
+    session = requests.Session()
+    while not stop.is_set():
+        body = rng.choice(scenarios).body(rng)
+        start = time.perf_counter()
+        try:
+            session.post(url + "/_dash-update-component", json=body, timeout=30)
+        except requests.RequestException:
+            pass
+        latencies.append((time.perf_counter() - start) * 1000.0)
+        time.sleep(0.05)
+
+
+def sliders_during(url, scenarios, seconds, during=None):
+    stop, latencies = threading.Event(), []
+    threads = [threading.Thread(target=slider_load, args=(url, scenarios, stop, latencies, i)) for i in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        if during is None:
+            time.sleep(seconds)
+        else:
+            during(seconds)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    return latencies
+
+
+def job_processes(server) -> list[psutil.Process]:
+    """The job host's children: one per job process alive now."""
+    found = []
+    for host in server.job_host_pids():
+        try:
+            found += psutil.Process(host).children()
+        except psutil.Error:
+            pass
+    return found
+
+
+def running_in_ledger(server) -> int:
+    try:
+        entries = json.loads((server.data_dir / "jobs" / "admission.json").read_text())["entries"]
+    except (OSError, ValueError, KeyError):
+        return 0
+    return sum(1 for e in entries.values() if e.get("state") == "running")
+
+
+def worker_rss_mb(server) -> list[float]:
+    out = []
+    for child in psutil.Process(server.process.pid).children():
+        try:
+            if "gunicorn" in " ".join(child.cmdline()):
+                out.append(child.memory_info().rss / 2**20)
+        except psutil.Error:
+            pass
+    return out
+
+
+def leftovers(data_dir) -> list[int]:
+    """Processes still alive whose command line names this server's data directory (host, jobs)."""
+    left = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if str(data_dir) in " ".join(process.info["cmdline"] or []) and process.info["status"] != "zombie":
+                left.append(process.pid)
+        except psutil.Error:
+            pass
+    return left
+
+
+def stop_server(server) -> list[int]:
+    import servers
+
+    server.process.terminate()  # the master only, as a supervisor would
+    try:
+        server.process.wait(30)
+    except Exception:  # noqa: BLE001
+        servers.stop(server.process)
+    time.sleep(3)
+    left = leftovers(server.data_dir)
+    servers.stop(server.process)
+    for pid in left:  # never leave them running past the benchmark
+        try:
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            pass
+    return left
+
+
+def run(quick: bool):
+    import scenarios as scenario_module
+    from test_job_admission import Client, Server, state_of
+
+    import app
+
+    scenarios = scenario_module.slider_scenarios(app.server.test_client())
+    cap = os.cpu_count() or 1
+
+    # --- abuse: 32 clients with maximal settings ---------------------------------------------
+    server = Server(pathlib.Path(tempfile.mkdtemp(prefix="polyviz-abuse-")), POLYVIZ_MAX_JOBS=str(cap))
+    try:
+        idle = sliders_during(server.url, scenarios, 5 if quick else 15)
+        counts = {"accepted": 0, "refused": 0, "running_max": 0, "processes_max": 0}
+
+        def abuse(seconds):
+            def press(i):
+                client = Client(server)
+                answer = client.press_train(state_of(seed=1000 + i, n=20000, width=64, depth=8, steps=20000))
+                if "tr-train-job" not in answer:
+                    counts["refused"] += 1
+                    return
+                counts["accepted"] += 1
+                client.start_job(answer["tr-train-job"]["data"])
+
+            threads = [threading.Thread(target=press, args=(i,)) for i in range(CLIENTS)]
+            for t in threads:
+                t.start()
+            end = time.time() + seconds
+            while time.time() < end:
+                counts["running_max"] = max(counts["running_max"], running_in_ledger(server))
+                counts["processes_max"] = max(counts["processes_max"], len(job_processes(server)))
+                time.sleep(0.25)
+            for t in threads:
+                t.join()
+
+        during = sliders_during(server.url, scenarios, 15 if quick else 40, during=abuse)
+    finally:
+        left = stop_server(server)
+    # a waiting job has a process too (it waits for its slot); the cap is on running ones
+    yield metric("abuse_concurrent_jobs_max", counts["running_max"], "count", target=cap, cap=cap,
+                 accepted=counts["accepted"], refused=counts["refused"], job_processes_max=counts["processes_max"])
+    yield metric("idle_slider_p90_ms", p90(idle), "ms", requests=len(idle))
+    yield metric("abuse_slider_p90_ms", p90(during), "ms", target=round(2 * p90(idle), 1), requests=len(during),
+                 p50_ms=round(statistics.median(during), 1) if during else None)
+    yield metric("abuse_orphan_processes", len(left), "count", target=0)
+
+    # --- soak: 3 trainers, 2 slider clients ----------------------------------------------------
+    server = Server(pathlib.Path(tempfile.mkdtemp(prefix="polyviz-soak-")), POLYVIZ_MAX_JOBS=str(cap))
+    outcome = {"jobs": 0, "hung": 0, "lost": 0}
+    try:
+        rss_start = max(worker_rss_mb(server) or [0.0])
+        soak_end = time.time() + (60 if quick else 600)
+
+        def trainer(i):
+            rng = random.Random(i)
+            client = Client(server)
+            while time.time() < soak_end:
+                state = state_of(seed=rng.randrange(10**6), n=rng.randrange(300, 3000),
+                                 width=rng.choice([4, 8, 16, 32]), depth=rng.randrange(1, 5),
+                                 steps=rng.randrange(100, 1500))
+                answer = client.press_train(state)
+                if "tr-train-job" not in answer:
+                    time.sleep(1)
+                    continue
+                job = client.start_job(answer["tr-train-job"]["data"])
+                outcome["jobs"] += 1
+                deadline = time.time() + JOB_DEADLINE_S
+                result = None
+                while time.time() < deadline:
+                    result = job.poll()
+                    if result:
+                        break
+                    time.sleep(0.3)
+                if not result:
+                    outcome["hung"] += 1
+                elif "stopped unexpectedly" in json.dumps(result):
+                    outcome["lost"] += 1
+
+        def soak(_seconds):
+            threads = [threading.Thread(target=trainer, args=(i,)) for i in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        soak_sliders = sliders_during(server.url, scenarios, 0, during=soak)
+        rss_end = max(worker_rss_mb(server) or [0.0])
+    finally:
+        left = stop_server(server)
+    yield metric("soak_hung_jobs", outcome["hung"], "count", target=0, jobs=outcome["jobs"], lost=outcome["lost"],
+                 minutes=1 if quick else 10)
+    yield metric("soak_orphan_processes", len(left), "count", target=0)
+    yield metric("soak_worker_rss_growth_mb", rss_end - rss_start, "MB", target=50, start_mb=round(rss_start, 1),
+                 end_mb=round(rss_end, 1))
+    yield metric("soak_slider_p90_ms", p90(soak_sliders), "ms", requests=len(soak_sliders))
