@@ -72,6 +72,8 @@ import callbacks.sphere  # noqa: E402,F401
 import callbacks.stretch_fold  # noqa: E402,F401
 import callbacks.sweep  # noqa: E402,F401
 import callbacks.train  # noqa: E402,F401
+import callbacks.userdata  # noqa: E402,F401
+import callbacks.exports  # noqa: E402,F401
 
 # (layout module, its URL entry, name, title); the sphere page's entry reads a trained model
 # from the cache, so it lives with that page's callbacks.
