@@ -49,6 +49,8 @@ HASH_PATTERN = r"[0-9a-f]{40}"
 DRAW_RANGE = 1.2  # the drawing canvas spans [-DRAW_RANGE, DRAW_RANGE]^2
 
 _DELIMITERS = (",", "\t", ";")
+F32_MAX = float(np.finfo(np.float32).max)
+NOT_FINITE = "is not a finite number (NaN and infinity are not allowed; |x| must be below 3.4e38)"
 
 
 class UserDataError(ValueError):
@@ -221,82 +223,114 @@ def parse_csv(data: bytes | str) -> UserData:
                             f"(a binary file, not CSV)")
     first_line = text.split("\n", 1)[0]
     delimiter = next((d for d in _DELIMITERS if d in first_line), ",")
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"', strict=True)
-    header: list[str] | None = None
-    width = None
-    features: list[list[float]] = []
-    labels: list[str] = []
-    label_rows: list[int] = []
-    try:
-        for cells in reader:
-            row = reader.line_num
-            if not cells or all(not c.strip() for c in cells):
-                continue  # a blank line
-            if width is None:
-                width = len(cells)
-                if width - 1 not in FEATURE_COUNTS:
-                    raise UserDataError(f"row {row}: {width} columns; expected 3 or 4 (2 or 3 numeric feature "
-                                        f"columns, then the label column)")
-                if not any(_is_number(c.strip()) for c in cells[:-1]):
-                    header = [c.strip() for c in cells]
-                    continue
-            if len(cells) != width:
-                raise UserDataError(f"row {row}: {len(cells)} columns; every row needs {width}, like the first")
-            if len(features) >= MAX_ROWS:
-                raise UserDataError(f"row {row}: more than {MAX_ROWS:,} data rows; at most {MAX_ROWS:,} are allowed")
-            values = []
-            for index, cell in enumerate(cells[:-1]):
-                cell = cell.strip()
-                where = f"row {row}, {_column_name(index, header)}"
-                if not cell:
-                    raise UserDataError(f"{where}: missing value (every feature cell needs a number)")
-                try:
-                    value = float(cell)
-                except ValueError:
-                    raise UserDataError(f"{where}: {cell[:MAX_LABEL_CHARS]!r} is not a number") from None
-                if not math.isfinite(value) or not math.isfinite(np.float32(value)):
-                    raise UserDataError(f"{where}: {cell[:MAX_LABEL_CHARS]!r} is not a finite number "
-                                        f"(NaN and infinity are not allowed; |x| must be below 3.4e38)")
-                values.append(value)
-            label = cells[-1].strip()
-            if not label:
-                raise UserDataError(f"row {row}, {_column_name(width - 1, header)}: missing label")
-            if len(label) > MAX_LABEL_CHARS:
-                raise UserDataError(f"row {row}, {_column_name(width - 1, header)}: the label is longer than "
-                                    f"{MAX_LABEL_CHARS} characters")
-            features.append(values)
-            labels.append(label)
-            label_rows.append(row)
-    except csv.Error as error:
-        raise UserDataError(f"row {reader.line_num}: the CSV is malformed ({error})") from None
-    if not features:
+    rows, lines = _read_rows(text, delimiter)
+    if not rows:
+        raise UserDataError("the file has no data rows")
+    width, header = len(rows[0]), None
+    if width - 1 not in FEATURE_COUNTS:
+        raise UserDataError(f"row {lines[0]}: {width} columns; expected 3 or 4 (2 or 3 numeric feature columns, then "
+                            f"the label column)")
+    if not any(_is_number(cell.strip()) for cell in rows[0][:-1]):
+        header, rows, lines = [cell.strip() for cell in rows[0]], rows[1:], lines[1:]
+    if not rows:
         raise UserDataError("the file has no data rows" + (" (only a header)" if header else ""))
+    if len(rows) > MAX_ROWS:
+        raise UserDataError(f"row {lines[MAX_ROWS]}: more than {MAX_ROWS:,} data rows; at most {MAX_ROWS:,} are "
+                            f"allowed")
+    if len(set(map(len, rows))) > 1:
+        ragged = next(i for i, cells in enumerate(rows) if len(cells) != width)
+        raise UserDataError(f"row {lines[ragged]}: {len(rows[ragged])} columns; every row needs {width}, like the "
+                            f"first")
+    # Whole columns at once (NumPy parses each cell as float() does); on a failure the slow
+    # path names the first cell that is not a number.
+    cells_array = np.array(rows, dtype=str)
+    try:
+        X = cells_array[:, :-1].astype(np.float64)
+    except ValueError:
+        for cells, row in zip(rows, lines):
+            error = _cell_error(cells, row, header)
+            if error is not None:
+                raise error from None
+        raise UserDataError("a feature cell is not a number") from None
+    bad = ~(np.abs(X) <= F32_MAX)  # NaN, infinity, or too big for float32
+    if bad.any():
+        first, column = map(int, np.argwhere(bad)[0])  # row-major: the first row, then its first column
+        raise UserDataError(f"row {lines[first]}, {_column_name(column, header)}: "
+                            f"{rows[first][column].strip()[:MAX_LABEL_CHARS]!r} {NOT_FINITE}")
+    labels = np.strings.strip(cells_array[:, -1])
+    lengths = np.strings.str_len(labels)
+    bad = np.flatnonzero((lengths == 0) | (lengths > MAX_LABEL_CHARS))
+    if len(bad):
+        what = "missing label" if lengths[bad[0]] == 0 else f"the label is longer than {MAX_LABEL_CHARS} characters"
+        raise UserDataError(f"row {lines[bad[0]]}, {_column_name(width - 1, header)}: {what}")
+    label_rows = lines
     classes, y = _classes(labels, label_rows, width - 1, header)
     columns = tuple(header[:-1]) if header else tuple(f"x{i + 1}" for i in range(width - 1))
     columns = tuple((c or f"x{i + 1}")[:MAX_LABEL_CHARS] for i, c in enumerate(columns))
-    return make_user_data(np.array(features, dtype=np.float32), y, classes, columns, origin="upload")
+    return make_user_data(X.astype(np.float32), y, classes, columns, origin="upload")
 
 
-def _classes(labels: list[str], rows: list[int], label_index: int, header) -> tuple[tuple[str, ...], np.ndarray]:
+def _read_rows(text: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
+    """The non-blank rows of a CSV text and the line each ends on (a quoted field may span
+    lines). The csv module reads at C speed; rows are only walked in Python when needed."""
+    def reader():
+        return csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"', strict=True)
+
+    lines_read = reader()
+    try:
+        rows = list(lines_read)
+        if lines_read.line_num == len(rows):  # one row per line (the usual case): row i is line i + 1
+            lines = list(range(1, len(rows) + 1))
+        else:  # a quoted field spans lines: ask the reader where each row ends
+            lines_read, rows, lines = reader(), [], []
+            for cells in lines_read:
+                rows.append(cells)
+                lines.append(lines_read.line_num)
+    except csv.Error as error:
+        raise UserDataError(f"row {lines_read.line_num}: the CSV is malformed ({error})") from None
+    if [] in rows or 1 in set(map(len, rows)):  # blank (or whitespace-only) lines are skipped
+        keep = [i for i, cells in enumerate(rows) if len(cells) > 1 or (cells and cells[0].strip())]
+        rows, lines = [rows[i] for i in keep], [lines[i] for i in keep]
+    return rows, lines
+
+
+def _cell_error(cells: list[str], row: int, header) -> UserDataError | None:
+    """The error of the first feature cell of a row that is not a finite number (None: all
+    are)."""
+    for index, cell in enumerate(cells[:-1]):
+        cell = cell.strip()
+        where = f"row {row}, {_column_name(index, header)}"
+        if not cell:
+            return UserDataError(f"{where}: missing value (every feature cell needs a number)")
+        if not _is_number(cell):
+            return UserDataError(f"{where}: {cell[:MAX_LABEL_CHARS]!r} is not a number")
+        if not abs(float(cell)) <= F32_MAX:
+            return UserDataError(f"{where}: {cell[:MAX_LABEL_CHARS]!r} {NOT_FINITE}")
+    return None
+
+
+def _classes(labels: np.ndarray, rows: list[int], label_index: int, header) -> tuple[tuple[str, ...], np.ndarray]:
     """Class names in sorted order and each row's class index. Numbers sort as numbers
-    ("2" before "10", "1" and "1.0" the same class)."""
-    numeric = all(_is_number(label) and math.isfinite(float(label)) for label in labels)
-    keys = [float(label) for label in labels] if numeric else labels
+    ("2" before "10"; "1" and "1.0" are the same class)."""
+    texts, first_seen, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    texts = [str(t) for t in texts]
+    numeric = all(_is_number(t) and math.isfinite(float(t)) for t in texts)
+    keys = [float(t) for t in texts] if numeric else texts
     distinct = sorted(set(keys))
+    index = {key: i for i, key in enumerate(distinct)}
+    text_to_class = np.array([index[key] for key in keys], dtype=np.int64)
+    y = text_to_class[inverse.ravel()]
     where = _column_name(label_index, header)
     if len(distinct) > MAX_CLASSES:
-        # name the row where the (MAX_CLASSES + 1)-th distinct label first appears
-        seen: set = set()
-        for key, row in zip(keys, rows):
-            seen.add(key)
-            if len(seen) > MAX_CLASSES:
-                raise UserDataError(f"row {row}, {where}: an {MAX_CLASSES + 1}th class; allowed: {MIN_CLASSES} to "
-                                    f"{MAX_CLASSES} classes")
+        # the row where the (MAX_CLASSES + 1)-th distinct label first appears
+        first = np.full(len(distinct), len(y))
+        np.minimum.at(first, text_to_class, first_seen)
+        row = rows[int(np.sort(first)[MAX_CLASSES])]
+        raise UserDataError(f"row {row}, {where}: an {MAX_CLASSES + 1}th class; allowed: {MIN_CLASSES} to "
+                            f"{MAX_CLASSES} classes")
     if len(distinct) < MIN_CLASSES:
-        raise UserDataError(f"{where}: every row has the label {labels[0]!r}, so there is one class; "
+        raise UserDataError(f"{where}: every row has the label {str(labels[0])!r}, so there is one class; "
                             f"allowed: {MIN_CLASSES} to {MAX_CLASSES} classes")
-    index = {key: i for i, key in enumerate(distinct)}
-    y = np.array([index[key] for key in keys], dtype=np.int64)
     counts = np.bincount(y, minlength=len(distinct))
     for i, key in enumerate(distinct):
         if counts[i] < MIN_PER_CLASS:
