@@ -189,5 +189,6 @@ def render_data(data_hash, drawing, *args):
     spec = data_figure_spec(X, y, classes, title="Data")
     options = draw_options(classes)
     values = [option["value"] for option in options]
-    return spec, words, options, label if label in values else values[0]
+    # keep the chosen class while the data has it; else the data's first class
+    return spec, words, options, label if label in classes else values[0]
 

@@ -28,12 +28,17 @@ FORMAT_HELP = (f"CSV: 2 or 3 number columns, then a label column (numbers or wor
                f"a header row is optional. At most {MAX_ROWS:,} rows and {MAX_BYTES / 1e6:.0f} MB.")
 
 
+UPLOAD_STYLE = {"border": "1.5px dashed #9aa3b5", "borderRadius": "8px", "padding": "10px", "textAlign": "center",
+                "cursor": "pointer", "margin": "6px 0 4px", "fontSize": "13px"}
+
+
 def data_section(data_hash: str) -> html.Div:
     return html.Div([
         html.H4("Your data", className="subsection"),
         dcc.Input(id=DATA, type="hidden", value=data_hash),
         dcc.Upload(id=UPLOAD, children=html.Div(["Drop a CSV file here or ", html.A("choose one")]),
-                   className="upload", multiple=False, accept=".csv,.txt,.tsv,text/csv,text/plain"),
+                   className="upload", multiple=False, accept=".csv,.txt,.tsv,text/csv,text/plain",
+                   style=UPLOAD_STYLE),
         html.Div(FORMAT_HELP, className="control-help"),
         html.Div(id=DATA_ERROR, className="notice upload-error", role="alert", style={"display": "none"}),
         html.Div([
@@ -60,8 +65,9 @@ def export_buttons() -> html.Div:
         html.Button("Curves (.csv)", id=EXPORT_CURVES, className="secondary", n_clicks=0, disabled=True,
                     title="Loss and accuracy per evaluated step, train and test"),
         dcc.Dropdown(id=EXPORT_WHICH, value="boundary", clearable=False, searchable=False, className="export-which",
-                     options=[{"label": label, "value": key} for key, label in EXPORT_FIGURES.items()]),
+                     options=[{"label": label, "value": key} for key, label in EXPORT_FIGURES.items()],
+                     style={"width": "190px", "fontSize": "13px"}),
         html.Button("Figure (.html)", id=EXPORT_FIGURE, className="secondary", n_clicks=0, disabled=True,
                     title="The chosen figure as a standalone HTML page (opens offline)"),
         dcc.Download(id=EXPORT_DOWNLOAD),
-    ], className="export-row")
+    ], className="export-row", style={"display": "flex", "flexWrap": "wrap", "gap": "6px", "alignItems": "center"})

@@ -107,8 +107,8 @@ class UserData:
     def describe(self) -> str:
         """One line about the data, for the page."""
         counts = ", ".join(f"{name}: {count:,}" for name, count in zip(self.classes, self.class_counts))
-        what = "drawn" if self.origin == "drawn" else "uploaded"
-        return f"{self.n:,} {what} points, {self.dim} features, {len(self.classes)} classes ({counts})."
+        what = "points, some or all drawn" if self.origin == "drawn" else "uploaded points"
+        return f"{self.n:,} {what}, {self.dim} features, {len(self.classes)} classes ({counts})."
 
     # -- plain data (the cache never holds pickled objects) ----------------------------------
     def to_dict(self) -> dict:

@@ -56,13 +56,13 @@ def data_figure_spec(X, y, classes, *, title: str = "Your data", drawable: bool 
         if three_d:
             trace["z"] = f32(pts[:, 2])
         data.append(trace)
-    legend = dict(orientation="h", x=0.5, xanchor="center", y=-0.08, yanchor="top")
+    legend = dict(orientation="h", x=0.5, xanchor="center", y=-0.13, yanchor="top")  # below the tick labels
     if three_d:
         layout = base_layout(title, showlegend=True, legend=legend, margin=dict(l=0, r=0, t=36, b=8),
                              scene=dict(aspectmode="data"))
     else:
         x0, x1, y0, y1 = canvas_range(X)
-        layout = base_layout(title, showlegend=bool(classes), legend=legend, margin=dict(l=36, r=10, t=36, b=20),
+        layout = base_layout(title, showlegend=bool(classes), legend=legend, margin=dict(l=36, r=10, t=36, b=44),
                              xaxis=dict(range=[x0, x1], zeroline=False),
                              yaxis=dict(range=[y0, y1], zeroline=False, scaleanchor="x", scaleratio=1),
                              hovermode="closest", dragmode=False)
