@@ -30,7 +30,7 @@ from layouts.common import notice_items
 from polyviz import state as st
 from polyviz.pages import train as train_page
 from polyviz.pages.train import PRESETS, TrainState
-from services import admission, cache, jobs, run_store
+from services import admission, cache, data_store, jobs, run_store
 
 log = logging.getLogger("polyviz.train")
 
@@ -74,7 +74,10 @@ def clicked_seed(click) -> int | None:
 def sync_state(*args):
     controls, (link_notices, shown, running) = args[:N_CONTROLS], args[N_CONTROLS:]
     state, notices = train_page.state_from_controls(*controls)
-    notices = with_link_notices(notices, link_notices)
+    user = data_store.load_data(state.data) if state.data else None
+    state, more = train_page.with_data(state, user)
+    problem = train_page.training_problem(state, user)
+    notices = with_link_notices(notices + more + ([problem] if problem else []), link_notices)
     key = run_store.run_key(state.training_fields())
     try:
         run = run_store.load_run(key, required=True) or run_store.open_sweep_seed(state, required=True)
@@ -89,11 +92,10 @@ def sync_state(*args):
         hint = "Training is unavailable right now: the shared cache cannot be reached."
     elif cached:
         hint = "These settings were trained before: their results are shown."
-    elif running is True:
+    elif running is True or problem:
         hint = ""
     else:
-        hint = (f"Not in the cache with these settings (never trained, or expired): press Train "
-                f"({train_page.duration_words(state)}); the same settings train the same weights.")
+        hint = f"Not trained yet with these settings: press Train ({train_page.duration_words(state, user)})."
     stale = not cached and isinstance(shown, str) and shown != key
     return (notice_items(notices), st.to_query(state), key, result_key, sweep_key, hint,
             "panels results stale" if stale else "panels results")
@@ -127,6 +129,11 @@ def start_training(_clicks, click, *args):
     state, _ = st.validate(TrainState, raw)
     if seed is not no_update:
         origin = state.origin
+    user = data_store.load_data(state.data) if state.data else None
+    state, _ = train_page.with_data(state, user)
+    problem = train_page.training_problem(state, user)
+    if problem:  # in words, and no job
+        return no_update, no_update, problem, seed, origin, True, "0", no_update
     try:
         key = jobs.cached_run(state)
     except cache.CacheUnavailable:
@@ -209,7 +216,7 @@ def train_watchdog(_n, job):
 
 
 # -- results ----------------------------------------------------------------------------------
-def summary_children(run, state: TrainState) -> list:
+def summary_children(run, state: TrainState, split: tuple[int, int] | None = None) -> list:
     config = run.config
     act = ids.ACT_LABELS.get(config.activation, config.activation)
     arch = f" → {act} → ".join(f"Linear({i}→{o})" for o, i in config.layer_shapes())
@@ -223,12 +230,13 @@ def summary_children(run, state: TrainState) -> list:
     metrics = [html.B(f"{100 * acc:.1f} %" if acc is not None else "—"), " test accuracy · ",
                f"{100 * run.final_train_acc:.1f} % train · {run.steps_done:,} steps in "
                f"{run.elapsed_s:.2f} s. {trans}"]
+    n_train, n_test = split or (state.n_train, state.n - state.n_train)
+    data = "your data" if state.data else ids.DATASET_LABELS.get(state.dataset, state.dataset)
     children = [
         html.Div(metrics, className="summary-metrics"),
-        html.Div(f"{ids.DATASET_LABELS.get(state.dataset, state.dataset)} · {state.n_train:,} training / "
-                 f"{state.n - state.n_train:,} test points · {arch} · {config.param_count:,} parameters · seed "
-                 f"{state.seed}" + (f", as the {run.sweep_seeds}-seed sweep trained it (its stored model)"
-                                    if run.sweep_seeds else ""), className="summary-config"),
+        html.Div(f"{data} · {n_train:,} training / {n_test:,} test points · {arch} · {config.param_count:,} "
+                 f"parameters · seed {state.seed}" + (f", as the {run.sweep_seeds}-seed sweep trained it (its stored "
+                                                     f"model)" if run.sweep_seeds else ""), className="summary-config"),
     ]
     if run.status in ("non_finite", "time_limit"):
         children.append(html.Div(train_page.run_status(run), className="notice"))
@@ -271,8 +279,14 @@ def render_results(key, run_key):
         return ((no_update,) * 4 + ("This run is no longer in the cache: press Train to train it again.",
                                     [], True, no_update, no_update, no_update))
     state, _ = st.validate(TrainState, run.fields)
+    user = data_store.load_data(state.data) if state.data else None
+    if state.data and user is None:
+        return ((no_update,) * 4 + ("The data this run was trained on is no longer in the cache: upload or draw it "
+                                    "again.", [], True, no_update, no_update, no_update))
+    state, _ = train_page.with_data(state, user)
     try:
-        specs = train_page.run_figures(state, run)
+        data = train_page.load_data(state, user)
+        specs = train_page.run_figures(state, run, data, user)
     except Exception:  # a damaged record: say so, train again
         log.exception("cached run %s could not be drawn", key)
         return ((no_update,) * 4 + ("This run's cached record could not be read: press Train to train it again.",
@@ -280,7 +294,7 @@ def render_results(key, run_key):
     full_key = run_store.key_from_id(key)
     stale = isinstance(run_key, str) and run_key != full_key
     return (specs["curves"], specs["boundary"], specs["animation"], specs["checkpoints"],
-            summary_children(run, state), sphere_links(full_key, run.config.depth, run.config.width, run.query), False,
+            summary_children(run, state, (len(data[2]), len(data[3]))), sphere_links(full_key, run.config.depth, run.config.width, run.query), False,
             full_key, "panels results stale" if stale else "panels results",
             "The results below are for earlier settings; press Train for these." if stale else no_update)
 

@@ -26,6 +26,7 @@ from polyviz.pages.train import (
     state_from_link,
 )
 
+from . import userdata as data_ids
 from .common import GRAPH_CONFIG, control, copy_link, log_slider, notices_box
 
 PATH = "/train"
@@ -36,7 +37,7 @@ DEPTH, WIDTH, ACT, EPS, LR = "tr-depth", "tr-width", "tr-act", "tr-log-eps", "tr
 STEPS, BATCH, SEED, K, ORIGIN, GROUPS = "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups"
 # field -> widget id, in CONTROL_FIELDS order (the order callbacks receive the values in)
 CONTROL_IDS = dict(zip(CONTROL_FIELDS, (DATASET, NOISE, N, DATA_SEED, RATIO, DEPTH, WIDTH, ACT, EPS, LR, STEPS, BATCH,
-                                        SEED, K, ORIGIN, GROUPS)))
+                                        SEED, K, ORIGIN, GROUPS, data_ids.DATA)))
 PRESET_PREFIX, PRESET_TEXT = "tr-preset-", "tr-preset-text"
 TRAIN, CANCEL, PROGRESS, STATUS, HINT = "tr-train", "tr-cancel", "tr-progress", "tr-status", "tr-hint"
 SWEEP, SWEEP_CANCEL, SWEEP_PROGRESS, SWEEP_STATUS = "tr-sweep", "tr-sweep-cancel", "tr-sweep-progress", "tr-sweep-status"
@@ -97,6 +98,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             control("Train ratio", number_box(RATIO, state.ratio, 0.1, 0.9, 0.05), "0.1 to 0.9", RATIO),
             control("Data seed", number_box(DATA_SEED, state.data_seed, 0, SEED_MAX), control_id=DATA_SEED),
         ], className="row3"),
+        data_ids.data_section(state.data),
     ]
     model_controls = [
         html.H3("Model", className="section"),
@@ -198,6 +200,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             html.Div([
                 html.Button("Download model (.zip)", id=DOWNLOAD_BUTTON, className="secondary", n_clicks=0,
                             disabled=True, title="model.safetensors + model.json: load with polyviz.models.load_model"),
+                data_ids.export_buttons(),
                 html.Div(id=LINKS, className="sphere-links"),
             ], className="summary-actions"),
         ],

@@ -36,7 +36,7 @@ from polyviz.figures.train import training_curves_spec
 from polyviz.pages import train as train_page
 from polyviz.pages.train import TrainState
 from polyviz.records import SweepRecord, TrainedRun
-from services import admission, cache, run_store
+from services import admission, cache, data_store, run_store
 
 log = logging.getLogger("polyviz.jobs")
 
@@ -511,7 +511,12 @@ def train_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
                                                       progress_text(step, total, metrics, elapsed),
                                                       live.figure(total)])
 
-    result, _data = train_page.train_for_state(state, on_progress)
+    user = data_store.load_data(state.data, required=True) if state.data else None
+    state, _ = train_page.with_data(state, user)
+    problem = train_page.training_problem(state, user)
+    if problem:  # the page refuses these before a job starts; a replayed payload gets the same words
+        return None, problem, {}
+    result, _data = train_page.train_for_state(state, on_progress, user)
     key = run_store.run_key(state.training_fields())
     run = TrainedRun.from_result(result, key=key, query=st.to_query(state), fields=state.training_fields(),
                                  data=state.data_source, status="time_limit" if reporter.budget_hit else None)
@@ -542,7 +547,12 @@ def sweep_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
             percent(step, total), f"Sweeping {state.k} seeds… step {step:,} / {total:,} · mean loss "
                                   f"{metrics.get('train_loss', float('nan')):.4f} · {elapsed:.1f} s"])
 
-    sweep = train_page.sweep_for_state(state, on_progress)
+    user = data_store.load_data(state.data, required=True) if state.data else None
+    state, _ = train_page.with_data(state, user)
+    problem = train_page.training_problem(state, user)
+    if problem:
+        return None, problem, {}
+    sweep = train_page.sweep_for_state(state, on_progress, user)
     key = run_store.sweep_key(state.sweep_fields())
     record = SweepRecord.from_result(sweep, key=key, fields=state.sweep_fields(),
                                      status="time_limit" if reporter.budget_hit else None)

@@ -166,11 +166,11 @@ def test_cross_field_rules(mods):
 
 def test_callback_validates_its_payload(mods):
     cb, ids, _store, _services = mods
-    controls = ["cube", "x", 10**9, -3, 7, 50, 100, "sigmoid", "nan", 99, 10**6, -1, None, 1000, "both", 0]
+    controls = ["cube", "x", 10**9, -3, 7, 50, 100, "sigmoid", "nan", 99, 10**6, -1, None, 1000, "both", 0, "../etc/passwd"]
     notices, query, key, *_ = cb.sync_state(*controls, None, None, None)
     text = " ".join(texts(notices))
     for field in ("dataset =", "noise =", "n =", "data_seed =", "ratio =", "depth =", "width =", "act =", "eps =",
-                  "lr =", "steps =", "batch =", "k =", "origin =", "groups ="):
+                  "lr =", "steps =", "batch =", "k =", "origin =", "groups =", "data ="):
         assert field in text, field
     assert "n=20000" in query and "width=64" in query and key.startswith("polyviz-1:train-run:")
 
@@ -245,8 +245,8 @@ def test_a_non_finite_loss_stops_the_run_with_words(mods, monkeypatch):
 
     real = train_page.load_data
 
-    def poisoned(state):
-        Xtr, Xte, ytr, yte = real(state)
+    def poisoned(state, user=None):
+        Xtr, Xte, ytr, yte = real(state, user)
         Xtr = Xtr.copy()
         Xtr[0, 0] = np.nan
         return Xtr, Xte, ytr, yte
@@ -304,9 +304,9 @@ def test_jobs_leave_the_process_wide_torch_thread_count_alone(mods, monkeypatch)
     seen, calls = [], []
     real = train_page.train_for_state
 
-    def spy(state, on_progress=None):
+    def spy(state, on_progress=None, user=None):
         seen.append(torch.get_num_threads())
-        return real(state, on_progress)
+        return real(state, on_progress, user)
 
     state, _ = st.validate(TrainState, {"n": 100, "steps": 20, "seed": 3})
     mods[3].cache.delete(mods[2].run_key(state.training_fields()))

@@ -24,6 +24,7 @@ from polyviz.models import ACTIVATIONS, ModelConfig
 from polyviz.records import SWEEP_CHECKPOINT_BUDGET, DataSource
 from polyviz.training import PRESETS as LIB_PRESETS
 from polyviz.training import TrainConfig, seed_sweep, train
+from polyviz.userdata import HASH_PATTERN, UserData
 
 # ------------------------------------------------------------------------------------------
 # limits and state
@@ -41,6 +42,11 @@ LR_RANGE = (1e-4, 1.0)
 # numbers per buffer. This bound keeps a sweep's memory near 200 MB.
 SWEEP_BUDGET = 16_000_000
 ORIGINS = ("run", "sweep")
+# The most classes the training engine trains (binary logistic loss). When the engine gains
+# multiclass softmax (issue 12, lane i-engine), raise this to polyviz.userdata.MAX_CLASSES.
+ENGINE_CLASSES = 2
+DATA_FORM = ("40 hexadecimal digits (the content hash of uploaded or drawn data), or empty for the built-in "
+             "data sets")
 
 
 def train_budget_s() -> float:
@@ -76,6 +82,8 @@ class TrainState:
     # program differs from a single run's, which near a plateau can change the outcome)
     origin: str = st.choice("run", ORIGINS, label="origin")
     groups: int = st.integer(1, 1, MAX_WIDTH, label="groups")  # group_layernorm only
+    # your own data (uploaded or drawn), by content hash; empty: the built-in data set above
+    data: str = st.text("", f"({HASH_PATTERN})?", label="data", describe=DATA_FORM, max_len=40)
 
     @property
     def n_train(self) -> int:
@@ -83,7 +91,8 @@ class TrainState:
 
     def checked(self):
         """Cross-field rules: layernorm needs width >= 2, a minibatch fits the training set,
-        and a sweep stays within its memory bound."""
+        and a sweep stays within its memory bound (the rules that need your data itself are
+        :func:`with_data`)."""
         state, notices = self, []
         # lr and eps travel through log sliders: 3 significant digits keep them exact on the way back
         state = dataclasses.replace(state, lr=float(f"{state.lr:.3g}"), eps=float(f"{state.eps:.3g}"))
@@ -99,7 +108,8 @@ class TrainState:
             state = dataclasses.replace(state, groups=best)
         if state.act != "group_layernorm" and state.groups != 1:
             state = dataclasses.replace(state, groups=1)  # only grouped LN has groups: one key per model
-        if state.batch > state.n_train:
+        # with your own data, n is only known once the data is loaded: with_data checks the batch
+        if not state.data and state.batch > state.n_train:
             notices.append(f"batch = {state.batch} is more than the {state.n_train} training points (allowed: "
                            f"0 = full batch, or 1 to {state.n_train}); using 0 (full batch).")
             state = dataclasses.replace(state, batch=0)
@@ -118,10 +128,15 @@ class TrainState:
 
     def training_fields(self) -> dict:
         """Everything that decides a training run's result (the cache key's content): k only
-        matters for a seed taken from a sweep."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "k"}
+        matters for a seed taken from a sweep. With your own data, its hash replaces the
+        built-in data set's fields (data_seed and ratio still choose the split)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("k", "data")}
         if self.origin == "sweep":
             fields["k"] = self.k
+        if self.data:
+            for name in ("dataset", "noise", "n"):
+                fields.pop(name)
+            fields["data"] = self.data
         return fields
 
     def sweep_fields(self) -> dict:
@@ -135,7 +150,42 @@ class TrainState:
 
     @property
     def data_source(self) -> DataSource:
+        if self.data:  # name "user-data:<hash>": the model file says which data it was trained on
+            return DataSource(name=f"user-data:{self.data}", n=self.n, noise=0.0, seed=self.data_seed,
+                              train_ratio=self.ratio)
         return DataSource(name=self.dataset, n=self.n, noise=self.noise, seed=self.data_seed, train_ratio=self.ratio)
+
+
+def with_data(state: TrainState, user: UserData | None) -> tuple[TrainState, list[str]]:
+    """The state's rules that need your data itself (the state holds only its hash): n is
+    its number of points, and a minibatch must fit its training split."""
+    if not state.data or user is None:
+        return state, []
+    state, notices = dataclasses.replace(state, n=min(max(user.n, 4), MAX_N)), []
+    train_count = len(load_data(state, user)[0]) if user.training_problem() is None else user.n
+    if state.batch > train_count:
+        notices.append(f"batch = {state.batch} is more than the {train_count} training points of your data "
+                       f"(allowed: 0 = full batch, or 1 to {train_count}); using 0 (full batch).")
+        state = dataclasses.replace(state, batch=0)
+    state, more = state.checked()
+    return state, notices + more
+
+
+def training_problem(state: TrainState, user: UserData | None) -> str | None:
+    """Why the state's data cannot be trained on (in words), or None."""
+    if not state.data:
+        return None
+    if user is None:
+        return (f"The data of this link (data = {state.data[:10]}…) is no longer in the cache, so there is "
+                f"nothing to train on: upload or draw it again.")
+    problem = user.training_problem()
+    if problem:
+        return problem
+    if len(user.classes) > ENGINE_CLASSES:
+        return (f"Your data has {len(user.classes)} classes; training here handles {ENGINE_CLASSES} classes "
+                f"(binary) until multiclass training arrives, so it cannot be trained yet. Keep two classes "
+                f"to train on it.")
+    return None
 
 
 # ------------------------------------------------------------------------------------------
@@ -166,7 +216,7 @@ PRESETS = {
 
 # The page's controls in the order their widget values arrive; eps and lr sit on log10 sliders.
 CONTROL_FIELDS = ("dataset", "noise", "n", "data_seed", "ratio", "depth", "width", "act", "eps", "lr", "steps",
-                  "batch", "seed", "k", "origin", "groups")
+                  "batch", "seed", "k", "origin", "groups", "data")
 LOG_FIELDS = ("eps", "lr")
 
 
@@ -213,14 +263,24 @@ CURVE_EVALS = 300  # test evaluations per run
 PROGRESS_EVERY = 10  # steps between the library's progress calls
 
 
-def load_data(state: TrainState):
-    """(X_train, X_test, y_train, y_test) of the state's data set and split."""
-    X, y = make_dataset(state.dataset, state.n, state.noise, state.data_seed)
+def load_data(state: TrainState, user: UserData | None = None):
+    """(X_train, X_test, y_train, y_test) of the state's data and split. With ``state.data``
+    set, ``user`` is that data (from services.data_store.load_data(state.data))."""
+    if state.data:
+        if user is None or user.content_hash != state.data:
+            raise ValueError(f"data = {state.data!r} needs the UserData with that content hash")
+        X, y = user.X, user.y
+    else:
+        X, y = make_dataset(state.dataset, state.n, state.noise, state.data_seed)
     return train_test_split(X, y, state.ratio, state.data_seed)
 
 
-def model_config(state: TrainState) -> ModelConfig:
-    return ModelConfig(in_dim=dataset_dim(state.dataset), width=state.width, depth=state.depth,
+def input_dim(state: TrainState, user: UserData | None = None) -> int:
+    return user.dim if state.data and user is not None else dataset_dim(state.dataset)
+
+
+def model_config(state: TrainState, user: UserData | None = None) -> ModelConfig:
+    return ModelConfig(in_dim=input_dim(state, user), width=state.width, depth=state.depth,
                        activation=state.act, eps=state.eps, groups=state.groups)
 
 
@@ -232,20 +292,22 @@ def train_config(state: TrainState, checkpoints: bool = True) -> TrainConfig:
                        progress_every=PROGRESS_EVERY)
 
 
-def train_for_state(state: TrainState, on_progress=None):
-    """Train the state's model on its data, as the page's job does. Returns (result, data)."""
-    data = load_data(state)
+def train_for_state(state: TrainState, on_progress=None, user: UserData | None = None):
+    """Train the state's model on its data, as the page's job does. Returns (result, data).
+    ``user``: the data of ``state.data`` when it is set."""
+    data = load_data(state, user)
     Xtr, Xte, ytr, yte = data
-    return train(model_config(state), train_config(state), Xtr, ytr, Xte, yte, on_progress=on_progress), data
+    return (train(model_config(state, user), train_config(state), Xtr, ytr, Xte, yte, on_progress=on_progress),
+            data)
 
 
-def sweep_for_state(state: TrainState, on_progress=None):
+def sweep_for_state(state: TrainState, on_progress=None, user: UserData | None = None):
     """Seeds 0 .. k-1 of the state's set-up in one batched sweep, as the page's sweep job does.
     It keeps a single run's checkpoints for every seed while seeds x checkpoints x parameters
     stays within the sweep record's budget (fewer beyond it), so a seed opened from the sweep
     (origin = sweep) has its scrubber too."""
-    Xtr, Xte, ytr, yte = load_data(state)
-    model = model_config(state)
+    Xtr, Xte, ytr, yte = load_data(state, user)
+    model = model_config(state, user)
     tc = train_config(state, checkpoints=True)
     room = SWEEP_CHECKPOINT_BUDGET // (state.k * model.param_count)
     if room < CHECKPOINTS + 1:
@@ -255,18 +317,18 @@ def sweep_for_state(state: TrainState, on_progress=None):
                       keep_checkpoints=True)
 
 
-def estimated_seconds(state: TrainState) -> float:
+def estimated_seconds(state: TrainState, user: UserData | None = None) -> float:
     """A rough training time on one core: a fixed cost per step (the network is tiny, so
     per-operation overhead dominates) plus a cost per multiply-add of the hidden layers.
     Measured on the spiral preset (~60 µs/step) and on n = 20,000, width 64, depth 8
     (~55 ms/step); doubled to stay on the safe side."""
     batch = state.batch or state.n_train
-    work = batch * state.width * (state.width * (state.depth - 1) + dataset_dim(state.dataset) + 2)
+    work = batch * state.width * (state.width * (state.depth - 1) + input_dim(state, user) + 2)
     return 2.0 * state.steps * (60e-6 + 1.2e-10 * work)
 
 
-def duration_words(state: TrainState) -> str:
-    seconds = estimated_seconds(state)
+def duration_words(state: TrainState, user: UserData | None = None) -> str:
+    seconds = estimated_seconds(state, user)
     budget = train_budget_s()
     if seconds > budget:
         return (f"about {seconds / 60:.0f} min, more than the {budget / 60:.0f}-minute limit of one run, which "
@@ -319,11 +381,11 @@ def placeholder_figure(text: str, title: str = "") -> dict:
     return dict(data=[], layout=layout)
 
 
-def run_figures(state: TrainState, run, data=None) -> dict:
+def run_figures(state: TrainState, run, data=None, user: UserData | None = None) -> dict:
     """The page's figure specs (what the browser receives) for a run: a
     :class:`polyviz.records.TrainedRun` or a :class:`polyviz.training.TrainResult`. ``data``:
-    the state's split when already at hand."""
-    Xtr, Xte, ytr, yte = load_data(state) if data is None else data
+    the state's split when already at hand; ``user``: the data of ``state.data``."""
+    Xtr, Xte, ytr, yte = load_data(state, user) if data is None else data
     params, transitions = run.params, list(run.phase_transitions)
     keep = subsample(ytr, BOUNDARY_POINTS, seed=1)
     keep_test = subsample(yte, BOUNDARY_POINTS // 3, seed=2)
