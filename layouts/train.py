@@ -206,7 +206,9 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
                                       "coloured by the prediction.", 420, "The decision boundary appears here."),
             figure_card(FIG_ANIM, "Each layer's activations embedded in 3-D, interpolated linearly from layer to "
                                   "layer (▶ plays, the slider jumps to a layer), then one turn. The green plane "
-                                  "is the output layer's decision plane.", 480,
+                                  "is the output layer's decision plane; for a layer wider than 3 the vertical "
+                                  "axis is the output layer's direction (the rest: principal axes), so every "
+                                  "point is drawn on the side the model puts it on.", 480,
                         "The layer-by-layer animation appears here."),
             figure_card(FIG_CKPT, "The last hidden layer at checkpoints during training: scrub across a phase "
                                   "transition to see the fold happen.", 480, "The training-time scrubber appears here."),
