@@ -281,3 +281,15 @@ def test_seed_sweep_figure_carries_seeds():
     assert sorted(seeds) == [5, 6, 7, 9]
     assert any(t.type == "histogram" for t in fig.data)
     json.loads(fig.to_json())
+
+
+def test_every_frame_says_whether_the_plane_is_drawn(spiral):
+    """A mesh3d frame with no vertices keeps its old triangles in WebGL (issue 9.3, checked in
+    tests/test_browser_train.py): each frame hides the plane or draws its four corners."""
+    result, (Xtr, _, ytr, _) = spiral
+    spec = interpolation_animation_spec(result, Xtr, ytr, frames_per_step=3, rotation_frames=4, max_points=200)
+    shown = [(f["data"][2]["visible"], len(decode(f["data"][2]["x"]))) for f in spec["frames"]]
+    assert shown == [(False, 0)] * 6 + [(True, 4)] * 5  # input, layer 1, then layer 2 and its turn
+    assert spec["data"][2]["visible"] is False
+    ckpt = checkpoint_embedding_figure(result, Xtr, ytr, max_points=100, layer=0)  # layer 1: no plane
+    assert {f.data[2].visible for f in ckpt.frames} == {False}
