@@ -290,5 +290,11 @@ def apply_preset(*_clicks):
     return (*[v for name, v in values.items() if name != "k"], PRESETS[key]["text"])
 
 
+@callback(Output(ids.EXPLAIN, "children"), Input(ids.DATASET, "value"), prevent_initial_call=True)
+def explain_dataset(dataset):
+    """The explanation follows the chosen data set (the layout starts from the same answer)."""
+    return ids.explanation(dataset if isinstance(dataset, str) else "spiral")
+
+
 # -- browser-side ------------------------------------------------------------------------------
 sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY)
