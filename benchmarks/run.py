@@ -3,6 +3,8 @@
 Each ``benchmarks/bench_*.py`` module defines ``run(quick: bool)`` that yields dicts with
 those keys (extra keys such as "target" are allowed). ``--quick`` keeps the whole run
 within about a minute; ``--only NAME`` runs the modules whose name contains NAME.
+Modules that set ``NEEDS_BROWSER = True`` (bench_browser: headless Chromium, a few minutes)
+run only with ``--browser``, and never with ``--quick``.
 """
 
 from __future__ import annotations
@@ -25,12 +27,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter runs (about a minute in all)")
     parser.add_argument("--only", default="", help="run only modules whose name contains this")
+    parser.add_argument("--browser", action="store_true",
+                        help="also run the browser benchmarks (headless Chromium; skipped with --quick)")
     args = parser.parse_args(argv)
     failures = 0
     for path in sorted(HERE.glob("bench_*.py")):
         if args.only and args.only not in path.stem:
             continue
         module = importlib.import_module(path.stem)
+        if getattr(module, "NEEDS_BROWSER", False) and (args.quick or not args.browser):
+            reason = "--quick" if args.quick else "no --browser"
+            print(f"skipping {path.stem} ({reason})", file=sys.stderr)
+            continue
         try:
             for record in module.run(quick=args.quick):
                 print(json.dumps(record), flush=True)

@@ -76,7 +76,7 @@ def sync_state(*args):
     notices = with_link_notices(notices, link_notices)
     key = run_store.run_key(state.training_fields())
     try:
-        run = run_store.load_run(key, required=True)
+        run = run_store.load_run(key, required=True) or run_store.open_sweep_seed(state, required=True)
         available = True
     except cache.CacheUnavailable:
         run, available = None, False
@@ -102,6 +102,7 @@ def sync_state(*args):
     Output(ids.RESULT_KEY, "data", allow_duplicate=True),
     Output(ids.STATUS, "children", allow_duplicate=True),
     Output(ids.SEED, "value", allow_duplicate=True),
+    Output(ids.ORIGIN, "value", allow_duplicate=True),
     Output(ids.TRAIN_WATCHDOG, "disabled", allow_duplicate=True),
     Output(ids.PROGRESS, "value", allow_duplicate=True),
     Output(ids.HINT, "children", allow_duplicate=True),
@@ -114,24 +115,28 @@ def sync_state(*args):
 def start_training(_clicks, click, *args):
     controls, shown = args[:N_CONTROLS], args[N_CONTROLS]
     raw = train_page.raw_controls(*controls)
-    seed = no_update
+    seed = origin = no_update
     if triggered_id() == ids.FIG_SWEEP:
         seed = clicked_seed(click)
         if seed is None:
-            return (no_update,) * 7
+            return (no_update,) * 8
         raw["seed"] = seed
+        raw["origin"] = "sweep"  # the model whose numbers the sweep showed, not a retrained one
     state, _ = st.validate(TrainState, raw)
+    if seed is not no_update:
+        origin = state.origin
     try:
         key = jobs.cached_run(state)
     except cache.CacheUnavailable:
-        return no_update, no_update, jobs.UNAVAILABLE, seed, True, "0", no_update
+        return no_update, no_update, jobs.UNAVAILABLE, seed, origin, True, "0", no_update
     if key is not None:
-        return (no_update, key if key != shown else no_update, "Opened the cached run for these settings.", seed,
-                True, "100", no_update)
+        words = (f"Opened seed {state.seed} as the {state.k}-seed sweep trained it (its stored weights and "
+                 f"curves)." if state.origin == "sweep" else "Opened the cached run for these settings.")
+        return no_update, key if key != shown else no_update, words, seed, origin, True, "100", no_update
     job = jobs.new_job(state, "train")
     if not jobs.write_heartbeat(job["id"], "train", "queued"):
-        return no_update, no_update, jobs.UNAVAILABLE, seed, True, "0", no_update
-    return job, no_update, "Starting…", seed, False, "0", ""
+        return no_update, no_update, jobs.UNAVAILABLE, seed, origin, True, "0", no_update
+    return job, no_update, "Starting…", seed, origin, False, "0", ""
 
 
 @callback(
@@ -207,7 +212,8 @@ def summary_children(run, state: TrainState) -> list:
         html.Div(metrics, className="summary-metrics"),
         html.Div(f"{ids.DATASET_LABELS.get(state.dataset, state.dataset)} · {state.n_train:,} training / "
                  f"{state.n - state.n_train:,} test points · {arch} · {config.param_count:,} parameters · seed "
-                 f"{state.seed}", className="summary-config"),
+                 f"{state.seed}" + (f", as the {run.sweep_seeds}-seed sweep trained it (its stored model)"
+                                    if run.sweep_seeds else ""), className="summary-config"),
     ]
     if run.status in ("non_finite", "time_limit"):
         children.append(html.Div(train_page.run_status(run), className="notice"))

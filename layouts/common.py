@@ -19,6 +19,14 @@ def notice_items(notices: list[str]) -> list:
     return [html.Div(text, className="notice") for text in notices]
 
 
+def number_box(cid: str, value, **extra) -> dcc.Input:
+    """A number entry that sends whatever number is typed. No min, max or step: a browser
+    marks a number outside them as invalid and Dash's Input then sends None, which the page
+    cannot tell from an empty box, so a typed 7 would fall back to the default silently. The
+    range is polyviz.state's: the callback clamps it with a notice, exactly as for a URL."""
+    return dcc.Input(id=cid, type="number", value=value, step="any", debounce=True, className="num", **extra)
+
+
 def control(label: str, component, help_text: str | None = None, control_id: str | None = None) -> html.Div:
     children = [html.Label(label, className="control-label", htmlFor=control_id)]
     children.append(component)

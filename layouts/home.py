@@ -20,11 +20,14 @@ PARTS = [
     ("/train", "3 · Toy classifiers",
      "Width-3 networks whose only non-linearity is u_ε solve a spiral and a folded sphere. Train one live, "
      "watch the phase transition, and play the layer-by-layer animation that folds the data apart."),
+    ("/transformer", "4 · Real transformers",
+     "The MLP layers of a real checkpoint (MiniLM, offline) on the LayerNorm sphere: how many neuron boundaries a "
+     "real token crosses when it rotates towards another, is scaled, or has a direction added."),
 ]
 
 
 PREVIEWS = {"/stretch-fold": previews.stretch_preview, "/sphere": previews.arcs_preview,
-            "/train": previews.spiral_preview}
+            "/train": previews.spiral_preview, "/transformer": previews.crossings_preview}
 
 
 @functools.lru_cache(maxsize=None)  # deterministic and a few KB: computed once per process
@@ -47,7 +50,7 @@ def layout(**_query) -> html.Div:
                     html.H1("See what normalisation does to a network's geometry"),
                     html.P(
                         "polyviz turns three arguments from interpretability research into pictures you can play "
-                        "with. Every view is a link: the URL holds every control, so sharing it reopens exactly "
+                        "with, and measures them on a real transformer's weights. Every view is a link: the URL holds every control, so sharing it reopens exactly "
                         "what you see. The same figures come from the Python library, "
                         "polyviz.figures, in a notebook.",
                         className="lede",

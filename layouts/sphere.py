@@ -18,7 +18,7 @@ from polyviz.pages.sphere import DIMS, K_RANGE, KMAX_RANGE, LAYERS, NEURONS, NO_
 from polyviz.pages.sphere import random_note, readout_words, where_inputs_live
 from polyviz.words import plural
 
-from .common import GRAPH_CONFIG, control, copy_link, graph_card, notices_box
+from .common import GRAPH_CONFIG, control, copy_link, graph_card, notices_box, number_box
 
 PATH = "/sphere"
 SOURCE_OPTIONS = [{"label": " random layer", "value": "random"},
@@ -210,8 +210,7 @@ def page(state: SphereState, notices: list[str], view: LayerView) -> html.Div:
             control("Bias scale", _slider(BSCALE, 0.0, 2.0, 0.05, state.bscale, {0: "0", 0.5: "0.5", 1: "1", 2: "2"},
                                           disabled=locked),
                     "b ~ N(0, scale²). With 0 every boundary is a great circle.", BSCALE),
-            control("Seed", dcc.Input(id=SEED, type="number", value=state.seed, min=0, step=1, debounce=True,
-                                      className="num", disabled=controls["seed_locked"]),
+            control("Seed", number_box(SEED, state.seed, disabled=controls["seed_locked"]),
                     "Of the random layer (and of the random readout).", SEED),
         ], id=RANDOM_BOX, style=random_box_style(not locked)),
     ]
@@ -236,13 +235,13 @@ def page(state: SphereState, notices: list[str], view: LayerView) -> html.Div:
     controls = html.Div(
         [
             html.H2("Polytopes on the LayerNorm sphere"),
+            notices_box(shown_notices, NOTICES),  # at the top of the controls, where the user looks
             html.P(["A layer ", html.B("act(W x + b)"), " cuts space into polytopes. LayerNorm puts every input "
                     "on a sphere, so only the pieces of that sphere matter — and scaling a direction never "
                     "leaves its piece."], className="lede"),
             *layer_widgets,
             *direction_controls,
             copy_link(COPY),
-            notices_box(shown_notices, NOTICES),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
             dcc.Store(id=LINK_NOTICES, data=notices),

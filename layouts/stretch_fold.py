@@ -9,7 +9,7 @@ from polyviz import state as st
 from polyviz.pages.stretch_fold import PRESETS, T_RANGE, StretchFoldState
 from polyviz.stretch_fold import DISTRIBUTIONS
 
-from .common import control, copy_link, graph_card, log_slider, notices_box
+from .common import control, copy_link, graph_card, log_slider, notices_box, number_box
 
 PATH = "/stretch-fold"
 
@@ -33,13 +33,13 @@ def layout(**query) -> html.Div:
 
 def page(state: StretchFoldState, notices: list[str]) -> html.Div:
     affine_inputs = [
-        control(name, dcc.Input(id=cid, type="number", value=getattr(state, name), step=0.1, min=-5, max=5,
-                                debounce=True, className="num"), control_id=cid)
+        control(name, number_box(cid, getattr(state, name)), control_id=cid)
         for name, cid in AFFINE_IDS.items()
     ]
     controls = html.Div(
         [
             html.H2("Stretch & fold"),
+            notices_box(notices, NOTICES),  # at the top of the controls, where the user looks
             html.P(["Every panel shows ", html.B("u_ε(T_t(x))"), ": an affine map T_t followed by the "
                     "core of LayerNorm, u_ε(x) = x / √(|x|² + ε). Move t and watch the circle bunch up "
                     "(stretch) or fold over (shift)."], className="lede"),
@@ -52,8 +52,8 @@ def page(state: StretchFoldState, notices: list[str]) -> html.Div:
                          {"label": " shift u(x+t, y)", "value": "shift"},
                          {"label": " affine", "value": "affine"}])),
             html.Div(
-                [html.Div("T_t(x) = x + t((A − I)x + c): t = 0 is the identity, t = 1 is A x + c.",
-                          className="control-help"),
+                [html.Div("T_t(x) = x + t((A − I)x + c): t = 0 is the identity, t = 1 is A x + c. "
+                          "Each entry from −5 to 5.", className="control-help"),
                  html.Div(affine_inputs, className="affine-grid")],
                 id=AFFINE_BOX, className="affine-box", style={"display": "block" if state.op == "affine" else "none"},
             ),
@@ -70,10 +70,8 @@ def page(state: StretchFoldState, notices: list[str]) -> html.Div:
                                          tooltip={"placement": "bottom"}), control_id=N),
             control("Input", dcc.RadioItems(id=DIST, value=state.dist, inline=True, className="radio",
                                             options=[{"label": f" {d}", "value": d} for d in DISTRIBUTIONS])),
-            control("Seed (disc sampling)", dcc.Input(id=SEED, type="number", value=state.seed, min=0,
-                                                      step=1, debounce=True, className="num"), control_id=SEED),
+            control("Seed (disc sampling)", number_box(SEED, state.seed), control_id=SEED),
             copy_link(COPY),
-            notices_box(notices, NOTICES),
             html.Div(
                 [
                     html.H3("What you are seeing"),
@@ -86,8 +84,10 @@ $$\mathrm{LN}(x)=\sqrt{n}\;u_{n\varepsilon}\big(x-\bar x\big),\qquad u_\varepsil
 **Stretch.** $u_\varepsilon(tx, y)$: as $t$ grows every point with $x>0$ heads to $(1,0)$ and every
 point with $x<0$ to $(-1,0)$ — a soft $\operatorname{sign}(x)$.
 
-**Fold.** $u_\varepsilon(x+t, y)$: points with $x<-t$ cross the origin and come back on the other
-side. The $y$-output becomes a soft $|x|$: extremes of $x$ land together.
+**Fold.** $u_\varepsilon(x+t, y)$: once $t>1$ the shifted circle no longer goes round the origin, so
+its image is an arc traced twice. The $x$-output becomes a soft $|x|$: on the unit circle it is
+$(x+t)/\sqrt{1+2tx+t^2+\varepsilon}$, for $t=2$ and $\varepsilon\to0$ it is $(x+2)/\sqrt{5+4x}$,
+equal to 1 at both extremes $x=\pm1$ and lowest ($\sqrt3/2$) at $x=-\tfrac12$: extremes of $x$ land together.
 
 In 1-D, $u_\varepsilon(x)=x/\sqrt{x^2+\varepsilon}$ is a sigmoid. On the 2-D surface, the cliff
 near the origin has width $\sim\sqrt\varepsilon$: a shifted circle that straddles it makes the

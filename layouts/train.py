@@ -33,10 +33,10 @@ PATH = "/train"
 # Component ids, so the callbacks module and the tests use the same names.
 DATASET, NOISE, N, DATA_SEED, RATIO = "tr-dataset", "tr-noise", "tr-n", "tr-data-seed", "tr-ratio"
 DEPTH, WIDTH, ACT, EPS, LR = "tr-depth", "tr-width", "tr-act", "tr-log-eps", "tr-log-lr"
-STEPS, BATCH, SEED, K = "tr-steps", "tr-batch", "tr-seed", "tr-k"
+STEPS, BATCH, SEED, K, ORIGIN, GROUPS = "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups"
 # field -> widget id, in CONTROL_FIELDS order (the order callbacks receive the values in)
 CONTROL_IDS = dict(zip(CONTROL_FIELDS, (DATASET, NOISE, N, DATA_SEED, RATIO, DEPTH, WIDTH, ACT, EPS, LR, STEPS, BATCH,
-                                        SEED, K)))
+                                        SEED, K, ORIGIN, GROUPS)))
 PRESET_PREFIX, PRESET_TEXT = "tr-preset-", "tr-preset-text"
 TRAIN, CANCEL, PROGRESS, STATUS, HINT = "tr-train", "tr-cancel", "tr-progress", "tr-status", "tr-hint"
 SWEEP, SWEEP_CANCEL, SWEEP_PROGRESS, SWEEP_STATUS = "tr-sweep", "tr-sweep-cancel", "tr-sweep-progress", "tr-sweep-status"
@@ -59,8 +59,8 @@ EXPLAIN = "tr-explain"  # the explanation of the chosen data set
 WATCHDOG_MS = 5000
 DATASET_LABELS = {"spiral": "spiral", "octant_sphere": "octant sphere (3-D)", "circle": "circle", "xor": "xor",
                   "gauss": "gauss", "moons": "moons"}
-ACT_LABELS = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "relu": "ReLU", "gelu": "GELU",
-              "tanh": "tanh"}
+ACT_LABELS = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "group_layernorm": "grouped LN",
+              "dyt": "DyT", "relu": "ReLU", "gelu": "GELU", "tanh": "tanh", "none": "none (linear)"}
 
 
 def layout(preset=None, **query) -> html.Div:
@@ -110,8 +110,16 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             control("Width", number_box(WIDTH, state.width, 1, MAX_WIDTH), f"1 to {MAX_WIDTH}", WIDTH),
             control("Seed", number_box(SEED, state.seed, 0, SEED_MAX), "initialisation", SEED),
         ], className="row2"),
+        control("Seed's model", dcc.RadioItems(id=ORIGIN, value=state.origin, className="radio", options=[
+            {"label": " trained on its own", "value": "run"},
+            {"label": " as the seed sweep trained it", "value": "sweep"}]),
+                "A seed opened from the sweep is the sweep's own stored model (its weights and curves). Trained "
+                "on its own, the same seed rounds differently in float32 and can leave a plateau at another "
+                "step, or stay on it.", ORIGIN),
         control("ε (log scale)", log_slider(EPS, state.eps, -8, 0, 0.1, decimals=4),
-                "Used by u_ε, LayerNorm and RMSNorm.", EPS),
+                "Used by u_ε, LayerNorm, RMSNorm and grouped LN.", EPS),
+        control("Groups", number_box(GROUPS, state.groups, 1, MAX_WIDTH),
+                "Grouped LN only: LayerNorm over this many equal groups of neurons (each of at least 2).", GROUPS),
     ]
     train_controls = [
         html.H3("Training", className="section"),

@@ -17,6 +17,13 @@ Activations (``eps`` applies to the first three):
 * ``layernorm``: (x - mean) / sqrt(var + eps), no affine (the next Linear absorbs it);
   equals sqrt(n) * u_{n*eps}(x - mean(x))
 * ``rmsnorm``: x / sqrt(mean(x^2) + eps), no affine; equals sqrt(n) * u_{n*eps}(x)
+* ``group_layernorm``: LayerNorm over each of ``groups`` equal groups of consecutive
+  neurons (torch's ``nn.GroupNorm(groups, width, affine=False)`` on (N, width)); groups = 1
+  is ``layernorm``
+* ``dyt``: Dynamic Tanh, tanh(alpha * x) with one learnable scalar alpha per hidden layer
+  (initialised to :data:`DYT_ALPHA0`); the alphas sit after all Linear blocks in the flat
+  tensor (:func:`dyt_alpha_view`)
+* ``none``: the identity (a linear network, as a baseline)
 * ``relu``, ``gelu`` (exact, erf), ``tanh``
 """
 
@@ -31,8 +38,9 @@ from torch import nn
 
 from polyviz.geometry import layer_norm, u_eps
 
-ACTIVATIONS = ("u_eps", "layernorm", "rmsnorm", "relu", "gelu", "tanh")
-NORM_ACTIVATIONS = ("u_eps", "layernorm", "rmsnorm")
+ACTIVATIONS = ("u_eps", "layernorm", "rmsnorm", "group_layernorm", "dyt", "relu", "gelu", "tanh", "none")
+NORM_ACTIVATIONS = ("u_eps", "layernorm", "rmsnorm", "group_layernorm")
+DYT_ALPHA0 = 0.5  # DyT's default initial alpha (Zhu et al. 2025)
 
 MAX_IN_DIM = 64
 MAX_WIDTH = 256
@@ -46,7 +54,8 @@ class ModelConfig:
 
     in_dim in [1, 64]; width in [1, 256] (>= 2 for layernorm); depth (hidden layers) in
     [0, 16]; activation one of :data:`ACTIVATIONS`; eps in (0, 10] (used by the normalising
-    activations, ignored by the others).
+    activations, ignored by the others); groups in [1, width] (group_layernorm only: it must
+    divide width into groups of at least 2 neurons).
     """
 
     in_dim: int = 2
@@ -54,6 +63,7 @@ class ModelConfig:
     depth: int = 2
     activation: str = "u_eps"
     eps: float = 1e-5
+    groups: int = 1
 
     def __post_init__(self) -> None:
         self.validate()
@@ -77,6 +87,14 @@ class ModelConfig:
         self.eps = eps
         if self.activation == "layernorm" and self.width < 2 and self.depth > 0:
             raise ValueError(f"width must be >= 2 for layernorm (a centred 1-vector is 0), got {self.width}")
+        g = self.groups
+        if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or not 1 <= g <= MAX_WIDTH:
+            raise ValueError(f"groups must be an integer in [1, {MAX_WIDTH}], got {g!r}")
+        self.groups = int(g)
+        if self.activation == "group_layernorm" and self.depth > 0 and (
+                self.width % self.groups or self.width // self.groups < 2):
+            raise ValueError(f"groups must divide width = {self.width} into groups of at least 2 neurons "
+                             f"(group_layernorm), got {self.groups}")
 
     # -- shapes -------------------------------------------------------------------------
     def layer_shapes(self) -> list[tuple[int, int]]:
@@ -90,8 +108,18 @@ class ModelConfig:
         return self.depth + 1
 
     @property
-    def param_count(self) -> int:
+    def linear_param_count(self) -> int:
+        """Parameters of the Linear layers (the first part of the flat tensor)."""
         return sum(o * (i + 1) for o, i in self.layer_shapes())
+
+    @property
+    def extra_param_count(self) -> int:
+        """Parameters after the Linear layers: one DyT alpha per hidden layer."""
+        return self.depth if self.activation == "dyt" else 0
+
+    @property
+    def param_count(self) -> int:
+        return self.linear_param_count + self.extra_param_count
 
     # -- serialisation ------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -136,6 +164,12 @@ def layer_views(config: ModelConfig, flat: torch.Tensor) -> list[torch.Tensor]:
     return views
 
 
+def dyt_alpha_view(config: ModelConfig, flat: torch.Tensor) -> torch.Tensor:
+    """The DyT alphas (..., depth) of a flat (..., P) tensor (empty for other activations)."""
+    start = config.linear_param_count
+    return flat[..., start : start + config.extra_param_count]
+
+
 def init_params(config: ModelConfig, seed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """PyTorch's default Linear initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b,
     drawn layer by layer (W then b) from ``torch.Generator().manual_seed(seed)`` in float64
@@ -150,12 +184,28 @@ def init_params(config: ModelConfig, seed: int, dtype: torch.dtype = torch.float
         b = torch.rand(out, generator=gen, dtype=torch.float64) * (2 * bound) - bound
         view[:, :-1] = w
         view[:, -1] = b
+    dyt_alpha_view(config, flat).fill_(DYT_ALPHA0)
     return flat.to(dtype)
 
 
 # -- activations (reference, differentiable) ----------------------------------------------
-def apply_activation(name: str, z: torch.Tensor, eps: float) -> torch.Tensor:
-    """The activation over the last dimension, as plain differentiable torch ops."""
+def group_layer_norm(z: torch.Tensor, groups: int, eps: float) -> torch.Tensor:
+    """LayerNorm over each of ``groups`` equal groups of consecutive entries of the last
+    dimension (no affine), as plain differentiable torch ops."""
+    shape = z.shape
+    zg = z.reshape(*shape[:-1], groups, shape[-1] // groups)
+    return layer_norm(zg, eps).reshape(shape)
+
+
+def apply_activation(name: str, z: torch.Tensor, eps: float, groups: int = 1, alpha=None) -> torch.Tensor:
+    """The activation over the last dimension, as plain differentiable torch ops (``alpha``:
+    DyT's scalar, a tensor broadcasting against z's leading dimensions)."""
+    if name == "none":
+        return z
+    if name == "dyt":
+        return torch.tanh(alpha * z)
+    if name == "group_layernorm":
+        return group_layer_norm(z, groups, eps)
     if name == "u_eps":
         return u_eps(z, eps)
     if name == "layernorm":
@@ -181,11 +231,13 @@ def forward(config: ModelConfig, flat: torch.Tensor, X: torch.Tensor, return_act
     h = X
     acts = []
     views = layer_views(config, flat)
+    alphas = dyt_alpha_view(config, flat)
     for index, a in enumerate(views):
         w, b = a[..., :-1], a[..., -1]
         h = torch.matmul(h, w.transpose(-1, -2)) + b.unsqueeze(-2)
         if index < len(views) - 1:
-            h = apply_activation(config.activation, h, config.eps)
+            alpha = alphas[..., index, None, None] if config.activation == "dyt" else None
+            h = apply_activation(config.activation, h, config.eps, config.groups, alpha)
             acts.append(h)
     logits = h.squeeze(-1)
     return (logits, acts) if return_activations else logits
@@ -263,8 +315,25 @@ class UEps(nn.Module):
         return f"eps={self.eps:g}"
 
 
-def _activation_module(config: ModelConfig) -> nn.Module:
+class DyT(nn.Module):
+    """Dynamic Tanh without its affine (the next Linear absorbs it): tanh(alpha * x)."""
+
+    def __init__(self, alpha0: float = DYT_ALPHA0, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.alpha = nn.Parameter(torch.full((1,), float(alpha0), dtype=dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.alpha * x)
+
+
+def _activation_module(config: ModelConfig, dtype: torch.dtype = torch.float32) -> nn.Module:
     name, eps, width = config.activation, config.eps, config.width
+    if name == "none":
+        return nn.Identity()
+    if name == "dyt":
+        return DyT(dtype=dtype)
+    if name == "group_layernorm":
+        return nn.GroupNorm(config.groups, width, eps=eps, affine=False)
     if name == "u_eps":
         return UEps(eps)
     if name == "layernorm":
@@ -288,6 +357,7 @@ def build_module(config: ModelConfig, params: torch.Tensor | MLPParams | None = 
         raise ValueError(f"params must have shape ({config.param_count},), got {tuple(flat.shape)}")
     modules: list[nn.Module] = []
     views = layer_views(config, flat.detach())
+    alphas = dyt_alpha_view(config, flat.detach())
     for index, ((out, inp), a) in enumerate(zip(config.layer_shapes(), views)):
         lin = nn.Linear(inp, out, dtype=flat.dtype)
         with torch.no_grad():
@@ -295,7 +365,11 @@ def build_module(config: ModelConfig, params: torch.Tensor | MLPParams | None = 
             lin.bias.copy_(a[:, -1])
         modules.append(lin)
         if index < len(views) - 1:
-            modules.append(_activation_module(config))
+            act = _activation_module(config, flat.dtype)
+            if isinstance(act, DyT):
+                with torch.no_grad():
+                    act.alpha.copy_(alphas[index : index + 1])
+            modules.append(act)
     seq = nn.Sequential(*modules)
     seq.polyviz_config = config  # lets params_from_module find the config again
     return seq
@@ -314,4 +388,9 @@ def params_from_module(module: nn.Module, config: ModelConfig | None = None) -> 
     for lin, view in zip(linears, layer_views(config, flat)):
         view[:, :-1] = lin.weight.detach()
         view[:, -1] = lin.bias.detach()
+    dyts = [m for m in module.modules() if isinstance(m, DyT)]
+    if len(dyts) != config.extra_param_count:
+        raise ValueError(f"module has {len(dyts)} DyT layers, config needs {config.extra_param_count}")
+    for index, m in enumerate(dyts):
+        dyt_alpha_view(config, flat)[index] = m.alpha.detach()[0]
     return MLPParams(config, flat)

@@ -9,7 +9,9 @@ pages, processes and the cache.
   cache and the /train page's download (:meth:`TrainedRun.model_zip`) all go through them.
 * :class:`TrainedRun`: a finished training run of the /train page (model, curves,
   checkpoints, how it ended); the sphere page reads trained layers from it.
-* :class:`SweepRecord`: the per-seed outcome of a seed sweep.
+* :class:`SweepRecord`: the per-seed outcome of a seed sweep, with each seed's final weights,
+  curves and (within a size budget) checkpoints, so that opening a seed shows the very model
+  the sweep measured (:meth:`SweepRecord.seed_run`), not a retrained one.
 
 ``to_dict`` gives plain data only (str, int, float, None, bytes, and lists and dicts of
 them), never a pickled object; ``from_dict`` checks what it reads and raises ValueError for
@@ -25,17 +27,23 @@ import json
 import math
 import pathlib
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from polyviz.models import MLPParams, ModelConfig, _as_params, build_module, params_from_module
 from polyviz.training.config import TrainConfig
+from polyviz.training.sweep import SweepResult
 
 MODEL_FORMAT = "polyviz-mlp-1"
-RUN_FORMAT = "polyviz-train-run-2"
-SWEEP_FORMAT = "polyviz-seed-sweep-2"
+RUN_FORMAT = "polyviz-train-run-3"
+SWEEP_FORMAT = "polyviz-seed-sweep-3"
+# A sweep record keeps at most this many checkpoint numbers (seeds x checkpoints x
+# parameters, float32): 4,000,000 is 16 MB before compression. Larger sweeps keep fewer.
+SWEEP_CHECKPOINT_BUDGET = 4_000_000
 
 
 # ------------------------------------------------------------------------------------------
@@ -188,7 +196,8 @@ class TrainedRun:
     page's training-relevant fields (the content of the key). ``history`` (float32 curves,
     see :class:`polyviz.training.TrainResult`), ``checkpoints`` ({step: flat float32
     parameters}). ``status``: the library's status, or "time_limit" when the server's time
-    budget stopped it.
+    budget stopped it. ``sweep_seeds``: 0 for a run trained on its own; k when this is one
+    seed of a k-seed sweep, exactly as the sweep trained it (see :meth:`SweepRecord.seed_run`).
     """
 
     key: str
@@ -208,6 +217,7 @@ class TrainedRun:
     final_train_loss: float
     final_train_acc: float
     final_test_acc: float | None
+    sweep_seeds: int = 0
 
     @property
     def config(self) -> ModelConfig:
@@ -215,7 +225,7 @@ class TrainedRun:
 
     @classmethod
     def from_result(cls, result, *, key: str, query: str, fields: dict, data: DataSource,
-                    status: str | None = None) -> "TrainedRun":
+                    status: str | None = None, sweep_seeds: int = 0) -> "TrainedRun":
         """The record of a :class:`polyviz.training.TrainResult` (its curves as float32)."""
         history = {name: _array(_bytes(result.history[name], dtype), dtype) for name, dtype in HISTORY_FIELDS.items()}
         return cls(
@@ -227,7 +237,7 @@ class TrainedRun:
             status=str(status or result.status), message=str(result.message), steps_done=int(result.steps_done),
             elapsed_s=float(result.elapsed_s), time_to_target_s=_optional_float(result.time_to_target_s),
             final_train_loss=float(result.final_train_loss), final_train_acc=float(result.final_train_accuracy),
-            final_test_acc=_optional_float(result.final_test_accuracy),
+            final_test_acc=_optional_float(result.final_test_accuracy), sweep_seeds=int(sweep_seeds),
         )
 
     # -- the model file ----------------------------------------------------------------------
@@ -238,7 +248,8 @@ class TrainedRun:
                    "time_to_target_s": self.time_to_target_s, "final_train_loss": self.final_train_loss,
                    "final_train_accuracy": self.final_train_acc, "final_test_accuracy": self.final_test_acc,
                    "phase_transitions": list(self.phase_transitions)}
-        return {"source": "polyviz /train", "query": self.query, "data": self.data.to_dict(),
+        source = "polyviz /train" + (f" (seed of a {self.sweep_seeds}-seed sweep)" if self.sweep_seeds else "")
+        return {"source": source, "query": self.query, "data": self.data.to_dict(),
                 "train": self.train_config.to_dict(), "metrics": metrics}
 
     def model_zip(self) -> bytes:
@@ -267,7 +278,7 @@ class TrainedRun:
             "phase_transitions": list(self.phase_transitions), "status": self.status, "message": self.message,
             "steps_done": self.steps_done, "elapsed_s": self.elapsed_s, "time_to_target_s": self.time_to_target_s,
             "final_train_loss": self.final_train_loss, "final_train_acc": self.final_train_acc,
-            "final_test_acc": self.final_test_acc,
+            "final_test_acc": self.final_test_acc, "sweep_seeds": self.sweep_seeds,
         }
 
     @classmethod
@@ -291,7 +302,7 @@ class TrainedRun:
                 message=str(data["message"]), steps_done=int(data["steps_done"]),
                 elapsed_s=float(data["elapsed_s"]), time_to_target_s=_optional_float(data["time_to_target_s"]),
                 final_train_loss=float(data["final_train_loss"]), final_train_acc=float(data["final_train_acc"]),
-                final_test_acc=_optional_float(data["final_test_acc"]),
+                final_test_acc=_optional_float(data["final_test_acc"]), sweep_seeds=int(data["sweep_seeds"]),
             )
         except ValueError:
             raise
@@ -302,11 +313,48 @@ class TrainedRun:
 # ------------------------------------------------------------------------------------------
 # a seed sweep
 # ------------------------------------------------------------------------------------------
+def _packed(a, dtype: str) -> bytes:
+    """Little-endian bytes of an array, zlib-compressed (accuracy curves shrink ~10x)."""
+    return zlib.compress(_bytes(a, dtype), 6)
+
+
+def _unpacked(data, dtype: str, shape: tuple) -> np.ndarray:
+    if not isinstance(data, (bytes, bytearray)):
+        raise ValueError("expected bytes")
+    # the size is known from the shape: refuse anything that inflates beyond it
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = zlib.decompressobj().decompress(bytes(data), size + 1)
+    if len(raw) != size:
+        raise ValueError(f"expected {size} bytes for shape {shape}, got {len(raw)}")
+    return _array(raw, dtype).reshape(shape)
+
+
+def thin_checkpoints(steps, seeds: int, params: int, budget: int = SWEEP_CHECKPOINT_BUDGET) -> list[int]:
+    """The checkpoint steps a sweep record keeps: all of them when seeds x steps x params
+    fits the budget, else evenly thinned (the first and last stay), else none."""
+    steps = sorted(int(s) for s in steps)
+    room = budget // max(1, seeds * params)
+    if len(steps) <= room:
+        return steps
+    if room < 2:
+        return []
+    picks = np.unique(np.round(np.linspace(0, len(steps) - 1, room)).astype(int))
+    return [steps[i] for i in picks]
+
+
 @dataclass
 class SweepRecord:
     """The per-seed outcome of a seed sweep (arrays in seed order; NaN accuracy for a seed
     whose loss became non-finite; -1 for no transition / never diverged). ``train_config``
-    as trained (its ``steps`` scales the sweep figure)."""
+    as trained (its ``steps`` scales the sweep figure).
+
+    It also keeps what opening one seed needs (:meth:`seed_run`): the model config, each
+    seed's final float32 weights ``flat`` (K, P), its curves ``history`` (``train_loss`` and
+    ``train_acc`` (K, steps_done + 1), ``test_step`` (E,), ``test_loss``/``test_acc`` (K, E)),
+    its phase transitions, and checkpoints {step: (K, P)} thinned to
+    :data:`SWEEP_CHECKPOINT_BUDGET`. These are the sweep's own numbers: a seed opened from a
+    sweep has exactly the accuracy and transition step the sweep reported.
+    """
 
     key: str
     fields: dict
@@ -318,19 +366,60 @@ class SweepRecord:
     diverged_step: np.ndarray
     elapsed_s: float
     status: str
+    model_config: ModelConfig
+    flat: np.ndarray
+    history: dict[str, np.ndarray]
+    phase_transitions: list[list[int]]
+    checkpoints: dict[int, np.ndarray]
+    steps_done: int
+    message: str
 
     @classmethod
     def from_result(cls, sweep, *, key: str, fields: dict, status: str | None = None) -> "SweepRecord":
         """The record of a :class:`polyviz.training.SweepResult`."""
+        K, P = sweep.flat.shape
+        kept = thin_checkpoints(sweep.checkpoints, K, P)
+        history = {name: np.asarray(sweep.history[name], dtype=np.dtype(dtype))
+                   for name, dtype in HISTORY_FIELDS.items() if name != "step"}
         return cls(key=key, fields=dict(fields), train_config=sweep.train_config,
                    seeds=np.asarray(sweep.seeds, dtype=np.int64),
                    final_train_acc=np.asarray(sweep.final_train_acc, dtype=np.float64),
                    final_test_acc=np.asarray(sweep.final_test_acc, dtype=np.float64),
                    transition_step=np.asarray(sweep.transition_step, dtype=np.int64),
                    diverged_step=np.asarray(sweep.diverged_step, dtype=np.int64),
-                   elapsed_s=float(sweep.elapsed_s), status=str(status or sweep.status))
+                   elapsed_s=float(sweep.elapsed_s), status=str(status or sweep.status),
+                   model_config=sweep.model_config, flat=sweep.flat.detach().numpy().astype(np.float32),
+                   history=history, phase_transitions=[[int(t) for t in tr] for tr in sweep.phase_transitions],
+                   checkpoints={s: np.asarray(sweep.checkpoints[s], dtype=np.float32) for s in kept},
+                   steps_done=int(sweep.steps_done), message=str(sweep.message))
+
+    def seed_index(self, seed: int) -> int | None:
+        where = np.flatnonzero(self.seeds == int(seed))
+        return int(where[0]) if len(where) else None
+
+    def seed_run(self, seed: int, *, key: str, query: str, fields: dict, data: DataSource) -> TrainedRun | None:
+        """Seed ``seed`` of this sweep as a :class:`TrainedRun` (None when it was not swept):
+        the sweep's own weights, curves, checkpoints and phase transitions."""
+        index = self.seed_index(seed)
+        if index is None:
+            return None
+        steps = np.arange(self.history["train_loss"].shape[1], dtype=np.int64)
+        result = SweepResult(
+            model_config=self.model_config, train_config=self.train_config, seeds=self.seeds,
+            final_train_acc=self.final_train_acc, final_test_acc=self.final_test_acc,
+            transition_step=self.transition_step, phase_transitions=self.phase_transitions,
+            diverged_step=self.diverged_step, history={"step": steps, **self.history},
+            flat=torch.from_numpy(self.flat.copy()), status=self.status, elapsed_s=self.elapsed_s,
+            checkpoints=self.checkpoints, steps_done=self.steps_done, message=self.message,
+        ).seed_result(index)
+        status = self.status if self.status == "time_limit" and result.status != "non_finite" else None
+        return TrainedRun.from_result(result, key=key, query=query, fields=fields, data=data, status=status,
+                                      sweep_seeds=len(self.seeds))
 
     def to_dict(self) -> dict:
+        steps = sorted(self.checkpoints)
+        K, P = self.flat.shape
+        ckpt = np.stack([self.checkpoints[s] for s in steps]) if steps else np.zeros((0, K, P), np.float32)
         return {
             "format": SWEEP_FORMAT, "key": self.key, "fields": dict(self.fields),
             "train_config": self.train_config.to_dict(), "seeds": [int(s) for s in self.seeds],
@@ -339,27 +428,45 @@ class SweepRecord:
             "transition_step": [int(s) for s in self.transition_step],
             "diverged_step": [int(s) for s in self.diverged_step],
             "elapsed_s": self.elapsed_s, "status": self.status,
+            "model": self.model_config.to_dict(), "flat": _packed(self.flat, "f4"),
+            "history_steps": int(self.history["train_loss"].shape[1]), "n_evals": len(self.history["test_step"]),
+            "history": {name: _packed(self.history[name], HISTORY_FIELDS[name]) for name in self.history},
+            "phase_transitions": [list(tr) for tr in self.phase_transitions],
+            "checkpoints": {"steps": steps, "flat": _packed(ckpt, "f4")},
+            "steps_done": self.steps_done, "message": self.message,
         }
 
     @classmethod
     def from_dict(cls, data) -> "SweepRecord":
         _check_format(data, SWEEP_FORMAT)
         try:
+            seeds = np.asarray([int(s) for s in data["seeds"]], dtype=np.int64)
+            model = ModelConfig.from_dict(data["model"])
+            K, P, T, E = len(seeds), model.param_count, int(data["history_steps"]), int(data["n_evals"])
+            shapes = {"train_loss": (K, T), "train_acc": (K, T), "test_step": (E,), "test_loss": (K, E),
+                      "test_acc": (K, E)}
+            steps = [int(s) for s in data["checkpoints"]["steps"]]
+            ckpt = _unpacked(data["checkpoints"]["flat"], "f4", (len(steps), K, P))
             record = cls(
                 key=str(data["key"]), fields=dict(data["fields"]),
-                train_config=TrainConfig.from_dict(data["train_config"]),
-                seeds=np.asarray([int(s) for s in data["seeds"]], dtype=np.int64),
+                train_config=TrainConfig.from_dict(data["train_config"]), seeds=seeds,
                 final_train_acc=_floats(data["final_train_acc"]), final_test_acc=_floats(data["final_test_acc"]),
                 transition_step=np.asarray([int(s) for s in data["transition_step"]], dtype=np.int64),
                 diverged_step=np.asarray([int(s) for s in data["diverged_step"]], dtype=np.int64),
-                elapsed_s=float(data["elapsed_s"]), status=str(data["status"]),
+                elapsed_s=float(data["elapsed_s"]), status=str(data["status"]), model_config=model,
+                flat=_unpacked(data["flat"], "f4", (K, P)),
+                history={name: _unpacked(data["history"][name], HISTORY_FIELDS[name], shape)
+                         for name, shape in shapes.items()},
+                phase_transitions=[[int(t) for t in tr] for tr in data["phase_transitions"]],
+                checkpoints={s: ckpt[i].copy() for i, s in enumerate(steps)},
+                steps_done=int(data["steps_done"]), message=str(data["message"]),
             )
         except ValueError:
             raise
         except Exception as error:
             raise ValueError(f"damaged {SWEEP_FORMAT} record ({type(error).__name__}: {error})") from None
         lengths = {len(record.seeds), len(record.final_train_acc), len(record.final_test_acc),
-                   len(record.transition_step), len(record.diverged_step)}
+                   len(record.transition_step), len(record.diverged_step), len(record.phase_transitions)}
         if len(lengths) != 1:
             raise ValueError(f"damaged {SWEEP_FORMAT} record: per-seed lists of different lengths")
         return record

@@ -139,7 +139,9 @@ def _coerce(name: str, spec: Spec, raw: Any) -> tuple[Any, str | None]:
     notice = None
     if clamped != value:
         shown = _fmt(value) if math.isfinite(value) else str(value)
-        notice = f"{label} = {shown} is out of range (allowed: {spec.allowed()}); using {_fmt(clamped)}."
+        inside = spec.lo <= value <= spec.hi  # then only the rounding to an integer changed it
+        problem = "is not an integer" if inside else "is out of range"
+        notice = f"{label} = {shown} {problem} (allowed: {spec.allowed()}); using {_fmt(clamped)}."
     return clamped, notice
 
 
@@ -186,13 +188,34 @@ def to_query(state) -> str:
     return urlencode(pairs)
 
 
-def from_query(cls, query: str | dict):
-    """Parse a query string (or the dict Dash passes to ``layout(**query)``)."""
+def last_values(query: str | dict) -> tuple[dict, list[str]]:
+    """A query as one value per field, and notices. A field given more than once
+    (``?preset=spiral&preset=spiral``; Dash's page router passes it as a list) takes its
+    last value, with a notice naming the field."""
     if isinstance(query, str):
-        raw = dict(parse_qsl(query.lstrip("?"), keep_blank_values=True))
-    else:
-        raw = dict(query)
-    return validate(cls, raw)
+        pairs = parse_qsl(query.lstrip("?"), keep_blank_values=True)
+        grouped: dict[str, list] = {}
+        for key, value in pairs:
+            grouped.setdefault(key, []).append(value)
+        query = {key: values[0] if len(values) == 1 else values for key, values in grouped.items()}
+    values: dict[str, Any] = {}
+    notices: list[str] = []
+    for key, value in dict(query).items():
+        if isinstance(value, list) and value:
+            shown = ", ".join(_echo(v) for v in value[:5]) + (", …" if len(value) > 5 else "")
+            notices.append(f"{_echo(key)[1:-1]} is given {len(value)} times in the link ({shown}); "
+                           f"using the last one, {_echo(value[-1])}.")
+            value = value[-1]
+        values[key] = value
+    return values, notices
+
+
+def from_query(cls, query: str | dict):
+    """Parse a query string (or the dict Dash passes to ``layout(**query)``); a repeated
+    field takes its last value (:func:`last_values`)."""
+    raw, repeated = last_values(query)
+    state, notices = validate(cls, raw)
+    return state, repeated + notices
 
 
 # --- log sliders ------------------------------------------------------------------------

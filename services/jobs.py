@@ -281,13 +281,19 @@ def progress_text(step: int, total: int, metrics: dict, elapsed: float) -> str:
 
 
 def cached_run(state: TrainState) -> str | None:
+    """The state's cached run key; a sweep seed (origin = sweep) is opened from its cached sweep."""
     key = run_store.run_key(state.training_fields())
-    run = run_store.load_run(key, required=True)
+    run = run_store.load_run(key, required=True) or run_store.open_sweep_seed(state, required=True)
     return key if run is not None and run.status in run_store.FINAL_STATUSES else None
 
 
 def train_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
-    """Train the state's model; progress sends [percent, words, live curves figure]."""
+    """Train the state's model; progress sends [percent, words, live curves figure]. A sweep
+    seed (origin = sweep) runs the whole sweep, stores it, and opens the seed from it."""
+    if state.origin == "sweep":
+        sweep_work(state, reporter)
+        run = run_store.open_sweep_seed(state, required=True)
+        return run.key, train_page.run_status(run), {"step": run.steps_done, "total": state.steps}
     live = LiveCurves()
 
     def on_progress(step, total, metrics):

@@ -96,3 +96,22 @@ def load_sweep(key, required: bool = False) -> SweepRecord | None:
 
 def store_sweep(sweep: SweepRecord, timeout: int | None = None, required: bool = True) -> bool:
     return cache.cache_set(sweep.key, sweep.to_dict(), timeout=timeout, required=required)
+
+
+def open_sweep_seed(state, required: bool = False) -> TrainedRun | None:
+    """The /train state's seed as its cached sweep trained it (``state.origin == "sweep"``):
+    the sweep record's own weights and curves as a run, cached under the state's run key so
+    a link opens it again. None when the state is not a sweep seed or the sweep is not cached."""
+    from polyviz import state as st
+
+    if getattr(state, "origin", "run") != "sweep":
+        return None
+    sweep = load_sweep(sweep_key(state.sweep_fields()), required=required)
+    if sweep is None:
+        return None
+    key = run_key(state.training_fields())
+    run = sweep.seed_run(state.seed, key=key, query=st.to_query(state), fields=state.training_fields(),
+                         data=state.data_source)
+    if run is not None:
+        store_run(run, required=required)
+    return run

@@ -3,12 +3,16 @@
 It reads /_dash-dependencies, and for each callback posts bodies built by Hypothesis:
 realistic values (taken from the pages' own controls) mixed with wrong types, NaN and
 infinities, huge numbers, long strings, missing inputs, unknown ids and broken bodies.
-The property: the server never answers 500 or more.
+The property: the server never answers 500 or more, never logs an ERROR (a callback crash
+is logged and turned into a banner with HTTP 200, so status codes alone cannot see it) and
+never sends the error banner.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
@@ -76,16 +80,71 @@ def encode(body) -> str:
     return json.dumps(body, allow_nan=True, default=str)
 
 
+class _Counter(logging.Handler):
+    """Counts the records at ERROR or above and keeps the first few, message and logger."""
+
+    def __init__(self):
+        super().__init__(level=logging.ERROR)
+        self.count = 0
+        self.first: list[str] = []
+
+    def emit(self, record):
+        self.count += 1
+        if len(self.first) < 5:
+            self.first.append(f"{record.name}: {record.getMessage()[:300]}")
+
+
+@contextlib.contextmanager
+def counting_errors(quiet: bool = True):
+    """Count every ERROR record logged anywhere (the root logger sees them all) while the
+    block runs; ``quiet`` mutes the usual handlers meanwhile (the fuzzer provokes thousands
+    of warnings), without disabling logging, which would hide the errors too."""
+    root = logging.getLogger()
+    counter = _Counter()
+    muted = list(root.handlers) if quiet else []
+    for handler in muted:
+        root.removeHandler(handler)
+    root.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        root.removeHandler(counter)
+        for handler in muted:
+            root.addHandler(handler)
+
+
+def error_banner(response, banner_id: str = "app-error") -> str | None:
+    """The error banner's text when the answer sets it (the app's on_error handler does it
+    with set_props, which Dash sends as a side update), else None."""
+    try:
+        body = json.loads(response.get_data(as_text=True))
+    except ValueError:
+        return None
+    side = body.get("sideUpdate") if isinstance(body, dict) else None
+    if isinstance(side, dict) and isinstance(side.get(banner_id), dict):
+        return side[banner_id].get("children") or None
+    return None
+
+
 def run_fuzz(client, cases_per_callback: int, skip=lambda dep: False, background_cases: int | None = None) -> dict:
-    """Fuzz every server callback; returns counts of cases and of 5xx answers.
+    """Fuzz every server callback; returns counts of cases, of 5xx answers, of ERROR log
+    records and of answers that raise the error banner.
 
     Background callbacks start a job process for each accepted request, so they get
     `background_cases` cases each (default: as many as the others)."""
+    with counting_errors() as errors:
+        counts = _fuzz(client, cases_per_callback, skip, background_cases)
+    counts["error_logs"] = errors.count
+    counts["first_error_logs"] = errors.first
+    return counts
+
+
+def _fuzz(client, cases_per_callback: int, skip, background_cases: int | None) -> dict:
     import dash
 
     deps = dash_http.dependencies(client)
     realistic = page_values([page["path"] for page in dash.page_registry.values()])
-    counts = {"cases": 0, "5xx": 0, "status": {}, "failures": []}
+    counts = {"cases": 0, "5xx": 0, "banners": 0, "status": {}, "failures": [], "banner_failures": []}
     for dep in dash_http.server_callbacks(deps):
         if skip(dep):
             continue
@@ -106,6 +165,11 @@ def run_fuzz(client, cases_per_callback: int, skip=lambda dep: False, background
                 counts["5xx"] += 1
                 if len(counts["failures"]) < 5:
                     counts["failures"].append((dep["output"], encode(body)[:500]))
+            banner = error_banner(response)
+            if banner:
+                counts["banners"] += 1
+                if len(counts["banner_failures"]) < 5:
+                    counts["banner_failures"].append((dep["output"], banner, encode(body)[:500]))
 
         check()
     return counts

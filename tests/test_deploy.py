@@ -272,7 +272,7 @@ def distributions_of(modules: set[str]) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize(("what", "paths", "extras"), [
-    ("the library", ["polyviz"], []),
+    ("the library", ["polyviz"], ["transformer"]),  # polyviz.transformer: the optional extra
     ("the app", ["app.py", "gunicorn.conf.py", "layouts", "callbacks", "services"], ["app", "scale"]),
 ])
 def test_every_third_party_import_is_declared(what, paths, extras):

@@ -4,6 +4,7 @@ small, and colour consistently."""
 from __future__ import annotations
 
 import base64
+import re
 import time
 
 import numpy as np
@@ -54,7 +55,7 @@ def test_sphere_title_has_the_exact_region_count(layers):
     spec = fs.sphere_regions_spec(layers["W4"], layers["b4"])
     W3, b3 = pt.layernorm_sphere_layer(layers["W4"], layers["b4"])
     count = pt.sphere_region_count(W3, b3)
-    assert f"{count} regions (exact)" in spec["layout"]["title"]["text"]
+    assert f"{count:,} regions (exact)" in spec["layout"]["title"]["text"]
     assert spec["layout"]["meta"]["regions"] == count
     # The surface cannot show more codes than there are regions.
     assert spec["layout"]["meta"]["codes_on_mesh"] <= count
@@ -196,9 +197,14 @@ def test_builders_handle_tiny_and_boundary_free_layers(n, activation):
     W4, b4 = np.ones((n, 4)) * np.array([1.0, -1.0, 0.5, 0.0]), np.full(n, 50.0)
     v, w = np.array([1.0, 0.0, -2.0, 0.5]), np.array([0.0, 1.0, 0.5, -1.0])
     spec = fs.arcs_3d_spec(W3, b3, activation=activation)
-    assert "1 arc ·" in spec["layout"]["title"]["text"]
-    assert "0 crossings" in fs.unrolled_spec(W3, b3, activation=activation)["layout"]["title"]["text"]
-    assert "1 regions (exact)" in fs.sphere_regions_spec(W4, b4, activation=activation)["layout"]["title"]["text"]
+    neurons = "1 neuron ·" if n == 1 else "0 neurons ·"
+    assert f"1 arc · 1 code · {neurons}" in spec["layout"]["title"]["text"]
+    unrolled = fs.unrolled_spec(W3, b3, activation=activation)["layout"]["title"]["text"]
+    assert "0 crossings · 1 arc · 1 code ·" in unrolled
+    sphere = fs.sphere_regions_spec(W4, b4, activation=activation)["layout"]["title"]["text"]
+    assert f"1 region (exact) · 0 circles · {neurons}" in sphere
+    for title in (spec["layout"]["title"]["text"], unrolled, sphere):  # singular nouns after a 1
+        assert not re.search(r"\b1 (regions|neurons|codes|arcs|circles|crossings)\b", title), title
     assert fs.scaling_spec(W4, b4, v)["layout"]["meta"] == {"without": 1, "with_layernorm": 1}
     spec = fs.rotation_spec(W4, b4, np.ones(n), v, w, activation=activation)
     assert "0 boundary crossings" in spec["layout"]["title"]["text"]

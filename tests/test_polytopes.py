@@ -813,3 +813,72 @@ def test_bad_arguments_name_the_problem():
         pt.sphere_region_count(np.ones((2, 3)), [0.0])
     with pytest.raises(ValueError, match="activation"):
         pt.rotation_probe(np.ones((2, 3)), [0.0, 0.0], [1.0, 1.0], [1, 2, 3], [3, 1, 2], activation="tanh")
+
+
+# --------------------------------------------------------------------------- tangency in angle
+def narrow_arc_layer(gap, sign):
+    """x - (1 - gap) (sign +1: on in a narrow arc around angle 0) or its negative (off there)
+    on the unit circle: the narrow arc has half-width exactly arccos(1 - gap)."""
+    return np.array([[sign * 1.0, 0.0]]), np.array([-sign * (1.0 - gap)])
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("gap", [1e-2, 1e-5, 1e-9, 1e-11, 1e-13])
+def test_a_narrow_arc_is_two_boundaries_however_narrow_float64_can_resolve(gap, sign):
+    # The issue's repro is gap = 1e-9: z > 0 at angle 2e-5, but the old relative tolerance on
+    # R - |c| called the neuron tangent (0 boundaries for arcs up to ~9e-5 rad wide).
+    W, b = narrow_arc_layer(gap, sign)
+    p, q = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    half = math.acos(1.0 - gap)  # exact construction (1 - gap is the float the layer holds)
+    crossings = pt.circle_crossings(W, b, p, q)
+    np.testing.assert_allclose(crossings.angles, [half, TAU - half], rtol=1e-9, atol=1e-15)
+    assert crossings.n_unresolved == 0 and crossings.merged == 0
+    # dense sampling across the narrow arc and the rest of the circle
+    angles, codes = pt.circle_arcs(W, b, p, q)
+    a = np.concatenate([np.linspace(0, TAU, 2000, endpoint=False), np.linspace(-3 * half, 3 * half, 601) % TAU])
+    z = values_on_circle(W, b, p, q, 1.0, None, a)[:, 0]
+    clear = np.abs(z) > 1e-3 * gap
+    assert np.array_equal(codes[arc_index(angles, a), 0][clear], (z > 0)[clear])
+    assert ((z > 0) != (z[0] > 0)).any()  # the samples do see the arc
+    # and the rotation probe along the same circle, embedded in the LayerNorm plane of R^3
+    basis = layernorm_plane_basis(3)
+    W3 = sign * basis[0][None, :] / math.sqrt(3.0)  # sign * cos(a) on the circle of radius sqrt(3)
+    probe = pt.rotation_probe(W3, b, [1.0], basis[0], basis[1], full_circle=True)
+    assert probe.n_crossings == 2 and probe.unresolved == 0
+    np.testing.assert_allclose(probe.crossing_angles, [half, TAU - half], rtol=1e-9, atol=1e-14)
+
+
+def test_the_issue_repro_gives_two_boundaries_and_two_crossings():
+    angles, codes = pt.circle_arcs([[1.0, 0.0]], [-(1 - 1e-9)], [1.0, 0.0], [0.0, 1.0])
+    assert len(angles) == 2 and codes[:, 0].tolist() == [False, True]  # on across angle 0
+    assert math.cos(2e-5) - (1 - 1e-9) > 0 and codes[arc_index(angles, np.array([2e-5])), 0].tolist() == [True]
+
+
+@pytest.mark.parametrize("gap", [0.0, 2.0 ** -52, -(2.0 ** -52)])
+def test_a_touch_float64_cannot_resolve_is_reported_not_called_exact(gap):
+    W, b = narrow_arc_layer(gap, 1.0)
+    crossings = pt.circle_crossings(W, b, [1.0, 0.0], [0.0, 1.0])
+    assert len(crossings.angles) == 0 and crossings.n_unresolved == 1
+    basis = layernorm_plane_basis(3)
+    probe = pt.rotation_probe(basis[0][None, :] / math.sqrt(3.0), b, [1.0], basis[0], basis[1], full_circle=True)
+    assert probe.n_crossings == 0 and probe.unresolved == 1
+
+
+def test_crossings_closer_than_the_angle_tolerance_are_counted_as_merged():
+    # two neurons crossing 1e-10 rad apart (under ANGLE_ATOL = 1e-9): one boundary, said so
+    offset = 1e-10
+    W = np.array([[1.0, 0.0], [math.cos(offset), math.sin(offset)]])
+    b = np.array([-0.5, -0.5])
+    crossings = pt.circle_crossings(W, b, [1.0, 0.0], [0.0, 1.0])
+    assert len(crossings.angles) == 2 and crossings.merged == 2
+    apart = np.array([[1.0, 0.0], [math.cos(1e-6), math.sin(1e-6)]])
+    assert len(pt.circle_crossings(apart, b, [1.0, 0.0], [0.0, 1.0]).angles) == 4
+
+
+def test_a_tiny_sphere_circle_dropped_by_its_tolerance_is_reported():
+    # a plane cutting S2 in a circle of radius ~4.5e-7 (|offset| = 1 - 1e-13): dropped, so the
+    # count (1) misses the cap inside it (the exact count is 2): reported, never "exact"
+    W, b = np.array([[0.0, 0.0, 1.0]]), np.array([-(1.0 - 1e-13)])
+    circles = pt.boundary_circles(W, b)
+    assert len(circles) == 0 and circles.dropped == 1
+    assert pt.boundary_circles(W, np.array([-(1.0 - 1e-6)])).dropped == 0

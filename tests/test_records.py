@@ -112,5 +112,68 @@ def test_a_sweep_round_trips_with_its_diverged_seeds(split):
     np.testing.assert_array_equal(again.final_test_acc, sweep.final_test_acc)
     np.testing.assert_array_equal(again.seeds, [0, 1, 2, 3])
     assert again.train_config.steps == 60 and again.status == "time_limit"
-    with pytest.raises(ValueError, match="different lengths"):
+    with pytest.raises(ValueError, match="different lengths|bytes for shape"):
         SweepRecord.from_dict({**data, "seeds": [0, 1]})
+
+
+def test_a_sweep_seed_opens_as_the_model_the_sweep_measured():
+    """Issue 9 item 1: in a 64-seed sweep of the spiral preset, a seed opened from the sweep
+    record has exactly the sweep's accuracy and phase-transition step (and its weights give
+    that accuracy again); a seed trained on its own may differ, which is why the sweep keeps
+    its own models."""
+    import torch
+
+    from polyviz.models import predict
+    from polyviz.pages.train import PRESETS, TrainState, sweep_for_state
+    from polyviz.state import validate
+    from polyviz.training import detect_phase_transitions
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        state, _ = validate(TrainState, {**PRESETS["spiral"]["values"], "k": 64})
+        sweep = sweep_for_state(state)
+    finally:
+        torch.set_num_threads(threads)
+    record = SweepRecord.from_dict(SweepRecord.from_result(sweep, key="k", fields=state.sweep_fields()).to_dict())
+    Xtr, Xte, ytr, yte = state_data(state)
+    opened_with_transition = 0
+    for seed in (0, 1, 6, 7, 12, 40):
+        run = record.seed_run(seed, key="r", query="q", fields={}, data=state.data_source)
+        again = TrainedRun.from_dict(run.to_dict())
+        assert again.sweep_seeds == 64
+        assert again.final_test_acc == sweep.final_test_acc[seed]
+        assert again.final_train_acc == sweep.final_train_acc[seed]
+        first = again.phase_transitions[0] if again.phase_transitions else -1
+        assert first == sweep.transition_step[seed]
+        assert detect_phase_transitions(again.history["train_loss"]) == sweep.phase_transitions[seed]
+        assert float(np.mean(predict(again.params, Xte) == yte)) == sweep.final_test_acc[seed]
+        assert sorted(again.checkpoints)[0] == 0 and sorted(again.checkpoints)[-1] == state.steps
+        opened_with_transition += first >= 0
+    assert opened_with_transition >= 1  # the check covers seeds that leave the plateau
+    size = len(pickle_free_size(record.to_dict()))
+    assert size < 2_500_000, size  # compact: the 64 seeds' curves, weights and checkpoints
+
+
+def state_data(state):
+    from polyviz.pages.train import load_data
+
+    return load_data(state)
+
+
+def pickle_free_size(data) -> bytes:
+    """Bytes of the record's plain data (its bytes values plus the JSON of the rest)."""
+    blobs = []
+
+    def walk(value):
+        if isinstance(value, (bytes, bytearray)):
+            blobs.append(bytes(value))
+            return None
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    rest = json.dumps(walk(data)).encode()
+    return rest + b"".join(blobs)

@@ -632,3 +632,36 @@ def test_http_trained_layer_and_fallbacks(client, http, trained):
     assert (controls["sp-source"]["value"], controls["sp-model"]["value"], controls["sp-layer"]["value"]) == \
         ("trained", trained["w3"], 2)
     assert controls["sp-dim"]["value"] == 3 and dash_http.text(controls["sp-notices"]["children"]) == ""
+
+
+def test_the_page_words_say_how_exact_each_count_is():
+    """A count float64 cannot resolve is reported as such, not as exact; the tolerance that
+    merges crossings is named next to the count it affects."""
+    from polyviz.geometry import layernorm_plane_basis
+    from polyviz.pages.sphere import rotation_words, summary_words
+
+    p, q = layernorm_plane_basis(3)[:2]
+    state = SphereState(neurons=1, dim=3, full=True)
+    for bias, boundaries in ((-(1 - 1e-9), 2), (-1.0, 0)):  # an arc 9e-5 rad wide; a touch within rounding
+        W = p[None, :] / math.sqrt(3.0)  # cos(a) on the LayerNorm circle
+        meta = fs.arcs_3d_spec(W, [bias])["layout"]["meta"]
+        assert meta["boundaries"] == boundaries
+        words = summary_words(state, meta)
+        rotation = rotation_words(state, fs.rotation_spec(W, [bias], [1.0], p, q, full_circle=True)["layout"]["meta"])
+        assert "Exact in float64 up to 1e-09 rad: crossings closer than that count as one boundary" in words
+        if boundaries:
+            assert "Not exact" not in words + rotation and "2 boundary points" in words
+        else:
+            assert meta["unresolved"] == 1
+            assert ("Not exact here: 1 neuron touches the circle within float64 rounding, so whether it crosses it "
+                    "(in an arc narrower than about 1e-7 rad) cannot be decided; counted as not crossing.") in words
+            assert "Not exact here: 1 neuron touches the great circle within float64 rounding" in rotation
+    # d = 4: a plane the tangency tolerance drops is said to make the count not exact
+    basis = layernorm_plane_basis(4)
+    W4 = 0.5 * basis[2][None, :]  # z in the sphere's coordinates (sqrt(4) * 0.5 = 1)
+    spec = fs.sphere_regions_spec(W4, [-(1 - 1e-13)])
+    assert spec["layout"]["meta"]["dropped_circles"] == 1
+    assert "1 region (not exact: 1 tiny circle dropped)" in spec["layout"]["title"]["text"]
+    words = summary_words(SphereState(neurons=1, dim=4), spec["layout"]["meta"])
+    assert "Not exact here: 1 such tiny circle is dropped, and the region inside each is missing" in words
+    assert "a plane within 1e-12 of touching the sphere (a circle of radius under 1.4e-06) cuts nothing" in words

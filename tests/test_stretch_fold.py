@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -163,3 +164,41 @@ def test_security_headers(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors" in response.headers["Content-Security-Policy"]
     assert response.headers["Referrer-Policy"]
+
+
+# --- the words say what the maths does ---------------------------------------------------
+
+def explanation_text() -> str:
+    from dash import dcc
+
+    from layouts import stretch_fold
+
+    page = stretch_fold.layout()
+    return " ".join(node.children for node in page._traverse() if isinstance(node, dcc.Markdown))
+
+
+def test_the_fold_words_name_the_x_output_and_its_formula_on_the_circle():
+    from polyviz.pages.stretch_fold import PRESETS
+
+    preset = PRESETS["abs"]
+    words = preset["text"] + " " + explanation_text()
+    assert "y-output" not in words and "$y$-output" not in words
+    assert "The x-output is a soft |x|: on the circle it is (x + 2)/√(5 + 4x)" in preset["text"]
+    assert r"The $x$-output becomes a soft $|x|$" in explanation_text()
+    assert r"$(x+2)/\sqrt{5+4x}$" in explanation_text()
+    # The maths the words state, against polyviz.stretch_fold: the preset's map on the circle.
+    values = preset["values"]
+    assert (values["op"], values["t"], values["dist"]) == ("shift", 2.0, "circle")
+    points = sf.input_points("circle", 720)
+    x = points[:, 0]
+    for eps in (values["eps"], 0.0):
+        out = sf.apply(points, "shift", values["t"], eps)
+        np.testing.assert_allclose(out[:, 0], (x + 2) / np.sqrt(5 + 4 * x + eps), rtol=1e-13)
+    out = sf.apply(points, "shift", 2.0, 0.0)
+    # a soft |x|: 1 at both extremes x = +-1, lowest (sqrt(3)/2) at x = -1/2, one value for y and -y
+    ends = np.isclose(np.abs(x), 1.0)
+    np.testing.assert_allclose(out[ends, 0], 1.0, rtol=1e-15)
+    assert out[np.argmin(out[:, 0])][0] == pytest.approx(math.sqrt(3) / 2, rel=1e-4)
+    assert x[np.argmin(out[:, 0])] == pytest.approx(-0.5, abs=0.01)
+    # ... while the y-output is odd in y (it keeps y's sign): no |x| there
+    assert out[:, 1][points[:, 1] > 0.1].min() > 0 > out[:, 1][points[:, 1] < -0.1].max()

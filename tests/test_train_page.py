@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from polyviz import state as st
-from polyviz.pages.train import from_log, state_from_controls
+from polyviz.pages.train import state_from_controls
 
 LIMIT_QUERY = {"n": str(10**9), "width": "100", "depth": "50", "steps": str(10**6), "k": "1000"}
 LIMIT_NOTICES = {
@@ -138,7 +138,7 @@ def test_log_sliders_keep_round_numbers(mods):
     values = controls_of(state)
     again, _ = state_from_controls(*values)
     assert again.lr == 0.02 and again.eps == 1e-5
-    assert from_log(-1.7) == 0.02 and from_log("abc") == "abc"
+    assert st.from_log10(-1.7, significant=3) == 0.02 and st.from_log10("abc", significant=3) == "abc"
 
 
 def test_limits_are_enforced_with_notices_naming_the_field(mods):
@@ -165,11 +165,11 @@ def test_cross_field_rules(mods):
 
 def test_callback_validates_its_payload(mods):
     cb, ids, _store, _services = mods
-    controls = ["cube", "x", 10**9, -3, 7, 50, 100, "sigmoid", "nan", 99, 10**6, -1, None, 1000]
+    controls = ["cube", "x", 10**9, -3, 7, 50, 100, "sigmoid", "nan", 99, 10**6, -1, None, 1000, "both", 0]
     notices, query, key, *_ = cb.sync_state(*controls, None, None, None)
     text = " ".join(texts(notices))
     for field in ("dataset =", "noise =", "n =", "data_seed =", "ratio =", "depth =", "width =", "act =", "eps =",
-                  "lr =", "steps =", "batch =", "k ="):
+                  "lr =", "steps =", "batch =", "k =", "origin =", "groups ="):
         assert field in text, field
     assert "n=20000" in query and "width=64" in query and key.startswith("polyviz-1:train-run:")
 
@@ -513,9 +513,42 @@ def test_sweep_job_and_opening_a_seed(mods):
     assert seeds == list(range(6))
     assert run_sweep_job(new_job(state, "sweep")).status.startswith("Opened the cached sweep")
     assert cb.clicked_seed({"points": [{"curveNumber": 0, "customdata": 3, "x": 100, "y": 0.9}]}) == 3
+    # a clicked seed opens as the sweep's own model: same accuracy and transition as the sweep showed
+    import dataclasses
+
+    from services import jobs
+
+    record = store.load_sweep(key)
+    for seed in (1, 3, 5):
+        seed_state = dataclasses.replace(state, seed=seed, origin="sweep")
+        run_key = jobs.cached_run(seed_state)
+        assert run_key == store.run_key(seed_state.training_fields())
+        run = store.load_run(run_key)
+        assert run.sweep_seeds == 6 and run.final_test_acc == record.final_test_acc[seed]
+        assert (run.phase_transitions[:1] or [-1]) == [record.transition_step[seed]]
+        assert "origin=sweep" in run.query
+        assert "as the 6-seed sweep trained it" in str(cb.summary_children(run, seed_state))
+    # over the page's own parse: a seed the sweep did not train is trained on its own, with a notice
+    from polyviz.pages.train import state_from_link
+
+    other, notices, _ = state_from_link(n="200", steps="300", k="6", seed="9", origin="sweep")
+    assert other.origin == "run" and any("origin = sweep needs a seed the sweep trained" in n for n in notices)
+
     for bad in (None, {}, {"points": []}, {"points": [{"customdata": "x"}]}, {"points": [{"customdata": -1}]},
                 {"points": [{"customdata": 1.5}]}, {"points": [{"customdata": True}]}):
         assert cb.clicked_seed(bad) is None
+
+
+def test_grouped_layernorm_groups_are_checked_with_a_notice(mods):
+    from polyviz.pages.train import model_config, state_from_link
+
+    state, notices, _ = state_from_link(act="group_layernorm", width="6", groups="4")
+    assert state.groups == 3 and any("groups = 4 does not split width 6" in n and "1, 2, 3" in n for n in notices)
+    assert model_config(state).groups == 3 and "groups=3" in st.to_query(state)
+    plain, _, _ = state_from_link(act="relu", groups="3")
+    assert plain.groups == 1
+    for act in ("dyt", "none", "group_layernorm"):
+        assert state_from_link(act=act)[0].act == act
 
 
 # --- over HTTP -------------------------------------------------------------------------------
@@ -540,7 +573,7 @@ def sync_values(**overrides):
 
     values = {f"{cid}.value": v for cid, v in zip(
         ["tr-dataset", "tr-noise", "tr-n", "tr-data-seed", "tr-ratio", "tr-depth", "tr-width", "tr-act", "tr-log-eps",
-         "tr-log-lr", "tr-steps", "tr-batch", "tr-seed", "tr-k"], control_values(spiral_state()))}
+         "tr-log-lr", "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups"], control_values(spiral_state()))}
     values.update(overrides)
     return values
 
@@ -586,6 +619,10 @@ def test_http_clicking_a_sweep_seed_opens_it(client, deps, mods):
     body = response.get_json()["response"]
     assert body["tr-seed"]["value"] == 987654
     assert "seed=987654" in body["tr-train-job"]["data"]["query"]
+    assert body["tr-origin"]["value"] == "run"  # not a seed of the 64-seed sweep: trained on its own
+    values["tr-sweep-fig.clickData"] = {"points": [{"curveNumber": 0, "pointNumber": 2, "customdata": 2}]}
+    body = dash_http.post(client, dash_http.payload(dep, values, ["tr-sweep-fig.clickData"])).get_json()["response"]
+    assert body["tr-seed"]["value"] == 2 and body["tr-origin"]["value"] == "sweep"
     # a click on the histogram (no seed) does nothing
     values["tr-sweep-fig.clickData"] = {"points": [{"curveNumber": 4, "x": 3, "y": 0.9}]}
     response = dash_http.post(client, dash_http.payload(dep, values, ["tr-sweep-fig.clickData"]))

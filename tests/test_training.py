@@ -148,6 +148,114 @@ def test_hand_written_gradient_equals_autograd(activation, depth, width):
     torch.testing.assert_close(grad, f.grad, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("scale", [10.0, 20.0, 40.0, 80.0])
+def test_float32_loss_and_gradient_at_large_margins_match_float64_torch(scale):
+    """-log(sigmoid(m)) rounds to exactly 0 in float32 for m above ~16.6 when computed
+    naively; the engine's log-sigmoid must keep ~1e-6 relative accuracy there (and for
+    large negative margins, where sigmoid underflows)."""
+    cfg = ModelConfig(in_dim=2, depth=0)
+    rng = np.random.default_rng(int(scale))
+    X = rng.normal(size=(50, 2))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = (X[:, 0] > 0).astype(np.int64)
+    flat64 = torch.tensor([scale, 0.0, 0.0], dtype=torch.float64)  # logit = scale * x0: margins up to ~scale
+    loss32, grad32 = loss_and_grad(cfg, flat64.float(), X.astype(np.float32), y)
+    assert loss32.dtype == torch.float32
+    f = flat64.clone().requires_grad_(True)
+    logits = forward(cfg, f, torch.as_tensor(X.astype(np.float32).astype(np.float64)))
+    target = torch.as_tensor(y, dtype=torch.float64)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    ref.backward()
+    margins = (2 * target - 1) * logits.detach()
+    ref_ls = -torch.nn.functional.logsigmoid(margins).mean()
+    torch.testing.assert_close(ref, ref_ls, rtol=1e-12, atol=0)  # the two float64 oracles agree
+    assert ref.item() > 0
+    np.testing.assert_allclose(float(loss32), ref.item(), rtol=2e-5)
+    np.testing.assert_allclose(grad32.double().numpy(), f.grad.numpy(), rtol=2e-4, atol=1e-3 * ref.item())
+    # and a single point far out: margin 30 gives loss exp(-30) ~ 9.4e-14, not 0; margin -200 gives 200, not inf
+    one = ModelConfig(in_dim=1, depth=0)
+    for m, yy in ((30.0, 1), (-200.0, 1)):
+        lo, gr = loss_and_grad(one, torch.tensor([m, 0.0]), np.array([[1.0]], np.float32), np.array([yy]))
+        exact = -torch.nn.functional.logsigmoid(torch.tensor(m, dtype=torch.float64))
+        np.testing.assert_allclose(float(lo), float(exact), rtol=1e-6)
+        np.testing.assert_allclose(float(gr[0]), -float(torch.sigmoid(torch.tensor(-m, dtype=torch.float64))),
+                                   rtol=1e-6)
+
+
+@pytest.mark.parametrize("activation, width, groups", [
+    ("group_layernorm", 6, 3), ("group_layernorm", 6, 2), ("group_layernorm", 8, 4), ("group_layernorm", 4, 1),
+    ("dyt", 5, 1), ("none", 3, 1)])
+@pytest.mark.parametrize("depth", [1, 3])
+def test_norm_variants_hand_written_gradient_equals_autograd(activation, width, groups, depth):
+    cfg = ModelConfig(in_dim=3, width=width, depth=depth, activation=activation, eps=1e-3, groups=groups)
+    rng = np.random.default_rng(width * 7 + depth)
+    X = rng.normal(size=(40, 3))
+    y = (rng.random(40) > 0.5).astype(np.int64)
+    flat = torch.stack([init_params(cfg, s, torch.float64) for s in range(3)]) * 1.7
+    if activation == "dyt":  # distinct alphas per layer and model
+        flat[:, cfg.linear_param_count:] = torch.as_tensor(rng.uniform(0.3, 2.0, size=(3, depth)))
+    loss, grad = loss_and_grad(cfg, flat, X, y)
+    f = flat.clone().requires_grad_(True)
+    logits = forward(cfg, f, torch.as_tensor(X))
+    target = torch.as_tensor(y, dtype=torch.float64).expand_as(logits)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(-1)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad, f.grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation, groups, module_type", [
+    ("layernorm", 1, torch.nn.LayerNorm), ("rmsnorm", 1, torch.nn.RMSNorm),
+    ("group_layernorm", 3, torch.nn.GroupNorm), ("dyt", 1, None)])
+def test_norm_variants_match_the_torch_modules_forward_and_gradient(activation, groups, module_type):
+    """The engine's loss and gradient against an nn.Sequential of torch's own modules
+    (nn.LayerNorm, nn.RMSNorm, nn.GroupNorm; DyT written out as tanh(alpha * x))."""
+    cfg = ModelConfig(in_dim=2, width=6, depth=2, activation=activation, eps=1e-4, groups=groups)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 2))
+    y = (rng.random(50) > 0.5).astype(np.int64)
+    flat = init_params(cfg, 5, torch.float64) * 1.3
+    layers = []
+    for i, (w, b) in enumerate(MLPParams(cfg, flat).layers()):
+        lin = torch.nn.Linear(w.shape[1], w.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            lin.bias.copy_(b)
+        layers.append(lin)
+        if i < cfg.depth:
+            if module_type is torch.nn.GroupNorm:
+                layers.append(torch.nn.GroupNorm(groups, 6, eps=1e-4, affine=False))
+            elif module_type is not None:
+                layers.append(module_type(6, eps=1e-4, elementwise_affine=False))
+            else:
+                layers.append(build_module(cfg, flat)[2 * i + 1])
+    seq = torch.nn.Sequential(*layers)
+    if module_type is not None:
+        assert isinstance(build_module(cfg, flat)[1], module_type)  # the export uses the same module
+    logits = seq(torch.as_tensor(X)).squeeze(-1)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.as_tensor(y, dtype=torch.float64))
+    loss.backward()
+    ours, grad = loss_and_grad(cfg, flat, X, y)
+    torch.testing.assert_close(ours, loss.detach(), rtol=1e-12, atol=1e-12)
+    lin_grads = torch.cat([torch.cat([m.weight.grad, m.bias.grad[:, None]], 1).reshape(-1)
+                           for m in seq if isinstance(m, torch.nn.Linear)])
+    torch.testing.assert_close(grad[: cfg.linear_param_count], lin_grads, rtol=1e-10, atol=1e-12)
+    if activation == "dyt":
+        alpha_grads = torch.cat([m.alpha.grad for m in seq if hasattr(m, "alpha")])
+        torch.testing.assert_close(grad[cfg.linear_param_count:], alpha_grads, rtol=1e-10, atol=1e-12)
+
+
+def test_dyt_module_round_trip_keeps_alpha():
+    cfg = ModelConfig(width=4, depth=2, activation="dyt")
+    flat = init_params(cfg, 1)
+    assert cfg.param_count == cfg.linear_param_count + 2 and float(flat[-1]) == 0.5
+    flat[-2:] = torch.tensor([0.7, 1.9])
+    again = params_from_module(build_module(cfg, flat))
+    torch.testing.assert_close(again.flat, flat)
+    with pytest.raises(ValueError, match="groups must divide width"):
+        ModelConfig(width=6, activation="group_layernorm", groups=4)
+
+
 def test_training_equals_module_with_torch_adam(spiral_data):
     Xtr, _, ytr, _ = spiral_data
     cfg = ModelConfig()

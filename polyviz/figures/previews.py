@@ -62,3 +62,20 @@ def spiral_preview() -> dict:
     data = [dict(type="scatter", x=f32(X[y == k, 0]), y=f32(X[y == k, 1]), mode="markers",
                  marker=dict(size=4, color=colour)) for k, colour in ((0, BLUE), (1, RED))]
     return dict(data=data, layout=_bare())
+
+
+def crossings_preview(neurons: int = 40, dim: int = 16, seed: int = 4) -> dict:
+    """Each neuron's two sign changes along a great circle of the LayerNorm sphere (a random
+    layer here: the page itself reads real checkpoints), as on the /transformer page."""
+    from .. import transformer as tf
+
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(neurons, dim)) / np.sqrt(dim)
+    b = rng.normal(scale=0.5, size=neurons)
+    crossings = tf.circle_crossings(W, b, tf.great_circle(rng.normal(size=dim), rng.normal(size=dim)))
+    on = crossings.turns_on
+    data = [dict(type="scatter", x=f32(crossings.angles[mask]), y=f32(crossings.neurons[mask]), mode="markers",
+                 marker=dict(size=5, color=colour)) for mask, colour in ((on, "#2a9d6f"), (~on, RED))]
+    layout = base_layout("", height=150, margin=dict(l=4, r=4, t=4, b=4), xaxis=dict(visible=False),
+                         yaxis=dict(visible=False))
+    return dict(data=data, layout=layout)

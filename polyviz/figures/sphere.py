@@ -123,6 +123,11 @@ def _arc_title(activation: str) -> str:
     return "GELU" if activation == "gelu" else "ReLU"
 
 
+def _unresolved_note(crossings) -> str:
+    """A title's word for neurons float64 cannot decide (touching the circle within rounding)."""
+    return f" · {crossings.n_unresolved} unresolved in float64" if crossings.n_unresolved else ""
+
+
 # --------------------------------------------------------------------------- d = 3: arcs
 def _plane_line_segments(Wp: np.ndarray, Wq: np.ndarray, b: np.ndarray, half: float) -> list[np.ndarray]:
     """Each line Wp s + Wq t + b = 0 clipped to the square |s|, |t| <= half, as 2x2 arrays
@@ -162,7 +167,8 @@ def arcs_3d_spec(W, b, X=None, activation: str = "relu", n_points: int = 60, see
         X = np.random.default_rng(seed).normal(size=(n_points, 3)) * 1.3
     X = np.asarray(X, dtype=np.float64).reshape(-1, 3)
     p, q, radius = pt.layernorm_circle(3)
-    angles, codes = pt.circle_arcs(W, b, p, q, radius)
+    on_circle = pt.circle_crossings(W, b, p, q, radius)
+    angles, codes = on_circle.angles, on_circle.codes()
     half = 1.6 * radius
     corners = np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
     plane = corners[:, :1] * p + corners[:, 1:] * q
@@ -206,13 +212,15 @@ def arcs_3d_spec(W, b, X=None, activation: str = "relu", n_points: int = 60, see
                          **colour),
              name="LayerNorm(x)", hovertemplate="LayerNorm(x)<extra></extra>"),
     ]
-    title = (f"LayerNorm circle (radius √3): {len(codes)} arc{'s' if len(codes) != 1 else ''} · "
-             f"{pt.code_ids(codes)[1]} codes · {W.shape[0]} neurons · {_arc_title(activation)}")
+    n_codes = pt.code_ids(codes)[1]
+    title = (f"LayerNorm circle (radius √3): {plural(len(codes), 'arc')} · {plural(n_codes, 'code')} · "
+             f"{plural(W.shape[0], 'neuron')}{_unresolved_note(on_circle)} · {_arc_title(activation)}")
     axis_range = dict(range=[-lim, lim])
     layout = base_layout(
         title, showlegend=True, legend=dict(x=0.0, y=0.0, bgcolor="rgba(255,255,255,0.7)", font=dict(size=11)),
         margin=dict(l=0, r=0, t=40, b=0), uirevision="arcs3d",
-        meta=dict(arcs=int(len(codes)), boundaries=int(len(angles)), codes=int(pt.code_ids(codes)[1])),
+        meta=dict(arcs=int(len(codes)), boundaries=int(len(angles)), codes=int(n_codes),
+                  unresolved=on_circle.n_unresolved, merged=on_circle.merged),
         scene=dict(xaxis=dict(axis_range, title=dict(text="x₁")), yaxis=dict(axis_range, title=dict(text="x₂")),
                    zaxis=dict(axis_range, title=dict(text="x₃")), aspectmode="cube",
                    camera=dict(eye=dict(x=1.25, y=1.25, z=1.25))),
@@ -271,11 +279,12 @@ def unrolled_spec(W, b, p=None, q=None, radius: float | None = None, center=None
                          line=dict(color="rgba(43,47,58,0.55)", width=1.2), xaxis="x", yaxis="y",
                          hovertemplate=f"neuron {j}: %{{y:.3f}}<extra></extra>"))
     n_codes = pt.code_ids(codes)[1]
-    title = (f"Unrolled circle: {len(angles)} crossings · {len(codes)} arc{'s' if len(codes) != 1 else ''} · "
-             f"{n_codes} codes · {_arc_title(activation)}")
+    title = (f"Unrolled circle: {plural(len(angles), 'crossing')} · {plural(len(codes), 'arc')} · "
+             f"{plural(n_codes, 'code')}{_unresolved_note(crossings)} · {_arc_title(activation)}")
     layout = base_layout(
         title, uirevision="unrolled", barmode="overlay", margin=dict(l=50, r=16, t=44, b=36),
-        meta=dict(crossings=int(len(angles)), arcs=int(len(codes)), codes=int(n_codes)),
+        meta=dict(crossings=int(len(angles)), arcs=int(len(codes)), codes=int(n_codes),
+                  unresolved=crossings.n_unresolved, merged=crossings.merged),
         xaxis=dict(range=[0, pt.TAU], anchor="y", showticklabels=False, **ticks),
         yaxis=dict(domain=[0.34, 1.0], range=[-zlim, zlim], title=dict(text="pre-activation"), zeroline=True),
         xaxis2=dict(range=[0, pt.TAU], anchor="y2", matches="x", title=dict(text="angle a"), **ticks),
@@ -415,12 +424,14 @@ def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int | None =
              hoverinfo="skip"),
     ]
     where = "LayerNorm sphere (d = 4)" if from_layernorm else "unit sphere S²"
-    title = (f"{where}: {arrangement.n_regions} regions (exact) · {circles.n_distinct} circles · "
-             f"{W3.shape[0]} neurons · {_arc_title(activation)}")
+    exact = "exact" if not circles.dropped else f"not exact: {plural(circles.dropped, 'tiny circle')} dropped"
+    title = (f"{where}: {plural(arrangement.n_regions, 'region')} ({exact}) · "
+             f"{plural(circles.n_distinct, 'circle')} · {plural(W3.shape[0], 'neuron')} · {_arc_title(activation)}")
     axis = dict(range=[-1.05, 1.05], showbackground=False, showticklabels=False, title=dict(text=""))
     layout = base_layout(
         title, margin=dict(l=0, r=0, t=40, b=0), uirevision="sphere-regions",
-        meta=dict(regions=arrangement.n_regions, codes_on_mesh=int(n_codes), circles=int(circles.n_distinct)),
+        meta=dict(regions=arrangement.n_regions, codes_on_mesh=int(n_codes), circles=int(circles.n_distinct),
+                  dropped_circles=int(circles.dropped)),
         scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
                    camera=dict(eye=dict(x=1.35, y=1.35, z=0.9))),
     )
@@ -518,7 +529,8 @@ def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 3
     ]
     path = ("a full turn through v (w ∥ v)" if parallel else
             f"v → w, full turn" if full_circle else f"v → w ({math.degrees(probe.angle_end):.0f}°)")
-    title = (f"Rotating {path}: {plural(probe.n_crossings, 'boundary crossing')} · "
+    unresolved = f" · {probe.unresolved} unresolved in float64" if probe.unresolved else ""
+    title = (f"Rotating {path}: {plural(probe.n_crossings, 'boundary crossing')}{unresolved} · "
              f"total variation {probe.tv_per_radian:.3g}/rad · {_arc_title(activation)}")
     extra = {}
     if not parallel and full_circle and angle is not None:  # mark where w is on the full turn
@@ -528,7 +540,8 @@ def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 3
                                        text="w", font=dict(size=12, color=NOTE))])
     layout = base_layout(
         title, uirevision="rotation", showlegend=False,
-        meta=dict(n_crossings=probe.n_crossings, tv_per_radian=probe.tv_per_radian,
+        meta=dict(n_crossings=probe.n_crossings, unresolved=probe.unresolved, merged=probe.merged,
+                  tv_per_radian=probe.tv_per_radian,
                   total_variation=probe.total_variation, angle_end=probe.angle_end, parallel=parallel),
         **extra,
         xaxis=dict(range=[0, probe.angle_end], anchor="y", showticklabels=False),

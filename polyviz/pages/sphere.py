@@ -19,6 +19,7 @@ import numpy as np
 from polyviz import polytopes as pt
 from polyviz import state as st
 from polyviz.polytopes import ACTIVATIONS
+from polyviz.polytopes.tolerances import ANGLE_ATOL, POINT_TOL, SPHERE_TANGENT_RADIUS, SPHERE_TANGENT_TOL
 from polyviz.words import ordinal, plural
 
 # Where the layer comes from: a seeded random layer, or Linear layer ``layer`` of a model
@@ -200,17 +201,48 @@ def random_note(view: LayerView) -> str:
             + ("; the seed still draws its readout." if view.readout == "random" else "."))
 
 
+def circle_precision_words(meta: dict, what: str = "circle") -> str:
+    """How exact a count of crossings on a circle is (``meta`` of the arcs, unrolled or
+    rotation figure): the angle tolerance that merges crossings, and any neuron that float64
+    cannot decide, named as such."""
+    words = f"Exact in float64 up to {ANGLE_ATOL:.0e} rad: crossings closer than that count as one boundary"
+    merged = meta.get("merged", 0)
+    words += (f" ({plural(merged, 'crossing')} here share a boundary with another neuron's)." if merged else ".")
+    unresolved = meta.get("unresolved", 0)
+    if unresolved:
+        they = "it crosses" if unresolved == 1 else "they cross"
+        words += (f" Not exact here: {plural(unresolved, 'neuron')} touch{'es' if unresolved == 1 else ''} the "
+                  f"{what} within float64 rounding, so whether {they} it (in an arc narrower than about 1e-7 rad) "
+                  f"cannot be decided; counted as not crossing.")
+    return words
+
+
+def sphere_precision_words(meta: dict) -> str:
+    """How exact the region count of the sphere figure's ``meta`` is, with the tolerances that
+    can merge real features."""
+    words = (f"Euler's formula on the arrangement of circles, exact up to its tolerances: intersection points "
+             f"closer than {POINT_TOL:.0e} are one vertex, and a plane within {SPHERE_TANGENT_TOL:.0e} of touching "
+             f"the sphere (a circle of radius under {SPHERE_TANGENT_RADIUS:.1e}) cuts nothing.")
+    dropped = meta.get("dropped_circles", 0)
+    if dropped:
+        words += (f" Not exact here: {plural(dropped, 'such tiny circle')} {'is' if dropped == 1 else 'are'} "
+                  f"dropped, and the region inside each is missing from the count.")
+    return words
+
+
 def summary_words(state: SphereState, meta: dict) -> str:
-    """The arcs (d = 3) or regions (d = 4) of the scene's ``meta``, in words."""
+    """The arcs (d = 3) or regions (d = 4) of the scene's ``meta``, in words, with how exact
+    the count is."""
     neurons = plural(state.neurons, "neuron")
     if state.dim == 3:
         if meta["boundaries"] == 0:
             return (f"{neurons}, residual dimension 3: no neuron changes sign on the LayerNorm circle, "
-                    f"so it is 1 arc with a single spline code.")
+                    f"so it is 1 arc with a single spline code. {circle_precision_words(meta)}")
         return (f"{neurons}, residual dimension 3: the LayerNorm circle is cut into {plural(meta['arcs'], 'arc')} "
-                f"at {plural(meta['boundaries'], 'boundary point')}; they carry {plural(meta['codes'], 'spline code')}.")
+                f"at {plural(meta['boundaries'], 'boundary point')}; they carry {plural(meta['codes'], 'spline code')}. "
+                f"{circle_precision_words(meta)}")
     return (f"{neurons}, residual dimension 4: {plural(meta['circles'], 'boundary circle')} cut the LayerNorm sphere "
-            f"into {plural(meta['regions'], 'region')} (exact: Euler's formula on the arrangement of circles).")
+            f"into {plural(meta['regions'], 'region')}. {sphere_precision_words(meta)}")
 
 
 def summary_text(view: LayerView, meta: dict) -> str:
@@ -236,7 +268,8 @@ def rotation_words(state: SphereState, meta: dict, readout: str | None = None) -
     smooth = ("the output is piecewise sinusoidal, with a kink at each crossing" if state.act == "relu"
               else "GELU keeps the output smooth through them")
     words = (f"{path}{plural(crossings, kind)}; the output changes by {meta['total_variation']:.3g} in total, "
-             f"a total variation of {meta['tv_per_radian']:.3g} per radian; {smooth}.")
+             f"a total variation of {meta['tv_per_radian']:.3g} per radian; {smooth}. "
+             f"{circle_precision_words(meta, 'great circle')}")
     return f"{words} The readout w_out is {readout}." if readout else words
 
 

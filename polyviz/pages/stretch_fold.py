@@ -42,7 +42,8 @@ PRESETS = {
     "abs": dict(
         title="absolute value: extremes vs typical",
         text="A fold u_ε(x + 2, y): both ends of the x-axis (the extremes, x = ±1) land on the same "
-             "point, while typical values (x near 0) stay apart along y. The y-output is a soft |x|.",
+             "point, while typical values (x near 0) stay apart along y. The x-output is a soft |x|: on "
+             "the circle it is (x + 2)/√(5 + 4x) (as ε → 0), 1 at both x = ±1 and lowest, √3/2, at x = −½.",
         values=dict(op="shift", t=2.0, eps=0.01, dist="circle"),
     ),
 }

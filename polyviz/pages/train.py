@@ -21,7 +21,7 @@ from polyviz.datasets import DATASET_NAMES, dataset_dim, make_dataset, train_tes
 from polyviz.embedding import subsample
 from polyviz.figures.common import base_layout
 from polyviz.models import ACTIVATIONS, ModelConfig
-from polyviz.records import DataSource
+from polyviz.records import SWEEP_CHECKPOINT_BUDGET, DataSource
 from polyviz.training import PRESETS as LIB_PRESETS
 from polyviz.training import TrainConfig, seed_sweep, train
 
@@ -40,6 +40,7 @@ LR_RANGE = (1e-4, 1.0)
 # A seed sweep holds K models' activations at once: K x training points x (width + 1) x depth
 # numbers per buffer. This bound keeps a sweep's memory near 200 MB.
 SWEEP_BUDGET = 16_000_000
+ORIGINS = ("run", "sweep")
 
 
 def train_budget_s() -> float:
@@ -70,6 +71,11 @@ class TrainState:
     batch: int = st.integer(0, 0, MAX_N, label="batch")
     seed: int = st.integer(4, 0, SEED_MAX, label="seed")
     k: int = st.integer(64, 2, MAX_K, label="k")
+    # "run": the seed trained on its own; "sweep": the seed exactly as the k-seed sweep of these
+    # settings trained it (its stored weights and curves; float32 rounding in the batched
+    # program differs from a single run's, which near a plateau can change the outcome)
+    origin: str = st.choice("run", ORIGINS, label="origin")
+    groups: int = st.integer(1, 1, MAX_WIDTH, label="groups")  # group_layernorm only
 
     @property
     def n_train(self) -> int:
@@ -85,6 +91,14 @@ class TrainState:
             notices.append(f"width = {state.width} is too small for layernorm (allowed: 2 to {MAX_WIDTH}; "
                            f"a centred 1-vector is 0); using 2.")
             state = dataclasses.replace(state, width=2)
+        if state.act == "group_layernorm" and (state.width % state.groups or state.width // state.groups < 2):
+            fits = [g for g in range(1, state.width // 2 + 1) if state.width % g == 0] or [1]
+            best = max(g for g in fits if g <= state.groups) if any(g <= state.groups for g in fits) else 1
+            notices.append(f"groups = {state.groups} does not split width {state.width} into equal groups of at "
+                           f"least 2 neurons (allowed for this width: {', '.join(map(str, fits))}); using {best}.")
+            state = dataclasses.replace(state, groups=best)
+        if state.act != "group_layernorm" and state.groups != 1:
+            state = dataclasses.replace(state, groups=1)  # only grouped LN has groups: one key per model
         if state.batch > state.n_train:
             notices.append(f"batch = {state.batch} is more than the {state.n_train} training points (allowed: "
                            f"0 = full batch, or 1 to {state.n_train}); using 0 (full batch).")
@@ -96,16 +110,26 @@ class TrainState:
                            f"since k × training points × (width + 1) × depth must stay within "
                            f"{SWEEP_BUDGET:,}); using {k_max}.")
             state = dataclasses.replace(state, k=k_max)
+        if state.origin == "sweep" and state.seed >= state.k:
+            notices.append(f"origin = sweep needs a seed the sweep trained (allowed: 0 to {state.k - 1} for "
+                           f"k = {state.k}); seed {state.seed} is trained on its own (origin = run).")
+            state = dataclasses.replace(state, origin="run")
         return state, notices
 
     def training_fields(self) -> dict:
-        """Everything that decides a training run's result (the cache key's content)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "k"}
+        """Everything that decides a training run's result (the cache key's content): k only
+        matters for a seed taken from a sweep."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "k"}
+        if self.origin == "sweep":
+            fields["k"] = self.k
+        return fields
 
     def sweep_fields(self) -> dict:
-        """Everything that decides a seed sweep (seeds 0..k-1, so the seed control is not in it)."""
+        """Everything that decides a seed sweep (seeds 0..k-1, so neither the seed control nor
+        the origin is in it)."""
         fields = self.training_fields()
         fields.pop("seed")
+        fields.pop("origin")
         fields["k"] = self.k
         return fields
 
@@ -143,7 +167,7 @@ PRESETS = {
 
 # The page's controls in the order their widget values arrive; eps and lr sit on log10 sliders.
 CONTROL_FIELDS = ("dataset", "noise", "n", "data_seed", "ratio", "depth", "width", "act", "eps", "lr", "steps",
-                  "batch", "seed", "k")
+                  "batch", "seed", "k", "origin", "groups")
 LOG_FIELDS = ("eps", "lr")
 
 
@@ -198,7 +222,7 @@ def load_data(state: TrainState):
 
 def model_config(state: TrainState) -> ModelConfig:
     return ModelConfig(in_dim=dataset_dim(state.dataset), width=state.width, depth=state.depth,
-                       activation=state.act, eps=state.eps)
+                       activation=state.act, eps=state.eps, groups=state.groups)
 
 
 def train_config(state: TrainState, checkpoints: bool = True) -> TrainConfig:
@@ -217,10 +241,19 @@ def train_for_state(state: TrainState, on_progress=None):
 
 
 def sweep_for_state(state: TrainState, on_progress=None):
-    """Seeds 0 .. k-1 of the state's set-up in one batched sweep, as the page's sweep job does."""
+    """Seeds 0 .. k-1 of the state's set-up in one batched sweep, as the page's sweep job does.
+    It keeps a single run's checkpoints for every seed while seeds x checkpoints x parameters
+    stays within the sweep record's budget (fewer beyond it), so a seed opened from the sweep
+    (origin = sweep) has its scrubber too."""
     Xtr, Xte, ytr, yte = load_data(state)
-    return seed_sweep(model_config(state), train_config(state, checkpoints=False), Xtr, ytr, Xte, yte,
-                      seeds=list(range(state.k)), on_progress=on_progress)
+    model = model_config(state)
+    tc = train_config(state, checkpoints=True)
+    room = SWEEP_CHECKPOINT_BUDGET // (state.k * model.param_count)
+    if room < CHECKPOINTS + 1:
+        tc = (tc.replace(checkpoint_every=max(1, math.ceil(state.steps / (room - 1)))) if room >= 3
+              else tc.replace(checkpoint_every=0))
+    return seed_sweep(model, tc, Xtr, ytr, Xte, yte, seeds=list(range(state.k)), on_progress=on_progress,
+                      keep_checkpoints=True)
 
 
 def estimated_seconds(state: TrainState) -> float:

@@ -43,7 +43,10 @@ class BoundaryCircles:
     ``offset`` (k,) h = -b / |w| (the plane is u.x = h); ``center`` (k, 3) = h u;
     ``radius`` (k,) = sqrt(1 - h^2); ``basis`` (k, 2, 3) an orthonormal in-plane basis
     (e1, e2) with e1 x e2 = u; ``circle_id`` (k,) equal for neurons that share one circle
-    (identical planes, or the same plane with the opposite orientation)."""
+    (identical planes, or the same plane with the opposite orientation). ``dropped``: planes
+    that do cut S2, in a circle of radius below SPHERE_TANGENT_RADIUS (~1.4e-6), left out as
+    touching (SPHERE_TANGENT_TOL): each hides a real region, so a count with dropped > 0 is
+    not exact."""
 
     neuron: np.ndarray
     normal: np.ndarray
@@ -52,6 +55,7 @@ class BoundaryCircles:
     radius: np.ndarray
     basis: np.ndarray
     circle_id: np.ndarray
+    dropped: int = 0
 
     def __len__(self) -> int:
         return len(self.neuron)
@@ -89,6 +93,7 @@ def boundary_circles(W, b) -> BoundaryCircles:
     with np.errstate(divide="ignore", invalid="ignore"):
         h = np.where(norms > 0, -b / np.where(norms > 0, norms, 1.0), np.inf)
     meets = (norms > 0) & (np.abs(h) < 1.0 - SPHERE_TANGENT_TOL)
+    dropped = int(((norms > 0) & ~meets & (np.abs(h) < 1.0)).sum())  # tiny circles the tolerance drops
     neuron = np.flatnonzero(meets)
     u = W[neuron] / norms[neuron, None]
     h = h[neuron]
@@ -103,7 +108,8 @@ def boundary_circles(W, b) -> BoundaryCircles:
         circle_id = circle_id[circle_id]  # (transitivity for chains within tolerance)
     radius = np.sqrt(np.maximum(0.0, 1.0 - h * h))
     return BoundaryCircles(neuron=neuron, normal=u, offset=h, center=h[:, None] * u, radius=radius,
-                           basis=_plane_basis(u) if len(u) else np.zeros((0, 2, 3)), circle_id=circle_id)
+                           basis=_plane_basis(u) if len(u) else np.zeros((0, 2, 3)), circle_id=circle_id,
+                           dropped=dropped)
 
 
 @dataclass(frozen=True)
@@ -416,6 +422,10 @@ def sphere_region_count(W, b) -> int:
     faces ``F = 1 + C - V + E``. Nested, disjoint and parallel circles need no special
     case: they are separate components.
     Examples: no circle 1, one circle 2, n great circles in general position n(n-1)+2.
+    Tolerances that can merge real features (tolerances.py): a plane within
+    SPHERE_TANGENT_TOL of touching S2 gives no circle (``boundary_circles(W, b).dropped``
+    counts those: the region inside each is missing from the count), and intersection
+    points closer than POINT_TOL are one vertex.
     """
     W, b = as_layer(W, b)
     return circle_arrangement(W, b).n_regions

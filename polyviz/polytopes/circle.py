@@ -11,7 +11,7 @@ import numpy as np
 
 from ..geometry import layernorm_plane_basis
 from .layer import TAU, as_layer
-from .tolerances import ANGLE_ATOL, TANGENT_RTOL, ZERO_RTOL
+from .tolerances import ANGLE_ATOL, GAP_ULPS, TANGENT_ANGLE, ZERO_RTOL
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,15 @@ class CircleCrossings:
     including) boundary ``on_end[j]``, cyclically; ``start_code`` (n,) is the code on the
     arc that ends at angles[0] (the wrap-around arc), and ``crossing`` marks the neurons
     that change sign at all. :meth:`codes` expands this to the dense (m, n) bool array.
-    Also kept: the closed form ``A cos a + B sin a + c`` of every neuron."""
+    Also kept: the closed form ``A cos a + B sin a + c`` of every neuron.
+
+    How exact the count of boundaries is: ``unresolved`` marks the neurons within float64
+    rounding of touching the circle (R - |c| within rounding of 0, see
+    tolerances.GAP_ULPS): whether they cross, in an arc narrower than ~1e-7 rad, cannot be
+    decided; they give no boundary. ``merged`` counts crossings that share their boundary
+    with another neuron's crossing, closer than ANGLE_ATOL (exactly coincident ones, e.g. a
+    duplicated neuron, or distinct ones the tolerance merges). Both 0: every boundary and
+    arc is there, and no two are closer than ANGLE_ATOL."""
 
     angles: np.ndarray
     start_code: np.ndarray
@@ -33,6 +41,12 @@ class CircleCrossings:
     A: np.ndarray = field(repr=False)
     B: np.ndarray = field(repr=False)
     c: np.ndarray = field(repr=False)
+    unresolved: np.ndarray = field(default=None, repr=False)
+    merged: int = 0
+
+    @property
+    def n_unresolved(self) -> int:
+        return 0 if self.unresolved is None else int(self.unresolved.sum())
 
     @property
     def n_neurons(self) -> int:
@@ -101,9 +115,21 @@ def circle_crossings(W, b, p, q, radius: float = 1.0, center=None) -> CircleCros
     zero = np.zeros(len(c), dtype=bool)
     suspects = np.flatnonzero(scale <= ZERO_RTOL * bound)
     if len(suspects):
-        size = (radius + center_norm) * np.linalg.norm(W[suspects], axis=1) + np.abs(b[suspects])
+        size = row_size(W[suspects], b[suspects], radius, center_norm)
         zero[suspects] = scale[suspects] <= ZERO_RTOL * size
-    crossing = (R * (1.0 - TANGENT_RTOL) > abs_c) & ~zero
+    # Tangency in angle: the narrower arc's half-width arccos(|c| / R), computed without
+    # cancellation as atan2(sqrt((R - |c|)(R + |c|)), |c|). A gap R - |c| within the rounding
+    # error of R and c (dot products of d terms) cannot be told from 0 in float64; as for
+    # zero, only gaps under the Frobenius bound need their own row's size.
+    gap = R - abs_c
+    ulps = (W.shape[1] + 4) * GAP_ULPS
+    unresolved = np.zeros(len(c), dtype=bool)
+    suspects = np.flatnonzero(np.abs(gap) <= ulps * bound)
+    if len(suspects):
+        unresolved[suspects] = np.abs(gap[suspects]) <= ulps * row_size(W[suspects], b[suspects], radius, center_norm)
+    unresolved &= ~zero
+    narrow = np.arctan2(np.sqrt(np.maximum(gap, 0.0) * (R + abs_c)), abs_c)
+    crossing = (narrow > TANGENT_ANGLE) & ~unresolved & ~zero
     start_code = (c > 0.0) & ~zero & ~crossing
     n = len(c)
     on_start = np.full(n, -1, dtype=np.int64)
@@ -111,7 +137,7 @@ def circle_crossings(W, b, p, q, radius: float = 1.0, center=None) -> CircleCros
     idx = np.flatnonzero(crossing)
     if len(idx) == 0:
         empty = np.zeros(0)
-        return CircleCrossings(empty, start_code, crossing, on_start, on_end, A, B, c)
+        return CircleCrossings(empty, start_code, crossing, on_start, on_end, A, B, c, unresolved, 0)
     # R cos(a - phi) + c > 0  <=>  |a - phi| < delta (mod 2pi): on between phi -/+ delta.
     phi = np.arctan2(B[idx], A[idx])
     delta = np.arccos(np.clip(-c[idx] / R[idx], -1.0, 1.0))
@@ -130,6 +156,7 @@ def circle_crossings(W, b, p, q, radius: float = 1.0, center=None) -> CircleCros
     k = len(idx)
     s_g, e_g = group[:k], group[k:]
     same = s_g == e_g  # both crossings merged: a sliver, behaves as tangent
+    slivers = int(same.sum())  # (their arcs are real features the tolerance merges away)
     if same.any():
         crossing[idx[same]] = False
         start_code[idx[same]] = delta[same] > 0.5 * math.pi
@@ -145,7 +172,14 @@ def circle_crossings(W, b, p, q, radius: float = 1.0, center=None) -> CircleCros
     on_start[idx] = s_g
     on_end[idx] = e_g
     start_code[idx] = e_g < s_g  # the on-interval wraps past angle 0
-    return CircleCrossings(angles, start_code, crossing, on_start, on_end, A, B, c)
+    merged = 2 * len(idx) - len(angles) + 2 * slivers  # crossings that share a boundary with another one
+    return CircleCrossings(angles, start_code, crossing, on_start, on_end, A, B, c, unresolved, int(merged))
+
+
+def row_size(W: np.ndarray, b: np.ndarray, radius: float, center_norm: float) -> np.ndarray:
+    """Each neuron's input size on the circle, (radius + |center|) |w| + |b|: the scale of
+    the rounding errors of its A, B and c."""
+    return (radius + center_norm) * np.linalg.norm(W, axis=1) + np.abs(b)
 
 
 def circle_arcs(W, b, p, q, radius: float = 1.0, center=None) -> tuple[np.ndarray, np.ndarray]:
@@ -163,10 +197,12 @@ def circle_arcs(W, b, p, q, radius: float = 1.0, center=None) -> tuple[np.ndarra
     Method: neuron j is ``A cos a + B sin a + c = R cos(a - phi) + c`` with A = r w.p,
     B = r w.q, c = w.center + b, R = hypot(A, B), phi = atan2(B, A); it changes sign iff
     R > |c|, at ``phi -/+ arccos(-c / R)``, and is on between them. Neurons tangent to the
-    circle (R = |c| within TANGENT_RTOL), constant on it, or identically zero (within
-    ZERO_RTOL of their input size) give no boundary; a zero neuron is off. Crossings of
+    circle (their narrower arc, of half-width arccos(|c| / R), at most TANGENT_ANGLE),
+    constant on it, or identically zero (within ZERO_RTOL of their input size) give no
+    boundary; a zero neuron is off. A neuron whose R - |c| is within float64 rounding of 0
+    gives none either, and :func:`circle_crossings` reports it as unresolved. Crossings of
     different neurons within ANGLE_ATOL merge into one boundary whose code change flips
-    all of them. Codes are a cumulative XOR of the flip events (see
+    all of them (:attr:`CircleCrossings.merged` counts them). Codes are a cumulative XOR of the flip events (see
     :meth:`CircleCrossings.codes`)."""
     crossings = circle_crossings(W, b, p, q, radius, center)
     return crossings.angles, crossings.codes()

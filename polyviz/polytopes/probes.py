@@ -110,7 +110,11 @@ class RotationProbe:
     of |d output / d angle| over the path and ``tv_per_radian`` that divided by the path
     length (exact for ReLU: the output is a sinusoid between crossings, evaluated at every
     crossing and turning point; for GELU the sum over a fine grid). ``p``, ``q``,
-    ``radius``: the circle is radius (cos a p + sin a q), p along v - mean(v)."""
+    ``radius``: the circle is radius (cos a p + sin a q), p along v - mean(v).
+    How exact ``n_crossings`` is (see :class:`polyviz.polytopes.CircleCrossings`):
+    ``unresolved`` neurons touch the great circle within float64 rounding (whether they
+    cross it cannot be decided; they are counted as not crossing) and ``merged`` crossings
+    on the path share a boundary with another neuron's (closer than ANGLE_ATOL)."""
 
     angles: np.ndarray
     output: np.ndarray
@@ -124,6 +128,8 @@ class RotationProbe:
     p: np.ndarray = field(repr=False)
     q: np.ndarray = field(repr=False)
     radius: float = 0.0
+    unresolved: int = 0
+    merged: int = 0
 
 
 def rotation_plane(v, w) -> tuple[np.ndarray, np.ndarray, float]:
@@ -186,7 +192,12 @@ def rotation_probe(W, b, w_out, v, w, n_angles: int = 361, activation: str = "re
     angles = np.linspace(0.0, end, n_angles, endpoint=not full_circle)
     crossings = circle_crossings(W, b, p, q, radius)
     A, B, c = crossings.A, crossings.B, crossings.c
-    cross = crossings.angles[(crossings.angles > 0.0) & (crossings.angles < end)]
+    on_path = (crossings.angles > 0.0) & (crossings.angles < end)
+    cross = crossings.angles[on_path]
+    neurons = np.flatnonzero(crossings.crossing)
+    events = np.bincount(np.concatenate([crossings.on_start[neurons], crossings.on_end[neurons]]),
+                         minlength=len(crossings.angles))
+    merged = int((events[on_path] - 1).sum())  # neurons flipping at a boundary, beyond the first
 
     def pre(a):
         return np.cos(a)[:, None] * A + np.sin(a)[:, None] * B + c
@@ -218,5 +229,6 @@ def rotation_probe(W, b, w_out, v, w, n_angles: int = 361, activation: str = "re
     return RotationProbe(angles=angles, output=output, slope=slope, crossing_angles=cross,
                          n_crossings=int(len(cross)), total_variation=total,
                          tv_per_radian=total / end if end > 0 else 0.0, angle_end=float(end),
-                         activation=activation, p=p, q=q, radius=radius)
+                         activation=activation, p=p, q=q, radius=radius, unresolved=crossings.n_unresolved,
+                         merged=merged)
 

@@ -23,9 +23,13 @@ u_eps Jacobian-vector product; layernorm then centres dx~. ReLU, GELU and tanh u
 backward kernels. ``tests/test_training.py`` checks every activation against autograd in
 float64.
 
-The loss is the mean binary cross-entropy with logits; the logit margin is clamped at
-MARGIN_CLAMP = -80 before the sigmoid, which caps one point's loss at 80 nats (far beyond
-anything a working run sees) so that float32 never turns a finite loss into inf.
+The loss is the mean binary cross-entropy with logits, -log sigmoid(m) for the signed
+margin m = (2y - 1) * logit, computed by ATen's stable log-sigmoid (min(m, 0) -
+log1p(exp(-|m|))): log(sigmoid(m)) would round sigmoid(m) to exactly 1 in float32 for m
+above ~16.6 (loss 0, no gradient) and to 0 for m below ~-88 (loss inf). Its gradient,
+d loss / d m = -sigmoid(-m), is computed as sigmoid(-m) directly, not as sigmoid(m) - 1,
+for the same reason. A finite margin always gives a finite loss, so a non-finite loss
+means the parameters themselves overflowed (a diverging run).
 """
 
 from __future__ import annotations
@@ -36,9 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from polyviz.models import ModelConfig, layer_views
-
-MARGIN_CLAMP = -80.0
+from polyviz.models import ModelConfig, dyt_alpha_view, layer_views
 
 
 @dataclass
@@ -69,8 +71,15 @@ def adam_step(flat: torch.Tensor, grad: torch.Tensor, state: AdamState, lr: floa
     flat.addcdiv_(state.m, state.den, value=-lr * root / bc1)
 
 
-def _activation_kind(name: str, width: int, eps: float):
-    """(kind, c, eps', centre) for the activation."""
+def _activation_kind(name: str, width: int, eps: float, groups: int = 1):
+    """(kind, c, eps', centre) for the activation. Grouped LayerNorm over groups of m
+    neurons is sqrt(m) * u_{m*eps} of each centred group ("gnorm"; one group is layernorm)."""
+    if name == "group_layernorm":
+        if groups == 1:
+            name = "layernorm"
+        else:
+            m = width // groups
+            return "gnorm", math.sqrt(m), m * eps, True
     if name == "u_eps":
         return "norm", 1.0, eps, False
     if name == "rmsnorm":
@@ -102,7 +111,8 @@ class Engine:
         self.train = train
         w, D, d = config.width, config.depth, config.in_dim
         self.D = D
-        self.kind, self.c, self.eps2, self.centre = _activation_kind(config.activation, w, config.eps)
+        self.kind, self.c, self.eps2, self.centre = _activation_kind(config.activation, w, config.eps, config.groups)
+        self.g = config.groups
         self.inv_c2 = -1.0 / (self.c * self.c)
         E = lambda *shape: torch.empty(*shape, dtype=dtype)  # noqa: E731
         self.W = layer_views(config, flat)
@@ -116,7 +126,7 @@ class Engine:
             self.Xin = torch.ones(K, d + 1, n, dtype=dtype)
             self.XinT = self.Xin.transpose(1, 2)
         self.sgn = E(1 if shared_input else K, n)  # +1 / -1 targets
-        self.sgnN = E(1 if shared_input else K, n)  # targets / N
+        self.nsgnN = E(1 if shared_input else K, n)  # -targets / N
         # hidden layers
         self.Z = [E(K, w, n) for _ in range(D)]  # pre-activations
         self.Zflat = [z.view(K * w, n) for z in self.Z]
@@ -127,6 +137,14 @@ class Engine:
         self.Yp = [[y[:, j] for j in range(w)] for y in self.Y]
         self.S = [E(K, n) for _ in range(D)] if self.kind == "norm" else []
         self.Su = [s.unsqueeze(1) for s in self.S]
+        if self.kind == "gnorm":  # per group: (K, g, m, N) views, scales (K, g, 1, N)
+            g, m = config.groups, w // config.groups
+            self.Zg = [z.view(K, g, m, n) for z in self.Z]
+            self.Yg = [y.view(K, g, m, n) for y in self.Y]
+            self.S = [E(K, g, 1, n) for _ in range(D)]
+            self.Mg = E(K, g, 1, n)
+        if self.kind == "dyt":
+            self.alpha = dyt_alpha_view(config, flat).unsqueeze(-1).unsqueeze(-1)  # (K, D, 1, 1)
         if self.centre:
             self.M = E(K, 1, n)
         if self.kind == "norm" and w > 4:
@@ -148,11 +166,16 @@ class Engine:
                 # for u_eps / rmsnorm the pre-activation buffers are free in the backward pass
                 reuse = self.kind == "norm" and not self.centre and D >= 2
                 self.dY = [self.Z[-1], self.Z[-2]] if reuse else [E(K, w, n), E(K, w, n)]
+                if self.kind == "gnorm":
+                    self.dYg = [b.view(K, self.g, w // self.g, n) for b in self.dY]
+                    self.dotg = E(K, self.g, 1, n)
+                if self.kind == "dyt":
+                    self.Galpha = dyt_alpha_view(config, self.grad)  # (K, D)
                 self.dYflat = [b.view(K * w, n) for b in self.dY]
                 self.dYp = [[b[:, j] for j in range(w)] for b in self.dY]
                 self.dot = E(K, n)
                 self.dotu = self.dot.unsqueeze(1)
-                if self.kind in ("relu", "tanh", "gelu"):
+                if self.kind in ("relu", "tanh", "gelu", "dyt"):
                     self.dZ = E(K, w, n)
                     self.dZflat = self.dZ.view(K * w, n)
                 self.WoT = self.W[D][:, 0, :w].unsqueeze(2)  # (K, w, 1)
@@ -166,13 +189,13 @@ class Engine:
         self.Xa[:-1].copy_(X.t())
         s = y.to(self.dtype) * 2 - 1
         self.sgn.copy_(s.view(1, -1))
-        self.sgnN.copy_(s.view(1, -1) / self.N)
+        self.nsgnN.copy_(s.view(1, -1) / -self.N)
 
     def set_batch(self, XaT_full: torch.Tensor, sgn_full: torch.Tensor, idx: torch.Tensor) -> None:
         """Per-model input: rows ``idx`` (K, N) of XaT_full (n, d+1) and of sgn_full (n,)."""
         self.Xin.copy_(XaT_full[idx].transpose(1, 2))
         torch.index_select(sgn_full, 0, idx.reshape(-1), out=self.sgn.view(-1))
-        torch.mul(self.sgn, 1.0 / self.N, out=self.sgnN)
+        torch.mul(self.sgn, -1.0 / self.N, out=self.nsgnN)
 
     # -- channel sums ----------------------------------------------------------------------
     def _chan_dot(self, a, b, ap: list, bp: list, out: torch.Tensor) -> None:
@@ -187,7 +210,9 @@ class Engine:
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, loss_out: torch.Tensor, acc_out: torch.Tensor) -> None:
-        """Forward pass; writes sum(log p) and sum(sign margin) per model into the outputs."""
+        """Forward pass; writes sum(log p) and sum(sign margin) per model into the outputs
+        (log p = log sigmoid(margin), computed stably; Pb keeps sigmoid(-margin) for the
+        backward pass)."""
         D = self.D
         W = self.W
         if self.shared:
@@ -209,8 +234,9 @@ class Engine:
         if D > 0:
             torch.bmm(W[D], self.A[D - 1], out=self.Zo)
         MG = torch.mul(self.Zo2, self.sgn, out=self.MG)
-        torch.sigmoid(MG.clamp_(min=MARGIN_CLAMP), out=self.Pb)
-        torch.sum(torch.log(self.Pb, out=self.Lg), 1, out=loss_out)
+        torch.ops.aten.log_sigmoid_forward.output(MG, output=self.Lg, buffer=self.Pb)  # Pb: scratch here
+        torch.neg(MG, out=self.Pb).sigmoid_()
+        torch.sum(self.Lg, 1, out=loss_out)
         torch.sum(MG.sign_(), 1, out=acc_out)
 
     def _act_forward(self, l: int) -> None:
@@ -226,6 +252,16 @@ class Engine:
             if self.c != 1.0:
                 S.mul_(self.c)
             torch.mul(Z, self.Su[l], out=Y)
+        elif kind == "gnorm":
+            Zg, Yg, S = self.Zg[l], self.Yg[l], self.S[l]
+            Zg.sub_(torch.mean(Zg, 2, keepdim=True, out=self.Mg))
+            torch.sum(Zg * Zg, 2, keepdim=True, out=S)
+            S.add_(self.eps2).rsqrt_().mul_(self.c)
+            torch.mul(Zg, S, out=Yg)
+        elif kind == "dyt":
+            torch.mul(Z, self.alpha[:, l], out=Y).tanh_()
+        elif kind == "none":
+            Y.copy_(Z)
         elif kind == "relu":
             torch.clamp(Z, min=0, out=Y)
         elif kind == "tanh":
@@ -239,7 +275,7 @@ class Engine:
     def backward(self) -> None:
         """Gradient of the mean BCE of every model (into self.grad), after forward()."""
         D = self.D
-        self.Pb.sub_(1.0).mul_(self.sgnN)  # (K, N): d loss / d logit
+        self.Pb.mul_(self.nsgnN)  # (K, N): d loss / d logit = -sigmoid(-margin) * target / N
         dZo, dZou = self.Pb, self.Pbu
         if D == 0:
             if self.shared:
@@ -283,6 +319,21 @@ class Engine:
             if self.centre:
                 dY.sub_(torch.mean(dY, 1, keepdim=True, out=self.M))
             return dY, self.dYflat[buf]
+        if kind == "gnorm":
+            # the u_eps Jacobian-vector product within each group, then centring per group
+            Yg, dYg = self.Yg[l], self.dYg[buf]
+            torch.sum(Yg * dYg, 2, keepdim=True, out=self.dotg)
+            dYg.addcmul_(Yg, self.dotg, value=self.inv_c2).mul_(self.S[l])
+            dYg.sub_(torch.mean(dYg, 2, keepdim=True, out=self.Mg))
+            return dY, self.dYflat[buf]
+        if kind == "none":
+            return dY, self.dYflat[buf]
+        if kind == "dyt":
+            # y = tanh(a z): dz = a (1 - y^2) dy, da = sum z (1 - y^2) dy
+            torch.ops.aten.tanh_backward.grad_input(dY, self.Y[l], grad_input=self.dZ)
+            torch.sum(self.dZ * self.Z[l], (1, 2), out=self.Galpha[:, l])
+            self.dZ.mul_(self.alpha[:, l])
+            return self.dZ, self.dZflat
         if kind == "relu":
             torch.ops.aten.threshold_backward.grad_input(dY, self.Y[l], 0, grad_input=self.dZ)
         elif kind == "tanh":
