@@ -28,6 +28,7 @@ from layouts import train as ids
 from layouts.common import notice_items
 from polyviz import state as st
 from polyviz.pages import train as train_page
+from polyviz.pages.sphere import drawable_layers
 from polyviz.pages.train import PRESETS, TrainState
 from services import cache, jobs, run_store
 
@@ -220,12 +221,13 @@ def summary_children(run, state: TrainState) -> list:
     return children
 
 
-def sphere_links(key: str, depth: int, width: int) -> list:
+def sphere_links(key: str, config) -> list:
+    """Links to the layers the sphere page draws (their inputs on a circle or 2-sphere)."""
     links = [dcc.Link(f"Open layer {k} on the sphere page", href=run_store.sphere_href(key, k),
-                      className="sphere-link") for k in range(1, depth + 1)]
-    note = "Layer k is the Linear map after hidden layer k; its inputs lie on the activation's sphere."
-    if width not in (3, 4):
-        note += " The sphere page draws layers with 3 or 4 inputs."
+                      className="sphere-link") for k in drawable_layers(config)]
+    note = ("Layer k is the Linear map after hidden layer k; the sphere page draws the sphere its inputs lie on."
+            if links else "The sphere page draws layers fed by u_ε or RMSNorm of width 3, or LayerNorm of width 3 "
+                          "or 4, with more than one neuron: this model has none.")
     return [html.Span("Layers: ", className="control-help"), *links, html.Div(note, className="control-help")]
 
 
@@ -261,7 +263,7 @@ def render_results(key, run_key):
     full_key = run_store.key_from_id(key)
     stale = isinstance(run_key, str) and run_key != full_key
     return (specs["curves"], specs["boundary"], specs["animation"], specs["checkpoints"],
-            summary_children(run, state), sphere_links(full_key, run.config.depth, run.config.width), False,
+            summary_children(run, state), sphere_links(full_key, run.config), False,
             full_key, "panels results stale" if stale else "panels results",
             "The results below are for earlier settings; press Train for these." if stale else no_update)
 

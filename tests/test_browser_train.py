@@ -63,7 +63,7 @@ def test_train_the_spiral_preset_and_play_the_animation(browser, live_server):
     assert "test accuracy" in text_of(browser, "tr-summary") and "Phase transition" in text_of(browser, "tr-summary")
     assert browser.find_element(By.ID, "tr-download-button").is_enabled()
     links = browser.find_elements(By.CSS_SELECTOR, "#tr-sphere-links a")
-    assert [a.text for a in links] == ["Open layer 1 on the sphere page", "Open layer 2 on the sphere page"]
+    assert [a.text for a in links] == ["Open layer 1 on the sphere page"]  # layer 2: the one-neuron output
     assert "/sphere?source=trained&model=" in links[0].get_attribute("href")
 
     # the layer-by-layer animation: frames are in the browser; play moves the points

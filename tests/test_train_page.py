@@ -415,7 +415,7 @@ def test_render_results_draws_every_figure_and_links_to_the_sphere(mods, spiral_
     assert download_disabled is False and shown == key and class_name == "panels results" and hint is cb.no_update
     hrefs = [link.href for link in links if hasattr(link, "href")]
     model = store.model_id(key)
-    assert hrefs == [f"/sphere?source=trained&model={model}&layer=1", f"/sphere?source=trained&model={model}&layer=2"]
+    assert hrefs == [f"/sphere?source=trained&model={model}&layer=1"]  # layer 2 is the one-neuron output layer
     # results of other settings are shown greyed out
     assert cb.render_results(key, "polyviz-1:train-run:" + "1" * 40)[8] == "panels results stale"
     assert cb.render_results(None, None) == (cb.no_update,) * 10
@@ -737,3 +737,19 @@ def test_the_octant_preset_shows_the_plateau_its_text_promises():
     loss = np.asarray(result.history["train_loss"])
     assert loss[first - 300] > 2 * loss[min(first + 300, len(loss) - 1)]  # a plateau, then a drop
     assert result.history["test_acc"][-1] >= 0.95
+
+
+def test_sphere_links_offer_only_the_layers_the_sphere_page_draws(mods):
+    """Issue 9.4: the one-neuron output layer and layers fed by no sphere get no link."""
+    from polyviz.models import ModelConfig
+
+    cb, _ids, _store, _services = mods
+
+    def links(**config):
+        children = cb.sphere_links("polyviz-1:train-run:" + "ab" * 20, ModelConfig(**config))
+        return [c.children for c in children if getattr(c, "href", None)], children[-1].children
+
+    assert links(width=3, depth=2)[0] == ["Open layer 1 on the sphere page"]
+    assert links(width=3, depth=4, activation="layernorm")[0] == [f"Open layer {k} on the sphere page" for k in (1, 2, 3)]
+    texts, note = links(width=3, depth=2, activation="relu")
+    assert texts == [] and "this model has none" in note
