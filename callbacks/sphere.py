@@ -35,12 +35,10 @@ from layouts.sphere import (dim_options, el_style, k_marks, layer_controls, laye
                             scene_caption)
 from polyviz.figures import sphere as fs
 from polyviz import state as st
-from polyviz.datasets import make_dataset, train_test_split
-from polyviz.embedding import subsample
 from polyviz.models import layer_weights
 from polyviz.pages.sphere import (ACT_NAMES, InputSphere, LayerView, SphereState, directions, input_sphere,
                                   layer_inputs, layer_view, readout_words, rotation_words, scaling_words,
-                                  summary_text)
+                                  summary_text, training_sample)
 from services import run_store
 
 LAYER_FIELDS = ("source", "dim", "neurons", "seed", "wscale", "bscale", "act", "model", "layer")
@@ -119,16 +117,6 @@ def trained_model(model_id: str) -> TrainedModel | None:
         layers=tuple(layer_weights(run.params, i) for i in range(config.n_layers)),
         params=run.params, data=training_sample(run.data))
 
-
-DATA_POINTS = 600  # training points drawn on a trained layer's sphere
-
-
-def training_sample(source):
-    """(X, y): a class-stratified sample of a run's training data (polyviz.records.DataSource)."""
-    X, y = make_dataset(source.name, source.n, source.noise, source.seed)
-    Xtr, _, ytr, _ = train_test_split(X, y, source.train_ratio, source.seed)
-    keep = subsample(ytr, DATA_POINTS, seed=0)
-    return Xtr[keep], ytr[keep]
 
 
 def load_view(state: SphereState) -> LayerView:

@@ -198,6 +198,20 @@ def layer_inputs(params, k: int, X) -> tuple[np.ndarray, InputSphere | None]:
     return acts[k].astype(np.float64), input_sphere(p.config, k)
 
 
+DATA_POINTS = 600  # training points drawn on a trained layer's sphere
+
+
+def training_sample(source) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y): a class-stratified sample of a run's training data (polyviz.records.DataSource)."""
+    from polyviz.datasets import make_dataset, train_test_split
+    from polyviz.embedding import subsample
+
+    X, y = make_dataset(source.name, source.n, source.noise, source.seed)
+    Xtr, _, ytr, _ = train_test_split(X, y, source.train_ratio, source.seed)
+    keep = subsample(ytr, DATA_POINTS, seed=0)
+    return Xtr[keep], ytr[keep]
+
+
 # --- which layer the page draws -------------------------------------------------------------
 
 ACT_NAMES = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "relu": "ReLU", "gelu": "GELU",
