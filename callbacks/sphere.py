@@ -36,8 +36,9 @@ from layouts.sphere import (dim_options, el_style, k_marks, layer_controls, laye
 from polyviz.figures import sphere as fs
 from polyviz import state as st
 from polyviz.models import layer_weights
-from polyviz.pages.sphere import (ACT_NAMES, LayerView, SphereState, directions, layer_view, random_view,
-                                  readout_words, rotation_words, scaling_words, summary_text)
+from polyviz.pages.sphere import (ACT_NAMES, InputSphere, LayerView, SphereState, directions, input_sphere,
+                                  layer_inputs, layer_view, random_view, readout_words, rotation_words,
+                                  scaling_words, summary_text, training_sample)
 from services import cache, jobs, run_store
 
 OUTAGE = ("the shared cache (Redis) cannot be reached right now, so the trained model cannot be read; it is "
@@ -82,10 +83,19 @@ class TrainedModel:
     test_acc: float | None
     query: str | None  # the /train query that reopens its run
     layers: tuple  # ((W, b), ...) of every Linear layer, input to output
+    params: object = None  # the model (MLPParams), for its activations
+    data: tuple | None = None  # (X, y): a class-stratified sample of its training data
 
     @property
     def shapes(self) -> list[tuple[int, int]]:
         return [tuple(W.shape) for W, _ in self.layers]
+
+    def sphere(self, k: int) -> InputSphere | None:
+        return input_sphere(self.params.config, k)
+
+    def inputs(self, k: int):
+        X, y = self.data
+        return layer_inputs(self.params, k, X)[0], y
 
     def words(self) -> str:
         acc = f", test accuracy {self.test_acc:.1%}" if self.test_acc is not None else ""
@@ -107,7 +117,9 @@ def trained_model(model_id: str) -> TrainedModel | None:
         model_id=model_id, dataset=run.data.name[:40], in_dim=config.in_dim, width=config.width, depth=config.depth,
         activation=config.activation, test_acc=acc if acc is not None and math.isfinite(acc) else None,
         query=run.query if len(run.query) < 2000 else None,
-        layers=tuple(layer_weights(run.params, i) for i in range(config.n_layers)))
+        layers=tuple(layer_weights(run.params, i) for i in range(config.n_layers)),
+        params=run.params, data=training_sample(run.data))
+
 
 
 def load_view(state: SphereState) -> LayerView:
@@ -190,8 +202,10 @@ def update_scene(source, dim, neurons, seed, wscale, bscale, act, model=None, la
     view = load_view(state)
     state = view.state
     v, w = directions(state)
-    spec = fs.scene_spec(view.W, view.b, v, w, state.k, activation=state.act, seed=state.seed)
-    return spec, summary_text(view, spec["layout"]["meta"]), scene_caption(state.dim)
+    surface = view.sphere.surface if view.trained and view.sphere.kind != "layernorm" else None
+    spec = fs.scene_spec(view.W, view.b, v, w, state.k, activation=state.act, seed=state.seed, points=view.points,
+                         labels=view.labels, surface=surface)
+    return spec, summary_text(view, spec["layout"]["meta"]), scene_caption(state.dim, view.sphere)
 
 
 @callback(
@@ -243,7 +257,8 @@ def update_probe(source, dim, neurons, seed, wscale, bscale, act, model, layer, 
     circle = fs.great_circle_spec(view.W, view.b, v, w, activation=state.act)
     rotation = fs.rotation_spec(view.W, view.b, view.w_out, v, w, activation=state.act, full_circle=state.full)
     readout = readout_words(view) if view.trained else None
-    return circle, rotation, rotation_words(state, rotation["layout"]["meta"], readout)
+    surface = view.sphere.surface if view.trained and view.sphere.kind != "layernorm" else None
+    return circle, rotation, rotation_words(state, rotation["layout"]["meta"], readout, surface)
 
 
 @callback(
@@ -262,8 +277,13 @@ def update_scaling(source, dim, neurons, seed, wscale, bscale, act, model, layer
     view = load_view(state)
     state = view.state
     v, _ = directions(state)
-    spec = fs.scaling_spec(view.W, view.b, v, state.kmax, k=state.k)
-    return spec, scaling_words(state, spec["layout"]["meta"])
+    if view.trained and view.sphere.kind != "layernorm":  # the raw ray k·e in the activations' space
+        W_ray, radius = view.sphere.ray_layer(view.W)
+        spec = fs.scaling_spec(W_ray, view.b, v, state.kmax, k=state.k, norm_radius=radius,
+                               norm_name=view.sphere.feeder)
+    else:
+        spec = fs.scaling_spec(view.W, view.b, v, state.kmax, k=state.k)
+    return spec, scaling_words(state, spec["layout"]["meta"], view.sphere)
 
 
 @callback(
@@ -331,7 +351,7 @@ def sync_layer_controls(source, model, layer, dim, seed=None):
     locked = c["locked"]
     new_dim = c["dim"] if locked and c["dim"] != dim else no_update
     return (new_dim, dim_options(locked), locked, locked, locked, c["seed_locked"], c["random_note"],
-            random_box_style(not locked), c["source_help"], c["trained_box"], layer_options(c["shapes"]))
+            random_box_style(not locked), c["source_help"], c["trained_box"], layer_options(c["shapes"], c["shown"]))
 
 
 # Keep the address bar equal to the view without re-running the page layout.

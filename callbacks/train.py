@@ -29,6 +29,7 @@ from layouts import train as ids
 from layouts.common import notice_items
 from polyviz import state as st
 from polyviz.pages import train as train_page
+from polyviz.pages.sphere import drawable_layers
 from polyviz.pages.train import PRESETS, TrainState
 from services import admission, cache, data_store, jobs, run_store
 
@@ -243,13 +244,14 @@ def summary_children(run, state: TrainState, split: tuple[int, int] | None = Non
     return children
 
 
-def sphere_links(key: str, depth: int, width: int, query: str = "") -> list:
-    # the links carry the run's /train query: they retrain it if it has expired or been evicted
+def sphere_links(key: str, config, query: str = "") -> list:
+    """Links to the layers the sphere page draws (their inputs on a circle or 2-sphere); they
+    carry the run's /train query, so they retrain it if it has expired or been evicted."""
     links = [dcc.Link(f"Open layer {k} on the sphere page", href=run_store.sphere_href(key, k, query),
-                      className="sphere-link") for k in range(1, depth + 1)]
-    note = "Layer k is the Linear map after hidden layer k; its inputs lie on the activation's sphere."
-    if width not in (3, 4):
-        note += " The sphere page draws layers with 3 or 4 inputs."
+                      className="sphere-link") for k in drawable_layers(config)]
+    note = ("Layer k is the Linear map after hidden layer k; the sphere page draws the sphere its inputs lie on."
+            if links else "The sphere page draws layers fed by u_ε or RMSNorm of width 3, or LayerNorm of width 3 "
+                          "or 4, with more than one neuron: this model has none.")
     return [html.Span("Layers: ", className="control-help"), *links, html.Div(note, className="control-help")]
 
 
@@ -294,7 +296,7 @@ def render_results(key, run_key):
     full_key = run_store.key_from_id(key)
     stale = isinstance(run_key, str) and run_key != full_key
     return (specs["curves"], specs["boundary"], specs["animation"], specs["checkpoints"],
-            summary_children(run, state, (len(data[2]), len(data[3]))), sphere_links(full_key, run.config.depth, run.config.width, run.query), False,
+            summary_children(run, state, (len(data[2]), len(data[3]))), sphere_links(full_key, run.config, run.query), False,
             full_key, "panels results stale" if stale else "panels results",
             "The results below are for earlier settings; press Train for these." if stale else no_update)
 
@@ -330,6 +332,12 @@ def apply_preset(*_clicks):
     state, _ = st.validate(TrainState, PRESETS[key]["values"])
     values = dict(zip(train_page.CONTROL_FIELDS, train_page.control_values(state)))
     return (*[v for name, v in values.items() if name != "k"], PRESETS[key]["text"])
+
+
+@callback(Output(ids.EXPLAIN, "children"), Input(ids.DATASET, "value"), prevent_initial_call=True)
+def explain_dataset(dataset):
+    """The explanation follows the chosen data set (the layout starts from the same answer)."""
+    return ids.explanation(dataset if isinstance(dataset, str) else "spiral")
 
 
 # -- browser-side ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dash import dcc, html
 
 from polyviz import state as st
 from polyviz.pages.sphere import DIMS, K_RANGE, KMAX_RANGE, LAYERS, NEURONS, NO_MODEL, LayerView, SphereState
-from polyviz.pages.sphere import random_note, readout_words, where_inputs_live
+from polyviz.pages.sphere import random_note, readout_words, shown_layers, where_inputs_live
 from polyviz.words import plural
 
 from .common import GRAPH_CONFIG, control, copy_link, graph_card, notices_box, number_box
@@ -78,12 +78,14 @@ def dim_options(locked: bool) -> list[dict]:
     return [{"label": DIM_LABELS[d], "value": d, "disabled": locked} for d in DIMS]
 
 
-def layer_options(shapes: list[tuple[int, int]] | None) -> list[dict]:
+def layer_options(shapes: list[tuple[int, int]] | None, shown: list[int] | None = None) -> list[dict]:
     """Layer k = 1..depth of a model whose Linear layers have these (out, in) shapes; the
-    ones whose input is not 3- or 4-D are greyed out. Without a model: 1..8."""
+    ones the page cannot draw (``shown`` lists the others: polyviz.pages.sphere.shown_layers)
+    are greyed out. Without a model: 1..8."""
     if not shapes:
         return [{"label": f" {k}", "value": k} for k in range(LAYERS[0], LAYERS[1] + 1)]
-    return [{"label": f" {k}", "value": k, "disabled": shapes[k][1] not in DIMS} for k in range(1, len(shapes))]
+    shown = [] if shown is None else shown
+    return [{"label": f" {k}", "value": k, "disabled": k not in shown} for k in range(1, len(shapes))]
 
 
 def shown_style(visible: bool) -> dict:
@@ -104,7 +106,9 @@ def source_help(view: LayerView) -> list:
         return [
             html.Div([html.B(f"Layer {state.layer} of a trained model"), f": {model.words()}."]),
             html.Div([f"Model {model.model_id[:8]}…", *reopen,
-                      f". W is {state.neurons} × {state.dim}: d = {state.dim}, {plural(state.neurons, 'neuron')}."]),
+                      f". W is {state.neurons} × {view.sphere.width}"
+                      + ("" if view.sphere.dim == view.sphere.width else f", drawn as d = {view.sphere.dim} (see below)")
+                      + f": {plural(state.neurons, 'neuron')}."]),
             html.Div(f"Readout w_out of the rotation probe: {readout_words(view)}."),
             html.Div(where_inputs_live(view)),
         ]
@@ -128,6 +132,7 @@ def layer_controls(view: LayerView) -> dict:
         "seed_locked": locked and view.readout != "random",
         "random_note": random_note(view),
         "shapes": view.model.shapes if view.model is not None else None,
+        "shown": shown_layers(view.model) if view.model is not None else None,
         "source_help": source_help(view),
         "trained_box": shown_style(view.state.source == "trained"),
     }
@@ -158,7 +163,15 @@ def k_marks(kmax: float) -> dict:
     return marks
 
 
-def scene_caption(dim: int) -> str:
+def scene_caption(dim: int, sphere=None) -> str:
+    """What the scene shows; ``sphere``: a trained layer's input sphere (InputSphere)."""
+    if sphere is not None:
+        where = ("" if sphere.dim == 3 else
+                 " (drawn at unit scale" + (" in its Helmert axes)" if sphere.kind == "layernorm" else
+                                            " in the activations' own axes)"))
+        return (f"The model's data on {sphere.words()}{where}: the training points where {sphere.feeder} puts "
+                f"them, blue class 0 and red class 1, and the layer's neurons cutting it, regions coloured by "
+                f"spline code. Black: v; red: the great-circle path to w.")
     if dim == 3:
         return ("Raw vectors (grey) and where LayerNorm sends them: the circle of radius √3 in the plane ⟂ (1, 1, 1). "
                 "Grey lines: the neurons' hyperplanes cutting that plane; the circle's arcs are coloured by spline "
@@ -196,7 +209,7 @@ def page(state: SphereState, notices: list[str], view: LayerView, retrainable: b
                                                                     "fontSize": "11.5px"}),
                     control_id=MODEL_ID),
             control("Layer k", dcc.RadioItems(id=LAYER_ID, value=state.layer, inline=True, className="radio",
-                                              options=layer_options(controls["shapes"])),
+                                              options=layer_options(controls["shapes"], controls["shown"])),
                     "The Linear map after hidden layer k (the last one is the output layer)."),
         ], id=TRAINED_BOX, style=controls["trained_box"]),
         control("Residual dimension d", dcc.RadioItems(

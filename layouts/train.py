@@ -55,6 +55,7 @@ FIG_CURVES, FIG_BOUNDARY, FIG_ANIM, FIG_CKPT, FIG_SWEEP = (
 RESULTS, SUMMARY, LINKS = "tr-results", "tr-summary", "tr-sphere-links"
 DOWNLOAD_BUTTON, DOWNLOAD = "tr-download-button", "tr-download"
 NOTICES, QUERY, URL_SINK, COPY, LINK_NOTICES = "tr-notices", "tr-query", "tr-url-sink", "tr-copy", "tr-link-notices"
+EXPLAIN = "tr-explain"  # the explanation of the chosen data set
 
 WATCHDOG_MS = 5000
 DATASET_LABELS = {"spiral": "spiral", "octant_sphere": "octant sphere (3-D)", "circle": "circle", "xor": "xor",
@@ -171,13 +172,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             *train_controls,
             sweep_box,
             copy_link(COPY),
-            html.Div(
-                [
-                    html.H3("Why three u_ε neurons can solve a spiral"),
-                    dcc.Markdown(EXPLANATION, mathjax=True),
-                ],
-                className="explain",
-            ),
+            html.Div(explanation(state.dataset), id=EXPLAIN, className="explain"),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
             dcc.Store(id=LINK_NOTICES, data=notices),
@@ -217,7 +212,9 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
                                       "coloured by the prediction.", 420, "The decision boundary appears here."),
             figure_card(FIG_ANIM, "Each layer's activations embedded in 3-D, interpolated linearly from layer to "
                                   "layer (▶ plays, the slider jumps to a layer), then one turn. The green plane "
-                                  "is the output layer's decision plane.", 480,
+                                  "is the output layer's decision plane; for a layer wider than 3 the vertical "
+                                  "axis is the output layer's direction (the rest: principal axes), so every "
+                                  "point is drawn on the side the model puts it on.", 480,
                         "The layer-by-layer animation appears here."),
             figure_card(FIG_CKPT, "The last hidden layer at checkpoints during training: scrub across a phase "
                                   "transition to see the fold happen.", 480, "The training-time scrubber appears here."),
@@ -231,7 +228,19 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
     return html.Div([controls, panels], className="page two-col train-page")
 
 
-EXPLANATION = r"""
+# Why the chosen data set is hard or easy for u_ε layers (title, Markdown), one per data set.
+# The conic statements are exact for every ε >= 0: with z = Wx + b (x in R², three neurons) the
+# output's boundary w·u_ε(z) + c = 0 is w·z = -c·sqrt(|z|² + ε), and squaring gives a
+# quadratic in x; one side of it, {w·z + c·sqrt(|z|² + ε) <> 0}, is a level set of a convex (or
+# concave) function, so it is convex.
+CONIC = r"""
+**One layer draws one conic.** A hidden layer of three u_ε neurons on 2-D input followed by the
+output plane $w\cdot h+c=0$ has the boundary $w\cdot z=-c\sqrt{|z|^2+\varepsilon}$ with
+$z=Wx+b$: squared, a quadratic in $x$. So one layer draws a single conic curve (an ellipse, a
+parabola, one branch of a hyperbola, or a line when $c=0$), with one convex side.
+"""
+
+SPIRAL = r"""
 Each hidden layer is an affine map followed by
 
 $$u_\varepsilon(z)=\frac{z}{\sqrt{|z|^2+\varepsilon}},$$
@@ -240,11 +249,11 @@ which puts every point (almost) on the unit sphere $S^2$ of its three neurons. T
 chooses *how* the points land there: a large scale along one axis **stretches** them towards two
 poles (a soft sign), a shift **folds** the sphere over itself so that far-apart points meet (a
 soft absolute value) — see *Stretch & fold*.
-
-Layer by layer the network stretches and folds the two arms until a single plane
-$w\cdot h+b=0$ — the output layer — separates them. For the spiral the last layer turns the
-data into a blue cap inside a red ring. The animation replays exactly this: it interpolates
-linearly from the input to each layer's activations in turn.
+""" + CONIC + r"""
+The two arms of a spiral wind round each other, so no single conic separates them: the network
+stretches and folds them layer by layer until a single plane $w\cdot h+b=0$ — the output layer —
+separates them. The animation replays exactly this: it interpolates linearly from the input to
+each layer's activations in turn.
 
 **Phase transitions.** Training often sits on a plateau (the easy part of the spiral is
 separated, the centre is not) and then the loss drops sharply within a few hundred steps. Near a
@@ -252,3 +261,64 @@ fold, points move fast relative to the weights — a small change of the shift s
 the sphere — so progress can come suddenly. Scrub the training-time view across the marked step
 to watch it; the seed sweep shows how often seeds stall and when they break through.
 """
+
+OCTANT = r"""
+The points lie on the unit sphere $S^2$ and the class is the parity of the signs,
+$x_1x_2x_3<0$: adjacent octants have opposite classes, a 3-D XOR. A plane cuts $S^2$ in one
+circle, so no plane separates the eight octants; each hidden layer, an affine map followed by
+$u_\varepsilon(z)=z/\sqrt{|z|^2+\varepsilon}$, puts the points back (almost) on a sphere, where
+shifts **fold** same-class octants onto each other, until the output plane separates them.
+
+**Plateaus.** The deep, narrow stack (four layers of three neurons) can sit still for a long
+time while its layers have not yet brought some octants together, then the loss drops sharply
+when they do: the preset's seed waits about a thousand steps. The dashed lines on the training
+curves mark the drops the detector finds; many seeds have none (the seed sweep shows how often).
+"""
+
+CIRCLE = r"""
+The inner circle (class 1) and the outer ring (class 0) differ only in the radius $|x|$, so no
+line separates them.
+""" + CONIC + r"""
+An ellipse round the inner circle is such a conic, so a single hidden layer of three u_ε neurons
+can already separate the two circles; the last layer's activations put the inner circle on a cap
+of the sphere that the output plane cuts off.
+"""
+
+XOR = r"""
+Class 1 where $x_1x_2>0$ (the first and third quadrants), class 0 in the other two.
+""" + CONIC + r"""
+For XOR that is not enough: the points of either class span a convex hull that reaches into the
+other class's quadrants, so neither side of one conic can hold one class. A second hidden layer
+first **folds** the plane (see *Stretch & fold*) so that opposite quadrants meet, and then a plane
+separates them.
+"""
+
+GAUSS = r"""
+Two Gaussian blobs around $(-1,-1)$ and $(1,1)$: a line already separates them, up to the
+overlap the spread makes, so the accuracy is limited by that overlap rather than by the model.
+A u_ε layer keeps lines straight: a plane through the origin, $w\cdot u_\varepsilon(z)=0$, is
+exactly $w\cdot(Wx+b)=0$ (u_ε only rescales $z$), a line in the input. There is nothing to fold.
+"""
+
+MOONS = r"""
+Two interleaved half circles: the end of each moon reaches into the hollow of the other, so the
+boundary must bend both ways (an S).
+""" + CONIC + r"""
+A conic bends one way only (one side is convex), and each moon's convex hull holds an end of the
+other, so one layer cannot separate every point; a second layer folds the plane first.
+"""
+
+EXPLANATIONS = {
+    "spiral": ("Why three u_ε neurons can solve a spiral", SPIRAL),
+    "octant_sphere": ("Why a deep u_ε stack can separate the octants", OCTANT),
+    "circle": ("Why one u_ε layer separates two circles", CIRCLE),
+    "xor": ("Why XOR needs two u_ε layers", XOR),
+    "gauss": ("Why two blobs need no fold", GAUSS),
+    "moons": ("Why the moons need more than one u_ε layer", MOONS),
+}
+
+
+def explanation(dataset: str) -> list:
+    """The explanation box's children for a data set (the spiral's for an unknown one)."""
+    title, text = EXPLANATIONS.get(dataset, EXPLANATIONS["spiral"])
+    return [html.H3(title), dcc.Markdown(text, mathjax=True)]

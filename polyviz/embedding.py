@@ -5,13 +5,18 @@ Each stage (the input, then every hidden layer's activations) is embedded in 3-D
 * width 3: as is (``"identity"``);
 * width 1 or 2: padded with zeros (``"padded"``);
 * wider: projected on the top three principal axes of that layer's activations
-  (``"pca"``; a fixed fit on the points given, signs fixed so the result is deterministic).
+  (``"pca"``; a fixed fit on the points given, signs fixed so the result is deterministic);
+* wider, for the last hidden layer (the one the output layer reads): the output layer's
+  readout direction w / |w| is the third axis (z, pointing towards class 1) and the other two
+  are the top principal axes of the activations with that direction removed (``"readout"``).
 
 Frames interpolate linearly from stage to stage: ``frames_per_step`` frames per step, the
 first frame is the input embedding and the frame at ``stage_frames[s]`` is stage s exactly,
 so the last interpolation frame is the final activations. The output Linear layer's
-decision set ``w . h + b = 0`` is a plane in the final embedding (exact for the identity and
-padded embeddings; for PCA exact on the principal subspace). Optional rotation frames then
+decision set ``w . h + b = 0`` is a plane in the final embedding, exact for every width: the
+identity and padded embeddings lose nothing, and the readout embedding keeps the one
+coordinate the logit depends on, so a point is drawn on the side of the plane the model puts
+it on (a plain 3-D PCA would not: the logit also depends on the discarded axes). Optional rotation frames then
 spin the final stage (and its plane) once around the vertical axis through its centroid;
 the full turn ends where it started, so the very last frame is the final activations again.
 """
@@ -30,7 +35,7 @@ from polyviz.models import _as_params, hidden_activations
 class Embedding3D:
     """A fixed map from one layer's activations (N, k) to R^3."""
 
-    method: str  # "identity" | "padded" | "pca"
+    method: str  # "identity" | "padded" | "pca" | "readout"
     mean: np.ndarray  # (k,) (zeros unless pca)
     components: np.ndarray  # (3, k): e = components @ (a - mean)
 
@@ -44,8 +49,27 @@ class Embedding3D:
         return self.components @ w, float(w @ self.mean + b)
 
 
-def fit_embedding(A) -> Embedding3D:
-    """Choose the 3-D embedding for activations A (N, k): identity, zero padding or PCA."""
+def _principal_axes(centred: np.ndarray, count: int) -> np.ndarray:
+    """The top ``count`` principal axes (rows) of centred points, each signed so that its
+    largest-magnitude entry is positive (a deterministic choice among +-axis)."""
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    # fewer points than axes span fewer axes (2 training points: 2 rows of vt); the missing
+    # axes are zero, so every stage is still (N, 3)
+    axes = np.zeros((count, centred.shape[1]))
+    axes[:len(vt[:count])] = vt[:count]
+    for row in axes:
+        if row[np.argmax(np.abs(row))] < 0:
+            row *= -1
+    return axes
+
+
+def fit_embedding(A, readout=None) -> Embedding3D:
+    """Choose the 3-D embedding for activations A (N, k): identity, zero padding or PCA.
+
+    ``readout``: the direction w of the Linear layer that reads these activations (its
+    logit is w . a + b). For k > 3 it becomes the third axis and the first two are the top
+    principal axes of A with that direction projected out, so w . a is kept exactly and the
+    plane w . a + b = 0 separates the embedded points as the model does."""
     A = np.asarray(A, dtype=np.float64)
     k = A.shape[1]
     if k <= 3:
@@ -53,15 +77,19 @@ def fit_embedding(A) -> Embedding3D:
         comps[np.arange(k), np.arange(k)] = 1.0
         return Embedding3D("identity" if k == 3 else "padded", np.zeros(k), comps)
     mean = A.mean(axis=0)
-    _, _, vt = np.linalg.svd(A - mean, full_matrices=False)
-    comps = np.zeros((3, k))
-    # fewer than 3 points span fewer than 3 axes (2 training points: 2 rows of vt); the
-    # missing axes are zero, so every stage is still (N, 3)
-    comps[:len(vt[:3])] = vt[:3]
-    for row in comps:  # sign convention: largest-magnitude entry positive
-        if row[np.argmax(np.abs(row))] < 0:
-            row *= -1
-    return Embedding3D("pca", mean, comps)
+    w = None if readout is None else np.asarray(readout, dtype=np.float64).reshape(-1)
+    if w is None or not np.linalg.norm(w) > 0:  # no readout (or a zero one): plain PCA
+        return Embedding3D("pca", mean, _principal_axes(A - mean, 3))
+    if w.shape != (k,):
+        raise ValueError(f"readout must have {k} entries (one per activation), got {w.shape}")
+    u = w / np.linalg.norm(w)
+    rest = (A - mean) - np.outer((A - mean) @ u, u)  # the activations with the readout direction removed
+    axes = _principal_axes(rest, 2)
+    # numerically orthogonal to u even when the rest has (near) zero variance
+    axes -= np.outer(axes @ u, u)
+    norms = np.linalg.norm(axes, axis=1, keepdims=True)
+    axes = np.divide(axes, norms, out=np.zeros_like(axes), where=norms > 1e-12)
+    return Embedding3D("readout", mean, np.vstack([axes, u]))
 
 
 @dataclass
@@ -90,10 +118,12 @@ def embed_layers(params, X, y) -> LayerEmbedding:
     if X.ndim != 2 or X.shape[1] != p.config.in_dim or len(X) != len(y):
         raise ValueError(f"X must be (n, {p.config.in_dim}) with y (n,), got {X.shape} and {y.shape}")
     acts, logits = hidden_activations(p, X)
-    maps = [fit_embedding(a) for a in acts]
-    stages = [m(a) for m, a in zip(maps, acts)]
     w, b = p.layers()[-1]
-    normal, offset = maps[-1].pull_back_plane(w.detach().double().numpy()[0], float(b[0]))
+    w = w.detach().double().numpy()[0]
+    # the last stage is what the output layer reads: its embedding keeps the readout direction
+    maps = [fit_embedding(a) for a in acts[:-1]] + [fit_embedding(acts[-1], readout=w)]
+    stages = [m(a) for m, a in zip(maps, acts)]
+    normal, offset = maps[-1].pull_back_plane(w, float(b[0]))
     names = ["input"] + [f"layer {i}" for i in range(1, len(acts))]
     return LayerEmbedding(stages, names, [m.method for m in maps], y, (normal, offset), logits)
 

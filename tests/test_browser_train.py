@@ -63,7 +63,7 @@ def test_train_the_spiral_preset_and_play_the_animation(browser, live_server):
     assert "test accuracy" in text_of(browser, "tr-summary") and "Phase transition" in text_of(browser, "tr-summary")
     assert browser.find_element(By.ID, "tr-download-button").is_enabled()
     links = browser.find_elements(By.CSS_SELECTOR, "#tr-sphere-links a")
-    assert [a.text for a in links] == ["Open layer 1 on the sphere page", "Open layer 2 on the sphere page"]
+    assert [a.text for a in links] == ["Open layer 1 on the sphere page"]  # layer 2: the one-neuron output
     assert "/sphere?source=trained&model=" in links[0].get_attribute("href")
 
     # the layer-by-layer animation: frames are in the browser; play moves the points
@@ -147,4 +147,53 @@ def test_a_sweep_seed_opens_its_run(browser, live_server):
     wait_for(browser, lambda d: f"Opened seed {seed} as the 6-seed sweep trained it" in text_of(d, "tr-status"))
     assert browser.find_element(By.ID, "tr-seed").get_attribute("value") == str(seed)
     wait_for(browser, lambda d: f"seed {seed}" in text_of(d, "tr-summary"))
+    assert severe_console_errors(browser) == []
+
+
+def plane_drawn(driver):
+    """What the WebGL scene of the animation really draws for the plane trace: the number of
+    triangles of its mesh object among the scene's drawn objects (0 when it draws none)."""
+    return driver.execute_script(
+        "const gd = document.querySelector('#tr-animation .js-plotly-plot');"
+        "const scene = gd._fullLayout.scene._scene;"
+        "const uid = gd._fullData[2].uid, trace = scene.traces[uid];"
+        "if (!trace || !trace.mesh || scene.glplot.objects.indexOf(trace.mesh) < 0) return 0;"
+        "return trace.mesh.triangleCount;")
+
+
+def animation_idle(driver):
+    return driver.execute_script(
+        "const gd = document.querySelector('#tr-animation .js-plotly-plot');"
+        "return !gd._transitionData._animationRaf && gd._transitionData._frameQueue.length === 0;")
+
+
+def test_after_a_playback_the_plane_is_drawn_on_the_final_layer_only(browser, live_server):
+    """Issue 9.3: after one playback the final layer's plane stayed drawn on the input and the
+    earlier layers. Play to the end, then jump back to each layer: the plane is drawn only on
+    the last hidden layer (and its rotation)."""
+    query = {"dataset": "spiral", "n": 300, "steps": 200, "depth": 2, "seed": 0}
+    forget_run(query)
+    browser.get(live_server + "/train?" + "&".join(f"{k}={v}" for k, v in query.items()))
+    button = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "tr-train")))
+    wait_for(browser, lambda d: "steps=200" in d.current_url)
+    button.click()
+    wait_for(browser, lambda d: "Trained 200 steps" in text_of(d, "tr-status"))
+    wait_for(browser, lambda d: (figure_info(d, "tr-animation") or {}).get("frames", 0) == 49)
+    browser.execute_script("document.querySelector('#tr-animation').scrollIntoView({block: 'center'});")
+    assert plane_drawn(browser) == 0  # the input, before any playback
+    browser.execute_script(
+        "const gd = document.querySelector('#tr-animation .js-plotly-plot'); window._frames = [];"
+        "gd.on('plotly_animatingframe', e => window._frames.push(e.name));")
+    browser.find_element(By.CSS_SELECTOR, "#tr-animation .updatemenu-button").click()
+    wait_for(browser, lambda d: d.execute_script("return window._frames[window._frames.length - 1]") == "48"
+             and animation_idle(d), timeout=60)
+    assert plane_drawn(browser) == 2  # the final layer, after its turn: the plane's two triangles
+    labels = browser.find_elements(By.CSS_SELECTOR, "#tr-animation text.slider-label")[-4:]
+    assert [label.text for label in labels] == ["input", "layer 1", "layer 2", "rotate"]
+    for index, expected in ((0, 0), (1, 0), (2, 2), (0, 0)):
+        ActionChains(browser).move_to_element(labels[index]).click().perform()
+        wait_for(browser, lambda d, i=index: d.execute_script(
+            "return document.querySelector('#tr-animation .js-plotly-plot')._fullLayout.sliders[0].active;") == i
+            and animation_idle(d), timeout=20)
+        assert plane_drawn(browser) == expected, labels[index].text
     assert severe_console_errors(browser) == []

@@ -117,39 +117,105 @@ class ModelRecord:
     def words(self):
         return f"width {self.width}, depth {self.depth}"
 
+    def sphere(self, k):
+        from polyviz.models import ModelConfig
+        from polyviz.pages.sphere import input_sphere
 
-def mlp_record(in_dim: int, width: int, depth: int, seed: int = 0) -> ModelRecord:
+        return input_sphere(ModelConfig(in_dim=self.layers[0][0].shape[1], width=self.width, depth=self.depth,
+                                        activation=self.activation), k)
+
+    def inputs(self, k):
+        """Points on the layer's sphere (as the activation puts them there) and labels."""
+        rng = np.random.default_rng(k)
+        z = rng.normal(size=(40, self.width))
+        if self.activation == "layernorm":
+            z -= z.mean(axis=1, keepdims=True)
+        radius = 1.0 if self.activation == "u_eps" else math.sqrt(self.width)
+        return radius * z / np.linalg.norm(z, axis=1, keepdims=True), rng.integers(0, 2, 40)
+
+
+def mlp_record(in_dim: int, width: int, depth: int, seed: int = 0, activation: str = "u_eps") -> ModelRecord:
     rng = np.random.default_rng(seed)
     sizes = [in_dim] + [width] * depth + [1]
     return ModelRecord(tuple((rng.normal(size=(o, i)), rng.normal(size=o)) for i, o in zip(sizes, sizes[1:])),
-                       width, depth)
+                       width, depth, activation)
 
 
 def test_layer_view_draws_the_named_trained_layer_or_says_why_not():
+    """Issue 9.4: a trained layer is drawn on the sphere its inputs really lie on; the page's
+    layer takes the model's values there; a one-neuron output layer is not offered."""
     from polyviz.pages.sphere import NO_MODEL, layer_view
 
-    model = mlp_record(2, 4, 2)
+    model = mlp_record(2, 3, 2)  # u_ε, width 3: inputs on the unit sphere of R³
     state = SphereState(source="trained", model=model.model_id, layer=1, dim=3, neurons=12, seed=5)
     view = layer_view(state, model)
     assert view.trained and view.readout == "next" and view.notice is None
-    assert view.W is model.layers[1][0] and (view.state.dim, view.state.neurons) == (4, 4)
+    assert (view.state.dim, view.state.neurons) == (4, 3)  # a 2-sphere: the page's d = 4
+    assert view.sphere.kind == "unit" and view.sphere.radius == 1.0
+    W, b = model.layers[1]
+    A, labels = model.inputs(1)
+    np.testing.assert_allclose(view.points @ view.W.T + view.b, A @ W.T + b, atol=1e-12)  # same values
+    np.testing.assert_allclose(np.linalg.norm(view.points, axis=1), 2.0)  # on the LayerNorm sphere of R⁴
+    np.testing.assert_array_equal(view.labels, labels)
     np.testing.assert_array_equal(view.w_out, model.layers[2][0][0])  # the next layer's first row
-    last = layer_view(dataclasses.replace(state, layer=2), model)  # the output layer: a seeded random readout
-    assert last.trained and last.readout == "random"
-    np.testing.assert_array_equal(last.w_out, pt.random_readout(1, 5))
+    for act, width, kind in (("rmsnorm", 3, "rms"), ("layernorm", 3, "layernorm"), ("layernorm", 4, "layernorm")):
+        other = mlp_record(2, width, 2, activation=act)
+        shown = layer_view(dataclasses.replace(state, model=other.model_id), other)
+        assert shown.trained and shown.sphere.kind == kind and shown.state.dim == (width if kind == "layernorm" else 4)
+        A, _ = other.inputs(1)
+        np.testing.assert_allclose(shown.points @ shown.W.T + shown.b, A @ other.layers[1][0].T + other.layers[1][1],
+                                   atol=1e-12)
 
+    last = layer_view(dataclasses.replace(state, layer=2), model)  # the output layer: one neuron
+    assert not last.trained
+    assert last.notice.startswith("layer 2 is this model's output layer, a single neuron")
+    assert "choose layer 1." in last.notice
     missing = layer_view(dataclasses.replace(state, layer=3), model)
     assert not missing.trained and missing.model is model and (missing.state.dim, missing.W.shape) == (3, (12, 3))
     assert missing.notice.startswith("layer 3 does not exist: this model (depth 2) has layers 1 to 2")
-    assert "choose layer 1 or 2" in missing.notice
-    narrow = layer_view(dataclasses.replace(state, layer=1), mlp_record(3, 2, 2))
-    assert "reads 2-D inputs" in narrow.notice and "this model has none (its hidden width is 2)" in narrow.notice
+    narrow = layer_view(state, mlp_record(3, 2, 2))
+    assert "reads 2-D inputs on the unit sphere of R², which the page cannot draw" in narrow.notice
+    assert "this model has none" in narrow.notice
+    wide = layer_view(state, mlp_record(2, 4, 2))
+    assert "reads 4-D inputs on the unit sphere of R⁴, which the page cannot draw" in wide.notice
+    relu = layer_view(state, mlp_record(2, 3, 2, activation="relu"))
+    assert "reads ReLU activations, which lie on no sphere" in relu.notice
     assert "not in the cache" in layer_view(state, None).notice
     unchosen = layer_view(dataclasses.replace(state, model=""), None)
     assert unchosen.problem == NO_MODEL and unchosen.notice is None  # a hint, not an error
     random_layer = layer_view(SphereState(neurons=7, dim=4, seed=2), model)
     assert not random_layer.trained
     np.testing.assert_array_equal(random_layer.W, pt.random_layer(7, 4, seed=2, weight_scale=1.0, bias_scale=0.5)[0])
+
+
+def test_layer_inputs_lie_on_the_sphere_the_page_names():
+    """The generic hook: for every architecture there is, Linear layer k's inputs (the model's
+    own activations) lie on the sphere input_sphere names, or it names none."""
+    from polyviz.datasets import make_dataset
+    from polyviz.models import MLPParams, ModelConfig, init_params
+    from polyviz.pages.sphere import input_sphere, layer_inputs
+
+    X, _ = make_dataset("spiral", 200, 0.05, 0)
+    for act, width, groups, kind in (("u_eps", 3, 1, "unit"), ("u_eps", 5, 1, "unit"), ("rmsnorm", 3, 1, "rms"),
+                                     ("layernorm", 3, 1, "layernorm"), ("layernorm", 4, 1, "layernorm"),
+                                     ("group_layernorm", 4, 1, "layernorm"), ("group_layernorm", 4, 2, None),
+                                     ("relu", 3, 1, None), ("gelu", 3, 1, None), ("tanh", 3, 1, None),
+                                     ("dyt", 3, 1, None), ("none", 3, 1, None)):
+        cfg = ModelConfig(in_dim=2, width=width, depth=2, activation=act, eps=1e-8, groups=groups)
+        params = MLPParams(cfg, init_params(cfg, 1) * 3)
+        assert input_sphere(cfg, 0) is None and input_sphere(cfg, 3) is None  # the data; no such layer
+        for k in (1, 2):
+            A, sphere = layer_inputs(params, k, X)
+            assert A.shape == (200, width)
+            if kind is None:
+                assert sphere is None, act
+                continue
+            assert sphere.kind == kind, act
+            centred = A - A.mean(axis=1, keepdims=True) if kind == "layernorm" else A
+            np.testing.assert_allclose(np.linalg.norm(centred, axis=1), sphere.radius, rtol=1e-4)
+            if kind == "layernorm":
+                np.testing.assert_allclose(A.mean(axis=1), 0.0, atol=1e-5)
+            assert sphere.off_sphere(A) < 1e-4
 
 
 def test_result_words_count_in_sentences():
@@ -440,7 +506,7 @@ def test_whole_page_payload_for_64_neurons_is_reported(client, http):
 
 # --- a trained model's layer as the source ---------------------------------------------------
 
-def train_tiny(width: int, depth: int = 2, seed: int = 3) -> str:
+def train_tiny(width: int, depth: int = 2, seed: int = 3, act: str = "u_eps") -> str:
     """Train a tiny spiral model through the /train page's job function, in this process; it
     lands in the shared cache. Returns its model id (as in the train page's sphere links)."""
     from polyviz.pages.train import TrainState
@@ -448,7 +514,7 @@ def train_tiny(width: int, depth: int = 2, seed: int = 3) -> str:
     from services import run_store as store
 
     state, notices = st.validate(TrainState, dict(dataset="spiral", n=120, width=width, depth=depth, steps=40,
-                                                  seed=seed, data_seed=1))
+                                                  seed=seed, data_seed=1, act=act))
     assert notices == []
     out = jobs.run_job(jobs.new_job(state, "train"), jobs.TRAIN)
     assert isinstance(out.key, str) and store.load_run(out.key) is not None, out.status
@@ -459,8 +525,13 @@ def train_tiny(width: int, depth: int = 2, seed: int = 3) -> str:
 def trained(page_modules):
     from services import run_store as store
 
-    ids = {"w3": train_tiny(3), "w2": train_tiny(2)}
-    return {**ids, "params": store.load_run(ids["w3"]).params, "store": store}
+    ids = {"w3": train_tiny(3), "w2": train_tiny(2), "ln3": train_tiny(3, act="layernorm")}
+    run, ln_run = store.load_run(ids["w3"]), store.load_run(ids["ln3"])
+    def ln_view_off(cb):
+        return cb.load_view(SphereState(source="trained", model=ids["ln3"], layer=1)).off_sphere
+
+    return {**ids, "params": run.params, "run": run, "ln_params": ln_run.params, "ln_run": ln_run, "store": store,
+            "ln_view_off": ln_view_off}
 
 
 def trained_args(model, layer, dim=4):
@@ -476,59 +547,118 @@ def test_trained_model_id_field_and_link(trained):
     assert again == state and notices == []
 
 
-@pytest.mark.parametrize("layer", [1, 2])
-def test_trained_layer_is_drawn_from_its_weights(page_modules, trained, layer):
-    from polyviz.models import layer_weights
+def great_circle_sign_changes(W, b, e_v, e_w, end: float, n: int = 200_001) -> int:
+    """Independent oracle: sign changes of W x + b along the great circle of the unit sphere
+    of R³ from e_v towards e_w, sampled densely (no closed form)."""
+    p = e_v / np.linalg.norm(e_v)
+    q = e_w - (e_w @ p) * p
+    q /= np.linalg.norm(q)
+    a = np.linspace(0.0, end, n)
+    z = (np.cos(a)[:, None] * p + np.sin(a)[:, None] * q) @ W.T + b
+    return int((np.diff(np.sign(z), axis=0) != 0).sum())
+
+
+def direction3(az, el):
+    az, el = math.radians(az), math.radians(el)
+    return np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+
+
+def test_trained_u_eps_layer_is_drawn_on_its_true_sphere(page_modules, trained):
+    """Issue 9.4: a u_ε model's layer 1 was drawn as ReLU polytopes on the LayerNorm circle,
+    "as if a LayerNorm fed it". Now: the unit sphere of R³ where u_ε puts its inputs, the
+    training data's activations on it by class, the layer's planes cutting it."""
+    from polyviz.models import hidden_activations, layer_weights
 
     cb, _ = page_modules
     params = trained["params"]
-    W, b = layer_weights(params, layer)
-    assert W.shape[1] == 3  # the layers after hidden layers 1 and 2 read the width-3 activations
-    figure, summary, caption = cb.update_scene(*trained_args(trained["w3"], layer), 30, 20, 160, -15, 2.0, 10)
+    W, b = layer_weights(params, 1)  # reads hidden layer 1: u_ε of width 3
+    figure, summary, caption = cb.update_scene(*trained_args(trained["w3"], 1), 30, 20, 160, -15, 2.0, 10)
+    meta = figure["layout"]["meta"]
+    assert meta["regions"] == pt.sphere_region_count(W, b)  # the model's planes on the unit sphere S² itself
+    data = figure["data"]
+    assert len(data) == fs.SCENE_BASE_TRACES[4] + fs.SCENE_MARKER_TRACES + 2
+    X, y = cb.training_sample(trained["run"].data)
+    acts = hidden_activations(params, X)[0][1].astype(np.float64)
+    drawn = {}
+    for label, trace in zip((0, 1), data[-2:]):
+        assert trace["name"] == f"data, class {label}"
+        drawn[label] = np.stack([_decode(trace[a]) for a in "xyz"], axis=1).astype(np.float64) / 1.012
+        truth = acts[y == label]
+        np.testing.assert_allclose(drawn[label], truth / np.linalg.norm(truth, axis=1, keepdims=True), atol=2e-6)
+        # the region each drawn point is in is the model's own: sign(W a + b) of its activation
+        np.testing.assert_array_equal(drawn[label] @ W.T + b > 0, truth @ W.T + b > 0)
+    assert len(drawn[0]) + len(drawn[1]) == len(X) and {len(drawn[0]), len(drawn[1])} != {0}
+    assert "unit sphere S² of R³ (u_ε)" in figure["layout"]["title"]["text"]
+    assert summary.startswith("Layer 1 of the trained model (spiral, width 3, depth 2, u_ε")
+    assert "on unit sphere S² of R³ (u_ε)" in summary and "LayerNorm" not in summary
+    assert "unit sphere of R³" in caption and "blue class 0" in caption
+
+    # the probe rotates v towards w on that sphere, read out by the next layer's first row
+    circle, rotation, words = cb.update_probe(*trained_args(trained["w3"], 1), 30, 20, 160, -15, [])
+    angle = rotation["layout"]["meta"]["angle_end"]
+    e_v, e_w = direction3(30, 20), direction3(160, -15)
+    assert angle == pytest.approx(math.acos(e_v @ e_w))
+    assert rotation["layout"]["meta"]["n_crossings"] == great_circle_sign_changes(W, b, e_v, e_w, angle)
+    assert words.startswith("Rotating v towards w on the unit sphere S² of R³ (u_ε)")
+    assert "first row of layer 2's weights" in words
+    # scaling: the raw ray k·e in R³ against u_ε(k·e) = e
+    figure, words = cb.update_scaling(*trained_args(trained["w3"], 1), 30, 20, 2.5, 10)
+    flips = -b / (W @ e_v)
+    assert figure["layout"]["meta"]["without"] == 1 + int(((flips > 0) & (flips <= 10)).sum())
+    assert figure["layout"]["meta"]["with_layernorm"] == 1
+    assert figure["layout"]["meta"]["on_with"] == int((W @ e_v + b > 0).sum())
+    assert figure["layout"]["meta"]["on_without"] == int((W @ (2.5 * e_v) + b > 0).sum())
+    assert "Without u_ε the ray" in words and "u_ε(k·v) = v/|v|" in words
+
+    page = cb.layout(source="trained", model=trained["w3"], layer="1")
+    help_text = str({n.id: n for n in page._traverse() if getattr(n, "id", None)}["sp-source-help"].children)
+    assert "as if" not in help_text and "u_ε puts layer 1's inputs on the unit sphere of R³" in help_text
+
+
+def test_trained_layernorm_layer_is_drawn_on_the_layernorm_circle(page_modules, trained):
+    """A LayerNorm model of width 3: its layer 1 reads points on the LayerNorm circle, drawn
+    there with the data."""
+    from polyviz.models import hidden_activations, layer_weights
+
+    cb, _ = page_modules
+    params = trained["ln_params"]
+    W, b = layer_weights(params, 1)
+    figure, summary, caption = cb.update_scene(*trained_args(trained["ln3"], 1), 30, 20, 160, -15, 2.0, 10)
     angles, codes = pt.circle_arcs(W, b, *pt.layernorm_circle(3))
     meta = figure["layout"]["meta"]
     assert meta["boundaries"] == len(angles) and meta["arcs"] == max(1, len(angles)) == len(codes)
-    assert len(figure["data"]) == fs.SCENE_BASE_TRACES[3] + fs.SCENE_MARKER_TRACES  # d = 3, whatever was sent
-    acc = params.meta["metrics"]["final_test_accuracy"]
-    assert summary.startswith(f"Layer {layer} of the trained model (spiral, width 3, depth 2, u_ε, "
-                              f"test accuracy {acc:.1%}): ")
-    assert f"{W.shape[0]} neuron" in summary and "circle of radius √3" in caption
-
-    # the probe: layer 1 is read out by the next layer's first row (the output logit); layer 2,
-    # the output layer, by the library's random readout
-    circle, rotation, words = cb.update_probe(*trained_args(trained["w3"], layer), 30, 20, 160, -15, [])
-    w_out = layer_weights(params, layer + 1)[0][0] if layer == 1 else pt.random_readout(W.shape[0], 0)
-    v, w = pt.plane_direction(3, 30, 20), pt.plane_direction(3, 160, -15)
-    probe = pt.rotation_probe(W, b, w_out, v, w)
-    assert rotation["layout"]["meta"]["n_crossings"] == probe.n_crossings
-    assert rotation["layout"]["meta"]["tv_per_radian"] == pytest.approx(probe.tv_per_radian)
-    assert ("first row of layer 2's weights" if layer == 1 else "random (seed 0)") in words
-    p, q, _ = pt.rotation_plane(v, w)
-    assert circle["layout"]["meta"]["crossings"] == len(pt.circle_crossings(W, b, p, q, math.sqrt(3)).angles)
-
-    figure, words = cb.update_scaling(*trained_args(trained["w3"], layer), 30, 20, 2.5, 10)
-    plain = pt.scaling_regions(W, b, v, 10, layernorm=False)
-    assert figure["layout"]["meta"]["without"] == plain.regions
-    assert f"of {W.shape[0]} neurons on" in words
+    X, y = cb.training_sample(trained["ln_run"].data)
+    acts = hidden_activations(params, X)[0][1].astype(np.float64)
+    assert 1e-4 < trained["ln_view_off"](cb) < 0.05  # eps = 1e-5 keeps LayerNorm(x) just inside
+    for label, trace in zip((0, 1), figure["data"][-2:]):
+        pts = np.stack([_decode(trace[a]) for a in "xyz"], axis=1).astype(np.float64)
+        truth = acts[y == label]
+        np.testing.assert_allclose(pts, math.sqrt(3) * truth / np.linalg.norm(truth, axis=1, keepdims=True),
+                                   atol=2e-6)  # moved radially onto the circle
+        np.testing.assert_allclose(pts.sum(axis=1), 0.0, atol=1e-5)
+        np.testing.assert_array_equal(pts @ W.T + b > 0, truth @ W.T + b > 0)  # the model's own regions
+    assert len(_decode(figure["data"][5]["x"])) == 0  # no random raw vectors beside the model's data
+    assert "LayerNorm circle" in caption and "depth 2, LayerNorm" in summary
+    page = cb.layout(source="trained", model=trained["ln3"], layer="1")
+    help_text = str({n.id: n for n in page._traverse() if getattr(n, "id", None)}["sp-source-help"].children)
+    assert "they are drawn moved radially onto it" in help_text
 
 
 def test_trained_layer_link_opens_the_page_on_that_layer(page_modules, trained):
     cb, lay = page_modules
-    page = cb.layout(source="trained", model=trained["w3"], layer="1", dim="4")
+    page = cb.layout(source="trained", model=trained["w3"], layer="1", dim="3")
     found = {node.id: node for node in page._traverse() if getattr(node, "id", None)}
-    assert found[lay.DIM].value == 3 and all(o["disabled"] for o in found[lay.DIM].options)  # d follows the layer
+    assert found[lay.DIM].value == 4 and all(o["disabled"] for o in found[lay.DIM].options)  # d follows the sphere
     assert found[lay.NEURONS_ID].disabled and found[lay.WSCALE].disabled and found[lay.SEED].disabled
-    assert [o["value"] for o in found[lay.LAYER_ID].options] == [1, 2]
+    # the output layer (one neuron) is greyed out
+    assert [(o["value"], o["disabled"]) for o in found[lay.LAYER_ID].options] == [(1, False), (2, True)]
     assert found[lay.TRAINED_BOX].style == {"display": "block"} and found[lay.MODEL_ID].value == trained["w3"]
     help_text = str(found[lay.SOURCE_HELP].children)
     assert "Layer 1 of a trained model" in help_text and "spiral, width 3, depth 2" in help_text
+    assert "W is 3 × 3, drawn as d = 4" in help_text
     assert "/train?dataset=spiral" in help_text  # back to its training run
-    assert found[lay.NOTICES].children == [] and "dim=3&" in found[lay.QUERY].data
+    assert found[lay.NOTICES].children == [] and "dim=4&" in found[lay.QUERY].data
     assert f"model={trained['w3']}&layer=1" in found[lay.QUERY].data
-    # the output layer is read out by the random readout: its seed stays live
-    found = {node.id: node for node in cb.layout(source="trained", model=trained["w3"], layer="2")._traverse()
-             if getattr(node, "id", None)}
-    assert found[lay.NEURONS_ID].disabled and not found[lay.SEED].disabled
     # a random layer: nothing locked, no model controls
     found = {node.id: node for node in cb.layout()._traverse() if getattr(node, "id", None)}
     assert not found[lay.NEURONS_ID].disabled and found[lay.TRAINED_BOX].style == {"display": "none"}
@@ -538,11 +668,12 @@ def test_trained_layer_link_opens_the_page_on_that_layer(page_modules, trained):
 def fallback_cases(trained):
     return [
         (trained["w3"], 8, "layer 8 does not exist: this model (depth 2) has layers 1 to 2, the last being its "
-                           "output layer; choose layer 1 or 2."),
+                           "output layer; choose layer 1."),
+        (trained["w3"], 2, "layer 2 is this model's output layer, a single neuron: its one plane only halves the "
+                           "sphere"),
         ("0" * 40, 1, "is not in the cache (an unknown id, or its training run has expired)"),
-        (trained["w2"], 1, "layer 1 of this model reads 2-D inputs; the sphere page shows layers whose input has 3 "
-                           "or 4 dimensions: this model has none (its hidden width is 2): train a model of width 3 "
-                           "or 4"),
+        (trained["w2"], 1, "layer 1 of this model reads 2-D inputs on the unit sphere of R², which the page cannot "
+                           "draw (it draws a circle or a 2-sphere); this model has none"),
     ]
 
 
@@ -584,42 +715,42 @@ def test_trained_source_without_a_model_points_to_the_train_page(page_modules):
 def test_sync_follows_the_trained_layer(page_modules, trained):
     cb, _ = page_modules
     (dim, dim_opts, neurons_off, wscale_off, bscale_off, seed_off, note, box, help_children, trained_box,
-     layer_opts) = cb.sync_layer_controls("trained", trained["w3"], 1, 4, 0)
-    assert dim == 3 and all(o["disabled"] for o in dim_opts)
+     layer_opts) = cb.sync_layer_controls("trained", trained["w3"], 1, 3, 0)
+    assert dim == 4 and all(o["disabled"] for o in dim_opts)
     assert neurons_off and wscale_off and bscale_off and seed_off and "not used" in note
-    assert trained_box == {"display": "block"} and [o["value"] for o in layer_opts] == [1, 2]
-    assert cb.sync_layer_controls("trained", trained["w3"], 1, 3, 0)[0] is cb.no_update  # already there
+    assert trained_box == {"display": "block"} and [o["disabled"] for o in layer_opts] == [False, True]
+    assert cb.sync_layer_controls("trained", trained["w3"], 1, 4, 0)[0] is cb.no_update  # already there
     back = cb.sync_layer_controls("random", trained["w3"], 1, 3, 0)
     assert back[0] is cb.no_update and not any(back[2:6]) and back[9] == {"display": "none"}
 
 
 def test_markers_follow_the_trained_layers_dimension(page_modules, trained):
     cb, _ = page_modules
-    patch = cb.move_markers(100, 10, 200, -30, 4.0, 4, 10, "trained", trained["w3"], 1).to_plotly_json()
-    base = fs.SCENE_BASE_TRACES[3]
-    assert [op["location"] for op in patch["operations"]] == [["data", base + i]
-                                                               for i in range(fs.SCENE_MARKER_TRACES)]
+    for model, dim in ((trained["w3"], 4), (trained["ln3"], 3)):
+        patch = cb.move_markers(100, 10, 200, -30, 4.0, 7 - dim, 10, "trained", model, 1).to_plotly_json()
+        base = fs.SCENE_BASE_TRACES[dim]
+        assert [op["location"] for op in patch["operations"]] == [["data", base + i]
+                                                                   for i in range(fs.SCENE_MARKER_TRACES)]
 
 
 def test_http_trained_layer_and_fallbacks(client, http, trained):
     from polyviz.models import layer_weights
 
     deps, values = http
-    values = {**values, "sp-source.value": "trained", "sp-model.value": trained["w3"], "sp-layer.value": 2,
-              "sp-dim.value": 4}
+    values = {**values, "sp-source.value": "trained", "sp-model.value": trained["w3"], "sp-layer.value": 1,
+              "sp-dim.value": 3}
     body = fire(client, deps["scene"], values, ["sp-layer.value"])
-    W, b = layer_weights(trained["params"], 2)
-    angles, _ = pt.circle_arcs(W, b, *pt.layernorm_circle(3))
-    assert body["sp-scene"]["figure"]["layout"]["meta"]["arcs"] == max(1, len(angles))
-    assert body["sp-summary"]["children"].startswith("Layer 2 of the trained model (spiral, width 3, depth 2")
+    W, b = layer_weights(trained["params"], 1)
+    assert body["sp-scene"]["figure"]["layout"]["meta"]["regions"] == pt.sphere_region_count(W, b)
+    assert body["sp-summary"]["children"].startswith("Layer 1 of the trained model (spiral, width 3, depth 2")
     body = fire(client, deps["probe"], values, ["sp-layer.value"])
-    assert "random (seed 0)" in body["sp-rotation-text"]["children"]
+    assert "first row of layer 2's weights" in body["sp-rotation-text"]["children"]
     body = fire(client, deps["query"], values, ["sp-layer.value"])
-    assert f"model={trained['w3']}&layer=2" in body["sp-query"]["data"] and "dim=3&" in body["sp-query"]["data"]
+    assert f"model={trained['w3']}&layer=1" in body["sp-query"]["data"] and "dim=4&" in body["sp-query"]["data"]
     assert body["sp-notices"]["children"] == []
     sync = server_dep(client, "sp-dim.value")
     body = fire(client, sync, values, ["sp-layer.value"])
-    assert body["sp-dim"]["value"] == 3 and body["sp-neurons"]["disabled"] is True
+    assert body["sp-dim"]["value"] == 4 and body["sp-neurons"]["disabled"] is True
     for model, layer, expected in fallback_cases(trained):
         body = fire(client, deps["query"], {**values, "sp-model.value": model, "sp-layer.value": layer},
                     ["sp-model.value"])
@@ -628,10 +759,10 @@ def test_http_trained_layer_and_fallbacks(client, http, trained):
                     ["sp-model.value"])
         assert body["sp-summary"]["children"].startswith("A random layer, not a trained one")
     # the link the train page gives opens this layer, with nothing to correct
-    controls = dash_http.by_id(dash_http.route(client, f"/sphere?source=trained&model={trained['w3']}&layer=2")["layout"])
+    controls = dash_http.by_id(dash_http.route(client, f"/sphere?source=trained&model={trained['w3']}&layer=1")["layout"])
     assert (controls["sp-source"]["value"], controls["sp-model"]["value"], controls["sp-layer"]["value"]) == \
-        ("trained", trained["w3"], 2)
-    assert controls["sp-dim"]["value"] == 3 and dash_http.text(controls["sp-notices"]["children"]) == ""
+        ("trained", trained["w3"], 1)
+    assert controls["sp-dim"]["value"] == 4 and dash_http.text(controls["sp-notices"]["children"]) == ""
 
 
 def test_the_page_words_say_how_exact_each_count_is():

@@ -417,8 +417,7 @@ def test_render_results_draws_every_figure_and_links_to_the_sphere(mods, spiral_
     hrefs = [link.href for link in links if hasattr(link, "href")]
     model = store.model_id(key)
     train = urlencode([("train", store.load_run(key).query)])  # what retrains it after it expired
-    assert hrefs == [f"/sphere?source=trained&model={model}&layer=1&{train}",
-                     f"/sphere?source=trained&model={model}&layer=2&{train}"]
+    assert hrefs == [f"/sphere?source=trained&model={model}&layer=1&{train}"]  # layer 2: the one-neuron output
     # results of other settings are shown greyed out
     assert cb.render_results(key, "polyviz-1:train-run:" + "1" * 40)[8] == "panels results stale"
     assert cb.render_results(None, None) == (cb.no_update,) * 10
@@ -695,6 +694,64 @@ def test_http_preset_buttons_set_every_control(client, deps):
     assert response.status_code == 200
     body = response.get_json()["response"]
     assert body["tr-dataset"]["value"] == "octant_sphere" and body["tr-depth"]["value"] == 4
-    assert body["tr-steps"]["value"] == 6000 and body["tr-seed"]["value"] == 0
+    assert body["tr-steps"]["value"] == 6000 and body["tr-seed"]["value"] == 23
     assert body["tr-log-lr"]["value"] == pytest.approx(np.log10(0.02), abs=1e-4)
     assert body["tr-preset-text"]["children"].startswith("Octant sphere")
+
+
+def test_the_explanation_fits_the_chosen_data_set(client, deps):
+    """Issue 9.6: "Why three u_ε neurons solve a spiral" was shown for every data set."""
+    from layouts import train as ids
+
+    def title(children):
+        return children[0].children if hasattr(children[0], "children") else children[0]["props"]["children"]
+
+    assert "spiral" in title(found_ids(ids.layout())[ids.EXPLAIN].children)
+    found = found_ids(ids.layout(dataset="xor"))
+    assert title(found[ids.EXPLAIN].children) == "Why XOR needs two u_ε layers"
+    dep = dash_http.find_callback(deps, "tr-explain", "children")
+    titles = {}
+    for dataset in ("spiral", "octant_sphere", "circle", "xor", "gauss", "moons"):
+        response = dash_http.post(client, dash_http.payload(dep, {"tr-dataset.value": dataset}, ["tr-dataset.value"]))
+        assert response.status_code == 200
+        children = response.get_json()["response"]["tr-explain"]["children"]
+        titles[dataset] = title(children)
+        assert ("spiral" in titles[dataset]) == (dataset == "spiral")
+    assert len(set(titles.values())) == 6
+
+
+def test_the_octant_preset_shows_the_plateau_its_text_promises():
+    """Issue 9.6: the text promised plateaus that seed 0 did not show (no phase transition)."""
+    import torch
+
+    from polyviz.pages.train import PRESETS
+    from polyviz.training import train_preset
+
+    assert "plateau" in PRESETS["octant_sphere"]["text"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result, _ = train_preset("octant_sphere", checkpoint_every=0)
+    finally:
+        torch.set_num_threads(threads)
+    assert len(result.phase_transitions) >= 1
+    first = result.phase_transitions[0]
+    loss = np.asarray(result.history["train_loss"])
+    assert loss[first - 300] > 2 * loss[min(first + 300, len(loss) - 1)]  # a plateau, then a drop
+    assert result.history["test_acc"][-1] >= 0.95
+
+
+def test_sphere_links_offer_only_the_layers_the_sphere_page_draws(mods):
+    """Issue 9.4: the one-neuron output layer and layers fed by no sphere get no link."""
+    from polyviz.models import ModelConfig
+
+    cb, _ids, _store, _services = mods
+
+    def links(**config):
+        children = cb.sphere_links("polyviz-1:train-run:" + "ab" * 20, ModelConfig(**config))
+        return [c.children for c in children if getattr(c, "href", None)], children[-1].children
+
+    assert links(width=3, depth=2)[0] == ["Open layer 1 on the sphere page"]
+    assert links(width=3, depth=4, activation="layernorm")[0] == [f"Open layer {k} on the sphere page" for k in (1, 2, 3)]
+    texts, note = links(width=3, depth=2, activation="relu")
+    assert texts == [] and "this model has none" in note

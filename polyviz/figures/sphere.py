@@ -371,7 +371,7 @@ def _sphere_layer(W, b) -> tuple[np.ndarray, np.ndarray, bool]:
 
 
 def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int | None = None, circle_points: int = 65,
-                        crisp: bool | None = None) -> dict:
+                        crisp: bool | None = None, surface: str | None = None) -> dict:
     """d = 4: the LayerNorm sphere (a 2-sphere inside the hyperplane orthogonal to
     (1, 1, 1, 1), drawn in its Helmert coordinates at unit scale) with the surface coloured
     by spline code, every neuron's boundary circle drawn, and the exact region count
@@ -423,7 +423,7 @@ def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int | None =
              line=dict(color=BOUNDARY, width=3 if len(drawn) <= CRISP_MAX_CIRCLES else 1.5), name="boundary circles",
              hoverinfo="skip"),
     ]
-    where = "LayerNorm sphere (d = 4)" if from_layernorm else "unit sphere S²"
+    where = surface or ("LayerNorm sphere (d = 4)" if from_layernorm else "unit sphere S²")
     exact = "exact" if not circles.dropped else f"not exact: {plural(circles.dropped, 'tiny circle')} dropped"
     title = (f"{where}: {plural(arrangement.n_regions, 'region')} ({exact}) · "
              f"{plural(circles.n_distinct, 'circle')} · {plural(W3.shape[0], 'neuron')} · {_arc_title(activation)}")
@@ -439,7 +439,8 @@ def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int | None =
 
 
 # --------------------------------------------------------------------------- scaling
-def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None = None) -> dict:
+def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None = None,
+                 norm_radius: float | None = None, norm_name: str = "LayerNorm") -> dict:
     """Regions crossed by k*v for k in (0, k_max], with and without LayerNorm in front of
     the layer, as exact step curves (breakpoints from
     :func:`polyviz.polytopes.scaling_regions`). Trace order: without, with LayerNorm.
@@ -447,7 +448,13 @@ def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None
     With ``k`` (0 < k <= k_max) the current scale is marked, and ``layout.meta`` also
     says where k*v is: ``region_without`` (1-based, along the ray: one more than the
     breakpoints up to k), ``on_without`` / ``on_with`` (neurons on at k*v and at
-    LayerNorm(k*v), eps as given) and ``same_code`` (whether those two codes agree)."""
+    LayerNorm(k*v), eps as given) and ``same_code`` (whether those two codes agree).
+
+    ``norm_radius``: another normalisation in front of the layer (``norm_name``), one that
+    sends k*v to ``norm_radius * v / |v|`` for every k > 0 (eps = 0), e.g. u_eps (radius 1)
+    for a layer lifted onto the LayerNorm sphere (:class:`polyviz.pages.sphere.InputSphere`)."""
+    if norm_radius is not None and eps != 0:
+        raise ValueError("norm_radius (a normalisation other than LayerNorm) is drawn for eps = 0 only")
     plain = pt.scaling_regions(W, b, v, k_max, layernorm=False)
     normed = pt.scaling_regions(W, b, v, k_max, layernorm=True, eps=eps)
 
@@ -459,14 +466,14 @@ def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None
     lx, ly = steps(normed)
     data = [
         dict(type="scatter", x=f32(kx), y=f32(ky), mode="lines", line=dict(shape="hv", color=RED, width=3),
-             name=f"without LayerNorm ({plain.regions})",
+             name=f"without {norm_name} ({plain.regions})",
              hovertemplate="k = %{x:.3f}: %{y} regions<extra></extra>"),
         dict(type="scatter", x=f32(lx), y=f32(ly), mode="lines", line=dict(shape="hv", color=BLUE, width=3),
-             name=f"with LayerNorm ({normed.regions})",
+             name=f"with {norm_name} ({normed.regions})",
              hovertemplate="k = %{x:.3f}: %{y} regions<extra></extra>"),
     ]
     eps_note = f", ε = {eps:.0e}" if eps > 0 else ""
-    title = (f"Scaling v by k ∈ (0, {k_max:g}]: {plural(plain.regions, 'region')} without LayerNorm, "
+    title = (f"Scaling v by k ∈ (0, {k_max:g}]: {plural(plain.regions, 'region')} without {norm_name}, "
              f"{normed.regions} with{eps_note}")
     meta = dict(without=plain.regions, with_layernorm=normed.regions)
     extra = {}
@@ -475,7 +482,11 @@ def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None
         W_, b_ = pt.as_layer(W, b)
         v_ = np.asarray(v, dtype=np.float64).reshape(-1)
         raw_code = pt.spline_codes(W_, b_, (k * v_)[None, :])[0]
-        ln_code = pt.spline_codes(W_, b_, layer_norm((k * v_)[None, :], eps))[0]
+        if norm_radius is None:
+            normed_point = layer_norm((k * v_)[None, :], eps)
+        else:  # another normalisation onto a sphere of this radius (eps -> 0): v's direction there
+            normed_point = norm_radius * (v_ / np.linalg.norm(v_))[None, :]
+        ln_code = pt.spline_codes(W_, b_, normed_point)[0]
         region = 1 + int(np.searchsorted(plain.breakpoints, k, side="right"))
         meta.update(k=k, region_without=region, on_without=int(raw_code.sum()), on_with=int(ln_code.sum()),
                     same_code=bool(np.array_equal(raw_code, ln_code)))
@@ -616,22 +627,47 @@ def scene_marker_traces(v, w, k: float = 1.0, n_path: int = 90) -> list[dict]:
     ]
 
 
-def scene_spec(W, b, v, w, k: float = 1.0, activation: str = "relu", seed: int = 0) -> dict:
+def data_traces(points, labels, d: int) -> list[dict]:
+    """A trained model's data on the scene's sphere, one trace per class (blue 0, red 1):
+    ``points`` (N, d) on the LayerNorm sphere of R^d, drawn in the scene's coordinates (raw
+    R^3 for d = 3; the Helmert axes at unit scale, just above the surface, for d = 4)."""
+    P = np.asarray(points, dtype=np.float64).reshape(-1, d)
+    labels = np.asarray(labels).reshape(-1)
+    if d == 4:
+        P = P @ layernorm_plane_basis(4)[:3].T / 2.0 * 1.012
+    traces = []
+    for label, colour in ((0, BLUE), (1, RED)):
+        pts = P[labels == label]
+        traces.append(dict(type="scatter3d", x=f32(pts[:, 0]), y=f32(pts[:, 1]), z=f32(pts[:, 2]), mode="markers",
+                           marker=dict(size=2.6, color=colour, line=dict(width=0)), name=f"data, class {label}",
+                           hoverinfo="skip"))
+    return traces
+
+
+def scene_spec(W, b, v, w, k: float = 1.0, activation: str = "relu", seed: int = 0, points=None, labels=None,
+               surface: str | None = None) -> dict:
     """The page's main 3-D view: :func:`arcs_3d_spec` for a layer on R^3 (W: (n, 3)) or
     :func:`sphere_regions_spec` for a layer on R^4 (W: (n, 4), the LayerNorm sphere S2),
     followed by the SCENE_MARKER_TRACES traces of :func:`scene_marker_traces` for the
-    directions v, w (in R^d) and the scale k."""
+    directions v, w (in R^d) and the scale k.
+
+    A trained layer passes its data: ``points`` (N, d) on the LayerNorm sphere of R^d (see
+    :class:`polyviz.pages.sphere.InputSphere`) and their class ``labels``, drawn after the
+    marker traces (:func:`data_traces`) instead of the random raw vectors; ``surface``
+    names the sphere in the title when it is not the LayerNorm sphere."""
     W, b = pt.as_layer(W, b)
     d = W.shape[1]
     if d not in SCENE_BASE_TRACES:
         raise ValueError(f"scene_spec needs a layer on R^3 or R^4, got W of shape {W.shape}")
     if d == 3:
         # raw vectors on the scale of the circle (radius sqrt 3), so the scene is not mostly cloud
-        X = np.random.default_rng(seed).normal(size=(60, 3)) * 0.9
+        X = np.random.default_rng(seed).normal(size=(60, 3)) * 0.9 if points is None else np.zeros((0, 3))
         spec = arcs_3d_spec(W, b, X, activation=activation)
     else:
-        spec = sphere_regions_spec(W, b, activation)
+        spec = sphere_regions_spec(W, b, activation, surface=surface)
     spec["data"].extend(scene_marker_traces(v, w, k))
+    if points is not None:
+        spec["data"].extend(data_traces(points, labels, d))
     if d == 4:
         spec["layout"]["showlegend"] = False
         return spec

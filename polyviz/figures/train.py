@@ -185,11 +185,16 @@ def decision_boundary_figure(params, X, y, X_test=None, y_test=None, *, grid: in
 # layer-by-layer interpolation animation
 # ------------------------------------------------------------------------------------------
 def _plane_trace(plane, points, decimals: int) -> dict:
+    """The plane trace's state in one frame: its corners and whether it is drawn at all.
+
+    Every frame says both. A mesh3d given no vertices keeps drawing its previous triangles
+    in WebGL, so a frame without a plane must hide the trace (visible False), not only
+    empty it: otherwise the final layer's plane stays on the input after one playback."""
     corners = None if plane is None else plane_patch(plane[0], plane[1], points)
     if corners is None:
-        return dict(type="mesh3d", x=[], y=[], z=[])
+        return dict(type="mesh3d", visible=False, x=[], y=[], z=[])
     c = np.round(corners, decimals)
-    return dict(type="mesh3d", x=f32(c[:, 0]), y=f32(c[:, 1]), z=f32(c[:, 2]))
+    return dict(type="mesh3d", visible=True, x=f32(c[:, 0]), y=f32(c[:, 1]), z=f32(c[:, 2]))
 
 
 def _points_update(frame: np.ndarray, labels: np.ndarray, decimals: int) -> list[dict]:

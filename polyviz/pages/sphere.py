@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from polyviz import polytopes as pt
+from polyviz.geometry import layernorm_plane_basis
 from polyviz import state as st
 from polyviz.polytopes import ACTIVATIONS
 from polyviz.polytopes.tolerances import ANGLE_ATOL, POINT_TOL, SPHERE_TANGENT_RADIUS, SPHERE_TANGENT_TOL
@@ -74,6 +75,148 @@ def directions(state: SphereState) -> tuple[np.ndarray, np.ndarray]:
             pt.plane_direction(state.dim, state.w_az, state.w_el))
 
 
+# --- the sphere a trained layer's inputs lie on ---------------------------------------------
+
+@dataclass(frozen=True)
+class InputSphere:
+    """The sphere on which a Linear layer's inputs lie (as ε -> 0), from what feeds the layer.
+
+    ``kind``: "unit" (u_ε: the unit sphere of R^width), "rms" (RMSNorm: radius √width) or
+    "layernorm" (LayerNorm: radius √width in the hyperplane ⟂ (1, ..., 1)). ``feeder`` names
+    the map that puts the points there (for the words).
+
+    The page draws two kinds of sphere: the LayerNorm circle (d = 3) and a 2-sphere (d = 4,
+    drawn at unit scale in 3-D axes). A LayerNorm of width 3 or 4 is one of those as it is. The
+    unit or RMS sphere of R³ is a 2-sphere too: the page draws it as the d = 4 sphere with
+    the equivalent layer :meth:`page_layer` (exactly the same values on the same points), and
+    the drawn axes are the activations' own axes."""
+
+    kind: str
+    width: int
+    feeder: str
+
+    @property
+    def radius(self) -> float:
+        return 1.0 if self.kind == "unit" else math.sqrt(self.width)
+
+    @property
+    def drawable(self) -> bool:
+        return self.width in DIMS if self.kind == "layernorm" else self.width == 3
+
+    @property
+    def dim(self) -> int:
+        """The page's d for this sphere (the width of :meth:`page_layer`'s input)."""
+        return self.width if self.kind == "layernorm" else self.width + 1
+
+    def page_layer(self, W, b) -> tuple[np.ndarray, np.ndarray]:
+        """A layer on the page's LayerNorm sphere of R^dim equal to (W, b) on this sphere: for a
+        point x of this sphere and y = page_points(x), ``page_W y + b == W x + b``."""
+        W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if self.kind == "layernorm":
+            return W, b
+        helmert = layernorm_plane_basis(self.dim)  # (width, dim), orthonormal rows
+        return self.radius / math.sqrt(self.dim) * W @ helmert, b
+
+    def ray_layer(self, page_W) -> tuple[np.ndarray, float]:
+        """For the scaling chart: (W_ray, radius) with ``W_ray (k v)`` the layer's values on the
+        raw ray k·e (e the activation-space direction of the page's v, e = B v) and
+        ``W_ray (radius v)`` its values on the normalised point, as ε -> 0."""
+        if self.kind == "layernorm":
+            return np.asarray(page_W, dtype=np.float64), math.sqrt(self.width)
+        return np.asarray(page_W, dtype=np.float64) * math.sqrt(self.dim) / self.radius, self.radius
+
+    def page_points(self, A) -> np.ndarray:
+        """Points of this sphere (N, width) in the page's R^dim: the LayerNorm images they are
+        equivalent to. u_ε with ε > 0 puts points just inside the sphere; they are moved
+        radially onto it (:meth:`off_sphere` says by how much); LayerNorm's likewise."""
+        A = np.asarray(A, dtype=np.float64)
+        if self.kind == "layernorm":
+            A = A - A.mean(axis=1, keepdims=True)
+        unit = A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-300)
+        if self.kind == "layernorm":
+            return self.radius * unit
+        return math.sqrt(self.dim) * unit @ layernorm_plane_basis(self.dim)
+
+    def off_sphere(self, A) -> float:
+        """The largest relative distance of points A (N, width) from this sphere."""
+        A = np.asarray(A, dtype=np.float64)
+        if self.kind == "layernorm":
+            A = A - A.mean(axis=1, keepdims=True)
+        if len(A) == 0:
+            return 0.0
+        return float(np.max(np.abs(np.linalg.norm(A, axis=1) / self.radius - 1.0)))
+
+    def words(self) -> str:
+        """Where the sphere is, in words."""
+        space = {2: "R²", 3: "R³", 4: "R⁴"}.get(self.width, f"R^{self.width}")
+        if self.kind == "unit":
+            return f"the unit sphere of {space}"
+        if self.kind == "rms":
+            return f"the sphere of radius √{self.width} in {space}"
+        shape = "circle" if self.width == 3 else "sphere"
+        return f"the LayerNorm {shape} (radius √{self.width} in the hyperplane ⟂ (1, …, 1) of {space})"
+
+    @property
+    def surface(self) -> str:
+        """A short name for titles."""
+        if self.kind == "layernorm":
+            return "LayerNorm circle" if self.width == 3 else "LayerNorm sphere"
+        return ("unit sphere S² of R³" if self.kind == "unit" else f"sphere of radius √{self.width} in R³") + \
+            f" ({self.feeder})"
+
+
+# What feeds a Linear layer, by the model's activation: the ones that put their output on a
+# sphere. group_layernorm with one group is LayerNorm; more groups give a product of spheres.
+FEEDERS = {"u_eps": ("unit", "u_ε"), "rmsnorm": ("rms", "RMSNorm"), "layernorm": ("layernorm", "LayerNorm")}
+
+
+def input_sphere(config, k: int) -> InputSphere | None:
+    """The sphere Linear layer k (1 = the one after hidden layer 1) reads its inputs from, or
+    None when what feeds it puts them on no sphere (ReLU, GELU, tanh, DyT, none, grouped
+    LayerNorm) or k is the first layer (it reads the data). An architecture whose Linear layer
+    reads a LayerNorm's output (a pre-LN block) answers "layernorm" here, and the page draws
+    the data's LayerNorm images on the LayerNorm sphere."""
+    if not 1 <= k <= config.depth:
+        return None
+    act = config.activation
+    if act == "group_layernorm" and getattr(config, "groups", 1) == 1:
+        act = "layernorm"
+    if act not in FEEDERS:
+        return None
+    kind, feeder = FEEDERS[act]
+    return InputSphere(kind, int(config.width), feeder)
+
+
+def drawable_layers(config) -> list[int]:
+    """Layers k of a model of this config that the page draws (as :func:`shown_layers` for a
+    model whose output layer has one neuron): their input sphere is a circle or 2-sphere and
+    they are not the one-neuron output layer."""
+    return [k for k in range(1, config.depth) if (s := input_sphere(config, k)) is not None and s.drawable]
+
+
+def layer_inputs(params, k: int, X) -> tuple[np.ndarray, InputSphere | None]:
+    """Linear layer k's inputs for data X: (points (N, width), the sphere they lie on)."""
+    from polyviz.models import _as_params, hidden_activations  # torch: only when a model is read
+
+    p = _as_params(params)
+    acts, _ = hidden_activations(p, X)
+    return acts[k].astype(np.float64), input_sphere(p.config, k)
+
+
+DATA_POINTS = 600  # training points drawn on a trained layer's sphere
+
+
+def training_sample(source) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y): a class-stratified sample of a run's training data (polyviz.records.DataSource)."""
+    from polyviz.datasets import make_dataset, train_test_split
+    from polyviz.embedding import subsample
+
+    X, y = make_dataset(source.name, source.n, source.noise, source.seed)
+    Xtr, _, ytr, _ = train_test_split(X, y, source.train_ratio, source.seed)
+    keep = subsample(ytr, DATA_POINTS, seed=0)
+    return Xtr[keep], ytr[keep]
+
+
 # --- which layer the page draws -------------------------------------------------------------
 
 ACT_NAMES = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "relu": "ReLU", "gelu": "GELU",
@@ -97,6 +240,12 @@ class TrainedLayers(Protocol):
 
     def words(self) -> str: ...
 
+    def sphere(self, k: int) -> InputSphere | None:
+        """The sphere layer k's inputs lie on (:func:`input_sphere`)."""
+
+    def inputs(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Layer k's inputs for (a sample of) the training data, and their class labels."""
+
 
 @dataclass(frozen=True)
 class LayerView:
@@ -113,6 +262,10 @@ class LayerView:
     model: TrainedLayers | None = None
     readout: str = "random"  # "next": the first row of layer k + 1's weights
     problem: str | None = None
+    sphere: InputSphere | None = None  # a trained layer: the sphere its inputs lie on
+    points: np.ndarray | None = None  # a trained layer: the data's inputs to it, in the page's R^d
+    labels: np.ndarray | None = None  # their classes
+    off_sphere: float = 0.0  # how far (relative) those points were from the sphere before drawing
 
     @property
     def notice(self) -> str | None:
@@ -126,19 +279,39 @@ def _choose(ks: list[int]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def layer_problem(model: TrainedLayers, k: int) -> str | None:
+def shown_layers(model: TrainedLayers) -> list[int]:
+    """The layers of this model the page can draw: their inputs lie on a circle or 2-sphere it
+    draws, and they have more than one neuron (a one-neuron output layer only halves it)."""
+    shapes = model.shapes
+    return [k for k in range(1, len(shapes)) if layer_problem(model, k, choose=False) is None]
+
+
+def layer_problem(model: TrainedLayers, k: int, choose: bool = True) -> str | None:
     """Why layer k of this model cannot be shown here (in words, with what is allowed), or None."""
     shapes = model.shapes
-    eligible = [j for j in range(1, len(shapes)) if shapes[j][1] in DIMS]
-    choose = (f"choose layer {_choose(eligible)}" if eligible else
-              f"this model has none (its hidden width is {model.width}): train a model of width 3 or 4")
+    if not choose:
+        eligible_words = ""
+    else:
+        eligible = shown_layers(model)
+        eligible_words = ("; choose layer " + _choose(eligible) if eligible else
+                          "; this model has none: the page draws the layers fed by u_ε or RMSNorm of width 3, "
+                          "or by LayerNorm of width 3 or 4, that have more than one neuron")
+    tail = f"{eligible_words}. Showing a random layer instead."
     if not 1 <= k < len(shapes):
         return (f"layer {k} does not exist: this model (depth {model.depth}) has layers 1 to {model.depth}, the "
-                f"last being its output layer; {choose}. Showing a random layer instead.")
-    width = shapes[k][1]
-    if width not in DIMS:
-        return (f"layer {k} of this model reads {width}-D inputs; the sphere page shows layers whose input has "
-                f"3 or 4 dimensions: {choose}. Showing a random layer instead.")
+                f"last being its output layer{tail}")
+    out, width = shapes[k]
+    sphere = model.sphere(k)
+    if sphere is None:
+        act = ACT_NAMES.get(model.activation, model.activation)
+        return (f"layer {k} of this model reads {act} activations, which lie on no sphere; the sphere page draws "
+                f"layers whose inputs a normalisation puts on a sphere{tail}")
+    if not sphere.drawable:
+        return (f"layer {k} of this model reads {width}-D inputs on {sphere.words()}, which the page cannot draw "
+                f"(it draws a circle or a 2-sphere){tail}")
+    if out == 1 and k == len(shapes) - 1:
+        return (f"layer {k} is this model's output layer, a single neuron: its one plane only halves the sphere "
+                f"(the decision boundary of the Toy classifiers page){tail}")
     return None
 
 
@@ -174,8 +347,12 @@ def layer_view(state: SphereState, model: TrainedLayers | None) -> LayerView:
         w_out, readout = model.layers[state.layer + 1][0][0].copy(), "next"
     else:
         w_out, readout = pt.random_readout(W.shape[0], state.seed), "random"
-    drawn = dataclasses.replace(state, dim=int(W.shape[1]), neurons=int(W.shape[0]))
-    return LayerView(drawn, W, b, w_out, trained=True, model=model, readout=readout)
+    sphere = model.sphere(state.layer)
+    page_W, page_b = sphere.page_layer(W, b)
+    A, labels = model.inputs(state.layer)
+    drawn = dataclasses.replace(state, dim=sphere.dim, neurons=int(W.shape[0]))
+    return LayerView(drawn, page_W, page_b, w_out, trained=True, model=model, readout=readout, sphere=sphere,
+                     points=sphere.page_points(A), labels=np.asarray(labels), off_sphere=sphere.off_sphere(A))
 
 
 # --- words --------------------------------------------------------------------------------
@@ -191,16 +368,19 @@ def readout_words(view: LayerView) -> str:
 
 
 def where_inputs_live(view: LayerView) -> str:
-    """Where the trained model puts this layer's inputs, compared with the LayerNorm sphere."""
-    d, act = view.state.dim, view.model.activation
-    shape = "circle" if d == 3 else "sphere"
-    space = "R³" if d == 3 else "R⁴"
-    if act == "layernorm":
-        return f"In the model, LayerNorm puts this layer's inputs exactly on this {shape}."
-    place = {"u_eps": f"puts them on the unit sphere of {space}",
-             "rmsnorm": f"puts them on the sphere of radius √{d} in {space}"}.get(act, "does not normalise them")
-    return (f"In the model, {ACT_NAMES.get(act, act)} {place}, not onto the LayerNorm {shape}: this is the layer "
-            f"as if a LayerNorm fed it.")
+    """Where the trained model puts this layer's inputs: the sphere drawn, and the data on it."""
+    sphere, k = view.sphere, view.state.layer
+    n = len(view.labels) if view.labels is not None else 0
+    words = (f"In the model, {sphere.feeder} puts layer {k}'s inputs on {sphere.words()}: that is what is drawn, "
+             f"with {plural(n, 'training point')}' activations on it (blue class 0, red class 1) and layer {k}'s "
+             f"{plural(view.state.neurons, 'plane')} cutting it into regions.")
+    if sphere.kind != "layernorm":
+        words += (" A sphere in R³ is a 2-sphere like the LayerNorm sphere of R⁴, so the page treats it as "
+                  "d = 4 with the same layer on it; the drawn axes are the activations' own.")
+    if view.off_sphere > 1e-4:
+        words += (f" With ε > 0 the activations sit just inside the sphere (up to {view.off_sphere:.1%} of its "
+                  f"radius); they are drawn moved radially onto it.")
+    return words
 
 
 def random_note(view: LayerView) -> str:
@@ -240,10 +420,13 @@ def sphere_precision_words(meta: dict) -> str:
     return words
 
 
-def summary_words(state: SphereState, meta: dict) -> str:
+def summary_words(state: SphereState, meta: dict, surface: str | None = None) -> str:
     """The arcs (d = 3) or regions (d = 4) of the scene's ``meta``, in words, with how exact
-    the count is."""
+    the count is. ``surface``: the sphere's name when it is not the LayerNorm sphere."""
     neurons = plural(state.neurons, "neuron")
+    if surface and state.dim == 4:
+        return (f"{neurons} on {surface}: {plural(meta['circles'], 'boundary circle')} cut it into "
+                f"{plural(meta['regions'], 'region')}. {sphere_precision_words(meta)}")
     if state.dim == 3:
         if meta["boundaries"] == 0:
             return (f"{neurons}, residual dimension 3: no neuron changes sign on the LayerNorm circle, "
@@ -257,7 +440,8 @@ def summary_words(state: SphereState, meta: dict) -> str:
 
 def summary_text(view: LayerView, meta: dict) -> str:
     """The line above the figures: which layer is shown, and its arcs or regions."""
-    words = summary_words(view.state, meta)
+    surface = view.sphere.surface if view.trained and view.sphere.kind != "layernorm" else None
+    words = summary_words(view.state, meta, surface)
     if view.trained:
         return f"Layer {view.state.layer} of the trained model ({view.model.words()}): {words}"
     if view.state.source == "trained":
@@ -265,14 +449,16 @@ def summary_text(view: LayerView, meta: dict) -> str:
     return words
 
 
-def rotation_words(state: SphereState, meta: dict, readout: str | None = None) -> str:
-    """The rotation probe's ``meta`` in words; ``readout``: where w_out comes from, if trained."""
+def rotation_words(state: SphereState, meta: dict, readout: str | None = None, surface: str | None = None) -> str:
+    """The rotation probe's ``meta`` in words; ``readout``: where w_out comes from, if trained;
+    ``surface``: the sphere's name when it is not the LayerNorm sphere."""
     if meta["parallel"]:
         path = ("w points along v or exactly opposite, so there is no single great circle from v to w: "
                 "the probe goes a full turn through v. ")
     else:
         turn = " and on, a full turn" if state.full else ""
-        path = f"Rotating LayerNorm(v) towards LayerNorm(w) ({math.degrees(meta['angle_end']):.0f}°{turn}): "
+        start = f"v towards w on the {surface}" if surface else "LayerNorm(v) towards LayerNorm(w)"
+        path = f"Rotating {start} ({math.degrees(meta['angle_end']):.0f}°{turn}): "
     crossings = meta["n_crossings"]
     kind = ("boundary crossing" if state.act == "relu" else "soft boundary (Φ = ½) crossing")
     smooth = ("the output is piecewise sinusoidal, with a kink at each crossing" if state.act == "relu"
@@ -283,12 +469,18 @@ def rotation_words(state: SphereState, meta: dict, readout: str | None = None) -
     return f"{words} The readout w_out is {readout}." if readout else words
 
 
-def scaling_words(state: SphereState, meta: dict) -> str:
-    """The scaling chart's ``meta`` in words: codes met by k·v without and with LayerNorm."""
+def scaling_words(state: SphereState, meta: dict, sphere: InputSphere | None = None) -> str:
+    """The scaling chart's ``meta`` in words: codes met by k·v without and with the
+    normalisation (LayerNorm, or the trained layer's ``sphere`` when it is another)."""
     n = state.neurons
     root = "√3" if state.dim == 3 else "√4 = 2"
-    return (f"Without LayerNorm the ray k·v, k in (0, {state.kmax:g}], meets "
+    norm, image = "LayerNorm", f"LayerNorm(k·v) = {root}·v"
+    if sphere is not None and sphere.kind != "layernorm":
+        r = "" if sphere.kind == "unit" else f"√{sphere.width}·"
+        norm = sphere.feeder
+        image = f"{norm}(k·v) = {r}v/|v| as ε → 0 (v a direction of R³)"
+    return (f"Without {norm} the ray k·v, k in (0, {state.kmax:g}], meets "
             f"{plural(meta['without'], 'spline code')} (polytopes); at k = {meta['k']:.3g} it is in the "
             f"{ordinal(meta['region_without'])}, with {meta['on_without']} of {n} neurons on. "
-            f"With LayerNorm it meets exactly {meta['with_layernorm']}: LayerNorm(k·v) = {root}·v for every "
+            f"With {norm} it meets exactly {meta['with_layernorm']}: {image} for every "
             f"k > 0, with {meta['on_with']} of {n} neurons on.")

@@ -52,8 +52,10 @@ class Preset:
 # * spiral: 9 of 16 seeds reached 97 % test accuracy within 3000 steps when trained one by one
 #   (0.81-0.84 otherwise, stuck on the plateau). Seed 4 (also 3, 12) succeeds in all variants;
 #   it plateaus near loss 0.35 and drops at step ~1430-1490 (97 % test accuracy at step 1470).
-# * octant_sphere: 10 of 12 seeds reached 95 % within 6000 steps one by one; seed 0 succeeds in
-#   all variants (95 % test accuracy at step 780, final 0.988). The loss curve is spiky.
+# * octant_sphere: 10 of 12 seeds reached 95 % within 6000 steps one by one, but of seeds 0-63
+#   only 13 show a detected phase transition and none more than one (seed 0 has none). Seed 23
+#   sits on a plateau near loss 0.35-0.39 (steps ~250-1100), drops at step 1277 one by one, with
+#   two threads and on the page (1226 in a float32 sweep), final test accuracy 0.984 in each.
 PRESETS: dict[str, Preset] = {
     "spiral": Preset(
         name="spiral",
@@ -69,10 +71,10 @@ PRESETS: dict[str, Preset] = {
         name="octant_sphere",
         description=("Points on the sphere S2, adjacent octants in opposite classes (1000 training points), "
                      "solved by a deeper width-3 u_eps stack (4 hidden layers); Adam lr 0.02, full batch. "
-                     "Training passes through several plateaus."),
+                     "Training sits on a plateau before a sharp drop (a phase transition)."),
         data=DataSpec("octant_sphere", n=1250, noise=0.0, seed=0, params={}, train_ratio=0.8),
         model=ModelConfig(in_dim=3, width=3, depth=4, activation="u_eps", eps=1e-5),
-        train=TrainConfig(steps=6000, lr=0.02, seed=0, eval_every=10, checkpoint_every=200),
+        train=TrainConfig(steps=6000, lr=0.02, seed=23, eval_every=10, checkpoint_every=200),
         target_accuracy=0.95,
     ),
 }
