@@ -50,7 +50,7 @@ def query_of(href: str) -> dict:
 
 def test_an_evicted_run_reopens_from_its_sphere_link_retrained_to_the_same_weights(mods):
     train_cb, sphere_cb, ids, store, cache, _jobs = mods
-    _state, key = train(mods, "dataset=spiral&n=120&width=3&depth=2&steps=60&seed=11&data_seed=2")
+    _state, key = train(mods, "dataset=spiral&n=120&width=3&depth=3&steps=60&seed=11&data_seed=2")  # layer 3: the output
     before = store.load_run(key).params.flat.clone()
     links = [link.href for link in train_cb.render_results(key, key)[5] if hasattr(link, "href")]
     link = query_of(links[1])  # layer 2
