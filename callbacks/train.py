@@ -27,6 +27,7 @@ from callbacks.common import sync_url_and_copy_link, triggered_id, with_link_not
 from layouts import train as ids
 from layouts.common import notice_items
 from polyviz import state as st
+from polyviz.models import architecture_text
 from polyviz.pages import train as train_page
 from polyviz.pages.train import PRESETS, TrainState
 from services import cache, jobs, run_store
@@ -197,7 +198,7 @@ def train_watchdog(_n, job):
 def summary_children(run, state: TrainState) -> list:
     config = run.config
     act = ids.ACT_LABELS.get(config.activation, config.activation)
-    arch = f" → {act} → ".join(f"Linear({i}→{o})" for o, i in config.layer_shapes())
+    arch = architecture_text(config, act)
     transitions = run.phase_transitions
     if transitions:
         trans = "Phase transition" + ("s" if len(transitions) > 1 else "") + " at step " + \

@@ -34,9 +34,10 @@ PATH = "/train"
 DATASET, NOISE, N, DATA_SEED, RATIO = "tr-dataset", "tr-noise", "tr-n", "tr-data-seed", "tr-ratio"
 DEPTH, WIDTH, ACT, EPS, LR = "tr-depth", "tr-width", "tr-act", "tr-log-eps", "tr-log-lr"
 STEPS, BATCH, SEED, K, ORIGIN, GROUPS = "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups"
+ARCHITECTURE = "tr-architecture"
 # field -> widget id, in CONTROL_FIELDS order (the order callbacks receive the values in)
 CONTROL_IDS = dict(zip(CONTROL_FIELDS, (DATASET, NOISE, N, DATA_SEED, RATIO, DEPTH, WIDTH, ACT, EPS, LR, STEPS, BATCH,
-                                        SEED, K, ORIGIN, GROUPS)))
+                                        SEED, K, ORIGIN, GROUPS, ARCHITECTURE)))
 PRESET_PREFIX, PRESET_TEXT = "tr-preset-", "tr-preset-text"
 TRAIN, CANCEL, PROGRESS, STATUS, HINT = "tr-train", "tr-cancel", "tr-progress", "tr-status", "tr-hint"
 SWEEP, SWEEP_CANCEL, SWEEP_PROGRESS, SWEEP_STATUS = "tr-sweep", "tr-sweep-cancel", "tr-sweep-progress", "tr-sweep-status"
@@ -100,6 +101,11 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
     ]
     model_controls = [
         html.H3("Model", className="section"),
+        control("Architecture", dcc.RadioItems(id=ARCHITECTURE, value=state.architecture, className="radio", options=[
+            {"label": " MLP: Linear → activation → … → Linear", "value": "mlp"},
+            {"label": " pre-LN blocks: x + Linear(ReLU/GELU(Linear(LayerNorm(x))))", "value": "preln"}]),
+                "Pre-LN: depth = number of blocks, width = the residual stream; activation ReLU or GELU. "
+                "The first Linear of each block reads the LayerNorm sphere.", ARCHITECTURE),
         control("Hidden layers (depth)", dcc.Slider(id=DEPTH, min=1, max=MAX_DEPTH, step=1, value=state.depth,
                                                     marks={k: str(k) for k in range(1, MAX_DEPTH + 1)}),
                 control_id=DEPTH),

@@ -165,11 +165,11 @@ def test_cross_field_rules(mods):
 
 def test_callback_validates_its_payload(mods):
     cb, ids, _store, _services = mods
-    controls = ["cube", "x", 10**9, -3, 7, 50, 100, "sigmoid", "nan", 99, 10**6, -1, None, 1000, "both", 0]
+    controls = ["cube", "x", 10**9, -3, 7, 50, 100, "sigmoid", "nan", 99, 10**6, -1, None, 1000, "both", 0, "resnet"]
     notices, query, key, *_ = cb.sync_state(*controls, None, None, None)
     text = " ".join(texts(notices))
     for field in ("dataset =", "noise =", "n =", "data_seed =", "ratio =", "depth =", "width =", "act =", "eps =",
-                  "lr =", "steps =", "batch =", "k =", "origin =", "groups ="):
+                  "lr =", "steps =", "batch =", "k =", "origin =", "groups =", "architecture ="):
         assert field in text, field
     assert "n=20000" in query and "width=64" in query and key.startswith("polyviz-1:train-run:")
 
@@ -573,7 +573,7 @@ def sync_values(**overrides):
 
     values = {f"{cid}.value": v for cid, v in zip(
         ["tr-dataset", "tr-noise", "tr-n", "tr-data-seed", "tr-ratio", "tr-depth", "tr-width", "tr-act", "tr-log-eps",
-         "tr-log-lr", "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups"], control_values(spiral_state()))}
+         "tr-log-lr", "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups", "tr-architecture"], control_values(spiral_state()))}
     values.update(overrides)
     return values
 
@@ -695,3 +695,21 @@ def test_http_preset_buttons_set_every_control(client, deps):
     assert body["tr-steps"]["value"] == 6000 and body["tr-seed"]["value"] == 0
     assert body["tr-log-lr"]["value"] == pytest.approx(np.log10(0.02), abs=1e-4)
     assert body["tr-preset-text"]["children"].startswith("Octant sphere")
+
+
+def test_architecture_control_is_validated_with_notices_and_in_the_url(mods):
+    from polyviz.models import architecture_text
+    from polyviz.pages.train import model_config, state_from_link
+
+    state, notices, _ = state_from_link(architecture="preln", act="u_eps", width="1")
+    assert state.architecture == "preln" and state.act == "relu" and state.width == 2
+    assert any("act = u_eps cannot be the non-linearity of a pre-LN block" in n for n in notices)
+    assert any("width = 1 is too small for a pre-LN block" in n for n in notices)
+    assert "architecture=preln" in st.to_query(state)
+    cfg = model_config(state)
+    assert cfg.architecture == "preln" and cfg.n_layers == 2 * state.depth + 2
+    assert "LayerNorm(x)" in architecture_text(cfg)
+    bad, notices, _ = state_from_link(architecture="resnet")
+    assert bad.architecture == "mlp" and any("architecture" in n and "mlp, preln" in n for n in notices)
+    gelu, notices, _ = state_from_link(architecture="preln", act="gelu")
+    assert gelu.act == "gelu" and not notices

@@ -479,3 +479,150 @@ def test_per_model_input_path_gradient_equals_autograd():
     _, ref = loss_and_grad(cfg, flat, X.numpy(), y.numpy())  # order of points does not matter
     torch.testing.assert_close(eng.grad, ref, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(-loss_sum / 40, loss_and_grad(cfg, flat, X.numpy(), y.numpy())[0])
+
+
+# ----------------------------------------------------------------------- the pre-LN MLP block
+def _preln_reference(cfg: ModelConfig, flat: torch.Tensor) -> torch.nn.Module:
+    """The pre-LN model built here from torch's own modules (nn.Linear, nn.LayerNorm, nn.ReLU /
+    nn.GELU), independently of polyviz.models: the oracle for forward and gradients."""
+    views = MLPParams(cfg, flat).layers()
+
+    def linear(w, b):
+        lin = torch.nn.Linear(w.shape[1], w.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            lin.bias.copy_(b)
+        return lin
+
+    class Block(torch.nn.Module):
+        def __init__(self, k):
+            super().__init__()
+            self.norm = torch.nn.LayerNorm(cfg.width, eps=cfg.eps, elementwise_affine=False)
+            self.fc1, self.fc2 = linear(*views[1 + 2 * k]), linear(*views[2 + 2 * k])
+            self.act = torch.nn.ReLU() if cfg.activation == "relu" else torch.nn.GELU()
+
+        def forward(self, x):
+            return x + self.fc2(self.act(self.fc1(self.norm(x))))
+
+    return torch.nn.Sequential(linear(*views[0]), *[Block(k) for k in range(cfg.depth)], linear(*views[-1]))
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+@pytest.mark.parametrize("depth, width, hidden", [(0, 3, 0), (1, 3, 0), (2, 4, 7), (3, 2, 3)])
+def test_preln_hand_written_gradient_equals_autograd_and_torch_modules(activation, depth, width, hidden):
+    cfg = ModelConfig(in_dim=3, width=width, depth=depth, activation=activation, eps=1e-3, architecture="preln",
+                      block_hidden=hidden)
+    rng = np.random.default_rng(depth * 10 + width)
+    X = rng.normal(size=(48, 3))
+    y = (rng.random(48) > 0.5).astype(np.int64)
+    flat = torch.stack([init_params(cfg, s, torch.float64) for s in range(3)]) * 1.7  # K = 3 models
+    loss, grad = loss_and_grad(cfg, flat, X, y)
+    f = flat.clone().requires_grad_(True)
+    logits = forward(cfg, f, torch.as_tensor(X))
+    target = torch.as_tensor(y, dtype=torch.float64)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits, target.expand_as(logits),
+                                                               reduction="none").mean(-1)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad, f.grad, rtol=1e-10, atol=1e-12)
+    # the model of row 1 against nn.LayerNorm/nn.Linear modules: logits and every parameter's gradient
+    seq = _preln_reference(cfg, flat[1])
+    out = seq(torch.as_tensor(X)).squeeze(-1)
+    torch.testing.assert_close(out, forward(cfg, flat[1], torch.as_tensor(X)), rtol=1e-12, atol=1e-12)
+    torch.nn.functional.binary_cross_entropy_with_logits(out, target).backward()
+    lins = [m for m in seq.modules() if isinstance(m, torch.nn.Linear)]
+    mod_grad = torch.cat([torch.cat([m.weight.grad, m.bias.grad[:, None]], 1).reshape(-1) for m in lins])
+    torch.testing.assert_close(grad[1], mod_grad, rtol=1e-10, atol=1e-12)
+    # and the export is the same network
+    exported = build_module(cfg, flat[1])
+    torch.testing.assert_close(exported(torch.as_tensor(X)).squeeze(-1), out.detach(), rtol=1e-12, atol=1e-12)
+    assert isinstance(exported[1 if depth else 0], torch.nn.Module)
+    assert len(exported) == depth + 2
+
+
+def test_preln_minibatch_path_gradient_equals_autograd():
+    from polyviz.training.engine import make_engine
+
+    cfg = ModelConfig(in_dim=2, width=3, depth=2, activation="gelu", architecture="preln", block_hidden=5)
+    rng = np.random.default_rng(2)
+    X = torch.as_tensor(rng.normal(size=(30, 2)))
+    y = torch.as_tensor((rng.random(30) > 0.5).astype(np.int64))
+    flat = torch.stack([init_params(cfg, s, torch.float64) for s in (0, 1)])
+    idx = torch.stack([torch.arange(30), torch.arange(29, -1, -1)])
+    eng = make_engine(cfg, flat.clone(), 30, shared_input=False, train=True)
+    eng.set_batch(torch.cat([X, torch.ones(30, 1, dtype=torch.float64)], 1), y.double() * 2 - 1, idx)
+    loss_sum, acc_sum = torch.empty(2, dtype=torch.float64), torch.empty(2, dtype=torch.float64)
+    with torch.inference_mode():
+        eng.forward(loss_sum, acc_sum)
+        eng.backward()
+    ref_loss, ref = loss_and_grad(cfg, flat, X.numpy(), y.numpy())
+    torch.testing.assert_close(eng.grad, ref, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(-loss_sum / 30, ref_loss)
+
+
+def test_preln_trains_saves_and_loads(tmp_path, spiral_data):
+    Xtr, Xte, ytr, yte = spiral_data
+    cfg = ModelConfig(in_dim=2, width=3, depth=2, activation="relu", architecture="preln")
+    r = train(cfg, TrainConfig(steps=1500, seed=0), Xtr, ytr, Xte, yte)
+    assert r.final_test_accuracy >= 0.95, r.final_test_accuracy
+    # the accuracy the loop reports is the model's own
+    assert r.final_test_accuracy == pytest.approx(float((predict(r.params, Xte) == yte).mean()))
+    save_model(tmp_path / "m", r.params)
+    back = load_model(tmp_path / "m")
+    assert back.config == cfg
+    torch.testing.assert_close(back.flat, r.params.flat)
+    from safetensors.torch import load_file
+
+    keys = set(load_file(str(tmp_path / "m.safetensors")))
+    assert {"0.weight", "1.fc1.weight", "1.fc2.bias", "2.fc1.weight", "3.weight"} <= keys
+    for kwargs, message in [(dict(activation="u_eps"), "activation must be one of relu, gelu in a pre-LN block"),
+                            (dict(width=1, activation="relu"), "width must be >= 2 for the pre-LN block"),
+                            (dict(architecture="transformer"), "architecture must be one of mlp, preln")]:
+        with pytest.raises(ValueError, match=message):
+            ModelConfig(**{"architecture": "preln", **kwargs})
+
+
+@pytest.mark.parametrize("cfg", [
+    ModelConfig(in_dim=2, width=3, depth=2, activation="gelu", architecture="preln", block_hidden=6, eps=1e-3),
+    ModelConfig(in_dim=2, width=4, depth=1, activation="relu", architecture="preln"),
+    ModelConfig(in_dim=2, width=3, depth=2, activation="u_eps", eps=1e-2),
+    ModelConfig(in_dim=2, width=4, depth=2, activation="layernorm", eps=1e-2),
+    ModelConfig(in_dim=2, width=3, depth=1, activation="rmsnorm")])
+def test_sphere_layer_is_what_the_model_computes(cfg):
+    """W @ n + b of the sphere layer equals the model's own pre-activations of that Linear
+    (captured by a forward hook on the exported torch module) for every data point, and the
+    points lie on the stated sphere (up to eps)."""
+    from polyviz.models import sphere_layer
+
+    X, _ = make_dataset("spiral", 300, 0.01, 0)
+    params = MLPParams(cfg, init_params(cfg, 3, torch.float64) * 2.0)
+    module = build_module(cfg, params.flat)
+    for k in range(cfg.depth):
+        layer = sphere_layer(params, X, k)
+        if cfg.architecture == "preln":
+            target = module[1 + k].fc1
+        else:
+            target = [m for m in module if isinstance(m, torch.nn.Linear)][k + 1]
+        captured = []
+        handle = target.register_forward_hook(lambda mod, inp, out: captured.append((inp[0].detach(), out.detach())))
+        module(torch.as_tensor(X, dtype=torch.float64))
+        handle.remove()
+        read, captured = captured[0][0].numpy(), [captured[0][1]]
+        np.testing.assert_allclose(layer.points, read, rtol=1e-10, atol=1e-12)  # the points ARE what it reads
+        np.testing.assert_allclose(layer.W @ layer.points.T + layer.b[:, None], captured[0].numpy().T,
+                                   rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(layer.pre_activations, captured[0].numpy(), rtol=1e-10, atol=1e-10)
+        # on the sphere: never outside its radius, most points close to it, in the basis' subspace
+        n_dim = cfg.width
+        assert layer.points.shape == (len(X), n_dim)
+        assert (layer.norms <= layer.radius * (1 + 1e-12)).all()
+        assert np.median(layer.norms) > 0.9 * layer.radius
+        if layer.kind == "layernorm":
+            np.testing.assert_allclose(layer.points.sum(axis=1), 0.0, atol=1e-10)  # the mean-zero hyperplane
+        in_plane, W_in = layer.intrinsic()
+        np.testing.assert_allclose(in_plane @ layer.basis.T, layer.points, atol=1e-10)
+        np.testing.assert_allclose(in_plane @ W_in.T + layer.b, layer.pre_activations, atol=1e-10)
+        assert layer.sphere_dim == (n_dim - 2 if layer.kind == "layernorm" else n_dim - 1)
+        assert layer.radius == pytest.approx(1.0 if layer.kind == "u_eps" else np.sqrt(n_dim))
+    with pytest.raises(ValueError, match=r"layer must be an integer in \[0, "):
+        sphere_layer(params, X, cfg.depth)

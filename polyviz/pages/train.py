@@ -20,7 +20,7 @@ from polyviz import state as st
 from polyviz.datasets import DATASET_NAMES, dataset_dim, make_dataset, train_test_split
 from polyviz.embedding import subsample
 from polyviz.figures.common import base_layout
-from polyviz.models import ACTIVATIONS, ModelConfig
+from polyviz.models import ACTIVATIONS, ARCHITECTURES, BLOCK_ACTIVATIONS, ModelConfig
 from polyviz.records import SWEEP_CHECKPOINT_BUDGET, DataSource
 from polyviz.training import PRESETS as LIB_PRESETS
 from polyviz.training import TrainConfig, seed_sweep, train
@@ -76,6 +76,9 @@ class TrainState:
     # program differs from a single run's, which near a plateau can change the outcome)
     origin: str = st.choice("run", ORIGINS, label="origin")
     groups: int = st.integer(1, 1, MAX_WIDTH, label="groups")  # group_layernorm only
+    # "mlp": Linear -> act -> ... -> Linear; "preln": depth pre-LN blocks (LayerNorm -> Linear ->
+    # ReLU/GELU -> Linear, with a residual) on a width-wide stream (polyviz.models)
+    architecture: str = st.choice("mlp", ARCHITECTURES, label="architecture")
 
     @property
     def n_train(self) -> int:
@@ -87,6 +90,15 @@ class TrainState:
         state, notices = self, []
         # lr and eps travel through log sliders: 3 significant digits keep them exact on the way back
         state = dataclasses.replace(state, lr=float(f"{state.lr:.3g}"), eps=float(f"{state.eps:.3g}"))
+        if state.architecture == "preln" and state.act not in BLOCK_ACTIVATIONS:
+            notices.append(f"act = {state.act} cannot be the non-linearity of a pre-LN block (allowed with "
+                           f"architecture = preln: {', '.join(BLOCK_ACTIVATIONS)}; the block's LayerNorm is "
+                           f"already there); using relu.")
+            state = dataclasses.replace(state, act="relu")
+        if state.architecture == "preln" and state.width < 2:
+            notices.append(f"width = {state.width} is too small for a pre-LN block (allowed: 2 to {MAX_WIDTH}; "
+                           f"the LayerNorm of a 1-vector is 0); using 2.")
+            state = dataclasses.replace(state, width=2)
         if state.act == "layernorm" and state.width < 2:
             notices.append(f"width = {state.width} is too small for layernorm (allowed: 2 to {MAX_WIDTH}; "
                            f"a centred 1-vector is 0); using 2.")
@@ -166,7 +178,7 @@ PRESETS = {
 
 # The page's controls in the order their widget values arrive; eps and lr sit on log10 sliders.
 CONTROL_FIELDS = ("dataset", "noise", "n", "data_seed", "ratio", "depth", "width", "act", "eps", "lr", "steps",
-                  "batch", "seed", "k", "origin", "groups")
+                  "batch", "seed", "k", "origin", "groups", "architecture")
 LOG_FIELDS = ("eps", "lr")
 
 
@@ -221,7 +233,8 @@ def load_data(state: TrainState):
 
 def model_config(state: TrainState) -> ModelConfig:
     return ModelConfig(in_dim=dataset_dim(state.dataset), width=state.width, depth=state.depth,
-                       activation=state.act, eps=state.eps, groups=state.groups)
+                       activation=state.act, eps=state.eps, groups=state.groups,
+                       architecture=state.architecture)
 
 
 def train_config(state: TrainState, checkpoints: bool = True) -> TrainConfig:

@@ -343,6 +343,154 @@ class Engine:
         return self.dZ, self.dZflat
 
 
+class PreLNEngine:
+    """Forward and backward for K pre-LN models (``architecture="preln"``, see
+    :mod:`polyviz.models`), with the same interface as :class:`Engine`.
+
+    Channel-major like :class:`Engine`: the residual stream after the input Linear and after
+    each block is S[l] (K, width + 1, N) with a row of ones (so the output Linear and its
+    gradient are one ``bmm`` each), the LayerNorm images Nn[l] (K, width + 1, N) and the
+    block's hidden activations A[l] (K, hidden + 1, N) likewise. The LayerNorm backward is
+    :class:`Engine`'s (the u_eps Jacobian-vector product, then centring); the residual adds
+    the block's gradient to the stream's.
+    """
+
+    def __init__(self, config: ModelConfig, flat: torch.Tensor, n: int, *, shared_input: bool, train: bool,
+                 grad: torch.Tensor | None = None):
+        self.config, self.flat = config, flat
+        K, _ = flat.shape
+        dtype = flat.dtype
+        self.K, self.N, self.dtype, self.shared, self.train = K, n, dtype, shared_input, train
+        w, h, D, d = config.width, config.hidden, config.depth, config.in_dim
+        self.w, self.h, self.D = w, h, D
+        self.c = math.sqrt(w)
+        self.eps2 = w * config.eps
+        self.inv_c2 = -1.0 / w
+        self.relu = config.activation == "relu"
+        E = lambda *shape: torch.empty(*shape, dtype=dtype)  # noqa: E731
+        ones = lambda *shape: torch.ones(*shape, dtype=dtype)  # noqa: E731
+        self.W = layer_views(config, flat)
+        if shared_input:
+            self.Xa = ones(d + 1, n)
+            self.W0c = E(K * w, d + 1)
+            self.W0cv = self.W0c.view(K, w, d + 1)
+            self.S0 = E(K * w, n)
+            self.S0v = self.S0.view(K, w, n)
+        else:
+            self.Xin = ones(K, d + 1, n)
+            self.XinT = self.Xin.transpose(1, 2)
+            self.S0v = E(K, w, n)
+        self.sgn = E(1 if shared_input else K, n)
+        self.nsgnN = E(1 if shared_input else K, n)
+        self.S = [ones(K, w + 1, n) for _ in range(D + 1)]
+        self.Sv = [s[:, :w] for s in self.S]
+        self.Nn = [ones(K, w + 1, n) for _ in range(D)]
+        self.Nv = [a[:, :w] for a in self.Nn]
+        self.NnT = [a.transpose(1, 2) for a in self.Nn]
+        self.R = [E(K, 1, n) for _ in range(D)]  # LayerNorm scales sqrt(w) / sqrt(|x~|^2 + w eps)
+        self.M = E(K, 1, n)
+        self.Z1 = [E(K, h, n) for _ in range(D)]
+        self.A = [ones(K, h + 1, n) for _ in range(D)]
+        self.Av = [a[:, :h] for a in self.A]
+        self.AT = [a.transpose(1, 2) for a in self.A]
+        self.Rb = E(K, w, n)
+        self.Zo = E(K, 1, n)
+        self.Zo2 = self.Zo.view(K, n)
+        self.MG = E(K, n)
+        self.Pb = E(K, n)
+        self.Pbu = self.Pb.unsqueeze(1)
+        self.Lg = E(K, n)
+        if train:
+            self.grad = torch.zeros_like(flat) if grad is None else grad
+            self.G = layer_views(config, self.grad)
+            self.gbuf = [E(K, o, i + 1) for o, i in config.layer_shapes()]
+            if shared_input:
+                self.g0T = E(d + 1, K * w)
+                self.g0Tv = self.g0T.t().view(K, w, d + 1)
+            self.SDT = self.S[D].transpose(1, 2)
+            self.WoT = self.W[-1][:, :, :w].transpose(1, 2)  # (K, w, 1)
+            self.W1T = [self.W[1 + 2 * k][:, :, :w].transpose(1, 2) for k in range(D)]  # (K, w, h)
+            self.W2T = [self.W[2 + 2 * k][:, :, :h].transpose(1, 2) for k in range(D)]  # (K, h, w)
+            self.dS = E(K, w, n)
+            self.dS2 = self.dS.view(K * w, n) if shared_input else None
+            self.dN = E(K, w, n)
+            self.dA = E(K, h, n)
+            self.dZ = E(K, h, n)
+            self.dot = E(K, 1, n)
+            self.adam = AdamState.zeros_like(flat)
+
+    set_data = Engine.set_data
+    set_batch = Engine.set_batch
+
+    def forward(self, loss_out: torch.Tensor, acc_out: torch.Tensor) -> None:
+        """As :meth:`Engine.forward`."""
+        W, D = self.W, self.D
+        if self.shared:
+            self.W0cv.copy_(W[0])
+            torch.mm(self.W0c, self.Xa, out=self.S0)
+        else:
+            torch.bmm(W[0], self.Xin, out=self.S0v)
+        self.Sv[0].copy_(self.S0v)
+        for k in range(D):
+            Sv, Nv, R = self.Sv[k], self.Nv[k], self.R[k]
+            torch.sub(Sv, torch.mean(Sv, 1, keepdim=True, out=self.M), out=Nv)
+            torch.sum(torch.mul(Nv, Nv, out=self.Rb), 1, keepdim=True, out=R)
+            R.add_(self.eps2).rsqrt_().mul_(self.c)
+            Nv.mul_(R)
+            torch.bmm(W[1 + 2 * k], self.Nn[k], out=self.Z1[k])
+            if self.relu:
+                torch.clamp(self.Z1[k], min=0, out=self.Av[k])
+            else:
+                torch.ops.aten.gelu.out(self.Z1[k], approximate="none", out=self.Av[k])
+            torch.bmm(W[2 + 2 * k], self.A[k], out=self.Rb)
+            torch.add(Sv, self.Rb, out=self.Sv[k + 1])
+        torch.bmm(W[-1], self.S[D], out=self.Zo)
+        MG = torch.mul(self.Zo2, self.sgn, out=self.MG)
+        torch.ops.aten.log_sigmoid_forward.output(MG, output=self.Lg, buffer=self.Pb)
+        torch.neg(MG, out=self.Pb).sigmoid_()
+        torch.sum(self.Lg, 1, out=loss_out)
+        torch.sum(MG.sign_(), 1, out=acc_out)
+
+    def backward(self) -> None:
+        """Gradient of the mean BCE of every model (into self.grad), after forward()."""
+        D, G, gbuf = self.D, self.G, self.gbuf
+        self.Pb.mul_(self.nsgnN)
+        dZo = self.Pbu
+        torch.bmm(dZo, self.SDT, out=gbuf[-1])
+        G[-1].copy_(gbuf[-1])
+        dS = torch.bmm(self.WoT, dZo, out=self.dS)
+        for k in range(D - 1, -1, -1):
+            i1, i2 = 1 + 2 * k, 2 + 2 * k
+            torch.bmm(dS, self.AT[k], out=gbuf[i2])
+            G[i2].copy_(gbuf[i2])
+            torch.bmm(self.W2T[k], dS, out=self.dA)
+            if self.relu:
+                torch.ops.aten.threshold_backward.grad_input(self.dA, self.Av[k], 0, grad_input=self.dZ)
+            else:
+                torch.ops.aten.gelu_backward.grad_input(self.dA, self.Z1[k], approximate="none", grad_input=self.dZ)
+            torch.bmm(self.dZ, self.NnT[k], out=gbuf[i1])
+            G[i1].copy_(gbuf[i1])
+            dN, Nv = torch.bmm(self.W1T[k], self.dZ, out=self.dN), self.Nv[k]
+            # LayerNorm backward: the u_eps Jacobian-vector product, then centring
+            torch.sum(torch.mul(Nv, dN, out=self.Rb), 1, keepdim=True, out=self.dot)
+            dN.addcmul_(Nv, self.dot, value=self.inv_c2).mul_(self.R[k])
+            dN.sub_(torch.mean(dN, 1, keepdim=True, out=self.M))
+            dS.add_(dN)  # the residual: the stream's gradient plus the block's
+        if self.shared:
+            torch.mm(self.Xa, self.dS2.t(), out=self.g0T)
+            G[0].copy_(self.g0Tv)
+        else:
+            torch.bmm(dS, self.XinT, out=gbuf[0])
+            G[0].copy_(gbuf[0])
+
+
+def make_engine(config: ModelConfig, flat: torch.Tensor, n: int, *, shared_input: bool, train: bool,
+                grad: torch.Tensor | None = None):
+    """The engine for the config's architecture: :class:`Engine` (mlp) or :class:`PreLNEngine`."""
+    cls = PreLNEngine if config.architecture == "preln" else Engine
+    return cls(config, flat, n, shared_input=shared_input, train=train, grad=grad)
+
+
 def loss_and_grad(config: ModelConfig, flat: torch.Tensor, X, y) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean BCE loss and its gradient by the hand-written backward (one or K models).
 
@@ -354,7 +502,7 @@ def loss_and_grad(config: ModelConfig, flat: torch.Tensor, X, y) -> tuple[torch.
     F = F.clone()
     X = torch.as_tensor(np.asarray(X), dtype=F.dtype)
     y = torch.as_tensor(np.asarray(y))
-    eng = Engine(config, F, X.shape[0], shared_input=True, train=True)
+    eng = make_engine(config, F, X.shape[0], shared_input=True, train=True)
     eng.set_data(X, y)
     loss = torch.empty(F.shape[0], dtype=F.dtype)
     acc = torch.empty(F.shape[0], dtype=F.dtype)

@@ -31,7 +31,7 @@ import torch
 from polyviz import models
 from polyviz.models import MLPParams, ModelConfig, init_params
 from polyviz.training.config import ProgressFn, TrainConfig
-from polyviz.training.engine import Engine, adam_step
+from polyviz.training.engine import adam_step, make_engine
 from polyviz.training.phases import detect_phase_transitions
 
 
@@ -191,21 +191,21 @@ class _Loop:
 
     def _build_engines(self, seeds: list[int], dtype: torch.dtype) -> None:
         model, flat, data, n = self.model, self.flat, self.data, self.n
-        self.eng = Engine(model, flat, self.B, shared_input=not self.minibatch, train=True)
+        self.eng = make_engine(model, flat, self.B, shared_input=not self.minibatch, train=True)
         if self.minibatch:
             self.XaT_full = torch.cat([data.X, torch.ones(n, 1, dtype=dtype)], 1)
             self.sgn_full = data.y.to(dtype) * 2 - 1
             self.rngs = [np.random.default_rng([s, 1]) for s in seeds]
             self.per_epoch = n // self.B
             self.order = None
-            self.full_eval = Engine(model, flat, n, shared_input=True, train=False)
+            self.full_eval = make_engine(model, flat, n, shared_input=True, train=False)
             self.full_eval.set_data(data.X, data.y)
         else:
             self.eng.set_data(data.X, data.y)
             self.full_eval = self.eng
         self.test_eng = None
         if data.has_test:
-            self.test_eng = Engine(model, flat, data.X_test.shape[0], shared_input=True, train=False)
+            self.test_eng = make_engine(model, flat, data.X_test.shape[0], shared_input=True, train=False)
             self.test_eng.set_data(data.X_test, data.y_test)
 
     # -- the loop --------------------------------------------------------------------------
