@@ -235,6 +235,8 @@ def sphere_links(key: str, depth: int, width: int) -> list:
     Output(ids.FIG_BOUNDARY, "figure"),
     Output(ids.FIG_ANIM, "figure"),
     Output(ids.FIG_CKPT, "figure"),
+    Output(ids.FIG_CONFUSION, "figure"),
+    Output(ids.CONFUSION_CARD, "style"),
     Output(ids.SUMMARY, "children"),
     Output(ids.LINKS, "children"),
     Output(ids.DOWNLOAD_BUTTON, "disabled"),
@@ -249,19 +251,21 @@ def render_results(key, run_key):
     run = run_store.load_run(key)
     if run is None:
         if run_store.key_from_id(key) is None:  # nothing to show (or not a run key at all)
-            return (no_update,) * 10
-        return ((no_update,) * 4 + ("This run is no longer in the cache: press Train to train it again.",
+            return (no_update,) * 12
+        return ((no_update,) * 6 + ("This run is no longer in the cache: press Train to train it again.",
                                     [], True, no_update, no_update, no_update))
     state, _ = st.validate(TrainState, run.fields)
     try:
         specs = train_page.run_figures(state, run)
     except Exception:  # a damaged record: say so, train again
         log.exception("cached run %s could not be drawn", key)
-        return ((no_update,) * 4 + ("This run's cached record could not be read: press Train to train it again.",
+        return ((no_update,) * 6 + ("This run's cached record could not be read: press Train to train it again.",
                                     [], True, no_update, no_update, no_update))
     full_key = run_store.key_from_id(key)
     stale = isinstance(run_key, str) and run_key != full_key
+    confusion = specs["confusion"]
     return (specs["curves"], specs["boundary"], specs["animation"], specs["checkpoints"],
+            confusion if confusion is not None else no_update, {"display": "none" if confusion is None else "block"},
             summary_children(run, state), sphere_links(full_key, run.config.depth, run.config.width), False,
             full_key, "panels results stale" if stale else "panels results",
             "The results below are for earlier settings; press Train for these." if stale else no_update)

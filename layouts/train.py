@@ -35,6 +35,7 @@ DATASET, NOISE, N, DATA_SEED, RATIO = "tr-dataset", "tr-noise", "tr-n", "tr-data
 DEPTH, WIDTH, ACT, EPS, LR = "tr-depth", "tr-width", "tr-act", "tr-log-eps", "tr-log-lr"
 STEPS, BATCH, SEED, K, ORIGIN, GROUPS = "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups"
 ARCHITECTURE = "tr-architecture"
+FIG_CONFUSION, CONFUSION_CARD = "tr-fig-confusion", "tr-confusion-card"  # multiclass runs only
 # field -> widget id, in CONTROL_FIELDS order (the order callbacks receive the values in)
 CONTROL_IDS = dict(zip(CONTROL_FIELDS, (DATASET, NOISE, N, DATA_SEED, RATIO, DEPTH, WIDTH, ACT, EPS, LR, STEPS, BATCH,
                                         SEED, K, ORIGIN, GROUPS, ARCHITECTURE)))
@@ -218,6 +219,9 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             figure_card(FIG_BOUNDARY, "P(class 1) over the input (blue = class 0, red = class 1), the 0.5 contour "
                                       "and the data; open markers are test points. For 3-D data: the sphere "
                                       "coloured by the prediction.", 420, "The decision boundary appears here."),
+            html.Div(figure_card(FIG_CONFUSION, "Test points by true class (rows, with each class's accuracy) and "
+                                                "predicted class (columns); the diagonal is right.", 420,
+                                 "The confusion matrix appears here."), id=CONFUSION_CARD, style={"display": "none"}),
             figure_card(FIG_ANIM, "Each layer's activations embedded in 3-D, interpolated linearly from layer to "
                                   "layer (▶ plays, the slider jumps to a layer), then one turn. The green plane "
                                   "is the output layer's decision plane.", 480,

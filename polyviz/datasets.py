@@ -71,12 +71,19 @@ DATASETS: dict[str, tuple[int, dict[str, _Param]]] = {
 }
 
 DATASET_NAMES = tuple(DATASETS)
+DATASET_CLASSES: dict[str, int] = {}  # sets with more than two classes
 
 
 def dataset_dim(name: str) -> int:
     """Input dimension d of the named data set."""
     _check_name(name)
     return DATASETS[name][0]
+
+
+def dataset_classes(name: str) -> int:
+    """Number of classes of the named data set (2 for every toy set)."""
+    _check_name(name)
+    return DATASET_CLASSES.get(name, 2)
 
 
 def dataset_params(name: str) -> dict[str, float]:

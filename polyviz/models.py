@@ -64,6 +64,7 @@ MAX_IN_DIM = 64
 MAX_WIDTH = 256
 MAX_DEPTH = 16
 MAX_EPS = 10.0
+MAX_CLASSES = 10
 
 
 @dataclass
@@ -75,7 +76,9 @@ class ModelConfig:
     activations, ignored by the others); groups in [1, width] (group_layernorm only: it must
     divide width into groups of at least 2 neurons); architecture one of
     :data:`ARCHITECTURES` (``preln``: activation relu or gelu, width >= 2, depth = number of
-    blocks); block_hidden in [0, 256], the hidden width inside a pre-LN block (0: width).
+    blocks); block_hidden in [0, 256], the hidden width inside a pre-LN block (0: width);
+    n_classes in [2, 10]: two classes have one output logit (class 1 when positive, the
+    logistic loss), more have one logit per class (the largest wins, softmax cross-entropy).
     """
 
     in_dim: int = 2
@@ -86,6 +89,7 @@ class ModelConfig:
     groups: int = 1
     architecture: str = "mlp"
     block_hidden: int = 0
+    n_classes: int = 2
 
     def __post_init__(self) -> None:
         self.validate()
@@ -123,6 +127,10 @@ class ModelConfig:
         if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or not 0 <= h <= MAX_WIDTH:
             raise ValueError(f"block_hidden must be an integer in [0, {MAX_WIDTH}] (0: the width), got {h!r}")
         self.block_hidden = int(h)
+        c = self.n_classes
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 2 <= c <= MAX_CLASSES:
+            raise ValueError(f"n_classes must be an integer in [2, {MAX_CLASSES}], got {c!r}")
+        self.n_classes = int(c)
         if self.architecture == "preln":
             if self.activation not in BLOCK_ACTIVATIONS:
                 raise ValueError(f"activation must be one of {', '.join(BLOCK_ACTIVATIONS)} in a pre-LN block "
@@ -133,6 +141,11 @@ class ModelConfig:
 
     # -- shapes -------------------------------------------------------------------------
     @property
+    def n_outputs(self) -> int:
+        """Output logits: 1 for two classes, else one per class."""
+        return 1 if self.n_classes == 2 else self.n_classes
+
+    @property
     def hidden(self) -> int:
         """The hidden width inside a pre-LN block."""
         return self.block_hidden or self.width
@@ -142,8 +155,8 @@ class ModelConfig:
         each block's two Linears, then the output Linear)."""
         if self.architecture == "preln":
             w, h = self.width, self.hidden
-            return [(w, self.in_dim)] + [(h, w), (w, h)] * self.depth + [(1, w)]
-        dims = [self.in_dim] + [self.width] * self.depth + [1]
+            return [(w, self.in_dim)] + [(h, w), (w, h)] * self.depth + [(self.n_outputs, w)]
+        dims = [self.in_dim] + [self.width] * self.depth + [self.n_outputs]
         return [(dims[i + 1], dims[i]) for i in range(len(dims) - 1)]
 
     @property
@@ -284,7 +297,7 @@ def forward(config: ModelConfig, flat: torch.Tensor, X: torch.Tensor, return_act
     """Reference forward pass with ordinary (autograd-capable) torch ops.
 
     ``flat`` (P,) or (K, P); ``X`` (N, d) (shared) or (K, N, d). Returns the logits
-    ((N,) or (K, N)); with ``return_activations`` also the list of hidden activations
+    ((N,) or (K, N); multiclass (N, C) or (K, N, C)); with ``return_activations`` also the list of hidden activations
     (each (..., N, width)), input excluded.
     """
     if config.architecture == "preln":
@@ -358,18 +371,26 @@ def hidden_activations(params, X) -> tuple[list[np.ndarray], np.ndarray]:
 
 @torch.no_grad()
 def predict_proba(params, X) -> np.ndarray:
-    """Probability of class 1 for each row of X, float32 (N,)."""
+    """Binary: probability of class 1 for each row of X, float32 (N,). Multiclass: the
+    softmax, float32 (N, n_classes)."""
     p = _as_params(params)
     logits = forward(p.config, p.flat, _as_tensor(X, p.flat.dtype))
-    return torch.sigmoid(logits).numpy().astype(np.float32)
+    probs = torch.sigmoid(logits) if p.config.n_classes == 2 else torch.softmax(logits, -1)
+    return probs.numpy().astype(np.float32)
+
+
+def predicted_class(config: ModelConfig, logits: torch.Tensor) -> torch.Tensor:
+    """Class of each logit row: binary 1 where the logit is positive, else the largest."""
+    return (logits > 0).long() if config.n_classes == 2 else logits.argmax(-1)
 
 
 @torch.no_grad()
 def predict(params, X) -> np.ndarray:
-    """Predicted class (int64 (N,)): 1 where the logit is positive."""
+    """Predicted class (int64 (N,)): binary 1 where the logit is positive; multiclass the
+    class of the largest logit (the first on a tie)."""
     p = _as_params(params)
     logits = forward(p.config, p.flat, _as_tensor(X, p.flat.dtype))
-    return (logits > 0).numpy().astype(np.int64)
+    return predicted_class(p.config, logits).numpy().astype(np.int64)
 
 
 def layer_weights(params, layer_index: int) -> tuple[np.ndarray, np.ndarray]:

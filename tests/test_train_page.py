@@ -358,7 +358,7 @@ def test_load_run_by_key_or_id(mods, spiral_run):
         services.cache_set(fake, stale)
         assert store.load_run(fake) is None
     out = _cb.render_results(fake, fake)
-    assert "no longer in the cache" in out[4] and out[6] is True
+    assert "no longer in the cache" in out[6] and out[8] is True
 
 
 def test_run_keys_change_with_the_record_format_and_the_code_version(mods, monkeypatch):
@@ -406,8 +406,9 @@ def test_download_is_a_zip_that_loads_back_with_identical_predictions(mods, spir
 def test_render_results_draws_every_figure_and_links_to_the_sphere(mods, spiral_run):
     cb, _ids, store, _services = mods
     key = spiral_run["key"]
-    curves, boundary, anim, ckpt, summary, links, download_disabled, shown, class_name, hint = \
-        cb.render_results(key, key)
+    curves, boundary, anim, ckpt, confusion, confusion_style, summary, links, download_disabled, shown, class_name, \
+        hint = cb.render_results(key, key)
+    assert confusion is cb.no_update and confusion_style == {"display": "none"}  # binary: no confusion matrix
     assert curves["layout"]["meta"]["phase_transitions"] == spiral_run_record(mods, key)["phase_transitions"]
     assert boundary["data"][0]["type"] == "heatmap"
     assert len(anim["frames"]) == 12 * 2 + 1 + 24 and anim["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶"
@@ -417,9 +418,9 @@ def test_render_results_draws_every_figure_and_links_to_the_sphere(mods, spiral_
     model = store.model_id(key)
     assert hrefs == [f"/sphere?source=trained&model={model}&layer=1", f"/sphere?source=trained&model={model}&layer=2"]
     # results of other settings are shown greyed out
-    assert cb.render_results(key, "polyviz-1:train-run:" + "1" * 40)[8] == "panels results stale"
-    assert cb.render_results(None, None) == (cb.no_update,) * 10
-    assert cb.render_results("garbage", None) == (cb.no_update,) * 10
+    assert cb.render_results(key, "polyviz-1:train-run:" + "1" * 40)[10] == "panels results stale"
+    assert cb.render_results(None, None) == (cb.no_update,) * 12
+    assert cb.render_results("garbage", None) == (cb.no_update,) * 12
 
 
 def spiral_run_record(mods, key):

@@ -626,3 +626,118 @@ def test_sphere_layer_is_what_the_model_computes(cfg):
         assert layer.radius == pytest.approx(1.0 if layer.kind == "u_eps" else np.sqrt(n_dim))
     with pytest.raises(ValueError, match=r"layer must be an integer in \[0, "):
         sphere_layer(params, X, cfg.depth)
+
+
+# ----------------------------------------------------------------------- multiclass
+def _blobs(n=600, classes=4, seed=0):
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n, centers=classes, random_state=seed)
+    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    return train_test_split(X, y, 0.8, seed)
+
+
+@pytest.mark.parametrize("architecture, activation", [
+    ("mlp", "u_eps"), ("mlp", "layernorm"), ("mlp", "rmsnorm"), ("mlp", "relu"), ("mlp", "gelu"),
+    ("mlp", "group_layernorm"), ("mlp", "dyt"), ("mlp", "none"), ("preln", "gelu"), ("preln", "relu")])
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_multiclass_hand_written_gradient_equals_autograd_cross_entropy(architecture, activation, depth):
+    cfg = ModelConfig(in_dim=3, width=6, depth=depth, activation=activation, eps=1e-3, n_classes=5,
+                      architecture=architecture, groups=2 if activation == "group_layernorm" else 1)
+    rng = np.random.default_rng(depth)
+    X = rng.normal(size=(50, 3))
+    y = rng.integers(0, 5, 50)
+    flat = torch.stack([init_params(cfg, s, torch.float64) for s in range(3)]) * 1.7
+    if activation == "dyt" and depth:
+        flat[:, cfg.linear_param_count:] = torch.as_tensor(rng.uniform(0.3, 2.0, size=(3, depth)))
+    loss, grad = loss_and_grad(cfg, flat, X, y)
+    f = flat.clone().requires_grad_(True)
+    logits = forward(cfg, f, torch.as_tensor(X))  # (K, N, C)
+    assert logits.shape == (3, 50, 5)
+    ref = torch.nn.functional.cross_entropy(logits.transpose(1, 2), torch.as_tensor(y).expand(3, 50),
+                                            reduction="none").mean(-1)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad, f.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_multiclass_per_model_input_path_and_accuracy_count():
+    from polyviz.training.engine import make_engine
+
+    cfg = ModelConfig(in_dim=2, width=4, depth=2, activation="layernorm", n_classes=3)
+    rng = np.random.default_rng(4)
+    X = torch.as_tensor(rng.normal(size=(40, 2)))
+    y = torch.as_tensor(rng.integers(0, 3, 40))
+    flat = torch.stack([init_params(cfg, s, torch.float64) for s in (0, 1)])
+    idx = torch.stack([torch.arange(40), torch.arange(39, -1, -1)])
+    eng = make_engine(cfg, flat.clone(), 40, shared_input=False, train=True)
+    eng.set_batch(torch.cat([X, torch.ones(40, 1, dtype=torch.float64)], 1), eng.head.targets(y), idx)
+    loss_sum, signed = torch.empty(2, dtype=torch.float64), torch.empty(2, dtype=torch.float64)
+    with torch.inference_mode():
+        eng.forward(loss_sum, signed)
+        eng.backward()
+    ref_loss, ref = loss_and_grad(cfg, flat, X.numpy(), y.numpy())
+    torch.testing.assert_close(eng.grad, ref, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(-loss_sum / 40, ref_loss)
+    right = (forward(cfg, flat, X).argmax(-1) == y).sum(-1).double()  # no ties in float64 here
+    torch.testing.assert_close((signed + 40) / 2, right)
+
+
+@pytest.mark.parametrize("scale", [50.0, 500.0, 5000.0])
+def test_float32_log_softmax_is_stable_at_huge_logits(scale):
+    """exp(z) overflows float32 above z ~ 88: the engine's log-sum-exp must not."""
+    cfg = ModelConfig(in_dim=2, depth=0, n_classes=3)
+    rng = np.random.default_rng(int(scale))
+    X = rng.normal(size=(60, 2))
+    y = rng.integers(0, 3, 60)
+    flat64 = torch.as_tensor(rng.normal(size=cfg.param_count)) * scale
+    loss32, grad32 = loss_and_grad(cfg, flat64.float(), X.astype(np.float32), y)
+    f = flat64.clone().requires_grad_(True)
+    logits = forward(cfg, f, torch.as_tensor(X.astype(np.float32).astype(np.float64)))
+    ref = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y))
+    ref.backward()
+    assert torch.isfinite(loss32) and torch.isfinite(grad32).all()
+    np.testing.assert_allclose(float(loss32), ref.item(), rtol=1e-4)
+    np.testing.assert_allclose(grad32.double().numpy(), f.grad.numpy(), rtol=1e-3, atol=1e-4 * (1 + ref.item()))
+
+
+def test_multiclass_training_sweep_minibatch_and_results():
+    from sklearn.metrics import confusion_matrix as sk_confusion
+    from sklearn.metrics import recall_score
+
+    from polyviz.training import classification_results, confusion_matrix, per_class_accuracy
+
+    Xtr, Xte, ytr, yte = _blobs()
+    cfg = ModelConfig(in_dim=2, width=6, depth=2, activation="layernorm", n_classes=4)
+    r = train(cfg, TrainConfig(steps=400, seed=0), Xtr, ytr, Xte, yte)
+    assert r.final_test_accuracy >= 0.9
+    pred = predict(r.params, Xte)
+    assert r.final_test_accuracy == pytest.approx(float((pred == yte).mean()))
+    res = classification_results(r.params, Xte, yte)
+    np.testing.assert_array_equal(res["confusion"], sk_confusion(yte, pred, labels=range(4)))
+    np.testing.assert_allclose(res["per_class_accuracy"], recall_score(yte, pred, average=None, labels=range(4)))
+    assert res["accuracy"] == pytest.approx(r.final_test_accuracy)
+    assert np.isnan(per_class_accuracy([0, 0, 1], [0, 1, 1], 3)[2])
+    assert confusion_matrix([0, 2], [2, 2], 3).tolist() == [[0, 0, 1], [0, 0, 0], [0, 0, 1]]
+    with pytest.raises(ValueError, match=r"y_pred must hold classes in \[0, 2\]"):
+        confusion_matrix([0], [3], 3)
+    # the loop's per-step curve ends at the exact accuracy; loss falls
+    assert r.history["train_loss"][-1] < 0.5 * r.history["train_loss"][0]
+    # the sweep: each seed's row matches its own run (float64)
+    tc = TrainConfig(steps=150, seed=0, dtype="float64")
+    sweep = seed_sweep(cfg, tc, Xtr, ytr, Xte, yte, n_seeds=3)
+    for k in range(3):
+        single = train(cfg, tc.replace(seed=k), Xtr, ytr, Xte, yte)
+        np.testing.assert_allclose(sweep.history["train_loss"][k], single.history["train_loss"], rtol=1e-9)
+        assert sweep.final_test_acc[k] == pytest.approx(single.final_test_accuracy)
+    mb = train(cfg, TrainConfig(steps=300, seed=1, batch_size=64), Xtr, ytr, Xte, yte)
+    assert mb.final_test_accuracy >= 0.85
+    with pytest.raises(ValueError, match=r"labels must be integers in \[0, 3\]"):
+        train(cfg, TrainConfig(steps=5), Xtr, ytr + 1)
+    # probabilities: the softmax rows
+    from polyviz.models import predict_proba
+
+    probs = predict_proba(r.params, Xte)
+    assert probs.shape == (len(Xte), 4)
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(probs.argmax(1), pred)

@@ -17,13 +17,13 @@ import numpy as np
 
 from polyviz.figures import train as ft
 from polyviz import state as st
-from polyviz.datasets import DATASET_NAMES, dataset_dim, make_dataset, train_test_split
+from polyviz.datasets import DATASET_NAMES, dataset_classes, dataset_dim, make_dataset, train_test_split
 from polyviz.embedding import subsample
 from polyviz.figures.common import base_layout
 from polyviz.models import ACTIVATIONS, ARCHITECTURES, BLOCK_ACTIVATIONS, ModelConfig
 from polyviz.records import SWEEP_CHECKPOINT_BUDGET, DataSource
 from polyviz.training import PRESETS as LIB_PRESETS
-from polyviz.training import TrainConfig, seed_sweep, train
+from polyviz.training import TrainConfig, classification_results, seed_sweep, train
 
 # ------------------------------------------------------------------------------------------
 # limits and state
@@ -234,7 +234,7 @@ def load_data(state: TrainState):
 def model_config(state: TrainState) -> ModelConfig:
     return ModelConfig(in_dim=dataset_dim(state.dataset), width=state.width, depth=state.depth,
                        activation=state.act, eps=state.eps, groups=state.groups,
-                       architecture=state.architecture)
+                       architecture=state.architecture, n_classes=dataset_classes(state.dataset))
 
 
 def train_config(state: TrainState, checkpoints: bool = True) -> TrainConfig:
@@ -335,19 +335,35 @@ def placeholder_figure(text: str, title: str = "") -> dict:
 def run_figures(state: TrainState, run, data=None) -> dict:
     """The page's figure specs (what the browser receives) for a run: a
     :class:`polyviz.records.TrainedRun` or a :class:`polyviz.training.TrainResult`. ``data``:
-    the state's split when already at hand."""
+    the state's split when already at hand. ``confusion`` is the test split's confusion
+    matrix for a multiclass run (None for two classes). A multiclass run shows its layer
+    embeddings coloured by class where a binary one shows the animation (which draws two
+    classes and the output's one plane), and no checkpoint scrubber; input of more than 3
+    dimensions has no decision-boundary picture."""
     Xtr, Xte, ytr, yte = load_data(state) if data is None else data
     params, transitions = run.params, list(run.phase_transitions)
+    config = params.config
     keep = subsample(ytr, BOUNDARY_POINTS, seed=1)
     keep_test = subsample(yte, BOUNDARY_POINTS // 3, seed=2)
-    specs = {
-        "curves": ft.training_curves_spec(run.history, phase_transitions=transitions, title="Training"),
-        "boundary": ft.decision_boundary_spec(params, Xtr[keep], ytr[keep], Xte[keep_test], yte[keep_test]),
-        "animation": ft.interpolation_animation_spec(params, Xtr, ytr, **ANIMATION),
-        "checkpoints": (ft.checkpoint_embedding_spec(run, Xtr, ytr, max_points=CHECKPOINT_POINTS)
-                        if run.checkpoints and params.config.depth > 0 else
-                        placeholder_figure("No checkpoints were kept for this run.")),
-    }
+    multiclass = config.n_classes > 2
+    specs = {"curves": ft.training_curves_spec(run.history, phase_transitions=transitions, title="Training")}
+    if config.in_dim in (2, 3):
+        specs["boundary"] = ft.decision_boundary_spec(params, Xtr[keep], ytr[keep], Xte[keep_test], yte[keep_test])
+    else:
+        specs["boundary"] = placeholder_figure(f"No decision-boundary picture for {config.in_dim}-D input: the layer "
+                                               f"embeddings show how the model separates the classes.")
+    if multiclass:
+        specs["animation"] = ft.layer_embeddings_spec(params, Xtr, ytr, max_points=ANIMATION["max_points"],
+                                                      title="Layer embeddings (training points)")
+        specs["checkpoints"] = placeholder_figure("The checkpoint scrubber draws two-class runs; this run has "
+                                                  f"{config.n_classes} classes.")
+        specs["confusion"] = ft.confusion_matrix_spec(classification_results(params, Xte, yte)["confusion"])
+    else:
+        specs["animation"] = ft.interpolation_animation_spec(params, Xtr, ytr, **ANIMATION)
+        specs["checkpoints"] = (ft.checkpoint_embedding_spec(run, Xtr, ytr, max_points=CHECKPOINT_POINTS)
+                                if run.checkpoints and config.depth > 0 else
+                                placeholder_figure("No checkpoints were kept for this run."))
+        specs["confusion"] = None
     if transitions and "frames" in specs["checkpoints"]:
         title = specs["checkpoints"]["layout"]["title"]
         title["text"] += " · phase transition at step " + ", ".join(f"{int(t):,}" for t in transitions)
