@@ -714,3 +714,25 @@ def test_architecture_control_is_validated_with_notices_and_in_the_url(mods):
     assert bad.architecture == "mlp" and any("architecture" in n and "mlp, preln" in n for n in notices)
     gelu, notices, _ = state_from_link(architecture="preln", act="gelu")
     assert gelu.act == "gelu" and not notices
+
+
+
+def test_digits_preset_trains_and_draws_confusion_and_layer_embeddings(mods):
+    from polyviz.pages.train import PRESETS, model_config, run_figures, state_from_link, train_for_state
+
+    assert "digits" in PRESETS
+    state, notices, preset = state_from_link(preset="digits")
+    assert preset == "digits" and not notices and state.n == 1797 and state.n_train == 1438
+    assert model_config(state).n_classes == 10
+    result, data = train_for_state(state)
+    assert result.final_test_accuracy >= 0.95
+    specs = run_figures(state, result, data)
+    cm = np.array(specs["confusion"]["data"][0]["text"]).astype(int)
+    assert cm.shape == (10, 10) and cm.sum() == len(data[1])
+    assert np.trace(cm) / cm.sum() == pytest.approx(result.final_test_accuracy)
+    names = specs["animation"]["layout"]["meta"]["stage_names"]
+    assert names[0] == "input (3-D projection of 64-D: PCA)" and "projection" in names[-1]
+    assert len(specs["animation"]["data"]) == 10  # one trace per digit
+    assert "No decision-boundary picture for 64-D input" in str(specs["boundary"])
+    big, notices, _ = state_from_link(dataset="digits", n="5000")
+    assert big.n == 1797 and any("n = 5000 does not fit the digits set" in n for n in notices)

@@ -373,6 +373,23 @@ def test_octant_preset_reaches_95_percent_test_accuracy():
     assert full.final_test_accuracy >= 0.95
 
 
+def test_digits_preset_reaches_95_percent_with_layernorm_its_only_non_linearity():
+    from polyviz.training import classification_results
+
+    preset = get_preset("digits")
+    assert preset.model.activation in ("layernorm", "u_eps") and preset.model.architecture == "mlp"
+    assert preset.model.n_classes == 10 and preset.model.in_dim == 64
+    result, (Xtr, Xte, ytr, yte) = train_preset("digits")
+    assert len(Xte) == 359 and len(Xtr) == 1438
+    assert result.final_test_accuracy >= 0.95, result.final_test_accuracy
+    res = classification_results(result.params, Xte, yte)  # the model's own predictions agree
+    assert res["accuracy"] == pytest.approx(result.final_test_accuracy)
+    assert res["confusion"].sum() == len(Xte) and (res["per_class_accuracy"] >= 0.8).all()
+    # the same seed's other variants stay above target (a preset must not hang on rounding luck)
+    for seed in (1, 2):
+        assert train_preset("digits", seed=seed, checkpoint_every=0)[0].final_test_accuracy >= 0.95
+
+
 # ----------------------------------------------------------------------- phase transitions
 def test_phase_transition_detection_on_synthetic_curves():
     steps = np.arange(3000)

@@ -17,7 +17,7 @@ import numpy as np
 
 from polyviz.figures import train as ft
 from polyviz import state as st
-from polyviz.datasets import DATASET_NAMES, dataset_classes, dataset_dim, make_dataset, train_test_split
+from polyviz.datasets import DATASET_NAMES, DIGITS_N, class_sizes, dataset_classes, dataset_dim, make_dataset, train_test_split
 from polyviz.embedding import subsample
 from polyviz.figures.common import base_layout
 from polyviz.models import ACTIVATIONS, ARCHITECTURES, BLOCK_ACTIVATIONS, ModelConfig
@@ -48,9 +48,9 @@ def train_budget_s() -> float:
     return float(os.environ.get("POLYVIZ_TRAIN_BUDGET_S", "300"))
 
 
-def n_train(n: int, ratio: float) -> int:
-    """Training points of polyviz.datasets.train_test_split for n balanced points."""
-    return sum(min(max(int(round(ratio * c)), 1), c - 1) for c in ((n + 1) // 2, n // 2))
+def n_train(n: int, ratio: float, dataset: str = "spiral") -> int:
+    """Training points of polyviz.datasets.train_test_split for n points of the data set."""
+    return sum(min(max(int(round(ratio * c)), 1), c - 1) for c in class_sizes(dataset, n))
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class TrainState:
 
     @property
     def n_train(self) -> int:
-        return n_train(self.n, self.ratio)
+        return n_train(self.n, self.ratio, self.dataset)
 
     def checked(self):
         """Cross-field rules: layernorm needs width >= 2, a minibatch fits the training set,
@@ -90,6 +90,11 @@ class TrainState:
         state, notices = self, []
         # lr and eps travel through log sliders: 3 significant digits keep them exact on the way back
         state = dataclasses.replace(state, lr=float(f"{state.lr:.3g}"), eps=float(f"{state.eps:.3g}"))
+        if state.dataset == "digits" and not 20 <= state.n <= DIGITS_N:
+            n = min(max(state.n, 20), DIGITS_N)
+            notices.append(f"n = {state.n} does not fit the digits set (allowed: 20 to {DIGITS_N:,}, the images "
+                           f"there are); using {n:,}.")
+            state = dataclasses.replace(state, n=n)
         if state.architecture == "preln" and state.act not in BLOCK_ACTIVATIONS:
             notices.append(f"act = {state.act} cannot be the non-linearity of a pre-LN block (allowed with "
                            f"architecture = preln: {', '.join(BLOCK_ACTIVATIONS)}; the block's LayerNorm is "
@@ -158,7 +163,7 @@ def preset_values(name: str) -> dict:
     p = LIB_PRESETS[name]
     return dict(dataset=p.data.name, noise=p.data.noise, n=p.data.n, data_seed=p.data.seed, ratio=p.data.train_ratio,
                 depth=p.model.depth, width=p.model.width, act=p.model.activation, eps=p.model.eps, lr=p.train.lr,
-                steps=p.train.steps, batch=p.train.batch_size, seed=p.train.seed)
+                steps=p.train.steps, batch=p.train.batch_size, seed=p.train.seed, architecture=p.model.architecture)
 
 
 PRESETS = {
@@ -173,6 +178,13 @@ PRESETS = {
         text="Octant sphere: points on S², adjacent octants in opposite classes; a deeper width-3 u_ε stack "
              "(4 hidden layers) folds the sphere until a plane separates them, through several plateaus.",
         values=preset_values("octant_sphere"),
+    ),
+    "digits": dict(
+        title="Digits",
+        text="Digits: scikit-learn's 1,797 handwritten 8×8 images, 10 classes, 64 standardised pixels; "
+             "Linear(64→64) → LayerNorm → Linear(64→10) with softmax cross-entropy, 300 Adam steps, about 96 % "
+             "test accuracy. LayerNorm is the only non-linearity.",
+        values=preset_values("digits"),
     ),
 }
 

@@ -54,6 +54,9 @@ class Preset:
 #   it plateaus near loss 0.35 and drops at step ~1430-1490 (97 % test accuracy at step 1470).
 # * octant_sphere: 10 of 12 seeds reached 95 % within 6000 steps one by one; seed 0 succeeds in
 #   all variants (95 % test accuracy at step 780, final 0.988). The loss curve is spiky.
+# * digits: seeds 0..4 of width 64, one LayerNorm hidden layer, lr 0.005, 300 steps all end
+#   between 96.1 % and 96.7 % test accuracy (95 % first evaluated at step 30); deeper (2 layers)
+#   or u_eps (eps 1e-3) end nearer 95.5 %, so the preset is the shallow LayerNorm one.
 PRESETS: dict[str, Preset] = {
     "spiral": Preset(
         name="spiral",
@@ -73,6 +76,16 @@ PRESETS: dict[str, Preset] = {
         data=DataSpec("octant_sphere", n=1250, noise=0.0, seed=0, params={}, train_ratio=0.8),
         model=ModelConfig(in_dim=3, width=3, depth=4, activation="u_eps", eps=1e-5),
         train=TrainConfig(steps=6000, lr=0.02, seed=0, eval_every=10, checkpoint_every=200),
+        target_accuracy=0.95,
+    ),
+    "digits": Preset(
+        name="digits",
+        description=("Handwritten digits (scikit-learn's 8x8 images, 1,797 of them, 10 classes; 1,437 training "
+                     "images): Linear(64, 64) -> LayerNorm -> Linear(64, 10), softmax cross-entropy, Adam lr "
+                     "0.005, 300 full-batch steps. LayerNorm is its only non-linearity."),
+        data=DataSpec("digits", n=1797, noise=0.0, seed=0, params={}, train_ratio=0.8),
+        model=ModelConfig(in_dim=64, width=64, depth=1, activation="layernorm", eps=1e-5, n_classes=10),
+        train=TrainConfig(steps=300, lr=0.005, seed=0, eval_every=10, checkpoint_every=10),
         target_accuracy=0.95,
     ),
 }
