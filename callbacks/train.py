@@ -28,6 +28,7 @@ from callbacks.common import sync_url_and_copy_link, triggered_id, with_link_not
 from layouts import train as ids
 from layouts.common import notice_items
 from polyviz import state as st
+from polyviz.models import architecture_text
 from polyviz.pages import train as train_page
 from polyviz.pages.sphere import drawable_layers
 from polyviz.pages.train import PRESETS, TrainState
@@ -220,7 +221,7 @@ def train_watchdog(_n, job):
 def summary_children(run, state: TrainState, split: tuple[int, int] | None = None) -> list:
     config = run.config
     act = ids.ACT_LABELS.get(config.activation, config.activation)
-    arch = f" → {act} → ".join(f"Linear({i}→{o})" for o, i in config.layer_shapes())
+    arch = architecture_text(config, act)
     transitions = run.phase_transitions
     if transitions:
         trans = "Phase transition" + ("s" if len(transitions) > 1 else "") + " at step " + \
@@ -260,6 +261,8 @@ def sphere_links(key: str, config, query: str = "") -> list:
     Output(ids.FIG_BOUNDARY, "figure"),
     Output(ids.FIG_ANIM, "figure"),
     Output(ids.FIG_CKPT, "figure"),
+    Output(ids.FIG_CONFUSION, "figure"),
+    Output(ids.CONFUSION_CARD, "style"),
     Output(ids.SUMMARY, "children"),
     Output(ids.LINKS, "children"),
     Output(ids.DOWNLOAD_BUTTON, "disabled"),
@@ -277,8 +280,8 @@ def render_results(key, run_key):
         return (no_update,) * 4 + (jobs.UNAVAILABLE, [], True, no_update, no_update, no_update)
     if run is None:
         if run_store.key_from_id(key) is None:  # nothing to show (or not a run key at all)
-            return (no_update,) * 10
-        return ((no_update,) * 4 + ("This run is no longer in the cache: press Train to train it again.",
+            return (no_update,) * 12
+        return ((no_update,) * 6 + ("This run is no longer in the cache: press Train to train it again.",
                                     [], True, no_update, no_update, no_update))
     state, _ = st.validate(TrainState, run.fields)
     user = data_store.load_data(state.data) if state.data else None
@@ -291,11 +294,13 @@ def render_results(key, run_key):
         specs = train_page.run_figures(state, run, data, user)
     except Exception:  # a damaged record: say so, train again
         log.exception("cached run %s could not be drawn", key)
-        return ((no_update,) * 4 + ("This run's cached record could not be read: press Train to train it again.",
+        return ((no_update,) * 6 + ("This run's cached record could not be read: press Train to train it again.",
                                     [], True, no_update, no_update, no_update))
     full_key = run_store.key_from_id(key)
     stale = isinstance(run_key, str) and run_key != full_key
+    confusion = specs["confusion"]
     return (specs["curves"], specs["boundary"], specs["animation"], specs["checkpoints"],
+            confusion if confusion is not None else no_update, {"display": "none" if confusion is None else "block"},
             summary_children(run, state, (len(data[2]), len(data[3]))), sphere_links(full_key, run.config, run.query), False,
             full_key, "panels results stale" if stale else "panels results",
             "The results below are for earlier settings; press Train for these." if stale else no_update)

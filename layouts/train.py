@@ -35,9 +35,11 @@ PATH = "/train"
 DATASET, NOISE, N, DATA_SEED, RATIO = "tr-dataset", "tr-noise", "tr-n", "tr-data-seed", "tr-ratio"
 DEPTH, WIDTH, ACT, EPS, LR = "tr-depth", "tr-width", "tr-act", "tr-log-eps", "tr-log-lr"
 STEPS, BATCH, SEED, K, ORIGIN, GROUPS = "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups"
+ARCHITECTURE = "tr-architecture"
+FIG_CONFUSION, CONFUSION_CARD = "tr-fig-confusion", "tr-confusion-card"  # multiclass runs only
 # field -> widget id, in CONTROL_FIELDS order (the order callbacks receive the values in)
 CONTROL_IDS = dict(zip(CONTROL_FIELDS, (DATASET, NOISE, N, DATA_SEED, RATIO, DEPTH, WIDTH, ACT, EPS, LR, STEPS, BATCH,
-                                        SEED, K, ORIGIN, GROUPS, data_ids.DATA)))
+                                        SEED, K, ORIGIN, GROUPS, ARCHITECTURE, data_ids.DATA)))
 PRESET_PREFIX, PRESET_TEXT = "tr-preset-", "tr-preset-text"
 TRAIN, CANCEL, PROGRESS, STATUS, HINT = "tr-train", "tr-cancel", "tr-progress", "tr-status", "tr-hint"
 SWEEP, SWEEP_CANCEL, SWEEP_PROGRESS, SWEEP_STATUS = "tr-sweep", "tr-sweep-cancel", "tr-sweep-progress", "tr-sweep-status"
@@ -59,7 +61,7 @@ EXPLAIN = "tr-explain"  # the explanation of the chosen data set
 
 WATCHDOG_MS = 5000
 DATASET_LABELS = {"spiral": "spiral", "octant_sphere": "octant sphere (3-D)", "circle": "circle", "xor": "xor",
-                  "gauss": "gauss", "moons": "moons"}
+                  "gauss": "gauss", "moons": "moons", "digits": "digits (8×8, 10 classes)"}
 ACT_LABELS = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "group_layernorm": "grouped LN",
               "dyt": "DyT", "relu": "ReLU", "gelu": "GELU", "tanh": "tanh", "none": "none (linear)"}
 
@@ -103,6 +105,11 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
     ]
     model_controls = [
         html.H3("Model", className="section"),
+        control("Architecture", dcc.RadioItems(id=ARCHITECTURE, value=state.architecture, className="radio", options=[
+            {"label": " MLP: Linear → activation → … → Linear", "value": "mlp"},
+            {"label": " pre-LN blocks: x + Linear(ReLU/GELU(Linear(LayerNorm(x))))", "value": "preln"}]),
+                "Pre-LN: depth = number of blocks, width = the residual stream; activation ReLU or GELU. "
+                "The first Linear of each block reads the LayerNorm sphere.", ARCHITECTURE),
         control("Hidden layers (depth)", dcc.Slider(id=DEPTH, min=1, max=MAX_DEPTH, step=1, value=state.depth,
                                                     marks={k: str(k) for k in range(1, MAX_DEPTH + 1)}),
                 control_id=DEPTH),
@@ -210,6 +217,9 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             figure_card(FIG_BOUNDARY, "P(class 1) over the input (blue = class 0, red = class 1), the 0.5 contour "
                                       "and the data; open markers are test points. For 3-D data: the sphere "
                                       "coloured by the prediction.", 420, "The decision boundary appears here."),
+            html.Div(figure_card(FIG_CONFUSION, "Test points by true class (rows, with each class's accuracy) and "
+                                                "predicted class (columns); the diagonal is right.", 420,
+                                 "The confusion matrix appears here."), id=CONFUSION_CARD, style={"display": "none"}),
             figure_card(FIG_ANIM, "Each layer's activations embedded in 3-D, interpolated linearly from layer to "
                                   "layer (▶ plays, the slider jumps to a layer), then one turn. The green plane "
                                   "is the output layer's decision plane; for a layer wider than 3 the vertical "

@@ -23,11 +23,23 @@ name               d    construction                                            
 ``gauss``          2    scikit-learn ``make_blobs``: class 0 around (-1, -1),      ``std``
                         class 1 around (1, 1)
 ``moons``          2    scikit-learn ``make_moons``                                (none)
+``digits``         64   scikit-learn's ``load_digits`` (shipped with the package,  (none)
+                        1,797 8x8 images of the digits 0-9, 10 classes)
 =================  ===  =========================================================  ==========
+
+``digits`` is real data, so it differs: 10 classes (labels 0-9, about 180 images each, not
+exactly balanced); ``n`` in [20, 1797] takes a class-stratified subset (all 1,797 by
+default in the preset); features are the 64 pixel intensities (0-16) standardised per
+pixel over all 1,797 images, (x - mean) / std, with the pixels that are 0 in every image
+(std 0) left at 0, so every feature is on a unit scale. The statistics are of the whole
+set, test images included: they carry no labels, and a fixed scale keeps a link's data
+the same whatever the split. ``noise`` adds Gaussian jitter of that std to the
+standardised features.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -68,15 +80,24 @@ DATASETS: dict[str, tuple[int, dict[str, _Param]]] = {
     "xor": (2, {"padding": _Param(0.05, 0.0, 0.5, high_open=True)}),
     "gauss": (2, {"std": _Param(0.5, 0.0, 2.0, low_open=True)}),
     "moons": (2, {}),
+    "digits": (64, {}),
 }
 
 DATASET_NAMES = tuple(DATASETS)
+DATASET_CLASSES: dict[str, int] = {"digits": 10}  # sets with more than two classes
+DIGITS_N = 1797  # images in scikit-learn's digits set
 
 
 def dataset_dim(name: str) -> int:
     """Input dimension d of the named data set."""
     _check_name(name)
     return DATASETS[name][0]
+
+
+def dataset_classes(name: str) -> int:
+    """Number of classes of the named data set (2 for every toy set)."""
+    _check_name(name)
+    return DATASET_CLASSES.get(name, 2)
 
 
 def dataset_params(name: str) -> dict[str, float]:
@@ -114,7 +135,7 @@ def validate_dataset_args(name: str, n: int, noise: float, seed: int, params: di
     Raises ValueError naming the field and its allowed range.
     """
     _check_name(name)
-    n = _check_int("n", n, 4, MAX_POINTS)
+    n = _check_int("n", n, 20, DIGITS_N) if name == "digits" else _check_int("n", n, 4, MAX_POINTS)
     noise = _check_float("noise", noise, 0.0, MAX_NOISE)
     seed = _check_int("seed", seed, 0, MAX_SEED)
     specs = DATASETS[name][1]
@@ -136,13 +157,16 @@ def validate_dataset_args(name: str, n: int, noise: float, seed: int, params: di
 
 
 def make_dataset(name: str, n: int, noise: float, seed: int, **params) -> tuple[np.ndarray, np.ndarray]:
-    """Generate the named data set: ``X`` float32 (n, d), ``y`` int64 (n,), balanced.
+    """Generate the named data set: ``X`` float32 (n, d), ``y`` int64 (n,), balanced (digits:
+    10 classes, n in [20, 1797], see the module docstring).
 
     ``n`` in [4, 200000], ``noise`` in [0, 1] (std of the coordinate jitter), ``seed`` in
     [0, 2**32 - 1]; extra parameters per set are listed in :data:`DATASETS` (see the module
     docstring). Invalid arguments raise ValueError naming the field and its range.
     """
     n, noise, seed, params = validate_dataset_args(name, n, noise, seed, params)
+    if name == "digits":
+        return _digits(n, noise, seed)
     n0 = (n + 1) // 2  # class 0 gets the odd point
     n1 = n - n0
     rng = np.random.default_rng(seed)
@@ -226,6 +250,45 @@ def _moons(n0, n1, noise, seed, rng):
 
     X, y = make_moons(n_samples=(n0, n1), noise=noise or None, random_state=seed)
     return X, y.astype(np.int64)
+
+
+@functools.lru_cache(maxsize=1)
+def class_sizes(name: str, n: int) -> np.ndarray:
+    """How many points of each class ``make_dataset(name, n, ...)`` returns (any seed)."""
+    _check_name(name)
+    if name != "digits":
+        return np.array([(n + 1) // 2, n // 2])
+    sizes = np.bincount(standardised_digits()[1], minlength=10)
+    share = n * sizes / sizes.sum()
+    counts = np.floor(share).astype(int)  # then the largest remainders round up
+    counts[np.argsort(counts - share, kind="stable")[: n - counts.sum()]] += 1
+    return counts
+
+
+def standardised_digits() -> tuple[np.ndarray, np.ndarray]:
+    """All 1,797 digits, features standardised per pixel (float64 (1797, 64)), labels (1797,).
+    Cached: treat the arrays as read-only."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X = digits.data.astype(np.float64)
+    std = X.std(axis=0)
+    X = (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    return X, digits.target.astype(np.int64)
+
+
+def _digits(n: int, noise: float, seed: int):
+    X, y = standardised_digits()
+    rng = np.random.default_rng([seed, 3])
+    if n < len(y):  # a class-stratified subset of exactly n: each class in proportion
+        counts = class_sizes("digits", n)
+        pick = np.concatenate([rng.permutation(np.flatnonzero(y == label))[: counts[label]] for label in range(10)])
+        X, y = X[pick], y[pick]
+    order = rng.permutation(len(y))
+    X, y = X[order], y[order]
+    if noise > 0:  # drawn after the order, so noise jitters the same images in the same order
+        X = X + noise * rng.standard_normal(X.shape)
+    return np.ascontiguousarray(X, dtype=np.float32), np.ascontiguousarray(y, dtype=np.int64)
 
 
 _GENERATORS = {

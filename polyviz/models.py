@@ -25,6 +25,22 @@ Activations (``eps`` applies to the first three):
   tensor (:func:`dyt_alpha_view`)
 * ``none``: the identity (a linear network, as a baseline)
 * ``relu``, ``gelu`` (exact, erf), ``tanh``
+
+Architectures (``architecture``):
+
+* ``mlp`` (above): Linear -> act -> ... -> Linear.
+* ``preln``: the pre-LN MLP block of a transformer, stacked ``depth`` times on a residual
+  stream of ``width`` numbers, between an input Linear and the output Linear::
+
+      h = Linear(in_dim, width)(x)
+      for each block:  h = h + Linear(hidden, width)(act(Linear(width, hidden)(LayerNorm(h))))
+      logit = Linear(width, 1)(h)
+
+  ``act`` is ``relu`` or ``gelu``; the LayerNorm has no affine (the first Linear absorbs it)
+  and uses ``eps``; ``hidden`` is ``block_hidden`` (0: the same as ``width``). The first
+  Linear of block k reads the stream's LayerNorm images, which lie on a sphere of radius
+  sqrt(width) (exactly when eps -> 0) in the hyperplane of mean-zero vectors:
+  :func:`sphere_layer` gives that Linear, the images and the sphere.
 """
 
 from __future__ import annotations
@@ -40,12 +56,15 @@ from polyviz.geometry import layer_norm, u_eps
 
 ACTIVATIONS = ("u_eps", "layernorm", "rmsnorm", "group_layernorm", "dyt", "relu", "gelu", "tanh", "none")
 NORM_ACTIVATIONS = ("u_eps", "layernorm", "rmsnorm", "group_layernorm")
+ARCHITECTURES = ("mlp", "preln")
+BLOCK_ACTIVATIONS = ("relu", "gelu")  # the non-linearity inside a pre-LN block
 DYT_ALPHA0 = 0.5  # DyT's default initial alpha (Zhu et al. 2025)
 
 MAX_IN_DIM = 64
 MAX_WIDTH = 256
 MAX_DEPTH = 16
 MAX_EPS = 10.0
+MAX_CLASSES = 10
 
 
 @dataclass
@@ -55,7 +74,11 @@ class ModelConfig:
     in_dim in [1, 64]; width in [1, 256] (>= 2 for layernorm); depth (hidden layers) in
     [0, 16]; activation one of :data:`ACTIVATIONS`; eps in (0, 10] (used by the normalising
     activations, ignored by the others); groups in [1, width] (group_layernorm only: it must
-    divide width into groups of at least 2 neurons).
+    divide width into groups of at least 2 neurons); architecture one of
+    :data:`ARCHITECTURES` (``preln``: activation relu or gelu, width >= 2, depth = number of
+    blocks); block_hidden in [0, 256], the hidden width inside a pre-LN block (0: width);
+    n_classes in [2, 10]: two classes have one output logit (class 1 when positive, the
+    logistic loss), more have one logit per class (the largest wins, softmax cross-entropy).
     """
 
     in_dim: int = 2
@@ -64,6 +87,9 @@ class ModelConfig:
     activation: str = "u_eps"
     eps: float = 1e-5
     groups: int = 1
+    architecture: str = "mlp"
+    block_hidden: int = 0
+    n_classes: int = 2
 
     def __post_init__(self) -> None:
         self.validate()
@@ -95,17 +121,48 @@ class ModelConfig:
                 self.width % self.groups or self.width // self.groups < 2):
             raise ValueError(f"groups must divide width = {self.width} into groups of at least 2 neurons "
                              f"(group_layernorm), got {self.groups}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}; got {self.architecture!r}")
+        h = self.block_hidden
+        if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or not 0 <= h <= MAX_WIDTH:
+            raise ValueError(f"block_hidden must be an integer in [0, {MAX_WIDTH}] (0: the width), got {h!r}")
+        self.block_hidden = int(h)
+        c = self.n_classes
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 2 <= c <= MAX_CLASSES:
+            raise ValueError(f"n_classes must be an integer in [2, {MAX_CLASSES}], got {c!r}")
+        self.n_classes = int(c)
+        if self.architecture == "preln":
+            if self.activation not in BLOCK_ACTIVATIONS:
+                raise ValueError(f"activation must be one of {', '.join(BLOCK_ACTIVATIONS)} in a pre-LN block "
+                                 f"(architecture preln), got {self.activation!r}")
+            if self.width < 2:
+                raise ValueError(f"width must be >= 2 for the pre-LN block (its LayerNorm of a 1-vector is 0), "
+                                 f"got {self.width}")
 
     # -- shapes -------------------------------------------------------------------------
+    @property
+    def n_outputs(self) -> int:
+        """Output logits: 1 for two classes, else one per class."""
+        return 1 if self.n_classes == 2 else self.n_classes
+
+    @property
+    def hidden(self) -> int:
+        """The hidden width inside a pre-LN block."""
+        return self.block_hidden or self.width
+
     def layer_shapes(self) -> list[tuple[int, int]]:
-        """(out, in) of each Linear layer, input to output."""
-        dims = [self.in_dim] + [self.width] * self.depth + [1]
+        """(out, in) of each Linear layer, input to output (pre-LN: the input Linear, then
+        each block's two Linears, then the output Linear)."""
+        if self.architecture == "preln":
+            w, h = self.width, self.hidden
+            return [(w, self.in_dim)] + [(h, w), (w, h)] * self.depth + [(self.n_outputs, w)]
+        dims = [self.in_dim] + [self.width] * self.depth + [self.n_outputs]
         return [(dims[i + 1], dims[i]) for i in range(len(dims) - 1)]
 
     @property
     def n_layers(self) -> int:
-        """Number of Linear layers (depth + 1)."""
-        return self.depth + 1
+        """Number of Linear layers (mlp: depth + 1; preln: 2 * depth + 2)."""
+        return len(self.layer_shapes())
 
     @property
     def linear_param_count(self) -> int:
@@ -127,11 +184,26 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
+        # files written before a field existed load with its default
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown ModelConfig field(s) {unknown}; allowed: {', '.join(sorted(known))}")
         return cls(**data)
+
+
+def architecture_text(config: ModelConfig, act_label: str | None = None) -> str:
+    """The model's layers in one line, e.g. "Linear(2→3) → u_ε → Linear(3→3) → u_ε → Linear(3→1)"."""
+    act = act_label or config.activation
+    shapes = config.layer_shapes()
+    if config.architecture != "preln":
+        return f" → {act} → ".join(f"Linear({i}→{o})" for o, i in shapes)
+    (w, d), (o, _) = shapes[0], shapes[-1]
+    h = config.hidden
+    text = f"Linear({d}→{w})"
+    if config.depth:
+        text += (f" → {config.depth} × [x + Linear({h}→{w})({act}(Linear({w}→{h})(LayerNorm(x))))]")
+    return text + f" → Linear({w}→{o})"
 
 
 @dataclass
@@ -225,9 +297,11 @@ def forward(config: ModelConfig, flat: torch.Tensor, X: torch.Tensor, return_act
     """Reference forward pass with ordinary (autograd-capable) torch ops.
 
     ``flat`` (P,) or (K, P); ``X`` (N, d) (shared) or (K, N, d). Returns the logits
-    ((N,) or (K, N)); with ``return_activations`` also the list of hidden activations
+    ((N,) or (K, N); multiclass (N, C) or (K, N, C)); with ``return_activations`` also the list of hidden activations
     (each (..., N, width)), input excluded.
     """
+    if config.architecture == "preln":
+        return _preln_forward(config, flat, X, return_activations)
     h = X
     acts = []
     views = layer_views(config, flat)
@@ -240,6 +314,29 @@ def forward(config: ModelConfig, flat: torch.Tensor, X: torch.Tensor, return_act
             h = apply_activation(config.activation, h, config.eps, config.groups, alpha)
             acts.append(h)
     logits = h.squeeze(-1)
+    return (logits, acts) if return_activations else logits
+
+
+def _linear(a: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """h (..., N, in) through the [W | b] block a (..., out, in + 1)."""
+    return torch.matmul(h, a[..., :-1].transpose(-1, -2)) + a[..., -1].unsqueeze(-2)
+
+
+def _block_act(config: ModelConfig, z: torch.Tensor) -> torch.Tensor:
+    return torch.relu(z) if config.activation == "relu" else torch.nn.functional.gelu(z)
+
+
+def _preln_forward(config: ModelConfig, flat: torch.Tensor, X: torch.Tensor, return_activations: bool):
+    """The pre-LN architecture; the activations are the residual stream after the input
+    Linear and after each block (depth + 1 arrays of (..., N, width))."""
+    views = layer_views(config, flat)
+    h = _linear(views[0], X)
+    acts = [h]
+    for k in range(config.depth):
+        z = _linear(views[1 + 2 * k], layer_norm(h, config.eps))
+        h = h + _linear(views[2 + 2 * k], _block_act(config, z))
+        acts.append(h)
+    logits = _linear(views[-1], h).squeeze(-1)
     return (logits, acts) if return_activations else logits
 
 
@@ -274,18 +371,26 @@ def hidden_activations(params, X) -> tuple[list[np.ndarray], np.ndarray]:
 
 @torch.no_grad()
 def predict_proba(params, X) -> np.ndarray:
-    """Probability of class 1 for each row of X, float32 (N,)."""
+    """Binary: probability of class 1 for each row of X, float32 (N,). Multiclass: the
+    softmax, float32 (N, n_classes)."""
     p = _as_params(params)
     logits = forward(p.config, p.flat, _as_tensor(X, p.flat.dtype))
-    return torch.sigmoid(logits).numpy().astype(np.float32)
+    probs = torch.sigmoid(logits) if p.config.n_classes == 2 else torch.softmax(logits, -1)
+    return probs.numpy().astype(np.float32)
+
+
+def predicted_class(config: ModelConfig, logits: torch.Tensor) -> torch.Tensor:
+    """Class of each logit row: binary 1 where the logit is positive, else the largest."""
+    return (logits > 0).long() if config.n_classes == 2 else logits.argmax(-1)
 
 
 @torch.no_grad()
 def predict(params, X) -> np.ndarray:
-    """Predicted class (int64 (N,)): 1 where the logit is positive."""
+    """Predicted class (int64 (N,)): binary 1 where the logit is positive; multiclass the
+    class of the largest logit (the first on a tie)."""
     p = _as_params(params)
     logits = forward(p.config, p.flat, _as_tensor(X, p.flat.dtype))
-    return (logits > 0).numpy().astype(np.int64)
+    return predicted_class(p.config, logits).numpy().astype(np.int64)
 
 
 def layer_weights(params, layer_index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -298,6 +403,97 @@ def layer_weights(params, layer_index: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"layer_index must be an integer in [{-n}, {n - 1}], got {layer_index!r}")
     w, b = p.layers()[int(layer_index)]
     return w.detach().double().numpy().copy(), b.detach().double().numpy().copy()
+
+
+@dataclass
+class SphereLayer:
+    """A Linear layer that reads points on a sphere, and the data's points on it.
+
+    ``W`` (out, n), ``b`` (out,): the Linear (its pre-activations are ``points @ W.T + b``).
+    ``points`` (N, n): what that Linear reads for each data point. The points lie on (for eps
+    > 0: just inside) the sphere of radius ``radius`` around the origin of the
+    ``sphere_dim + 1``-dimensional subspace spanned by the orthonormal columns of ``basis``
+    (n, sphere_dim + 1): for LayerNorm images the mean-zero vectors (sphere_dim = n - 2),
+    for u_eps and RMSNorm all of R^n (sphere_dim = n - 1). ``norms`` (N,): each point's
+    distance from the origin (at most ``radius``; ``radius - norms`` is what eps costs).
+    ``kind``: "layernorm", "u_eps" or "rmsnorm"; ``name``: which layer, in words.
+    """
+
+    W: np.ndarray
+    b: np.ndarray
+    points: np.ndarray
+    basis: np.ndarray
+    sphere_dim: int
+    radius: float
+    norms: np.ndarray
+    kind: str
+    name: str
+
+    @property
+    def pre_activations(self) -> np.ndarray:
+        """``points @ W.T + b`` (N, out)."""
+        return self.points @ self.W.T + self.b
+
+    def intrinsic(self) -> tuple[np.ndarray, np.ndarray]:
+        """(points, W) in the sphere's own coordinates (``basis``): points (N, sphere_dim + 1)
+        and W (out, sphere_dim + 1), so W_i @ p_i + b equals the pre-activations."""
+        return self.points @ self.basis, self.W @ self.basis
+
+
+def _mean_zero_basis(n: int) -> np.ndarray:
+    """Orthonormal basis (n, n - 1) of the vectors whose entries sum to zero: the left
+    singular vectors of the centring projector I - 1/n with singular value 1."""
+    u, _, _ = np.linalg.svd(np.eye(n) - 1.0 / n)
+    return u[:, : n - 1]
+
+
+@torch.no_grad()
+def sphere_layer(params, X, layer: int) -> SphereLayer:
+    """The Linear layer ``layer`` reads from a sphere, with the data ``X``'s points on it.
+
+    * pre-LN (``architecture="preln"``): ``layer`` = block k in [0, depth): the block's first
+      Linear (W, b) after its LayerNorm, and the stream's LayerNorm images
+      ``sqrt(width) * u_{width*eps}(h - mean(h))`` on the sphere of radius sqrt(width) in the
+      mean-zero hyperplane of R^width.
+    * mlp with u_eps, layernorm or rmsnorm: ``layer`` = hidden layer k in [0, depth): the
+      Linear after it (the next hidden Linear, or the output Linear for the last) and that
+      layer's activations (u_eps: unit sphere of R^width; rmsnorm: radius sqrt(width);
+      layernorm: radius sqrt(width) in the mean-zero hyperplane).
+
+    Computed in float64 from the model's parameters.
+    """
+    p = _as_params(params)
+    cfg = p.config
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= layer < cfg.depth:
+        raise ValueError(f"layer must be an integer in [0, {cfg.depth - 1}] (a block or hidden layer of this "
+                         f"depth-{cfg.depth} model), got {layer!r}")
+    layer = int(layer)
+    flat = p.flat.detach().double()
+    Xt = _as_tensor(X, torch.float64)
+    _, acts = forward(cfg, flat, Xt, return_activations=True)
+    views = layer_views(cfg, flat)
+    w = cfg.width
+    if cfg.architecture == "preln":
+        points = layer_norm(acts[layer], cfg.eps)
+        lin = views[1 + 2 * layer]
+        kind, name = "layernorm", f"block {layer + 1}'s first Linear, after its LayerNorm"
+    elif cfg.activation in ("u_eps", "layernorm", "rmsnorm"):
+        points = acts[layer]
+        lin = views[layer + 1]
+        kind = cfg.activation
+        name = (f"Linear layer {layer + 2}, after hidden layer {layer + 1}'s {kind}" if layer + 1 < cfg.depth
+                else f"the output Linear, after hidden layer {layer + 1}'s {kind}")
+    else:
+        raise ValueError(f"a {cfg.activation} layer's outputs do not lie on a sphere: sphere_layer needs "
+                         f"architecture preln, or activation u_eps, layernorm or rmsnorm")
+    pts = points.numpy()
+    if kind == "layernorm":
+        basis, radius = _mean_zero_basis(w), math.sqrt(w)
+    else:
+        basis, radius = np.eye(w), (1.0 if kind == "u_eps" else math.sqrt(w))
+    return SphereLayer(W=lin[:, :-1].numpy().copy(), b=lin[:, -1].numpy().copy(), points=pts, basis=basis,
+                       sphere_dim=basis.shape[1] - 1, radius=radius, norms=np.linalg.norm(pts, axis=1),
+                       kind=kind, name=name)
 
 
 # -- torch.nn export -----------------------------------------------------------------------
@@ -324,6 +520,20 @@ class DyT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.alpha * x)
+
+
+class PreLNBlock(nn.Module):
+    """x + fc2(act(fc1(LayerNorm(x)))), the pre-LN MLP block (LayerNorm without affine)."""
+
+    def __init__(self, width: int, hidden: int, activation: str, eps: float, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width, eps=eps, elementwise_affine=False)
+        self.fc1 = nn.Linear(width, hidden, dtype=dtype)
+        self.act = nn.ReLU() if activation == "relu" else nn.GELU()
+        self.fc2 = nn.Linear(hidden, width, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.fc2(self.act(self.fc1(self.norm(x))))
 
 
 def _activation_module(config: ModelConfig, dtype: torch.dtype = torch.float32) -> nn.Module:
@@ -355,6 +565,8 @@ def build_module(config: ModelConfig, params: torch.Tensor | MLPParams | None = 
     flat = init_params(config, 0) if params is None else torch.as_tensor(params)
     if flat.shape != (config.param_count,):
         raise ValueError(f"params must have shape ({config.param_count},), got {tuple(flat.shape)}")
+    if config.architecture == "preln":
+        return _build_preln_module(config, flat)
     modules: list[nn.Module] = []
     views = layer_views(config, flat.detach())
     alphas = dyt_alpha_view(config, flat.detach())
@@ -372,6 +584,33 @@ def build_module(config: ModelConfig, params: torch.Tensor | MLPParams | None = 
             modules.append(act)
     seq = nn.Sequential(*modules)
     seq.polyviz_config = config  # lets params_from_module find the config again
+    return seq
+
+
+def _copy_linear(lin: nn.Linear, a: torch.Tensor) -> None:
+    with torch.no_grad():
+        lin.weight.copy_(a[:, :-1])
+        lin.bias.copy_(a[:, -1])
+
+
+def _build_preln_module(config: ModelConfig, flat: torch.Tensor) -> nn.Sequential:
+    """Linear, PreLNBlock x depth, Linear: state dict keys "0.weight", "1.fc1.weight",
+    "1.fc2.weight", ..., f"{depth + 1}.weight"."""
+    views = layer_views(config, flat.detach())
+    dtype = flat.dtype
+    first = nn.Linear(config.in_dim, config.width, dtype=dtype)
+    _copy_linear(first, views[0])
+    modules: list[nn.Module] = [first]
+    for k in range(config.depth):
+        block = PreLNBlock(config.width, config.hidden, config.activation, config.eps, dtype)
+        _copy_linear(block.fc1, views[1 + 2 * k])
+        _copy_linear(block.fc2, views[2 + 2 * k])
+        modules.append(block)
+    last = nn.Linear(config.width, views[-1].shape[-2], dtype=dtype)
+    _copy_linear(last, views[-1])
+    modules.append(last)
+    seq = nn.Sequential(*modules)
+    seq.polyviz_config = config
     return seq
 
 

@@ -293,3 +293,74 @@ def test_every_frame_says_whether_the_plane_is_drawn(spiral):
     assert spec["data"][2]["visible"] is False
     ckpt = checkpoint_embedding_figure(result, Xtr, ytr, max_points=100, layer=0)  # layer 1: no plane
     assert {f.data[2].visible for f in ckpt.frames} == {False}
+
+
+# --- multiclass ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def blobs_run():
+    from sklearn.datasets import make_blobs
+
+    from polyviz.datasets import train_test_split
+
+    X, y = make_blobs(600, centers=4, random_state=0)
+    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, 0.8, 0)
+    cfg = ModelConfig(in_dim=2, width=6, depth=2, activation="layernorm", n_classes=4)
+    return train(cfg, TrainConfig(steps=300, seed=0), Xtr, ytr, Xte, yte), (Xtr, Xte, ytr, yte)
+
+
+def test_multiclass_decision_boundary_colours_the_argmax_class(blobs_run):
+    from polyviz.figures.train import CLASS_PALETTE, decision_boundary_spec
+    from polyviz.models import predict
+
+    run, (Xtr, Xte, ytr, yte) = blobs_run
+    spec = decision_boundary_spec(run.params, Xtr, ytr, Xte, yte, grid=41)
+    heat = spec["data"][0]
+    z = decode(heat["z"]).reshape(41, 41)
+    xs, ys = decode(heat["x"]), decode(heat["y"])
+    gx, gy = np.meshgrid(xs, ys)
+    np.testing.assert_array_equal(z, predict(run.params, np.stack([gx.ravel(), gy.ravel()], 1)).reshape(41, 41))
+    assert set(np.unique(z)) == {0, 1, 2, 3}  # every class owns a region
+    # class c's band of the colour scale is class c's marker colour
+    scale = heat["colorscale"]
+    for c in range(4):
+        mid = (c + 0.5) / 4
+        band = [color for (lo, color), (hi, _) in zip(scale[:-1], scale[1:]) if lo <= mid <= hi][0]
+        assert band == CLASS_PALETTE[c]
+    names = [t["name"] for t in spec["data"][1:]]
+    assert names[:4] == ["class 0", "class 1", "class 2", "class 3"]
+    assert spec["data"][1 + 2]["marker"]["color"] == CLASS_PALETTE[2]
+
+
+def test_confusion_matrix_figure_shows_counts_and_accuracies(blobs_run):
+    from polyviz.figures.train import confusion_matrix_spec
+    from polyviz.training import classification_results
+
+    run, (_, Xte, _, yte) = blobs_run
+    res = classification_results(run.params, Xte, yte)
+    spec = confusion_matrix_spec(res["confusion"])
+    trace = spec["data"][0]
+    assert np.array(trace["text"]).astype(int).tolist() == res["confusion"].tolist()
+    assert f"{100 * res['accuracy']:.1f} % right" in spec["layout"]["title"]["text"]
+    for label, acc in zip(trace["y"], res["per_class_accuracy"]):
+        assert label.endswith(f"({100 * acc:.0f} %)")
+    with pytest.raises(ValueError, match="square matrix"):
+        confusion_matrix_spec(np.zeros((2, 3)))
+
+
+def test_layer_embeddings_are_labelled_projections_coloured_by_class(blobs_run):
+    from polyviz.figures.train import layer_embeddings_spec
+
+    run, (Xtr, _, ytr, _) = blobs_run
+    spec = layer_embeddings_spec(run.params, Xtr, ytr, max_points=200)
+    names = spec["layout"]["meta"]["stage_names"]
+    assert names == ["input (padded to 3-D)", "layer 1 (3-D projection of 6-D: PCA)",
+                     "layer 2 (3-D projection of 6-D: PCA)"]
+    assert "projection" in spec["layout"]["title"]["text"]
+    assert len(spec["data"]) == 4 and len(spec["layout"]["sliders"][0]["steps"]) == 3
+    # the last step's points are the PCA of the last layer's activations, class by class
+    keep = subsample(ytr, 200, seed=0)
+    acts, _ = hidden_activations(run.params, Xtr[keep])
+    emb = fit_embedding(acts[-1])(acts[-1])
+    for c, trace in enumerate(spec["data"]):
+        np.testing.assert_allclose(decode(trace["x"]), emb[ytr[keep] == c, 0], atol=2e-3)

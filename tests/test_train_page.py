@@ -166,11 +166,12 @@ def test_cross_field_rules(mods):
 
 def test_callback_validates_its_payload(mods):
     cb, ids, _store, _services = mods
-    controls = ["cube", "x", 10**9, -3, 7, 50, 100, "sigmoid", "nan", 99, 10**6, -1, None, 1000, "both", 0, "../etc/passwd"]
+    controls = ["cube", "x", 10**9, -3, 7, 50, 100, "sigmoid", "nan", 99, 10**6, -1, None, 1000, "both", 0, "resnet",
+                "../etc/passwd"]
     notices, query, key, *_ = cb.sync_state(*controls, None, None, None)
     text = " ".join(texts(notices))
     for field in ("dataset =", "noise =", "n =", "data_seed =", "ratio =", "depth =", "width =", "act =", "eps =",
-                  "lr =", "steps =", "batch =", "k =", "origin =", "groups =", "data ="):
+                  "lr =", "steps =", "batch =", "k =", "origin =", "groups =", "architecture =", "data ="):
         assert field in text, field
     assert "n=20000" in query and "width=64" in query and key.startswith("polyviz-1:train-run:")
 
@@ -359,7 +360,7 @@ def test_load_run_by_key_or_id(mods, spiral_run):
         services.cache_set(fake, stale)
         assert store.load_run(fake) is None
     out = _cb.render_results(fake, fake)
-    assert "no longer in the cache" in out[4] and out[6] is True
+    assert "no longer in the cache" in out[6] and out[8] is True
 
 
 def test_run_keys_change_with_the_record_format_and_the_code_version(mods, monkeypatch):
@@ -407,8 +408,9 @@ def test_download_is_a_zip_that_loads_back_with_identical_predictions(mods, spir
 def test_render_results_draws_every_figure_and_links_to_the_sphere(mods, spiral_run):
     cb, _ids, store, _services = mods
     key = spiral_run["key"]
-    curves, boundary, anim, ckpt, summary, links, download_disabled, shown, class_name, hint = \
-        cb.render_results(key, key)
+    curves, boundary, anim, ckpt, confusion, confusion_style, summary, links, download_disabled, shown, class_name, \
+        hint = cb.render_results(key, key)
+    assert confusion is cb.no_update and confusion_style == {"display": "none"}  # binary: no confusion matrix
     assert curves["layout"]["meta"]["phase_transitions"] == spiral_run_record(mods, key)["phase_transitions"]
     assert boundary["data"][0]["type"] == "heatmap"
     assert len(anim["frames"]) == 12 * 2 + 1 + 24 and anim["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶"
@@ -419,9 +421,9 @@ def test_render_results_draws_every_figure_and_links_to_the_sphere(mods, spiral_
     train = urlencode([("train", store.load_run(key).query)])  # what retrains it after it expired
     assert hrefs == [f"/sphere?source=trained&model={model}&layer=1&{train}"]  # layer 2: the one-neuron output
     # results of other settings are shown greyed out
-    assert cb.render_results(key, "polyviz-1:train-run:" + "1" * 40)[8] == "panels results stale"
-    assert cb.render_results(None, None) == (cb.no_update,) * 10
-    assert cb.render_results("garbage", None) == (cb.no_update,) * 10
+    assert cb.render_results(key, "polyviz-1:train-run:" + "1" * 40)[10] == "panels results stale"
+    assert cb.render_results(None, None) == (cb.no_update,) * 12
+    assert cb.render_results("garbage", None) == (cb.no_update,) * 12
 
 
 def spiral_run_record(mods, key):
@@ -575,7 +577,7 @@ def sync_values(**overrides):
 
     values = {f"{cid}.value": v for cid, v in zip(
         ["tr-dataset", "tr-noise", "tr-n", "tr-data-seed", "tr-ratio", "tr-depth", "tr-width", "tr-act", "tr-log-eps",
-         "tr-log-lr", "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups"], control_values(spiral_state()))}
+         "tr-log-lr", "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups", "tr-architecture"], control_values(spiral_state()))}
     values.update(overrides)
     return values
 
@@ -755,3 +757,43 @@ def test_sphere_links_offer_only_the_layers_the_sphere_page_draws(mods):
     assert links(width=3, depth=4, activation="layernorm")[0] == [f"Open layer {k} on the sphere page" for k in (1, 2, 3)]
     texts, note = links(width=3, depth=2, activation="relu")
     assert texts == [] and "this model has none" in note
+
+
+def test_architecture_control_is_validated_with_notices_and_in_the_url(mods):
+    from polyviz.models import architecture_text
+    from polyviz.pages.train import model_config, state_from_link
+
+    state, notices, _ = state_from_link(architecture="preln", act="u_eps", width="1")
+    assert state.architecture == "preln" and state.act == "relu" and state.width == 2
+    assert any("act = u_eps cannot be the non-linearity of a pre-LN block" in n for n in notices)
+    assert any("width = 1 is too small for a pre-LN block" in n for n in notices)
+    assert "architecture=preln" in st.to_query(state)
+    cfg = model_config(state)
+    assert cfg.architecture == "preln" and cfg.n_layers == 2 * state.depth + 2
+    assert "LayerNorm(x)" in architecture_text(cfg)
+    bad, notices, _ = state_from_link(architecture="resnet")
+    assert bad.architecture == "mlp" and any("architecture" in n and "mlp, preln" in n for n in notices)
+    gelu, notices, _ = state_from_link(architecture="preln", act="gelu")
+    assert gelu.act == "gelu" and not notices
+
+
+
+def test_digits_preset_trains_and_draws_confusion_and_layer_embeddings(mods):
+    from polyviz.pages.train import PRESETS, model_config, run_figures, state_from_link, train_for_state
+
+    assert "digits" in PRESETS
+    state, notices, preset = state_from_link(preset="digits")
+    assert preset == "digits" and not notices and state.n == 1797 and state.n_train == 1438
+    assert model_config(state).n_classes == 10
+    result, data = train_for_state(state)
+    assert result.final_test_accuracy >= 0.95
+    specs = run_figures(state, result, data)
+    cm = np.array(specs["confusion"]["data"][0]["text"]).astype(int)
+    assert cm.shape == (10, 10) and cm.sum() == len(data[1])
+    assert np.trace(cm) / cm.sum() == pytest.approx(result.final_test_accuracy)
+    names = specs["animation"]["layout"]["meta"]["stage_names"]
+    assert names[0] == "input (3-D projection of 64-D: PCA)" and "projection" in names[-1]
+    assert len(specs["animation"]["data"]) == 10  # one trace per digit
+    assert "No decision-boundary picture for 64-D input" in str(specs["boundary"])
+    big, notices, _ = state_from_link(dataset="digits", n="5000")
+    assert big.n == 1797 and any("n = 5000 does not fit the digits set" in n for n in notices)

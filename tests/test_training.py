@@ -373,6 +373,23 @@ def test_octant_preset_reaches_95_percent_test_accuracy():
     assert full.final_test_accuracy >= 0.95
 
 
+def test_digits_preset_reaches_95_percent_with_layernorm_its_only_non_linearity():
+    from polyviz.training import classification_results
+
+    preset = get_preset("digits")
+    assert preset.model.activation in ("layernorm", "u_eps") and preset.model.architecture == "mlp"
+    assert preset.model.n_classes == 10 and preset.model.in_dim == 64
+    result, (Xtr, Xte, ytr, yte) = train_preset("digits")
+    assert len(Xte) == 359 and len(Xtr) == 1438
+    assert result.final_test_accuracy >= 0.95, result.final_test_accuracy
+    res = classification_results(result.params, Xte, yte)  # the model's own predictions agree
+    assert res["accuracy"] == pytest.approx(result.final_test_accuracy)
+    assert res["confusion"].sum() == len(Xte) and (res["per_class_accuracy"] >= 0.8).all()
+    # the same seed's other variants stay above target (a preset must not hang on rounding luck)
+    for seed in (1, 2):
+        assert train_preset("digits", seed=seed, checkpoint_every=0)[0].final_test_accuracy >= 0.95
+
+
 # ----------------------------------------------------------------------- phase transitions
 def test_phase_transition_detection_on_synthetic_curves():
     steps = np.arange(3000)
@@ -479,3 +496,265 @@ def test_per_model_input_path_gradient_equals_autograd():
     _, ref = loss_and_grad(cfg, flat, X.numpy(), y.numpy())  # order of points does not matter
     torch.testing.assert_close(eng.grad, ref, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(-loss_sum / 40, loss_and_grad(cfg, flat, X.numpy(), y.numpy())[0])
+
+
+# ----------------------------------------------------------------------- the pre-LN MLP block
+def _preln_reference(cfg: ModelConfig, flat: torch.Tensor) -> torch.nn.Module:
+    """The pre-LN model built here from torch's own modules (nn.Linear, nn.LayerNorm, nn.ReLU /
+    nn.GELU), independently of polyviz.models: the oracle for forward and gradients."""
+    views = MLPParams(cfg, flat).layers()
+
+    def linear(w, b):
+        lin = torch.nn.Linear(w.shape[1], w.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            lin.bias.copy_(b)
+        return lin
+
+    class Block(torch.nn.Module):
+        def __init__(self, k):
+            super().__init__()
+            self.norm = torch.nn.LayerNorm(cfg.width, eps=cfg.eps, elementwise_affine=False)
+            self.fc1, self.fc2 = linear(*views[1 + 2 * k]), linear(*views[2 + 2 * k])
+            self.act = torch.nn.ReLU() if cfg.activation == "relu" else torch.nn.GELU()
+
+        def forward(self, x):
+            return x + self.fc2(self.act(self.fc1(self.norm(x))))
+
+    return torch.nn.Sequential(linear(*views[0]), *[Block(k) for k in range(cfg.depth)], linear(*views[-1]))
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+@pytest.mark.parametrize("depth, width, hidden", [(0, 3, 0), (1, 3, 0), (2, 4, 7), (3, 2, 3)])
+def test_preln_hand_written_gradient_equals_autograd_and_torch_modules(activation, depth, width, hidden):
+    cfg = ModelConfig(in_dim=3, width=width, depth=depth, activation=activation, eps=1e-3, architecture="preln",
+                      block_hidden=hidden)
+    rng = np.random.default_rng(depth * 10 + width)
+    X = rng.normal(size=(48, 3))
+    y = (rng.random(48) > 0.5).astype(np.int64)
+    flat = torch.stack([init_params(cfg, s, torch.float64) for s in range(3)]) * 1.7  # K = 3 models
+    loss, grad = loss_and_grad(cfg, flat, X, y)
+    f = flat.clone().requires_grad_(True)
+    logits = forward(cfg, f, torch.as_tensor(X))
+    target = torch.as_tensor(y, dtype=torch.float64)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits, target.expand_as(logits),
+                                                               reduction="none").mean(-1)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad, f.grad, rtol=1e-10, atol=1e-12)
+    # the model of row 1 against nn.LayerNorm/nn.Linear modules: logits and every parameter's gradient
+    seq = _preln_reference(cfg, flat[1])
+    out = seq(torch.as_tensor(X)).squeeze(-1)
+    torch.testing.assert_close(out, forward(cfg, flat[1], torch.as_tensor(X)), rtol=1e-12, atol=1e-12)
+    torch.nn.functional.binary_cross_entropy_with_logits(out, target).backward()
+    lins = [m for m in seq.modules() if isinstance(m, torch.nn.Linear)]
+    mod_grad = torch.cat([torch.cat([m.weight.grad, m.bias.grad[:, None]], 1).reshape(-1) for m in lins])
+    torch.testing.assert_close(grad[1], mod_grad, rtol=1e-10, atol=1e-12)
+    # and the export is the same network
+    exported = build_module(cfg, flat[1])
+    torch.testing.assert_close(exported(torch.as_tensor(X)).squeeze(-1), out.detach(), rtol=1e-12, atol=1e-12)
+    assert isinstance(exported[1 if depth else 0], torch.nn.Module)
+    assert len(exported) == depth + 2
+
+
+def test_preln_minibatch_path_gradient_equals_autograd():
+    from polyviz.training.engine import make_engine
+
+    cfg = ModelConfig(in_dim=2, width=3, depth=2, activation="gelu", architecture="preln", block_hidden=5)
+    rng = np.random.default_rng(2)
+    X = torch.as_tensor(rng.normal(size=(30, 2)))
+    y = torch.as_tensor((rng.random(30) > 0.5).astype(np.int64))
+    flat = torch.stack([init_params(cfg, s, torch.float64) for s in (0, 1)])
+    idx = torch.stack([torch.arange(30), torch.arange(29, -1, -1)])
+    eng = make_engine(cfg, flat.clone(), 30, shared_input=False, train=True)
+    eng.set_batch(torch.cat([X, torch.ones(30, 1, dtype=torch.float64)], 1), y.double() * 2 - 1, idx)
+    loss_sum, acc_sum = torch.empty(2, dtype=torch.float64), torch.empty(2, dtype=torch.float64)
+    with torch.inference_mode():
+        eng.forward(loss_sum, acc_sum)
+        eng.backward()
+    ref_loss, ref = loss_and_grad(cfg, flat, X.numpy(), y.numpy())
+    torch.testing.assert_close(eng.grad, ref, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(-loss_sum / 30, ref_loss)
+
+
+def test_preln_trains_saves_and_loads(tmp_path, spiral_data):
+    Xtr, Xte, ytr, yte = spiral_data
+    cfg = ModelConfig(in_dim=2, width=3, depth=2, activation="relu", architecture="preln")
+    r = train(cfg, TrainConfig(steps=1500, seed=0), Xtr, ytr, Xte, yte)
+    assert r.final_test_accuracy >= 0.95, r.final_test_accuracy
+    # the accuracy the loop reports is the model's own
+    assert r.final_test_accuracy == pytest.approx(float((predict(r.params, Xte) == yte).mean()))
+    save_model(tmp_path / "m", r.params)
+    back = load_model(tmp_path / "m")
+    assert back.config == cfg
+    torch.testing.assert_close(back.flat, r.params.flat)
+    from safetensors.torch import load_file
+
+    keys = set(load_file(str(tmp_path / "m.safetensors")))
+    assert {"0.weight", "1.fc1.weight", "1.fc2.bias", "2.fc1.weight", "3.weight"} <= keys
+    for kwargs, message in [(dict(activation="u_eps"), "activation must be one of relu, gelu in a pre-LN block"),
+                            (dict(width=1, activation="relu"), "width must be >= 2 for the pre-LN block"),
+                            (dict(architecture="transformer"), "architecture must be one of mlp, preln")]:
+        with pytest.raises(ValueError, match=message):
+            ModelConfig(**{"architecture": "preln", **kwargs})
+
+
+@pytest.mark.parametrize("cfg", [
+    ModelConfig(in_dim=2, width=3, depth=2, activation="gelu", architecture="preln", block_hidden=6, eps=1e-3),
+    ModelConfig(in_dim=2, width=4, depth=1, activation="relu", architecture="preln"),
+    ModelConfig(in_dim=2, width=3, depth=2, activation="u_eps", eps=1e-2),
+    ModelConfig(in_dim=2, width=4, depth=2, activation="layernorm", eps=1e-2),
+    ModelConfig(in_dim=2, width=3, depth=1, activation="rmsnorm")])
+def test_sphere_layer_is_what_the_model_computes(cfg):
+    """W @ n + b of the sphere layer equals the model's own pre-activations of that Linear
+    (captured by a forward hook on the exported torch module) for every data point, and the
+    points lie on the stated sphere (up to eps)."""
+    from polyviz.models import sphere_layer
+
+    X, _ = make_dataset("spiral", 300, 0.01, 0)
+    params = MLPParams(cfg, init_params(cfg, 3, torch.float64) * 2.0)
+    module = build_module(cfg, params.flat)
+    for k in range(cfg.depth):
+        layer = sphere_layer(params, X, k)
+        if cfg.architecture == "preln":
+            target = module[1 + k].fc1
+        else:
+            target = [m for m in module if isinstance(m, torch.nn.Linear)][k + 1]
+        captured = []
+        handle = target.register_forward_hook(lambda mod, inp, out: captured.append((inp[0].detach(), out.detach())))
+        module(torch.as_tensor(X, dtype=torch.float64))
+        handle.remove()
+        read, captured = captured[0][0].numpy(), [captured[0][1]]
+        np.testing.assert_allclose(layer.points, read, rtol=1e-10, atol=1e-12)  # the points ARE what it reads
+        np.testing.assert_allclose(layer.W @ layer.points.T + layer.b[:, None], captured[0].numpy().T,
+                                   rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(layer.pre_activations, captured[0].numpy(), rtol=1e-10, atol=1e-10)
+        # on the sphere: never outside its radius, most points close to it, in the basis' subspace
+        n_dim = cfg.width
+        assert layer.points.shape == (len(X), n_dim)
+        assert (layer.norms <= layer.radius * (1 + 1e-12)).all()
+        assert np.median(layer.norms) > 0.9 * layer.radius
+        if layer.kind == "layernorm":
+            np.testing.assert_allclose(layer.points.sum(axis=1), 0.0, atol=1e-10)  # the mean-zero hyperplane
+        in_plane, W_in = layer.intrinsic()
+        np.testing.assert_allclose(in_plane @ layer.basis.T, layer.points, atol=1e-10)
+        np.testing.assert_allclose(in_plane @ W_in.T + layer.b, layer.pre_activations, atol=1e-10)
+        assert layer.sphere_dim == (n_dim - 2 if layer.kind == "layernorm" else n_dim - 1)
+        assert layer.radius == pytest.approx(1.0 if layer.kind == "u_eps" else np.sqrt(n_dim))
+    with pytest.raises(ValueError, match=r"layer must be an integer in \[0, "):
+        sphere_layer(params, X, cfg.depth)
+
+
+# ----------------------------------------------------------------------- multiclass
+def _blobs(n=600, classes=4, seed=0):
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n, centers=classes, random_state=seed)
+    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    return train_test_split(X, y, 0.8, seed)
+
+
+@pytest.mark.parametrize("architecture, activation", [
+    ("mlp", "u_eps"), ("mlp", "layernorm"), ("mlp", "rmsnorm"), ("mlp", "relu"), ("mlp", "gelu"),
+    ("mlp", "group_layernorm"), ("mlp", "dyt"), ("mlp", "none"), ("preln", "gelu"), ("preln", "relu")])
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_multiclass_hand_written_gradient_equals_autograd_cross_entropy(architecture, activation, depth):
+    cfg = ModelConfig(in_dim=3, width=6, depth=depth, activation=activation, eps=1e-3, n_classes=5,
+                      architecture=architecture, groups=2 if activation == "group_layernorm" else 1)
+    rng = np.random.default_rng(depth)
+    X = rng.normal(size=(50, 3))
+    y = rng.integers(0, 5, 50)
+    flat = torch.stack([init_params(cfg, s, torch.float64) for s in range(3)]) * 1.7
+    if activation == "dyt" and depth:
+        flat[:, cfg.linear_param_count:] = torch.as_tensor(rng.uniform(0.3, 2.0, size=(3, depth)))
+    loss, grad = loss_and_grad(cfg, flat, X, y)
+    f = flat.clone().requires_grad_(True)
+    logits = forward(cfg, f, torch.as_tensor(X))  # (K, N, C)
+    assert logits.shape == (3, 50, 5)
+    ref = torch.nn.functional.cross_entropy(logits.transpose(1, 2), torch.as_tensor(y).expand(3, 50),
+                                            reduction="none").mean(-1)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad, f.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_multiclass_per_model_input_path_and_accuracy_count():
+    from polyviz.training.engine import make_engine
+
+    cfg = ModelConfig(in_dim=2, width=4, depth=2, activation="layernorm", n_classes=3)
+    rng = np.random.default_rng(4)
+    X = torch.as_tensor(rng.normal(size=(40, 2)))
+    y = torch.as_tensor(rng.integers(0, 3, 40))
+    flat = torch.stack([init_params(cfg, s, torch.float64) for s in (0, 1)])
+    idx = torch.stack([torch.arange(40), torch.arange(39, -1, -1)])
+    eng = make_engine(cfg, flat.clone(), 40, shared_input=False, train=True)
+    eng.set_batch(torch.cat([X, torch.ones(40, 1, dtype=torch.float64)], 1), eng.head.targets(y), idx)
+    loss_sum, signed = torch.empty(2, dtype=torch.float64), torch.empty(2, dtype=torch.float64)
+    with torch.inference_mode():
+        eng.forward(loss_sum, signed)
+        eng.backward()
+    ref_loss, ref = loss_and_grad(cfg, flat, X.numpy(), y.numpy())
+    torch.testing.assert_close(eng.grad, ref, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(-loss_sum / 40, ref_loss)
+    right = (forward(cfg, flat, X).argmax(-1) == y).sum(-1).double()  # no ties in float64 here
+    torch.testing.assert_close((signed + 40) / 2, right)
+
+
+@pytest.mark.parametrize("scale", [50.0, 500.0, 5000.0])
+def test_float32_log_softmax_is_stable_at_huge_logits(scale):
+    """exp(z) overflows float32 above z ~ 88: the engine's log-sum-exp must not."""
+    cfg = ModelConfig(in_dim=2, depth=0, n_classes=3)
+    rng = np.random.default_rng(int(scale))
+    X = rng.normal(size=(60, 2))
+    y = rng.integers(0, 3, 60)
+    flat64 = torch.as_tensor(rng.normal(size=cfg.param_count)) * scale
+    loss32, grad32 = loss_and_grad(cfg, flat64.float(), X.astype(np.float32), y)
+    f = flat64.clone().requires_grad_(True)
+    logits = forward(cfg, f, torch.as_tensor(X.astype(np.float32).astype(np.float64)))
+    ref = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y))
+    ref.backward()
+    assert torch.isfinite(loss32) and torch.isfinite(grad32).all()
+    np.testing.assert_allclose(float(loss32), ref.item(), rtol=1e-4)
+    np.testing.assert_allclose(grad32.double().numpy(), f.grad.numpy(), rtol=1e-3, atol=1e-4 * (1 + ref.item()))
+
+
+def test_multiclass_training_sweep_minibatch_and_results():
+    from sklearn.metrics import confusion_matrix as sk_confusion
+    from sklearn.metrics import recall_score
+
+    from polyviz.training import classification_results, confusion_matrix, per_class_accuracy
+
+    Xtr, Xte, ytr, yte = _blobs()
+    cfg = ModelConfig(in_dim=2, width=6, depth=2, activation="layernorm", n_classes=4)
+    r = train(cfg, TrainConfig(steps=400, seed=0), Xtr, ytr, Xte, yte)
+    assert r.final_test_accuracy >= 0.9
+    pred = predict(r.params, Xte)
+    assert r.final_test_accuracy == pytest.approx(float((pred == yte).mean()))
+    res = classification_results(r.params, Xte, yte)
+    np.testing.assert_array_equal(res["confusion"], sk_confusion(yte, pred, labels=range(4)))
+    np.testing.assert_allclose(res["per_class_accuracy"], recall_score(yte, pred, average=None, labels=range(4)))
+    assert res["accuracy"] == pytest.approx(r.final_test_accuracy)
+    assert np.isnan(per_class_accuracy([0, 0, 1], [0, 1, 1], 3)[2])
+    assert confusion_matrix([0, 2], [2, 2], 3).tolist() == [[0, 0, 1], [0, 0, 0], [0, 0, 1]]
+    with pytest.raises(ValueError, match=r"y_pred must hold classes in \[0, 2\]"):
+        confusion_matrix([0], [3], 3)
+    # the loop's per-step curve ends at the exact accuracy; loss falls
+    assert r.history["train_loss"][-1] < 0.5 * r.history["train_loss"][0]
+    # the sweep: each seed's row matches its own run (float64)
+    tc = TrainConfig(steps=150, seed=0, dtype="float64")
+    sweep = seed_sweep(cfg, tc, Xtr, ytr, Xte, yte, n_seeds=3)
+    for k in range(3):
+        single = train(cfg, tc.replace(seed=k), Xtr, ytr, Xte, yte)
+        np.testing.assert_allclose(sweep.history["train_loss"][k], single.history["train_loss"], rtol=1e-9)
+        assert sweep.final_test_acc[k] == pytest.approx(single.final_test_accuracy)
+    mb = train(cfg, TrainConfig(steps=300, seed=1, batch_size=64), Xtr, ytr, Xte, yte)
+    assert mb.final_test_accuracy >= 0.85
+    with pytest.raises(ValueError, match=r"labels must be integers in \[0, 3\]"):
+        train(cfg, TrainConfig(steps=5), Xtr, ytr + 1)
+    # probabilities: the softmax rows
+    from polyviz.models import predict_proba
+
+    probs = predict_proba(r.params, Xte)
+    assert probs.shape == (len(Xte), 4)
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(probs.argmax(1), pred)

@@ -45,10 +45,14 @@ from .stretch_fold import (
 from .train import (
     checkpoint_embedding_figure,
     checkpoint_embedding_spec,
+    confusion_matrix_figure,
+    confusion_matrix_spec,
     decision_boundary_figure,
     decision_boundary_spec,
     interpolation_animation_figure,
     interpolation_animation_spec,
+    layer_embeddings_figure,
+    layer_embeddings_spec,
     seed_sweep_figure,
     seed_sweep_spec,
     training_curves_figure,
@@ -69,4 +73,5 @@ __all__ = [
     "training_curves_spec", "decision_boundary_spec", "interpolation_animation_spec", "checkpoint_embedding_spec",
     "seed_sweep_spec", "training_curves_figure", "decision_boundary_figure", "interpolation_animation_figure",
     "checkpoint_embedding_figure", "seed_sweep_figure",
+    "confusion_matrix_spec", "confusion_matrix_figure", "layer_embeddings_spec", "layer_embeddings_figure",
 ]

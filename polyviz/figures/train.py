@@ -14,16 +14,19 @@ import plotly.graph_objects as go
 from polyviz.embedding import (
     InterpolationFrames,
     embed_layers,
+    fit_embedding,
     interpolation_frames,
     plane_patch,
     subsample,
 )
-from polyviz.models import MLPParams, _as_params, predict_proba
+from polyviz.models import MLPParams, _as_params, hidden_activations, predict, predict_proba
 
 from .common import BLUE, GREEN, INK, PURPLE, RED, base_layout, f32, figure, i4, typed_grid
 
 CLASS_COLORS = (BLUE, RED)  # class 0 blue, class 1 red
 CLASS_NAMES = ("class 0", "class 1")
+# multiclass: class 0 blue and class 1 red as above, then eight more distinct colours
+CLASS_PALETTE = (BLUE, RED, GREEN, "#e0a526", PURPLE, "#1aa3b8", "#8c564b", "#e377c2", "#5b6475", "#bcbd22")
 PROB_SCALE = [[0.0, BLUE], [0.5, "#f7f7f7"], [1.0, RED]]
 TRANSITION_COLOR = PURPLE
 MAX_CURVE_POINTS = 3000
@@ -97,13 +100,14 @@ def training_curves_figure(result, phase_transitions=None, title: str = "Trainin
 def _class_scatter(X, y, *, three_d: bool, size: float, symbol: str = "circle", suffix: str = "",
                    decimals: int = 4) -> list[dict]:
     traces = []
-    for label in (0, 1):
+    for label in range(max(2, int(y.max()) + 1 if len(y) else 2)):
         pts = X[y == label]
-        marker = dict(color=CLASS_COLORS[label], size=size, line=dict(color="white", width=0.6 if not three_d else 0))
+        color = CLASS_PALETTE[label % len(CLASS_PALETTE)]
+        marker = dict(color=color, size=size, line=dict(color="white", width=0.6 if not three_d else 0))
         if symbol != "circle":
-            marker.update(symbol=symbol, line=dict(color=INK, width=1), color=CLASS_COLORS[label])
+            marker.update(symbol=symbol, line=dict(color=INK, width=1), color=color)
         trace = dict(type="scatter3d" if three_d else "scatter", mode="markers",
-                     name=CLASS_NAMES[label] + suffix, x=_rounded(pts[:, 0], decimals), y=_rounded(pts[:, 1], decimals),
+                     name=f"class {label}" + suffix, x=_rounded(pts[:, 0], decimals), y=_rounded(pts[:, 1], decimals),
                      marker=marker, hoverinfo="skip")
         if three_d:
             trace["z"] = _rounded(pts[:, 2], decimals)
@@ -111,10 +115,43 @@ def _class_scatter(X, y, *, three_d: bool, size: float, symbol: str = "circle", 
     return traces
 
 
+def _probability_map(xs, ys, prob) -> list[dict]:
+    """Binary: P(class 1) as a heatmap and its 0.5 contour."""
+    return [
+        dict(type="heatmap", x=f32(xs), y=f32(ys), z=typed_grid(np.round(prob, 3)), zmin=0, zmax=1,
+             colorscale=PROB_SCALE, colorbar=dict(title=dict(text="P(1)"), thickness=12),
+             hovertemplate="(%{x:.2f}, %{y:.2f})<br>P(class 1) = %{z:.3f}<extra></extra>"),
+        dict(type="contour", x=f32(xs), y=f32(ys), z=typed_grid(np.round(prob, 3)), showscale=False,
+             contours=dict(start=0.5, end=0.5, size=1, coloring="lines"), line=dict(width=1.5),
+             colorscale=[[0.0, INK], [1.0, INK]],
+             hoverinfo="skip", name="P = 0.5"),
+    ]
+
+
+def _discrete_scale(n: int) -> list:
+    """A colour scale that gives integer z = 0..n-1 the class colours (flat bands)."""
+    scale = []
+    for c in range(n):
+        color = CLASS_PALETTE[c % len(CLASS_PALETTE)]
+        scale += [[c / n, color], [(c + 1) / n, color]]
+    return scale
+
+
+def _multiclass_regions(p: MLPParams, xs, ys, gx, gy) -> list[dict]:
+    """Multiclass: each grid cell in the colour of its predicted class (the largest logit),
+    faded so the data stay visible, with the predicted class on hover."""
+    C = p.config.n_classes
+    pred = predict(p, np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(gx.shape)
+    return [dict(type="heatmap", x=f32(xs), y=f32(ys), z=typed_grid(pred.astype(np.float64)), zmin=-0.5,
+                 zmax=C - 0.5, colorscale=_discrete_scale(C), opacity=0.35, showscale=False,
+                 hovertemplate="(%{x:.2f}, %{y:.2f})<br>predicted class %{z}<extra></extra>", name="predicted class")]
+
+
 def decision_boundary_spec(params, X, y, X_test=None, y_test=None, *, grid: int = 121,
                            title: str = "Decision boundary") -> dict:
     """2-D input: heatmap of P(class 1) on a grid over the data, the 0.5 contour, the data
-    (test points as open markers). 3-D input: the sphere through the data coloured by
+    (test points as open markers); for more than two classes the grid takes the colour of
+    its predicted class (argmax of the logits) instead. 3-D input: the sphere through the data coloured by
     P(class 1), with the data."""
     p = _as_params(params)
     X = np.asarray(X, dtype=np.float64)
@@ -131,16 +168,11 @@ def decision_boundary_spec(params, X, y, X_test=None, y_test=None, *, grid: int 
         xs = np.linspace(lo[0] - pad, hi[0] + pad, grid)
         ys = np.linspace(lo[1] - pad, hi[1] + pad, grid)
         gx, gy = np.meshgrid(xs, ys)
-        prob = predict_proba(p, np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(grid, grid)
-        data = [
-            dict(type="heatmap", x=f32(xs), y=f32(ys), z=typed_grid(np.round(prob, 3)), zmin=0, zmax=1,
-                 colorscale=PROB_SCALE, colorbar=dict(title=dict(text="P(1)"), thickness=12),
-                 hovertemplate="(%{x:.2f}, %{y:.2f})<br>P(class 1) = %{z:.3f}<extra></extra>"),
-            dict(type="contour", x=f32(xs), y=f32(ys), z=typed_grid(np.round(prob, 3)), showscale=False,
-                 contours=dict(start=0.5, end=0.5, size=1, coloring="lines"), line=dict(width=1.5),
-                 colorscale=[[0.0, INK], [1.0, INK]],
-                 hoverinfo="skip", name="P = 0.5"),
-        ]
+        if p.config.n_classes > 2:
+            data = _multiclass_regions(p, xs, ys, gx, gy)
+        else:
+            prob = predict_proba(p, np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(grid, grid)
+            data = _probability_map(xs, ys, prob)
         data += _class_scatter(X, y, three_d=False, size=4)
         if X_test is not None:
             data += _class_scatter(np.asarray(X_test, dtype=np.float64), np.asarray(y_test).astype(np.int64),
@@ -160,11 +192,19 @@ def decision_boundary_spec(params, X, y, X_test=None, y_test=None, *, grid: int 
         sx = radius * np.cos(LAT) * np.cos(LON)
         sy = radius * np.cos(LAT) * np.sin(LON)
         sz = radius * np.sin(LAT)
-        prob = predict_proba(p, np.stack([sx.ravel(), sy.ravel(), sz.ravel()], axis=1)).reshape(sx.shape)
+        points = np.stack([sx.ravel(), sy.ravel(), sz.ravel()], axis=1)
+        if p.config.n_classes > 2:  # the predicted class's colour
+            C = p.config.n_classes
+            colour = dict(surfacecolor=typed_grid(predict(p, points).reshape(sx.shape).astype(np.float64)),
+                          cmin=-0.5, cmax=C - 0.5, colorscale=_discrete_scale(C), showscale=False,
+                          hovertemplate="predicted class %{surfacecolor}<extra></extra>")
+        else:
+            prob = predict_proba(p, points).reshape(sx.shape)
+            colour = dict(surfacecolor=typed_grid(np.round(prob, 3)), cmin=0, cmax=1, colorscale=PROB_SCALE,
+                          colorbar=dict(title=dict(text="P(1)"), thickness=12),
+                          hovertemplate="P(class 1) = %{surfacecolor:.3f}<extra></extra>")
         data = [dict(type="surface", x=typed_grid(np.round(sx, 4)), y=typed_grid(np.round(sy, 4)),
-                     z=typed_grid(np.round(sz, 4)), surfacecolor=typed_grid(np.round(prob, 3)), cmin=0, cmax=1,
-                     colorscale=PROB_SCALE, colorbar=dict(title=dict(text="P(1)"), thickness=12), opacity=0.9,
-                     hovertemplate="P(class 1) = %{surfacecolor:.3f}<extra></extra>", name="prediction")]
+                     z=typed_grid(np.round(sz, 4)), opacity=0.9, name="prediction", **colour)]
         Xs = X * 1.01  # just outside the surface so the points stay visible
         data += _class_scatter(Xs, y, three_d=True, size=2)
         layout = base_layout(title, showlegend=True,  # legend under the scene, clear of the colour bar
@@ -396,3 +436,96 @@ def seed_sweep_spec(sweep, *, threshold: float | None = None, title: str = "Seed
 
 def seed_sweep_figure(sweep, *, threshold: float | None = None, title: str = "Seed sweep") -> go.Figure:
     return figure(seed_sweep_spec(sweep, threshold=threshold, title=title))
+
+
+# ------------------------------------------------------------------------------------------
+# multiclass results: confusion matrix, layer embeddings
+# ------------------------------------------------------------------------------------------
+def confusion_matrix_spec(confusion, *, class_names=None, title: str = "Confusion matrix (test)") -> dict:
+    """Heatmap of a confusion matrix (rows: true class, columns: predicted class; from
+    :func:`polyviz.training.confusion_matrix`), each cell with its count; the row labels
+    carry each class's accuracy and the title the overall accuracy."""
+    cm = np.asarray(confusion, dtype=np.int64)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2:
+        raise ValueError(f"confusion must be a square matrix of at least 2 classes, got shape {cm.shape}")
+    C = cm.shape[0]
+    names = [str(n) for n in class_names] if class_names is not None else [str(c) for c in range(C)]
+    if len(names) != C:
+        raise ValueError(f"class_names must have {C} entries, got {len(names)}")
+    rows = cm.sum(axis=1)
+    row_acc = [f"{100 * cm[c, c] / rows[c]:.0f} %" if rows[c] else "—" for c in range(C)]
+    total = int(cm.sum())
+    acc = 100 * np.trace(cm) / total if total else float("nan")
+    # colour by the fraction of the true class's points, so small and large classes compare
+    frac = cm / np.maximum(rows[:, None], 1)
+    y_labels = [f"{n} ({a})" for n, a in zip(names, row_acc)]
+    data = [dict(type="heatmap", z=typed_grid(np.round(frac, 4)), x=names, y=y_labels, zmin=0, zmax=1,
+                 colorscale=[[0.0, "#ffffff"], [1.0, BLUE]], showscale=False,
+                 text=cm.astype(str).tolist(), texttemplate="%{text}", textfont=dict(size=11 if C > 6 else 13),
+                 hovertemplate="true %{y}<br>predicted %{x}<br>%{text} points<extra></extra>")]
+    layout = base_layout(f"{title} · {acc:.1f} % right" if total else title,
+                         xaxis=dict(title=dict(text="predicted class"), side="bottom", type="category"),
+                         yaxis=dict(title=dict(text="true class (its accuracy)"), autorange="reversed",
+                                    type="category"),
+                         margin=dict(l=90, r=16, t=44, b=56))
+    return dict(data=data, layout=layout)
+
+
+def confusion_matrix_figure(confusion, **kwargs) -> go.Figure:
+    return figure(confusion_matrix_spec(confusion, **kwargs))
+
+
+def layer_embeddings_spec(params, X, y, *, max_points: int = 800, seed: int = 0, decimals: int = 3,
+                          title: str = "Layer embeddings") -> dict:
+    """Every stage (the input, then each hidden layer's activations; for a pre-LN model the
+    residual stream after each block) as a 3-D scatter coloured by class, one slider step
+    per stage. A stage wider than 3 is drawn as a PROJECTION, on the top three principal axes
+    of its activations (:func:`polyviz.embedding.fit_embedding`), and the stage's name says
+    so; at most ``max_points`` points (class-stratified)."""
+    p = _as_params(params)
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y).astype(np.int64)
+    keep = subsample(y, max_points, seed=seed)
+    acts, _ = hidden_activations(p, X[keep])
+    labels = y[keep]
+    classes = list(range(max(2, p.config.n_classes, int(labels.max()) + 1 if len(labels) else 2)))
+    stages, names = [], []
+    for index, a in enumerate(acts):
+        emb = fit_embedding(a)
+        stages.append(np.round(emb(a).astype(np.float64), decimals))
+        if index == 0:
+            base = "input"
+        elif p.config.architecture == "preln":  # the residual stream
+            base = "after the input Linear" if index == 1 else f"after block {index - 1}"
+        else:
+            base = f"layer {index}"
+        how = {"identity": "", "padded": " (padded to 3-D)",
+               "pca": f" (3-D projection of {a.shape[1]}-D: PCA)"}[emb.method]
+        names.append(base + how)
+
+    def xyz(stage):
+        out = {"x": [], "y": [], "z": []}
+        for c in classes:
+            pts = stage[labels == c]
+            out["x"].append(f32(pts[:, 0]))
+            out["y"].append(f32(pts[:, 1]))
+            out["z"].append(f32(pts[:, 2]))
+        return out
+
+    last = xyz(stages[-1])
+    data = [dict(type="scatter3d", mode="markers", name=f"class {c}", x=last["x"][i], y=last["y"][i],
+                 z=last["z"][i], marker=dict(color=CLASS_PALETTE[c % len(CLASS_PALETTE)], size=2.5),
+                 hoverinfo="skip") for i, c in enumerate(classes)]
+    steps = [dict(label=name, method="update",
+                  args=[xyz(stage), {"title.text": f"{title} · {name}"}]) for name, stage in zip(names, stages)]
+    slider = dict(active=len(stages) - 1, x=0.02, len=0.96, y=0, yanchor="top", pad=dict(t=8),
+                  currentvalue=dict(visible=False), steps=steps)
+    layout = base_layout(f"{title} · {names[-1]}", showlegend=True,
+                         legend=dict(orientation="h", x=1, xanchor="right", y=1.05),
+                         scene=dict(aspectmode="data"), sliders=[slider], margin=dict(l=0, r=0, t=44, b=60),
+                         uirevision="layer-embeddings", meta=dict(stage_names=names))
+    return dict(data=data, layout=layout)
+
+
+def layer_embeddings_figure(params, X, y, **kwargs) -> go.Figure:
+    return figure(layer_embeddings_spec(params, X, y, **kwargs))

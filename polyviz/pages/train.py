@@ -17,13 +17,13 @@ import numpy as np
 
 from polyviz.figures import train as ft
 from polyviz import state as st
-from polyviz.datasets import DATASET_NAMES, dataset_dim, make_dataset, train_test_split
+from polyviz.datasets import DATASET_NAMES, DIGITS_N, class_sizes, dataset_classes, dataset_dim, make_dataset, train_test_split
 from polyviz.embedding import subsample
 from polyviz.figures.common import base_layout
-from polyviz.models import ACTIVATIONS, ModelConfig
+from polyviz.models import ACTIVATIONS, ARCHITECTURES, BLOCK_ACTIVATIONS, ModelConfig
 from polyviz.records import SWEEP_CHECKPOINT_BUDGET, DataSource
 from polyviz.training import PRESETS as LIB_PRESETS
-from polyviz.training import TrainConfig, seed_sweep, train
+from polyviz.training import TrainConfig, classification_results, seed_sweep, train
 from polyviz.userdata import HASH_PATTERN, UserData
 
 # ------------------------------------------------------------------------------------------
@@ -42,9 +42,6 @@ LR_RANGE = (1e-4, 1.0)
 # numbers per buffer. This bound keeps a sweep's memory near 200 MB.
 SWEEP_BUDGET = 16_000_000
 ORIGINS = ("run", "sweep")
-# The most classes the training engine trains (binary logistic loss). When the engine gains
-# multiclass softmax (issue 12, lane i-engine), raise this to polyviz.userdata.MAX_CLASSES.
-ENGINE_CLASSES = 2
 DATA_FORM = ("40 hexadecimal digits (the content hash of uploaded or drawn data), or empty for the built-in "
              "data sets")
 
@@ -54,9 +51,9 @@ def train_budget_s() -> float:
     return float(os.environ.get("POLYVIZ_TRAIN_BUDGET_S", "300"))
 
 
-def n_train(n: int, ratio: float) -> int:
-    """Training points of polyviz.datasets.train_test_split for n balanced points."""
-    return sum(min(max(int(round(ratio * c)), 1), c - 1) for c in ((n + 1) // 2, n // 2))
+def n_train(n: int, ratio: float, dataset: str = "spiral") -> int:
+    """Training points of polyviz.datasets.train_test_split for n points of the data set."""
+    return sum(min(max(int(round(ratio * c)), 1), c - 1) for c in class_sizes(dataset, n))
 
 
 @dataclass(frozen=True)
@@ -82,12 +79,15 @@ class TrainState:
     # program differs from a single run's, which near a plateau can change the outcome)
     origin: str = st.choice("run", ORIGINS, label="origin")
     groups: int = st.integer(1, 1, MAX_WIDTH, label="groups")  # group_layernorm only
+    # "mlp": Linear -> act -> ... -> Linear; "preln": depth pre-LN blocks (LayerNorm -> Linear ->
+    # ReLU/GELU -> Linear, with a residual) on a width-wide stream (polyviz.models)
+    architecture: str = st.choice("mlp", ARCHITECTURES, label="architecture")
     # your own data (uploaded or drawn), by content hash; empty: the built-in data set above
     data: str = st.text("", f"({HASH_PATTERN})?", label="data", describe=DATA_FORM, max_len=40)
 
     @property
     def n_train(self) -> int:
-        return n_train(self.n, self.ratio)
+        return n_train(self.n, self.ratio, self.dataset)
 
     def checked(self):
         """Cross-field rules: layernorm needs width >= 2, a minibatch fits the training set,
@@ -96,6 +96,20 @@ class TrainState:
         state, notices = self, []
         # lr and eps travel through log sliders: 3 significant digits keep them exact on the way back
         state = dataclasses.replace(state, lr=float(f"{state.lr:.3g}"), eps=float(f"{state.eps:.3g}"))
+        if state.dataset == "digits" and not 20 <= state.n <= DIGITS_N:
+            n = min(max(state.n, 20), DIGITS_N)
+            notices.append(f"n = {state.n} does not fit the digits set (allowed: 20 to {DIGITS_N:,}, the images "
+                           f"there are); using {n:,}.")
+            state = dataclasses.replace(state, n=n)
+        if state.architecture == "preln" and state.act not in BLOCK_ACTIVATIONS:
+            notices.append(f"act = {state.act} cannot be the non-linearity of a pre-LN block (allowed with "
+                           f"architecture = preln: {', '.join(BLOCK_ACTIVATIONS)}; the block's LayerNorm is "
+                           f"already there); using relu.")
+            state = dataclasses.replace(state, act="relu")
+        if state.architecture == "preln" and state.width < 2:
+            notices.append(f"width = {state.width} is too small for a pre-LN block (allowed: 2 to {MAX_WIDTH}; "
+                           f"the LayerNorm of a 1-vector is 0); using 2.")
+            state = dataclasses.replace(state, width=2)
         if state.act == "layernorm" and state.width < 2:
             notices.append(f"width = {state.width} is too small for layernorm (allowed: 2 to {MAX_WIDTH}; "
                            f"a centred 1-vector is 0); using 2.")
@@ -181,11 +195,7 @@ def training_problem(state: TrainState, user: UserData | None) -> str | None:
     problem = user.training_problem()
     if problem:
         return problem
-    if len(user.classes) > ENGINE_CLASSES:
-        return (f"Your data has {len(user.classes)} classes; training here handles {ENGINE_CLASSES} classes "
-                f"(binary) until multiclass training arrives, so it cannot be trained yet. Keep two classes "
-                f"to train on it.")
-    return None
+    return None  # 2 classes: logistic loss; 3 to 10: softmax cross-entropy
 
 
 # ------------------------------------------------------------------------------------------
@@ -196,7 +206,7 @@ def preset_values(name: str) -> dict:
     p = LIB_PRESETS[name]
     return dict(dataset=p.data.name, noise=p.data.noise, n=p.data.n, data_seed=p.data.seed, ratio=p.data.train_ratio,
                 depth=p.model.depth, width=p.model.width, act=p.model.activation, eps=p.model.eps, lr=p.train.lr,
-                steps=p.train.steps, batch=p.train.batch_size, seed=p.train.seed)
+                steps=p.train.steps, batch=p.train.batch_size, seed=p.train.seed, architecture=p.model.architecture)
 
 
 PRESETS = {
@@ -213,11 +223,18 @@ PRESETS = {
              "thousand steps, then the loss drops sharply.",
         values=preset_values("octant_sphere"),
     ),
+    "digits": dict(
+        title="Digits",
+        text="Digits: scikit-learn's 1,797 handwritten 8×8 images, 10 classes, 64 standardised pixels; "
+             "Linear(64→64) → LayerNorm → Linear(64→10) with softmax cross-entropy, 300 Adam steps, about 96 % "
+             "test accuracy. LayerNorm is the only non-linearity.",
+        values=preset_values("digits"),
+    ),
 }
 
 # The page's controls in the order their widget values arrive; eps and lr sit on log10 sliders.
 CONTROL_FIELDS = ("dataset", "noise", "n", "data_seed", "ratio", "depth", "width", "act", "eps", "lr", "steps",
-                  "batch", "seed", "k", "origin", "groups", "data")
+                  "batch", "seed", "k", "origin", "groups", "architecture", "data")
 LOG_FIELDS = ("eps", "lr")
 
 
@@ -280,9 +297,14 @@ def input_dim(state: TrainState, user: UserData | None = None) -> int:
     return user.dim if state.data and user is not None else dataset_dim(state.dataset)
 
 
+def n_classes(state: TrainState, user: UserData | None = None) -> int:
+    return len(user.classes) if state.data and user is not None else dataset_classes(state.dataset)
+
+
 def model_config(state: TrainState, user: UserData | None = None) -> ModelConfig:
     return ModelConfig(in_dim=input_dim(state, user), width=state.width, depth=state.depth,
-                       activation=state.act, eps=state.eps, groups=state.groups)
+                       activation=state.act, eps=state.eps, groups=state.groups,
+                       architecture=state.architecture, n_classes=n_classes(state, user))
 
 
 def train_config(state: TrainState, checkpoints: bool = True) -> TrainConfig:
@@ -385,19 +407,35 @@ def placeholder_figure(text: str, title: str = "") -> dict:
 def run_figures(state: TrainState, run, data=None, user: UserData | None = None) -> dict:
     """The page's figure specs (what the browser receives) for a run: a
     :class:`polyviz.records.TrainedRun` or a :class:`polyviz.training.TrainResult`. ``data``:
-    the state's split when already at hand; ``user``: the data of ``state.data``."""
+    the state's split when already at hand; ``user``: the data of ``state.data``. ``confusion`` is the test split's confusion
+    matrix for a multiclass run (None for two classes). A multiclass run shows its layer
+    embeddings coloured by class where a binary one shows the animation (which draws two
+    classes and the output's one plane), and no checkpoint scrubber; input of more than 3
+    dimensions has no decision-boundary picture."""
     Xtr, Xte, ytr, yte = load_data(state, user) if data is None else data
     params, transitions = run.params, list(run.phase_transitions)
+    config = params.config
     keep = subsample(ytr, BOUNDARY_POINTS, seed=1)
     keep_test = subsample(yte, BOUNDARY_POINTS // 3, seed=2)
-    specs = {
-        "curves": ft.training_curves_spec(run.history, phase_transitions=transitions, title="Training"),
-        "boundary": ft.decision_boundary_spec(params, Xtr[keep], ytr[keep], Xte[keep_test], yte[keep_test]),
-        "animation": ft.interpolation_animation_spec(params, Xtr, ytr, **ANIMATION),
-        "checkpoints": (ft.checkpoint_embedding_spec(run, Xtr, ytr, max_points=CHECKPOINT_POINTS)
-                        if run.checkpoints and params.config.depth > 0 else
-                        placeholder_figure("No checkpoints were kept for this run.")),
-    }
+    multiclass = config.n_classes > 2
+    specs = {"curves": ft.training_curves_spec(run.history, phase_transitions=transitions, title="Training")}
+    if config.in_dim in (2, 3):
+        specs["boundary"] = ft.decision_boundary_spec(params, Xtr[keep], ytr[keep], Xte[keep_test], yte[keep_test])
+    else:
+        specs["boundary"] = placeholder_figure(f"No decision-boundary picture for {config.in_dim}-D input: the layer "
+                                               f"embeddings show how the model separates the classes.")
+    if multiclass:
+        specs["animation"] = ft.layer_embeddings_spec(params, Xtr, ytr, max_points=ANIMATION["max_points"],
+                                                      title="Layer embeddings (training points)")
+        specs["checkpoints"] = placeholder_figure("The checkpoint scrubber draws two-class runs; this run has "
+                                                  f"{config.n_classes} classes.")
+        specs["confusion"] = ft.confusion_matrix_spec(classification_results(params, Xte, yte)["confusion"])
+    else:
+        specs["animation"] = ft.interpolation_animation_spec(params, Xtr, ytr, **ANIMATION)
+        specs["checkpoints"] = (ft.checkpoint_embedding_spec(run, Xtr, ytr, max_points=CHECKPOINT_POINTS)
+                                if run.checkpoints and config.depth > 0 else
+                                placeholder_figure("No checkpoints were kept for this run."))
+        specs["confusion"] = None
     if transitions and "frames" in specs["checkpoints"]:
         title = specs["checkpoints"]["layout"]["title"]
         title["text"] += " · phase transition at step " + ", ".join(f"{int(t):,}" for t in transitions)

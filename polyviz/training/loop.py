@@ -31,7 +31,7 @@ import torch
 from polyviz import models
 from polyviz.models import MLPParams, ModelConfig, init_params
 from polyviz.training.config import ProgressFn, TrainConfig
-from polyviz.training.engine import Engine, adam_step
+from polyviz.training.engine import adam_step, make_engine
 from polyviz.training.phases import detect_phase_transitions
 
 
@@ -115,24 +115,29 @@ class RunOutcome:
                 "test_step": self.test_step, "test_loss": pick(self.test_loss), "test_acc": pick(self.test_acc)}
 
 
-def _prepare(X, y, dtype, name="X"):
+def _prepare(X, y, dtype, n_classes: int, name="X"):
     X = torch.as_tensor(np.asarray(X), dtype=dtype)
     y = torch.as_tensor(np.asarray(y))
     if X.dim() != 2 or y.dim() != 1 or len(X) != len(y) or len(X) == 0:
         raise ValueError(f"{name} must be (n, d) and its labels (n,), got {tuple(X.shape)} and {tuple(y.shape)}")
-    if not bool(((y == 0) | (y == 1)).all()):
-        raise ValueError("labels must be 0 or 1")
+    if y.dtype.is_floating_point or y.dtype == torch.bool:
+        y_int = y.long()
+        if not bool((y_int == y).all()):
+            raise ValueError(f"labels must be integers in [0, {n_classes - 1}]")
+        y = y_int
+    if not bool(((y >= 0) & (y < n_classes)).all()):
+        raise ValueError(f"labels must be integers in [0, {n_classes - 1}] (the model's n_classes is {n_classes})")
     return X, y
 
 
 def prepare_data(model: ModelConfig, tc: TrainConfig, X, y, X_test=None, y_test=None) -> TrainingData:
     """Check shapes, labels and the batch size against the data; convert to tensors."""
     dtype = tc.torch_dtype
-    X, y = _prepare(X, y, dtype)
+    X, y = _prepare(X, y, dtype, model.n_classes)
     if X.shape[1] != model.in_dim:
         raise ValueError(f"X has {X.shape[1]} columns but the model's in_dim is {model.in_dim}")
     if X_test is not None:
-        X_test, y_test = _prepare(X_test, y_test, dtype, "X_test")
+        X_test, y_test = _prepare(X_test, y_test, dtype, model.n_classes, "X_test")
         if X_test.shape[1] != model.in_dim:
             raise ValueError(f"X_test has {X_test.shape[1]} columns but the model's in_dim is {model.in_dim}")
     n = X.shape[0]
@@ -191,21 +196,21 @@ class _Loop:
 
     def _build_engines(self, seeds: list[int], dtype: torch.dtype) -> None:
         model, flat, data, n = self.model, self.flat, self.data, self.n
-        self.eng = Engine(model, flat, self.B, shared_input=not self.minibatch, train=True)
+        self.eng = make_engine(model, flat, self.B, shared_input=not self.minibatch, train=True)
         if self.minibatch:
             self.XaT_full = torch.cat([data.X, torch.ones(n, 1, dtype=dtype)], 1)
-            self.sgn_full = data.y.to(dtype) * 2 - 1
+            self.targets_full = self.eng.head.targets(data.y)
             self.rngs = [np.random.default_rng([s, 1]) for s in seeds]
             self.per_epoch = n // self.B
             self.order = None
-            self.full_eval = Engine(model, flat, n, shared_input=True, train=False)
+            self.full_eval = make_engine(model, flat, n, shared_input=True, train=False)
             self.full_eval.set_data(data.X, data.y)
         else:
             self.eng.set_data(data.X, data.y)
             self.full_eval = self.eng
         self.test_eng = None
         if data.has_test:
-            self.test_eng = Engine(model, flat, data.X_test.shape[0], shared_input=True, train=False)
+            self.test_eng = make_engine(model, flat, data.X_test.shape[0], shared_input=True, train=False)
             self.test_eng.set_data(data.X_test, data.y_test)
 
     # -- the loop --------------------------------------------------------------------------
@@ -240,7 +245,7 @@ class _Loop:
         B, j = self.B, t % self.per_epoch
         if j == 0:
             self.order = torch.from_numpy(np.stack([r.permutation(self.n)[: self.per_epoch * B] for r in self.rngs]))
-        self.eng.set_batch(self.XaT_full, self.sgn_full, self.order[:, j * B : (j + 1) * B])
+        self.eng.set_batch(self.XaT_full, self.targets_full, self.order[:, j * B : (j + 1) * B])
 
     # -- evaluation ------------------------------------------------------------------------
     def _evaluate(self) -> None:
@@ -369,17 +374,18 @@ def run_models(model: ModelConfig, tc: TrainConfig, X, y, X_test, y_test, seeds:
 
 
 def exact_accuracy(model: ModelConfig, flat: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """Exact accuracy (logit > 0 <=> class 1) of each of the K models."""
+    """Exact accuracy (binary: logit > 0 <=> class 1; multiclass: the largest logit's class,
+    the first on a tie) of each of the K models."""
     with torch.inference_mode():
-        logits = models.forward(model, flat, X)  # (K, N)
-        return ((logits > 0) == y.bool()).to(torch.float64).mean(-1).numpy()
+        logits = models.forward(model, flat, X)  # (K, N) or (K, N, C)
+        return (models.predicted_class(model, logits) == y.long()).to(torch.float64).mean(-1).numpy()
 
 
 def train(model: ModelConfig, train_config: TrainConfig, X, y, X_test=None, y_test=None, *,
           on_progress: ProgressFn | None = None, init: torch.Tensor | None = None) -> TrainResult:
     """Train one model with Adam (hand-written forward/backward, see ``engine.py``).
 
-    ``X`` (n, d) float, ``y`` (n,) in {0, 1}; optional test split. Deterministic for
+    ``X`` (n, d) float, ``y`` (n,) in 0..n_classes-1; optional test split. Deterministic for
     ``train_config.seed`` (the initialisation and the minibatch order). ``on_progress(step,
     total, metrics)`` is called every ``progress_every`` steps; returning ``False`` cancels
     (status "cancelled", the result holds everything up to then). A non-finite loss stops

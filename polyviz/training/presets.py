@@ -56,6 +56,9 @@ class Preset:
 #   only 13 show a detected phase transition and none more than one (seed 0 has none). Seed 23
 #   sits on a plateau near loss 0.35-0.39 (steps ~250-1100), drops at step 1277 one by one, with
 #   two threads and on the page (1226 in a float32 sweep), final test accuracy 0.984 in each.
+# * digits: seeds 0..4 of width 64, one LayerNorm hidden layer, lr 0.005, 300 steps all end
+#   between 96.1 % and 96.7 % test accuracy (95 % first evaluated at step 30); deeper (2 layers)
+#   or u_eps (eps 1e-3) end nearer 95.5 %, so the preset is the shallow LayerNorm one.
 PRESETS: dict[str, Preset] = {
     "spiral": Preset(
         name="spiral",
@@ -75,6 +78,16 @@ PRESETS: dict[str, Preset] = {
         data=DataSpec("octant_sphere", n=1250, noise=0.0, seed=0, params={}, train_ratio=0.8),
         model=ModelConfig(in_dim=3, width=3, depth=4, activation="u_eps", eps=1e-5),
         train=TrainConfig(steps=6000, lr=0.02, seed=23, eval_every=10, checkpoint_every=200),
+        target_accuracy=0.95,
+    ),
+    "digits": Preset(
+        name="digits",
+        description=("Handwritten digits (scikit-learn's 8x8 images, 1,797 of them, 10 classes; 1,437 training "
+                     "images): Linear(64, 64) -> LayerNorm -> Linear(64, 10), softmax cross-entropy, Adam lr "
+                     "0.005, 300 full-batch steps. LayerNorm is its only non-linearity."),
+        data=DataSpec("digits", n=1797, noise=0.0, seed=0, params={}, train_ratio=0.8),
+        model=ModelConfig(in_dim=64, width=64, depth=1, activation="layernorm", eps=1e-5, n_classes=10),
+        train=TrainConfig(steps=300, lr=0.005, seed=0, eval_every=10, checkpoint_every=10),
         target_accuracy=0.95,
     ),
 }
