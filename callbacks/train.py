@@ -277,7 +277,7 @@ def render_results(key, run_key):
     try:
         run = run_store.load_run(key, required=True)
     except cache.CacheUnavailable:  # an outage, not "not found"
-        return (no_update,) * 4 + (jobs.UNAVAILABLE, [], True, no_update, no_update, no_update)
+        return (no_update,) * 6 + (jobs.UNAVAILABLE, [], True, no_update, no_update, no_update)
     if run is None:
         if run_store.key_from_id(key) is None:  # nothing to show (or not a run key at all)
             return (no_update,) * 12
@@ -286,7 +286,7 @@ def render_results(key, run_key):
     state, _ = st.validate(TrainState, run.fields)
     user = data_store.load_data(state.data) if state.data else None
     if state.data and user is None:
-        return ((no_update,) * 4 + ("The data this run was trained on is no longer in the cache: upload or draw it "
+        return ((no_update,) * 6 + ("The data this run was trained on is no longer in the cache: upload or draw it "
                                     "again.", [], True, no_update, no_update, no_update))
     state, _ = train_page.with_data(state, user)
     try:

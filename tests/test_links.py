@@ -52,7 +52,7 @@ def test_an_evicted_run_reopens_from_its_sphere_link_retrained_to_the_same_weigh
     train_cb, sphere_cb, ids, store, cache, _jobs = mods
     _state, key = train(mods, "dataset=spiral&n=120&width=3&depth=3&steps=60&seed=11&data_seed=2")  # layer 3: the output
     before = store.load_run(key).params.flat.clone()
-    links = [link.href for link in train_cb.render_results(key, key)[5] if hasattr(link, "href")]
+    links = [link.href for link in train_cb.render_results(key, key)[7] if hasattr(link, "href")]
     link = query_of(links[1])  # layer 2
     assert link["model"] == store.model_id(key) and link["layer"] == "2"
 
@@ -99,7 +99,7 @@ def test_a_cache_outage_is_reported_as_an_outage_not_as_not_found(mods, monkeypa
     notices = " ".join(str(item.children) for item in page[ids.NOTICES].children)
     assert "cannot be reached right now" in notices and "not in the cache" not in notices
     out = train_cb.render_results(key, key)
-    assert out[4] == jobs.UNAVAILABLE and "no longer in the cache" not in out[4]
+    assert out[6] == jobs.UNAVAILABLE and "no longer in the cache" not in out[6]
     data, status = train_cb.download_model(1, key)
     assert data is train_cb.no_update and status == jobs.UNAVAILABLE
 
@@ -109,7 +109,8 @@ def test_two_training_points_and_width_4_are_shown_and_downloaded(mods):
     train_cb, _s, _i, store, _cache, _jobs = mods
     state, key = train(mods, "n=4&width=4&steps=30")
     assert state.n_train == 2
-    curves, boundary, anim, ckpt, summary, links, download_disabled, shown, *_ = train_cb.render_results(key, key)
+    curves, boundary, anim, ckpt, _cm, _cm_style, summary, links, download_disabled, shown, *_ = \
+        train_cb.render_results(key, key)
     assert download_disabled is False and shown == key
     assert anim["frames"] and all(len(f["data"][0]["x"]) == 2 for f in anim["frames"][:3])
     data, status = train_cb.download_model(1, key)

@@ -89,7 +89,7 @@ def test_built_in_run_keys_do_not_change_and_own_data_keys_ignore_the_built_in_f
 
     plain = st.validate(TrainState, {})[0]
     assert set(plain.training_fields()) == {"dataset", "noise", "n", "data_seed", "ratio", "depth", "width", "act",
-                                            "eps", "lr", "steps", "batch", "seed", "origin", "groups"}
+                                            "eps", "lr", "steps", "batch", "seed", "origin", "groups", "architecture"}
     h = "ab" * 20
     one, two = state_with(data=h, dataset="moons", n=300), state_with(data=h, dataset="xor", noise=0.5)
     assert one.training_fields() == two.training_fields() and one.training_fields()["data"] == h
@@ -131,14 +131,24 @@ def test_a_bad_upload_says_what_and_where_in_words(mods):
     assert out[0] is cu.no_update and "not UTF-8 text" in out[2]
 
 
-def test_more_than_two_classes_say_so_and_do_not_start_a_job(mods):
+def test_three_classes_train_with_softmax_and_show_their_confusion_matrix(mods):
+    import app as app_module
+    from services import jobs
+
     ct, cu, *_ = mods
-    content_hash, *_ = cu.upload_data(upload_value(blobs_csv(90, classes=("a", "b", "c"))))
-    state = state_with(data=content_hash, steps=50)
+    content_hash, *_ = cu.upload_data(upload_value(blobs_csv(150, classes=("a", "b", "c"))))
+    state = state_with(data=content_hash, steps=200, seed=0)
     notices, *_rest = ct.sync_state(*controls(state), None, None, None)
-    assert any("Your data has 3 classes" in n and "multiclass" in n for n in texts(notices))
-    job, result_key, status, *_ = ct.start_training(1, None, *controls(state), None)
-    assert job is ct.no_update and result_key is ct.no_update and "Your data has 3 classes" in status
+    assert not any("classes" in n for n in texts(notices))
+    with app_module.server.test_request_context("/train"):
+        job, *_ = ct.start_training(1, None, *controls(state), None)
+    assert isinstance(job, dict)
+    outcome = jobs.run_job(job, jobs.TRAIN)
+    out = ct.render_results(outcome.key, outcome.key)
+    confusion, style = out[4], out[5]
+    assert style == {"display": "block"}
+    cm = np.array(confusion["data"][0]["text"]).astype(int)
+    assert cm.shape == (3, 3) and cm.sum() == 30  # the 20 % test split of 150 points
 
 
 def test_a_link_to_data_the_cache_no_longer_holds(mods):
@@ -250,7 +260,7 @@ def test_training_on_uploaded_data_end_to_end(mods, uploaded_run):
     assert len(Xtr) == 160 and len(Xte) == 40
     assert np.mean(predict(run.params, Xte) == yte) >= 0.95 and run.final_test_acc >= 0.95
     out = ct.render_results(outcome.key, outcome.key)
-    boundary, summary = out[1], out[4]
+    boundary, summary = out[1], out[6]
     assert boundary["data"][0]["type"] == "heatmap"
     assert "your data · 160 training / 40 test points" in summary[1].children
     # Train again on the same data and settings: the cached run opens
