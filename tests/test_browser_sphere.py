@@ -104,40 +104,35 @@ def train_tiny(width: int) -> str:
 
 
 def test_trained_layer_from_a_train_page_link(browser, live_server):
+    """A u_ε model's hidden layer is drawn where its inputs really lie (issue 9.4): the unit
+    sphere of R³, shown as the page's 2-sphere (d = 4), cut by the layer's own planes; the
+    one-neuron output layer is not offered."""
     from polyviz import polytopes as pt
     from polyviz.models import layer_weights
-
-    model = train_tiny(3)
-    browser.get(live_server + f"/sphere?source=trained&model={model}&layer=2&dim=4")
-    wait_for(browser, lambda d: figure_info(d, "sp-scene") and summary(d).startswith("Layer 2 of the trained model"))
-    assert "spiral, width 3, depth 2, u_ε, test accuracy" in summary(browser)
     from services import run_store
 
-    W, b = layer_weights(run_store.load_run(model).params, 2)
-    arcs = max(1, len(pt.circle_arcs(W, b, *pt.layernorm_circle(3))[0]))
-    assert figure_info(browser, "sp-scene")["meta"]["arcs"] == arcs
-    assert f"cut into {arcs} arc" in summary(browser)
+    model = train_tiny(3)
+    browser.get(live_server + f"/sphere?source=trained&model={model}&layer=1&dim=3")
+    wait_for(browser, lambda d: figure_info(d, "sp-scene") and summary(d).startswith("Layer 1 of the trained model"))
+    assert "spiral, width 3, depth 2, u_ε, test accuracy" in summary(browser)
+    W, b = layer_weights(run_store.load_run(model).params, 1)
+    regions = pt.sphere_region_count(W, b)  # the planes W h + b = 0 on the unit sphere of R³, where u_ε puts h
+    assert figure_info(browser, "sp-scene")["meta"]["regions"] == regions
+    assert f"into {regions} region" in summary(browser)
     help_text = browser.find_element(By.ID, "sp-source-help").text
-    assert "Layer 2 of a trained model" in help_text and "random (seed 0)" in help_text
-    dim3 = browser.find_element(By.CSS_SELECTOR, "#sp-dim input[value='3']")
-    assert dim3.is_selected() and not dim3.is_enabled()  # d follows the layer
+    assert "Layer 1 of a trained model" in help_text and "first row of layer 2's weights" in help_text
+    dim4 = browser.find_element(By.CSS_SELECTOR, "#sp-dim input[value='4']")
+    assert dim4.is_selected() and not dim4.is_enabled()  # d follows the layer
     assert browser.find_elements(By.CSS_SELECTOR, "#sp-neurons .dash-slider-root[aria-disabled='true']")
-    assert browser.find_element(By.ID, "sp-seed").is_enabled()  # it draws the output layer's random readout
-    wait_for(browser, lambda d: "dim=3" in d.current_url and f"model={model}" in d.current_url)
+    wait_for(browser, lambda d: not d.find_element(By.ID, "sp-seed").is_enabled())  # read out by layer 2
+    wait_for(browser, lambda d: "dim=4" in d.current_url and f"model={model}" in d.current_url)
     for graph in ("sp-circle", "sp-scaling", "sp-rotation"):
         wait_for(browser, lambda d, g=graph: figure_info(d, g))
-    wait_for(browser, lambda d: "first row" not in d.find_element(By.ID, "sp-rotation-text").text
-             and "random (seed 0)" in d.find_element(By.ID, "sp-rotation-text").text)
-
-    browser.find_element(By.CSS_SELECTOR, "#sp-layer input[value='1']").click()  # the other layer
-    wait_for(browser, lambda d: summary(d).startswith("Layer 1 of the trained model"))
-    wait_for(browser, lambda d: "first row of layer 2's weights" in d.find_element(By.ID, "sp-rotation-text").text)
-    wait_for(browser, lambda d: "layer=1" in d.current_url)
-    wait_for(browser, lambda d: not d.find_element(By.ID, "sp-seed").is_enabled())  # read out by layer 2 now
+    assert not browser.find_element(By.CSS_SELECTOR, "#sp-layer input[value='2']").is_enabled()  # one neuron
 
     browser.find_element(By.CSS_SELECTOR, "#sp-source input[value='random']").click()  # back to a random layer
     wait_for(browser, lambda d: summary(d).startswith("12 neurons"))
-    assert browser.find_element(By.CSS_SELECTOR, "#sp-dim input[value='4']").is_enabled()
+    assert browser.find_element(By.CSS_SELECTOR, "#sp-dim input[value='3']").is_enabled()
     wait_for(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "#sp-neurons [aria-disabled='true']"))
     assert severe_console_errors(browser) == []
 
