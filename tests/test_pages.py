@@ -120,7 +120,7 @@ def test_a_bad_link_opens_the_page_with_a_notice_per_field(client, url, notices_
 def test_an_unknown_preset_is_named_and_the_controls_are_kept(client):
     controls = dash_http.by_id(dash_http.route(client, "/train?preset=nope&width=5")["layout"])
     notices = notices_of(controls["tr-notices"])
-    assert "preset = 'nope' is not allowed (one of spiral, octant_sphere)" in notices
+    assert "preset = 'nope' is not allowed (one of spiral, octant_sphere, digits)" in notices
     assert controls["tr-width"]["value"] == 5
 
 
