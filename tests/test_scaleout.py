@@ -226,10 +226,8 @@ def test_a_killed_worker_is_reported_in_words_and_a_restarted_one_trains_again(s
     client = redis.Redis.from_url(stack.redis_url)
 
     def running_heartbeat():
-        import pickle  # flask-caching's own Redis format, written by our own worker: not user data
-
         raw = client.get("polyviz:" + cache.cache_key("train-heartbeat", job["id"]))
-        beat = pickle.loads(raw[1:]) if raw else None
+        beat = cache.PlainSerializer().loads(raw) if raw else None  # the cache's own plain-data format
         return beat if beat and beat.get("phase") == "running" and beat.get("step", 0) > 0 else None
 
     servers.wait_until(running_heartbeat, timeout=60, what="the job is running")

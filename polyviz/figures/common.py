@@ -65,6 +65,15 @@ def typed_grid(a, dtype: str = "f4") -> dict:
     return spec
 
 
+def two_line_title(head: str, details: str) -> str:
+    """A title whose figures (counts, settings) go on a smaller second line: one long line
+    is cut off in a half-width panel. Give the figure a top margin of TWO_LINE_TOP."""
+    return f"{head}<br><span style='font-size:12px'>{details}</span>"
+
+
+TWO_LINE_TOP = 60  # top margin (px) that fits a two_line_title
+
+
 def base_layout(title: str, **extra) -> dict:
     """The layout every figure starts from: the template, a left-aligned title, tight
     margins, no legend; ``extra`` keys are added or replace these."""

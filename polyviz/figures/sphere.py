@@ -27,7 +27,8 @@ from .. import polytopes as pt
 from ..geometry import center as _center
 from ..geometry import layer_norm, layernorm_plane_basis
 from ..words import plural
-from .common import BLUE, GREEN, MUTED, NOTE, RED, base_layout, f32, figure, typed, typed_grid, u8
+from .common import (BLUE, GREEN, MUTED, NOTE, RED, TWO_LINE_TOP, base_layout, f32, figure, two_line_title, typed,
+                     typed_grid, u8)
 
 # 19 (a prime) distinguishable colours; index = (code . g) mod 19 with every g_i non-zero
 # mod 19, so flipping a single neuron always changes the colour.
@@ -213,12 +214,13 @@ def arcs_3d_spec(W, b, X=None, activation: str = "relu", n_points: int = 60, see
              name="LayerNorm(x)", hovertemplate="LayerNorm(x)<extra></extra>"),
     ]
     n_codes = pt.code_ids(codes)[1]
-    title = (f"LayerNorm circle (radius √3): {plural(len(codes), 'arc')} · {plural(n_codes, 'code')} · "
-             f"{plural(W.shape[0], 'neuron')}{_unresolved_note(on_circle)} · {_arc_title(activation)}")
+    title = two_line_title("LayerNorm circle (radius √3)",
+                           f"{plural(len(codes), 'arc')} · {plural(n_codes, 'code')} · {plural(W.shape[0], 'neuron')}"
+                           f"{_unresolved_note(on_circle)} · {_arc_title(activation)}")
     axis_range = dict(range=[-lim, lim])
     layout = base_layout(
         title, showlegend=True, legend=dict(x=0.0, y=0.0, bgcolor="rgba(255,255,255,0.7)", font=dict(size=11)),
-        margin=dict(l=0, r=0, t=40, b=0), uirevision="arcs3d",
+        margin=dict(l=0, r=0, t=TWO_LINE_TOP, b=0), uirevision="arcs3d",
         meta=dict(arcs=int(len(codes)), boundaries=int(len(angles)), codes=int(n_codes),
                   unresolved=on_circle.n_unresolved, merged=on_circle.merged),
         scene=dict(xaxis=dict(axis_range, title=dict(text="x₁")), yaxis=dict(axis_range, title=dict(text="x₂")),
@@ -279,10 +281,11 @@ def unrolled_spec(W, b, p=None, q=None, radius: float | None = None, center=None
                          line=dict(color="rgba(43,47,58,0.55)", width=1.2), xaxis="x", yaxis="y",
                          hovertemplate=f"neuron {j}: %{{y:.3f}}<extra></extra>"))
     n_codes = pt.code_ids(codes)[1]
-    title = (f"Unrolled circle: {plural(len(angles), 'crossing')} · {plural(len(codes), 'arc')} · "
-             f"{plural(n_codes, 'code')}{_unresolved_note(crossings)} · {_arc_title(activation)}")
+    title = two_line_title("Unrolled circle", f"{plural(len(angles), 'crossing')} · {plural(len(codes), 'arc')} · "
+                                              f"{plural(n_codes, 'code')}{_unresolved_note(crossings)} · "
+                                              f"{_arc_title(activation)}")
     layout = base_layout(
-        title, uirevision="unrolled", barmode="overlay", margin=dict(l=50, r=16, t=44, b=36),
+        title, uirevision="unrolled", barmode="overlay", margin=dict(l=50, r=16, t=TWO_LINE_TOP, b=36),
         meta=dict(crossings=int(len(angles)), arcs=int(len(codes)), codes=int(n_codes),
                   unresolved=crossings.n_unresolved, merged=crossings.merged),
         xaxis=dict(range=[0, pt.TAU], anchor="y", showticklabels=False, **ticks),
@@ -425,11 +428,12 @@ def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int | None =
     ]
     where = surface or ("LayerNorm sphere (d = 4)" if from_layernorm else "unit sphere S²")
     exact = "exact" if not circles.dropped else f"not exact: {plural(circles.dropped, 'tiny circle')} dropped"
-    title = (f"{where}: {plural(arrangement.n_regions, 'region')} ({exact}) · "
-             f"{plural(circles.n_distinct, 'circle')} · {plural(W3.shape[0], 'neuron')} · {_arc_title(activation)}")
+    title = two_line_title(where, f"{plural(arrangement.n_regions, 'region')} ({exact}) · "
+                                  f"{plural(circles.n_distinct, 'circle')} · {plural(W3.shape[0], 'neuron')} · "
+                                  f"{_arc_title(activation)}")
     axis = dict(range=[-1.05, 1.05], showbackground=False, showticklabels=False, title=dict(text=""))
     layout = base_layout(
-        title, margin=dict(l=0, r=0, t=40, b=0), uirevision="sphere-regions",
+        title, margin=dict(l=0, r=0, t=TWO_LINE_TOP, b=0), uirevision="sphere-regions",
         meta=dict(regions=arrangement.n_regions, codes_on_mesh=int(n_codes), circles=int(circles.n_distinct),
                   dropped_circles=int(circles.dropped)),
         scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube",
@@ -473,8 +477,8 @@ def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None
              hovertemplate="k = %{x:.3f}: %{y} regions<extra></extra>"),
     ]
     eps_note = f", ε = {eps:.0e}" if eps > 0 else ""
-    title = (f"Scaling v by k ∈ (0, {k_max:g}]: {plural(plain.regions, 'region')} without {norm_name}, "
-             f"{normed.regions} with{eps_note}")
+    title = two_line_title(f"Scaling v by k ∈ (0, {k_max:g}]",
+                           f"{plural(plain.regions, 'region')} without {norm_name}, {normed.regions} with{eps_note}")
     meta = dict(without=plain.regions, with_layernorm=normed.regions)
     extra = {}
     if k is not None:
@@ -493,11 +497,11 @@ def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None
         extra = dict(
             shapes=[dict(type="line", xref="x", yref="paper", x0=k, x1=k, y0=0, y1=1,
                          line=dict(color=NOTE, width=1.5, dash="dot"))],
-            annotations=[dict(x=k, y=1, xref="x", yref="paper", yanchor="bottom", showarrow=False,
-                              text=f"k = {k:.3g}", font=dict(size=11, color=NOTE))],
+            annotations=[dict(x=k, y=1, xref="x", yref="paper", yanchor="top", xanchor="left", xshift=3,
+                              showarrow=False, text=f"k = {k:.3g}", font=dict(size=11, color=NOTE))],
         )
     layout = base_layout(
-        title, showlegend=True, uirevision="scaling", margin=dict(l=50, r=16, t=44, b=78),
+        title, showlegend=True, uirevision="scaling", margin=dict(l=50, r=16, t=TWO_LINE_TOP, b=78),
         legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.3, yanchor="top"),
         meta=meta,
         xaxis=dict(range=[0, k_max], title=dict(text="scale k", standoff=4)),
@@ -541,8 +545,9 @@ def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 3
     path = ("a full turn through v (w ∥ v)" if parallel else
             f"v → w, full turn" if full_circle else f"v → w ({math.degrees(probe.angle_end):.0f}°)")
     unresolved = f" · {probe.unresolved} unresolved in float64" if probe.unresolved else ""
-    title = (f"Rotating {path}: {plural(probe.n_crossings, 'boundary crossing')}{unresolved} · "
-             f"total variation {probe.tv_per_radian:.3g}/rad · {_arc_title(activation)}")
+    title = two_line_title(f"Rotating {path}", f"{plural(probe.n_crossings, 'boundary crossing')}{unresolved} · "
+                                               f"total variation {probe.tv_per_radian:.3g}/rad · "
+                                               f"{_arc_title(activation)}")
     extra = {}
     if not parallel and full_circle and angle is not None:  # mark where w is on the full turn
         extra = dict(shapes=[dict(type="line", xref="x", yref="paper", x0=angle, x1=angle, y0=0, y1=1,
@@ -550,7 +555,7 @@ def rotation_spec(W, b, w_out, v, w, activation: str = "relu", n_angles: int = 3
                      annotations=[dict(x=angle, y=1, xref="x", yref="paper", yanchor="top", showarrow=False,
                                        text="w", font=dict(size=12, color=NOTE))])
     layout = base_layout(
-        title, uirevision="rotation", showlegend=False,
+        title, uirevision="rotation", showlegend=False, margin=dict(l=40, r=16, t=TWO_LINE_TOP, b=36),
         meta=dict(n_crossings=probe.n_crossings, unresolved=probe.unresolved, merged=probe.merged,
                   tv_per_radian=probe.tv_per_radian,
                   total_variation=probe.total_variation, angle_end=probe.angle_end, parallel=parallel),

@@ -260,9 +260,10 @@ def massive_spec(probe, tokens, token: int, dim: int, value: float, median_abs: 
                          showlegend=True, legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
                          margin=dict(l=56, r=56, t=70, b=40),
                          xaxis=dict(title=dict(text="s (the component x_dim becomes s·x_dim)")),
-                         yaxis=dict(title=dict(text="effective scale (× value at s = 1)"), type="log"),
+                         yaxis=dict(title=dict(text="effective scale (× value at s = 1)"), type="log", dtick="D2"),
+                         # its own ticks: an overlaying axis otherwise syncs them to the log axis' grid
                          yaxis2=dict(title=dict(text="neurons flipped", font=dict(color=RED)), overlaying="y", type="linear",
-                                     side="right", rangemode="tozero", showgrid=False))
+                                     side="right", rangemode="tozero", showgrid=False, tickmode="auto", nticks=6))
     return dict(data=data, layout=layout)
 
 
