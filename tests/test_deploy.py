@@ -321,6 +321,30 @@ def test_the_installed_versions_are_the_locked_ones():
     assert not drift, "run make lock (or reinstall with -c constraints.txt): " + "; ".join(drift)
 
 
+def test_the_lock_satisfies_every_requirement_the_test_install_pulls_in():
+    """make test's `pip install -c constraints.txt '.[app,scale,test]'` resolves only if every
+    declared requirement, followed through every extra, admits the locked version (dash[celery]
+    once capped kombu below the 5.4 the scale extra needs, and CI stopped at the install)."""
+    pins, project = lock(), PYPROJECT["project"]
+    todo = [Requirement(r) for r in project["dependencies"]
+            + sum((project["optional-dependencies"][e] for e in ("app", "scale", "test")), [])]
+    seen, refused = set(), []
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in pins and not requirement.specifier.contains(pins[name], prereleases=True):
+            refused.append(f"{requirement} refuses the locked {name}=={pins[name]}")
+        key = (name, tuple(sorted(requirement.extras)))
+        if key in seen:
+            continue
+        seen.add(key)
+        for line in importlib.metadata.requires(name) or []:
+            dep = Requirement(line)
+            if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in requirement.extras | {""}):
+                todo.append(dep)
+    assert not refused, refused
+
+
 def requirements_closure(requirements: list[str]) -> set[str]:
     """Every distribution these requirements pull in (extras followed), from installed metadata."""
     names, todo = set(), [Requirement(r) for r in requirements]
