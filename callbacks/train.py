@@ -3,11 +3,12 @@
 What happens on Train
 ---------------------
 * ``start_training`` (Train, or a click on a seed in the sweep): when the run is cached it is
-  shown; otherwise a job payload (:func:`services.jobs.new_job`) goes into the TRAIN_JOB
-  store with a "queued" heartbeat, and the watchdog is switched on.
+  shown; otherwise :func:`services.jobs.enqueue` admits the job (services/admission.py: the
+  per-client caps and the queue; a refusal is shown in words), its payload goes into the
+  TRAIN_JOB store with a "queued" heartbeat, and the watchdog is switched on.
 * ``train_job`` (a Dash background callback on TRAIN_JOB) is one call:
-  ``jobs.run_job(job, jobs.TRAIN, set_progress)`` trains, reports progress, caches the run and
-  answers with its key (RESULT_KEY).
+  ``jobs.job_outputs(job, jobs.TRAIN, set_progress)``: it waits for a slot, trains, reports
+  progress, caches the run and answers with its key (RESULT_KEY).
 * ``render_results`` (RESULT_KEY) reads the cached run and draws its figures
   (:func:`polyviz.pages.train.run_figures`).
 * ``train_watchdog`` (an Interval, on while a job should run) reports a lost job in words.
@@ -32,17 +33,13 @@ from polyviz.models import architecture_text
 from polyviz.pages import train as train_page
 from polyviz.pages.sphere import drawable_layers
 from polyviz.pages.train import PRESETS, TrainState
-from services import admission, cache, data_store, jobs, run_store
+from services import cache, data_store, jobs, run_store
 
 log = logging.getLogger("polyviz.train")
 
 CONTROL_INPUTS = [Input(cid, "value") for cid in ids.CONTROL_IDS.values()]
 CONTROL_STATES = [State(cid, "value") for cid in ids.CONTROL_IDS.values()]
 N_CONTROLS = len(ids.CONTROL_IDS)
-
-
-def or_no_update(value):
-    return no_update if value is None else value
 
 
 def clicked_seed(click) -> int | None:
@@ -144,18 +141,10 @@ def start_training(_clicks, click, *args):
         words = (f"Opened seed {state.seed} as the {state.k}-seed sweep trained it (its stored weights and "
                  f"curves)." if state.origin == "sweep" else "Opened the cached run for these settings.")
         return no_update, key if key != shown else no_update, words, seed, origin, True, "100", no_update
-    job = jobs.new_job(state, "train")
-    try:
-        admitted = admission.submit(job["id"], admission.client_ids(flask.request))
-    except admission.LedgerUnavailable:
-        return no_update, no_update, jobs.UNAVAILABLE, seed, origin, True, "0", no_update
-    if not admitted.accepted:  # a flood from one client, or a full queue: say so, start nothing
-        return no_update, no_update, admitted.words, seed, origin, True, no_update, no_update
-    if not jobs.write_heartbeat(job["id"], "train", "queued"):
-        admission.release(job["id"])
-        return no_update, no_update, jobs.UNAVAILABLE, seed, origin, True, "0", no_update
-    starting = admission.wait_words(admitted.position) if admitted.position else "Starting…"
-    return job, no_update, starting, seed, origin, False, "0", ""
+    started = jobs.enqueue(state, jobs.TRAIN, flask.request)
+    if started.job is None:  # refused (a flood from one client, a full queue) or unavailable: say so
+        return no_update, no_update, started.words, seed, origin, True, no_update if started.refused else "0", no_update
+    return started.job, no_update, started.words, seed, origin, False, "0", ""
 
 
 @callback(
@@ -173,12 +162,11 @@ def start_training(_clicks, click, *args):
     prevent_initial_call=True,
 )
 def train_job(set_progress, job):
-    outcome = jobs.run_job(job, jobs.TRAIN, set_progress)
-    return or_no_update(outcome.key), outcome.status, outcome.percent, True
+    return jobs.job_outputs(job, jobs.TRAIN, set_progress)
 
 
 # a lost job's poll ends with its words (services/jobs.py, the managers' get_result)
-jobs.on_lost(train_job, lambda words: [no_update, words, "0", True])
+jobs.on_lost(train_job)
 
 
 @callback(
@@ -190,11 +178,7 @@ jobs.on_lost(train_job, lambda words: [no_update, words, "0", True])
     prevent_initial_call=True,
 )
 def cancel_training(_clicks, job):
-    parsed = jobs.parse_job(job)
-    if parsed is not None:
-        jobs.write_heartbeat(parsed[0], "train", "cancelled")
-        admission.release(parsed[0])
-    return "Cancelled. Press Train to start again.", True, "0"
+    return jobs.cancel(job, jobs.TRAIN), True, "0"
 
 
 @callback(
@@ -208,13 +192,8 @@ def cancel_training(_clicks, job):
     prevent_initial_call=True,
 )
 def train_watchdog(_n, job):
-    stop, message = jobs.watchdog_verdict(job)
-    if not stop:
-        return (message if message else no_update), no_update, no_update, no_update, no_update
-    if message is None:
-        return no_update, True, no_update, no_update, no_update
-    # the lost job's last progress line would contradict the verdict: hide it
-    return message, True, False, True, {"display": "none"}
+    # a lost job: Train back, Cancel off, and its last progress line (it would contradict the verdict) hidden
+    return jobs.watchdog_outputs(job, when_lost=(False, True, {"display": "none"}))
 
 
 # -- results ----------------------------------------------------------------------------------

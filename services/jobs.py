@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from dash import CeleryManager, DiskcacheManager
+from dash import CeleryManager, DiskcacheManager, no_update
 from dash.background_callback.managers import BaseBackgroundCallbackManager
 
 from polyviz import state as st
@@ -117,7 +117,9 @@ def job_store():
 LOST_OUTPUTS: dict[str, Callable[[str], list]] = {}
 
 
-def on_lost(function, outputs: Callable[[str], list]) -> None:
+def on_lost(function, outputs: Callable[[str], list] | None = None) -> None:
+    """Register a background callback's outputs for a lost job (default: :func:`lost_job_outputs`)."""
+    outputs = outputs or lost_job_outputs
     LOST_OUTPUTS[f"{function.__module__}.{function.__qualname__}"] = outputs
 
 
@@ -287,6 +289,70 @@ def write_heartbeat(job_id: str, kind: str, phase: str, **info) -> bool:
 
 
 # ------------------------------------------------------------------------------------------
+# what the page's callbacks call: start, cancel, the background job, the watchdog
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Enqueued:
+    """What a press started: the payload for the background callback (None when nothing
+    started) and the status words. ``refused``: admission said no (a flood from one client, a
+    full queue); the progress bar then keeps what it shows."""
+
+    job: dict | None
+    words: str
+    refused: bool = False
+
+
+def enqueue(state: TrainState, kind: JobKind, request) -> Enqueued:
+    """Admit a job of ``kind`` for ``state`` (services/admission.py: the per-client caps and the
+    queue) and mark it "queued", so the watchdog sees it; the page then hands ``job`` to its
+    background callback, which calls :func:`run_job`."""
+    job = new_job(state, kind.name)
+    try:
+        admitted = admission.submit(job["id"], admission.client_ids(request))
+    except admission.LedgerUnavailable:
+        return Enqueued(None, UNAVAILABLE)
+    if not admitted.accepted:
+        return Enqueued(None, admitted.words, refused=True)
+    if not write_heartbeat(job["id"], kind.name, "queued"):
+        admission.release(job["id"])
+        return Enqueued(None, UNAVAILABLE)
+    return Enqueued(job, admission.wait_words(admitted.position) if admitted.position else kind.starting(state))
+
+
+def cancel(job, kind: JobKind) -> str:
+    """The Cancel button: mark the job cancelled (its watchdog stops) and free its slot; the words."""
+    parsed = parse_job(job)
+    if parsed is not None:
+        write_heartbeat(parsed[0], kind.name, "cancelled")
+        admission.release(parsed[0])
+    return kind.cancelled
+
+
+def job_outputs(job, kind: JobKind, set_progress=None) -> list:
+    """A background job callback's outputs: [result key, status words, progress, watchdog off]."""
+    outcome = run_job(job, kind, set_progress)
+    return [no_update if outcome.key is None else outcome.key, outcome.status, outcome.percent, True]
+
+
+def lost_job_outputs(words: str) -> list:
+    """:func:`job_outputs` for a lost job (registered with :func:`on_lost`)."""
+    return [no_update, words, "0", True]
+
+
+def watchdog_outputs(job, when_lost: tuple = ()) -> tuple:
+    """A watchdog tick's outputs: (status words, watchdog disabled, *when_lost). The words and
+    ``when_lost`` (e.g. the buttons given back, the progress line hidden) are sent only when
+    they apply; everything else is no_update."""
+    stop, message = watchdog_verdict(job)
+    rest = (no_update,) * len(when_lost)
+    if not stop:
+        return (message if message else no_update), no_update, *rest
+    if message is None:
+        return no_update, True, *rest
+    return message, True, *when_lost
+
+
+# ------------------------------------------------------------------------------------------
 # the watchdog
 # ------------------------------------------------------------------------------------------
 def watchdog_verdict(job, now: float | None = None) -> tuple[bool, str | None]:
@@ -386,6 +452,8 @@ class JobKind:
     not_understood: str
     failed: str
     cached_words: str
+    starting: Callable[[TrainState], str]  # the status words once the job is admitted with a free slot
+    cancelled: str  # the status words after Cancel
     cached: Callable[[TrainState], str | None]
     work: Callable[[TrainState, Reporter], tuple[str, str, dict]]
     waiting: Callable[[str], list]  # the progress values while it waits for a slot: words -> values
@@ -527,6 +595,7 @@ def train_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
 TRAIN = JobKind(name="train", what="training job", again="Press Train to start it again.",
                 not_understood="This training request was not understood; press Train again.",
                 failed="Training failed", cached_words="Opened the cached run for these settings.",
+                starting=lambda _state: "Starting…", cancelled="Cancelled. Press Train to start again.",
                 cached=cached_run, work=train_work,
                 waiting=lambda words: ["0", words, LiveCurves().figure(1)])
 
@@ -563,4 +632,5 @@ def sweep_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
 SWEEP = JobKind(name="sweep", what="seed sweep", again="Press “Sweep k seeds” to start it again.",
                 not_understood="This sweep request was not understood; press the button again.",
                 failed="The sweep failed", cached_words="Opened the cached sweep for these settings.",
+                starting=lambda state: f"Starting a sweep of {state.k} seeds…", cancelled="Cancelled.",
                 cached=cached_sweep, work=sweep_work, waiting=lambda words: ["0", words])
