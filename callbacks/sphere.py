@@ -26,6 +26,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+import flask
 from dash import Input, Output, Patch, State, callback, no_update
 
 from callbacks.common import sync_url_and_copy_link, with_link_notices
@@ -155,31 +156,79 @@ def layout(retrained=None, **query):
     return ids.page(state, notices, view, retrainable=retrainable(state, view))
 
 
+def retrained_href(key: str, layer, train_query: str) -> str:
+    """This link again, for the retrained run (the page then says it was retrained)."""
+    layer = layer if isinstance(layer, int) and not isinstance(layer, bool) else 1
+    return run_store.sphere_href(key, layer, train_query) + "&retrained=1"
+
+
+NOT_RETRAINABLE = "This link carries no training settings for this model, so it cannot be retrained here."
+
+
 @callback(
-    Output("_pages_location", "href", allow_duplicate=True),
+    Output(ids.RETRAIN_JOB, "data"),
     Output(ids.RETRAIN_STATUS, "children"),
+    Output(ids.RETRAIN_WATCHDOG, "disabled"),
+    Output("_pages_location", "href", allow_duplicate=True),
     Input(ids.RETRAIN, "n_clicks"),
     State(ids.MODEL_ID, "value"),
     State(ids.TRAIN_QUERY, "data"),
     State(ids.LAYER_ID, "value"),
-    background=True,
-    running=[(Output(ids.RETRAIN, "disabled"), True, False),
-             (Output(ids.RETRAIN_STATUS, "children"), "Training it again…", "")],
     prevent_initial_call=True,
 )
-def retrain_model(_clicks, model, train_query, layer):
-    """Train the link's model again (the training job, as on the Toy classifiers page), then
-    reopen this link: the model is cached again and the page says it was retrained."""
+def start_retrain(_clicks, model, train_query, layer):
+    """Retrain the link's model as the Toy classifiers page trains one (services.jobs.enqueue:
+    admitted by services/admission.py, watched by the watchdog); a run cached meanwhile (another
+    tab retrained it) is reopened at once."""
     state = run_store.retrain_state(model, train_query)
     if state is None:
-        return no_update, "This link carries no training settings for this model, so it cannot be retrained here."
-    job = jobs.new_job(state, "train")
-    jobs.write_heartbeat(job["id"], "train", "queued")
-    outcome = jobs.run_job(job, jobs.TRAIN)
+        return no_update, NOT_RETRAINABLE, True, no_update
+    try:
+        key = jobs.cached_run(state)
+    except cache.CacheUnavailable:
+        return no_update, jobs.UNAVAILABLE, True, no_update
+    if key is not None:
+        return no_update, jobs.TRAIN.cached_words, True, retrained_href(key, layer, train_query)
+    started = jobs.enqueue(state, jobs.TRAIN, flask.request)
+    return started.job or no_update, started.words, started.job is None, no_update
+
+
+@callback(
+    Output("_pages_location", "href", allow_duplicate=True),
+    Output(ids.RETRAIN_STATUS, "children", allow_duplicate=True),
+    Output(ids.RETRAIN_WATCHDOG, "disabled", allow_duplicate=True),
+    Input(ids.RETRAIN_JOB, "data"),
+    State(ids.MODEL_ID, "value"),
+    State(ids.TRAIN_QUERY, "data"),
+    State(ids.LAYER_ID, "value"),
+    background=True,
+    progress=[Output(ids.RETRAIN_STATUS, "children")],
+    running=[(Output(ids.RETRAIN, "disabled"), True, False)],
+    interval=500,
+    prevent_initial_call=True,
+)
+def retrain_model(set_progress, job, model, train_query, layer):
+    """The training job (the Toy classifiers page's), then this link again: the model is cached
+    again and the page says it was retrained. Its progress words go to the status line."""
+    outcome = jobs.run_job(job, jobs.TRAIN, lambda values: set_progress(values[1]))
     if outcome.key is None or run_store.model_id(outcome.key) != model:
-        return no_update, outcome.status
-    layer = layer if isinstance(layer, int) and not isinstance(layer, bool) else 1
-    return run_store.sphere_href(outcome.key, layer, train_query) + "&retrained=1", outcome.status
+        return no_update, outcome.status, True
+    return retrained_href(outcome.key, layer, train_query), outcome.status, True
+
+
+jobs.on_lost(retrain_model, lambda words: [no_update, words, True])
+
+
+@callback(
+    Output(ids.RETRAIN_STATUS, "children", allow_duplicate=True),
+    Output(ids.RETRAIN_WATCHDOG, "disabled", allow_duplicate=True),
+    Output(ids.RETRAIN, "disabled", allow_duplicate=True),
+    Input(ids.RETRAIN_WATCHDOG, "n_intervals"),
+    State(ids.RETRAIN_JOB, "data"),
+    prevent_initial_call=True,
+)
+def retrain_watchdog(_n, job):
+    return jobs.watchdog_outputs(job, when_lost=(False,))
 
 
 @callback(

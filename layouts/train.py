@@ -27,7 +27,7 @@ from polyviz.pages.train import (
 )
 
 from . import userdata as data_ids
-from .common import GRAPH_CONFIG, control, copy_link, log_slider, notices_box
+from .common import GRAPH_CONFIG, WATCHDOG_MS, control, copy_link, log_slider, notices_box
 
 PATH = "/train"
 
@@ -59,7 +59,6 @@ DOWNLOAD_BUTTON, DOWNLOAD = "tr-download-button", "tr-download"
 NOTICES, QUERY, URL_SINK, COPY, LINK_NOTICES = "tr-notices", "tr-query", "tr-url-sink", "tr-copy", "tr-link-notices"
 EXPLAIN = "tr-explain"  # the explanation of the chosen data set
 
-WATCHDOG_MS = 5000
 DATASET_LABELS = {"spiral": "spiral", "octant_sphere": "octant sphere (3-D)", "circle": "circle", "xor": "xor",
                   "gauss": "gauss", "moons": "moons", "digits": "digits (8×8, 10 classes)"}
 ACT_LABELS = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "group_layernorm": "grouped LN",
