@@ -16,7 +16,6 @@ from polyviz.pages.train import TrainState
 from services import data_store, run_store
 
 GONE = "This run is no longer in the cache: press Train to train it again, then export."
-DATA_GONE = "The data this run was trained on is no longer in the cache: upload or draw it again."
 
 
 def shown_run(key):
@@ -24,11 +23,10 @@ def shown_run(key):
     run = run_store.load_run(key)
     if run is None:
         return None, GONE
-    state, _ = st.validate(TrainState, run.fields)
-    user = data_store.load_data(state.data) if state.data else None
-    if state.data and user is None:
-        return None, DATA_GONE
-    state, _ = train_page.with_data(state, user)
+    resolved = train_page.resolve(st.validate(TrainState, run.fields)[0], data_store.load_data)
+    if resolved.data_gone:
+        return None, train_page.RUN_DATA_GONE
+    state, user = resolved.state, resolved.user
     return (run, state, user, train_page.load_data(state, user)), None
 
 

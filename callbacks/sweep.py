@@ -18,7 +18,7 @@ from dash import Input, Output, State, callback, no_update
 from callbacks.train import CONTROL_STATES
 from layouts import train as ids
 from polyviz.pages import train as train_page
-from services import cache, jobs, run_store
+from services import cache, data_store, jobs, run_store
 
 
 @callback(
@@ -32,7 +32,10 @@ from services import cache, jobs, run_store
     prevent_initial_call=True,
 )
 def start_sweep(_clicks, *controls):
-    state, _ = train_page.state_from_controls(*controls)
+    resolved = train_page.resolve(train_page.state_from_controls(*controls)[0], data_store.load_data)
+    state = resolved.state  # your data's n and batch: the key its sweep is stored under
+    if resolved.problem:  # in words, and no job
+        return no_update, no_update, resolved.problem, True, "0"
     try:
         key = jobs.cached_sweep(state)
     except cache.CacheUnavailable:

@@ -73,10 +73,9 @@ def clicked_seed(click) -> int | None:
 def sync_state(*args):
     controls, (link_notices, shown, running) = args[:N_CONTROLS], args[N_CONTROLS:]
     state, notices = train_page.state_from_controls(*controls)
-    user = data_store.load_data(state.data) if state.data else None
-    state, more = train_page.with_data(state, user)
-    problem = train_page.training_problem(state, user)
-    notices = with_link_notices(notices + more + ([problem] if problem else []), link_notices)
+    resolved = train_page.resolve(state, data_store.load_data)
+    state, user, problem = resolved.state, resolved.user, resolved.problem
+    notices = with_link_notices(notices + resolved.notices + ([problem] if problem else []), link_notices)
     key = run_store.run_key(state.training_fields())
     try:
         run = run_store.load_run(key, required=True) or run_store.open_sweep_seed(state, required=True)
@@ -128,11 +127,10 @@ def start_training(_clicks, click, *args):
     state, _ = st.validate(TrainState, raw)
     if seed is not no_update:
         origin = state.origin
-    user = data_store.load_data(state.data) if state.data else None
-    state, _ = train_page.with_data(state, user)
-    problem = train_page.training_problem(state, user)
-    if problem:  # in words, and no job
-        return no_update, no_update, problem, seed, origin, True, "0", no_update
+    resolved = train_page.resolve(state, data_store.load_data)
+    state = resolved.state
+    if resolved.problem:  # in words, and no job
+        return no_update, no_update, resolved.problem, seed, origin, True, "0", no_update
     try:
         key = jobs.cached_run(state)
     except cache.CacheUnavailable:
@@ -262,12 +260,10 @@ def render_results(key, run_key):
             return (no_update,) * 12
         return ((no_update,) * 6 + ("This run is no longer in the cache: press Train to train it again.",
                                     [], True, no_update, no_update, no_update))
-    state, _ = st.validate(TrainState, run.fields)
-    user = data_store.load_data(state.data) if state.data else None
-    if state.data and user is None:
-        return ((no_update,) * 6 + ("The data this run was trained on is no longer in the cache: upload or draw it "
-                                    "again.", [], True, no_update, no_update, no_update))
-    state, _ = train_page.with_data(state, user)
+    resolved = train_page.resolve(st.validate(TrainState, run.fields)[0], data_store.load_data)
+    if resolved.data_gone:
+        return (no_update,) * 6 + (train_page.RUN_DATA_GONE, [], True, no_update, no_update, no_update)
+    state, user = resolved.state, resolved.user
     try:
         data = train_page.load_data(state, user)
         specs = train_page.run_figures(state, run, data, user)

