@@ -77,15 +77,12 @@ def sync_state(*args):
     state, user, problem = resolved.state, resolved.user, resolved.problem
     notices = with_link_notices(notices + resolved.notices + ([problem] if problem else []), link_notices)
     key = run_store.run_key(state.training_fields())
-    try:
-        run = run_store.load_run(key, required=True) or run_store.open_sweep_seed(state, required=True)
-        available = True
+    try:  # the job runner's own look-ups (a sweep seed's run is written once, when first opened)
+        cached, sweep_key, available = jobs.cached_run(state) is not None, jobs.cached_sweep(state), True
     except cache.CacheUnavailable:
-        run, available = None, False
-    cached = run is not None and run.status in run_store.FINAL_STATUSES
+        cached, sweep_key, available = False, None, False
     result_key = key if cached and shown != key else no_update
-    sweep = run_store.sweep_key(state.sweep_fields())
-    sweep_key = sweep if available and run_store.load_sweep(sweep) is not None else no_update
+    sweep_key = no_update if sweep_key is None else sweep_key
     if not available:
         hint = "Training is unavailable right now: the shared cache cannot be reached."
     elif cached:
