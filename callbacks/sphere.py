@@ -36,8 +36,8 @@ from layouts.sphere import (dim_options, el_style, k_marks, layer_controls, laye
                             scene_caption)
 from polyviz.figures import sphere as fs
 from polyviz import state as st
-from polyviz.models import layer_weights
-from polyviz.pages.sphere import (ACT_NAMES, InputSphere, LayerView, SphereState, directions, input_sphere,
+from polyviz.models import ACTIVATION_NAMES, layer_weights
+from polyviz.pages.sphere import (InputSphere, LayerView, SphereState, directions, input_sphere,
                                   layer_inputs, layer_view, random_view, readout_words, rotation_words,
                                   scaling_words, summary_text, training_sample)
 from services import cache, jobs, run_store
@@ -100,7 +100,7 @@ class TrainedModel:
 
     def words(self) -> str:
         acc = f", test accuracy {self.test_acc:.1%}" if self.test_acc is not None else ""
-        return (f"{self.dataset}, width {self.width}, depth {self.depth}, {ACT_NAMES.get(self.activation, '?')}"
+        return (f"{self.dataset}, width {self.width}, depth {self.depth}, {ACTIVATION_NAMES.get(self.activation, '?')}"
                 f"{acc}")
 
 

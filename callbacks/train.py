@@ -29,7 +29,7 @@ from callbacks.common import sync_url_and_copy_link, triggered_id, with_link_not
 from layouts import train as ids
 from layouts.common import notice_items
 from polyviz import state as st
-from polyviz.models import architecture_text
+from polyviz.models import ACTIVATION_NAMES, architecture_text
 from polyviz.pages import train as train_page
 from polyviz.pages.sphere import drawable_layers
 from polyviz.pages.train import PRESETS, TrainState
@@ -194,7 +194,7 @@ def train_watchdog(_n, job):
 # -- results ----------------------------------------------------------------------------------
 def summary_children(run, state: TrainState, split: tuple[int, int] | None = None) -> list:
     config = run.config
-    act = ids.ACT_LABELS.get(config.activation, config.activation)
+    act = ACTIVATION_NAMES.get(config.activation, config.activation)
     arch = architecture_text(config, act)
     transitions = run.phase_transitions
     if transitions:

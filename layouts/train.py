@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from polyviz import state as st
 from polyviz.datasets import DATASET_NAMES
-from polyviz.models import ACTIVATIONS
+from polyviz.models import ACTIVATION_NAMES, ACTIVATIONS
 from polyviz.pages.train import (
     CONTROL_FIELDS,
     MAX_DEPTH,
@@ -60,8 +60,6 @@ EXPLAIN = "tr-explain"  # the explanation of the chosen data set
 
 DATASET_LABELS = {"spiral": "spiral", "octant_sphere": "octant sphere (3-D)", "circle": "circle", "xor": "xor",
                   "gauss": "gauss", "moons": "moons", "digits": "digits (8×8, 10 classes)"}
-ACT_LABELS = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "group_layernorm": "grouped LN",
-              "dyt": "DyT", "relu": "ReLU", "gelu": "GELU", "tanh": "tanh", "none": "none (linear)"}
 
 
 def layout(preset=None, **query) -> html.Div:
@@ -108,7 +106,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
                                                     marks={k: str(k) for k in range(1, MAX_DEPTH + 1)}),
                 control_id=DEPTH),
         control("Activation", dcc.RadioItems(id=ACT, value=state.act, inline=True, className="radio",
-                                             options=[{"label": f" {ACT_LABELS[a]}", "value": a} for a in ACTIVATIONS])),
+                                             options=[{"label": f" {ACTIVATION_NAMES[a]}", "value": a} for a in ACTIVATIONS])),
         html.Div([
             control("Width", number_box(WIDTH, state.width), f"1 to {MAX_WIDTH}", WIDTH),
             control("Seed", number_box(SEED, state.seed), "initialisation", SEED),

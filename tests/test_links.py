@@ -178,3 +178,18 @@ def test_the_embedding_of_two_points_is_exact_on_their_one_axis():
     assert E.shape == (2, 3) and e.method == "pca"
     # distances are kept: the one axis through two points carries all of their difference
     assert np.isclose(np.linalg.norm(E[0] - E[1]), np.linalg.norm(A[0] - A[1]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("act, name", [("dyt", "DyT"), ("group_layernorm", "grouped LN"), ("tanh", "tanh")])
+def test_the_sphere_page_names_a_trained_models_activation_as_the_train_page_does(mods, act, name):
+    """One table of activation names (polyviz.models.ACTIVATION_NAMES): the sphere page's copy
+    lacked DyT and grouped LN and showed their raw ids."""
+    from layouts import train as train_ids
+
+    _t, sphere_cb, ids, store, _cache, _jobs = mods
+    _state, key = train(mods, f"dataset=moons&n=100&width=4&depth=2&steps=20&seed=2&act={act}&groups=2")
+    page = found(sphere_cb.layout(source="trained", model=store.model_id(key), layer="2"))
+    notices = " ".join(str(item.children) for item in page[ids.NOTICES].children)
+    assert f"reads {name} activations, which lie on no sphere" in notices, notices
+    train_page = found(train_ids.layout(act=act))
+    assert {o["value"]: o["label"].strip() for o in train_page[train_ids.ACT].options}[act] == name

@@ -20,6 +20,7 @@ from polyviz import polytopes as pt
 from polyviz.geometry import layernorm_plane_basis
 from polyviz import state as st
 from polyviz.polytopes import ACTIVATIONS
+from polyviz.models import ACTIVATION_NAMES
 from polyviz.polytopes.tolerances import ANGLE_ATOL, POINT_TOL, SPHERE_TANGENT_RADIUS, SPHERE_TANGENT_TOL
 from polyviz.words import ordinal, plural
 
@@ -219,8 +220,6 @@ def training_sample(source) -> tuple[np.ndarray, np.ndarray]:
 
 # --- which layer the page draws -------------------------------------------------------------
 
-ACT_NAMES = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "relu": "ReLU", "gelu": "GELU",
-             "tanh": "tanh"}
 NO_MODEL = ("No trained model is chosen yet: train a model on the Toy classifiers page and follow its "
             "“Open layer k on the sphere page” link. Until then this is a random layer.")
 
@@ -303,7 +302,7 @@ def layer_problem(model: TrainedLayers, k: int, choose: bool = True) -> str | No
     out, width = shapes[k]
     sphere = model.sphere(k)
     if sphere is None:
-        act = ACT_NAMES.get(model.activation, model.activation)
+        act = ACTIVATION_NAMES.get(model.activation, model.activation)
         return (f"layer {k} of this model reads {act} activations, which lie on no sphere; the sphere page draws "
                 f"layers whose inputs a normalisation puts on a sphere{tail}")
     if not sphere.drawable:
