@@ -23,8 +23,6 @@ the shared cache by its id.
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass
 
 import flask
 from dash import Input, Output, Patch, State, callback, no_update
@@ -36,10 +34,8 @@ from layouts.sphere import (dim_options, el_style, k_marks, layer_controls, laye
                             scene_caption)
 from polyviz.figures import sphere as fs
 from polyviz import state as st
-from polyviz.models import ACTIVATION_NAMES, layer_weights
-from polyviz.pages.sphere import (InputSphere, LayerView, SphereState, directions, input_sphere,
-                                  layer_inputs, layer_view, random_view, readout_words, rotation_words,
-                                  scaling_words, summary_text, training_sample)
+from polyviz.pages.sphere import (LayerView, SphereState, TrainedModel, directions, layer_view, random_view,
+                                  readout_words, rotation_words, scaling_words, summary_text)
 from services import cache, jobs, run_store
 
 OUTAGE = ("the shared cache (Redis) cannot be reached right now, so the trained model cannot be read; it is "
@@ -71,39 +67,6 @@ def state_from_controls(**raw) -> tuple[SphereState, list[str]]:
 
 # --- where the layer comes from ----------------------------------------------------------
 
-@dataclass(frozen=True)
-class TrainedModel:
-    """What the page needs of a cached trained model: its Linear layers and what it is."""
-
-    model_id: str
-    dataset: str
-    in_dim: int
-    width: int
-    depth: int
-    activation: str
-    test_acc: float | None
-    query: str | None  # the /train query that reopens its run
-    layers: tuple  # ((W, b), ...) of every Linear layer, input to output
-    params: object = None  # the model (MLPParams), for its activations
-    data: tuple | None = None  # (X, y): a class-stratified sample of its training data
-
-    @property
-    def shapes(self) -> list[tuple[int, int]]:
-        return [tuple(W.shape) for W, _ in self.layers]
-
-    def sphere(self, k: int) -> InputSphere | None:
-        return input_sphere(self.params.config, k)
-
-    def inputs(self, k: int):
-        X, y = self.data
-        return layer_inputs(self.params, k, X)[0], y
-
-    def words(self) -> str:
-        acc = f", test accuracy {self.test_acc:.1%}" if self.test_acc is not None else ""
-        return (f"{self.dataset}, width {self.width}, depth {self.depth}, {ACTIVATION_NAMES.get(self.activation, '?')}"
-                f"{acc}")
-
-
 def trained_model(model_id: str) -> TrainedModel | None:
     """The cached model with this id, or None (empty or unknown id, expired run). Loading is
     one cache read and a small safetensors decode (about a millisecond), so every callback
@@ -111,16 +74,7 @@ def trained_model(model_id: str) -> TrainedModel | None:
     if not model_id:
         return None
     run = run_store.load_run(model_id, required=True)  # an outage is not "not found"
-    if run is None:
-        return None
-    config, acc = run.config, run.final_test_acc
-    return TrainedModel(
-        model_id=model_id, dataset=run.data.name[:40], in_dim=config.in_dim, width=config.width, depth=config.depth,
-        activation=config.activation, test_acc=acc if acc is not None and math.isfinite(acc) else None,
-        query=run.query if len(run.query) < 2000 else None,
-        layers=tuple(layer_weights(run.params, i) for i in range(config.n_layers)),
-        params=run.params, data=training_sample(run.data))
-
+    return None if run is None else TrainedModel.from_run(model_id, run)
 
 
 def load_view(state: SphereState) -> LayerView:
