@@ -29,9 +29,7 @@ from callbacks.common import sync_url_and_copy_link, triggered_id, with_link_not
 from layouts import train as ids
 from layouts.common import notice_items
 from polyviz import state as st
-from polyviz.models import ACTIVATION_NAMES, architecture_text
 from polyviz.pages import train as train_page
-from polyviz.pages.sphere import drawable_layers
 from polyviz.pages.train import PRESETS, TrainState
 from services import cache, data_store, jobs, run_store
 
@@ -133,9 +131,8 @@ def start_training(_clicks, click, *args):
     except cache.CacheUnavailable:
         return no_update, no_update, jobs.UNAVAILABLE, seed, origin, True, "0", no_update
     if key is not None:
-        words = (f"Opened seed {state.seed} as the {state.k}-seed sweep trained it (its stored weights and "
-                 f"curves)." if state.origin == "sweep" else "Opened the cached run for these settings.")
-        return no_update, key if key != shown else no_update, words, seed, origin, True, "100", no_update
+        return (no_update, key if key != shown else no_update, train_page.opened_words(state), seed, origin, True,
+                "100", no_update)
     started = jobs.enqueue(state, jobs.TRAIN, flask.request)
     if started.job is None:  # refused (a flood from one client, a full queue) or unavailable: say so
         return no_update, no_update, started.words, seed, origin, True, no_update if started.refused else "0", no_update
@@ -193,41 +190,21 @@ def train_watchdog(_n, job):
 
 # -- results ----------------------------------------------------------------------------------
 def summary_children(run, state: TrainState, split: tuple[int, int] | None = None) -> list:
-    config = run.config
-    act = ACTIVATION_NAMES.get(config.activation, config.activation)
-    arch = architecture_text(config, act)
-    transitions = run.phase_transitions
-    if transitions:
-        trans = "Phase transition" + ("s" if len(transitions) > 1 else "") + " at step " + \
-                ", ".join(f"{t:,}" for t in transitions) + "."
-    else:
-        trans = "No phase transition detected."
-    acc = run.final_test_acc
-    metrics = [html.B(f"{100 * acc:.1f} %" if acc is not None else "—"), " test accuracy · ",
-               f"{100 * run.final_train_acc:.1f} % train · {run.steps_done:,} steps in "
-               f"{run.elapsed_s:.2f} s. {trans}"]
-    n_train, n_test = split or (state.n_train, state.n - state.n_train)
-    data = "your data" if state.data else ids.DATASET_LABELS.get(state.dataset, state.dataset)
-    children = [
-        html.Div(metrics, className="summary-metrics"),
-        html.Div(f"{data} · {n_train:,} training / {n_test:,} test points · {arch} · {config.param_count:,} "
-                 f"parameters · seed {state.seed}" + (f", as the {run.sweep_seeds}-seed sweep trained it (its stored "
-                                                     f"model)" if run.sweep_seeds else ""), className="summary-config"),
-    ]
-    if run.status in ("non_finite", "time_limit"):
-        children.append(html.Div(train_page.run_status(run), className="notice"))
+    summary = train_page.run_summary(run, state, split)
+    children = [html.Div([html.B(summary.accuracy), summary.metrics], className="summary-metrics"),
+                html.Div(summary.setup, className="summary-config")]
+    if summary.note:
+        children.append(html.Div(summary.note, className="notice"))
     return children
 
 
 def sphere_links(key: str, config, query: str = "") -> list:
-    """Links to the layers the sphere page draws (their inputs on a circle or 2-sphere); they
-    carry the run's /train query, so they retrain it if it has expired or been evicted."""
-    links = [dcc.Link(f"Open layer {k} on the sphere page", href=run_store.sphere_href(key, k, query),
-                      className="sphere-link") for k in drawable_layers(config)]
-    note = ("Layer k is the Linear map after hidden layer k; the sphere page draws the sphere its inputs lie on."
-            if links else "The sphere page draws layers fed by u_ε or RMSNorm of width 3, or LayerNorm of width 3 "
-                          "or 4, with more than one neuron: this model has none.")
-    return [html.Span("Layers: ", className="control-help"), *links, html.Div(note, className="control-help")]
+    """Links to the layers the sphere page draws; they carry the run's /train query, so they
+    retrain it if it has expired or been evicted."""
+    links, note = train_page.sphere_link_words(config)
+    return [html.Span("Layers: ", className="control-help"),
+            *[dcc.Link(words, href=run_store.sphere_href(key, k, query), className="sphere-link") for k, words in links],
+            html.Div(note, className="control-help")]
 
 
 @callback(

@@ -14,6 +14,7 @@ from polyviz.datasets import DATASET_NAMES
 from polyviz.models import ACTIVATION_NAMES, ACTIVATIONS
 from polyviz.pages.train import (
     CONTROL_FIELDS,
+    DATASET_LABELS,
     MAX_DEPTH,
     MAX_K,
     MAX_N,
@@ -58,8 +59,6 @@ DOWNLOAD_BUTTON, DOWNLOAD = "tr-download-button", "tr-download"
 NOTICES, QUERY, URL_SINK, COPY, LINK_NOTICES = "tr-notices", "tr-query", "tr-url-sink", "tr-copy", "tr-link-notices"
 EXPLAIN = "tr-explain"  # the explanation of the chosen data set
 
-DATASET_LABELS = {"spiral": "spiral", "octant_sphere": "octant sphere (3-D)", "circle": "circle", "xor": "xor",
-                  "gauss": "gauss", "moons": "moons", "digits": "digits (8×8, 10 classes)"}
 
 
 def layout(preset=None, **query) -> html.Div:
