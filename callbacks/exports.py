@@ -30,11 +30,6 @@ def shown_run(key):
     return (run, state, user, train_page.load_data(state, user)), None
 
 
-def file_stem(run) -> str:
-    source = "user-data" if run.fields.get("data") else run.fields.get("dataset", "run")
-    return f"polyviz-{source}-{run_store.model_id(run.key)[:10]}"
-
-
 @callback(
     Output(data_ids.EXPORT_POINTS, "disabled"),
     Output(data_ids.EXPORT_CURVES, "disabled"),
@@ -64,7 +59,7 @@ def export(_points, _curves, _figure, which, key, button=None):
     if found is None:
         return no_update, words
     run, state, user, data = found
-    stem = file_stem(run)
+    stem = exports.file_stem(run, run_store.model_id(run.key))
     if button == data_ids.EXPORT_POINTS:
         classes, columns = (user.classes, user.columns) if user is not None else (("0", "1"), None)
         return dcc.send_string(exports.points_csv(run.params, data, classes, columns), f"{stem}-points.csv"), no_update

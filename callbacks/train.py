@@ -28,6 +28,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from callbacks.common import sync_url_and_copy_link, triggered_id, with_link_notices
 from layouts import train as ids
 from layouts.common import notice_items
+from polyviz import exports
 from polyviz import state as st
 from polyviz.pages import train as train_page
 from polyviz.pages.train import PRESETS, TrainState
@@ -269,7 +270,7 @@ def download_model(_clicks, key):
         return no_update, jobs.UNAVAILABLE
     if run is None:
         return no_update, "This model is no longer in the cache: press Train to train it again, then download."
-    name = f"polyviz-{run.fields.get('dataset', 'model')}-{run_store.model_id(run.key)[:10]}.zip"
+    name = exports.file_stem(run, run_store.model_id(run.key)) + ".zip"
     return dcc.send_bytes(run.model_zip(), filename=name), no_update
 
 

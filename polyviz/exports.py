@@ -4,7 +4,8 @@ standalone HTML file (plotly.js inlined, so it opens offline).
 * :func:`points_csv`: every training and test point with its label, the model's
   probability of class 1 and its predicted class;
 * :func:`curves_csv`: the training curves (loss and accuracy per evaluated step);
-* :func:`figure_html`: a figure spec of :mod:`polyviz.figures` as a whole HTML page.
+* :func:`figure_html`: a figure spec of :mod:`polyviz.figures` as a whole HTML page;
+* :func:`file_stem`: the start of every exported file's name (the model's zip's too).
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ import plotly.io as pio
 
 from polyviz.figures.common import figure
 from polyviz.models import predict_proba
+
+
+def file_stem(run, model_id: str) -> str:
+    """The name every export of a run starts with: polyviz-<data>-<the model id's first 10
+    digits>, where <data> is "user-data" for your data, else the built-in data set."""
+    source = "user-data" if run.fields.get("data") else run.fields.get("dataset", "run")
+    return f"polyviz-{source}-{model_id[:10]}"
 
 
 def points_csv(params, data, classes=("0", "1"), columns=None) -> str:

@@ -271,6 +271,20 @@ def uploaded_run(mods):
     return {"hash": content_hash, "state": state, "outcome": outcome}
 
 
+def test_every_download_of_a_run_on_your_data_is_named_after_your_data(mods, uploaded_run):
+    """The model's zip is named like the CSV and HTML exports (it was named after the built-in
+    data set the controls still held: polyviz-spiral-… for a model of your data)."""
+    ct, _cu, cx, _ids, data_ids = mods
+    from services import run_store
+
+    key = uploaded_run["outcome"].key
+    stem = f"polyviz-user-data-{run_store.model_id(key)[:10]}"
+    sent, status = ct.download_model(1, key)
+    assert status is ct.no_update and sent["filename"] == f"{stem}.zip"
+    sent, _status = cx.export(1, 0, 0, "boundary", key, button=data_ids.EXPORT_CURVES)
+    assert sent["filename"] == f"{stem}-curves.csv"
+
+
 def test_training_on_uploaded_data_end_to_end(mods, uploaded_run):
     ct, *_ = mods
     from polyviz.datasets import train_test_split
