@@ -31,7 +31,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from services import cache
+from services import cache, job_host
 
 log = logging.getLogger("polyviz.admission")
 
@@ -129,22 +129,12 @@ def install(server) -> None:
 # ------------------------------------------------------------------------------------------
 # the ledger: pure logic on a dict, stored by one of two backends
 # ------------------------------------------------------------------------------------------
-def _process_alive(pid, created) -> bool:
-    import psutil
-
-    try:
-        process = psutil.Process(int(pid))
-        return abs(process.create_time() - float(created)) < 0.5 and process.status() != psutil.STATUS_ZOMBIE
-    except (psutil.Error, TypeError, ValueError):
-        return False
-
-
 def prune(entries: dict, now: float) -> list[str]:
     """Drop entries whose lease ran out or whose process (on this host) is gone; their ids."""
     gone = []
     for job_id, entry in list(entries.items()):
         expired = now > entry.get("lease", 0)
-        dead = entry.get("host") == HOST and entry.get("pid") and not _process_alive(entry["pid"], entry.get("created"))
+        dead = entry.get("host") == HOST and entry.get("pid") and not job_host.process_alive(entry["pid"], entry.get("created"))
         if expired or dead:
             gone.append(job_id)
             del entries[job_id]

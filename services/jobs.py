@@ -182,16 +182,10 @@ class EmbeddedJobManager(DiskcacheManager):
 
     @staticmethod
     def _process(job):
-        import psutil
+        from services import job_host
 
-        try:
-            pid, created = str(job).split(":", 1)
-            process = psutil.Process(int(pid))
-            if abs(process.create_time() - float(created)) < 0.5 and process.status() != psutil.STATUS_ZOMBIE:
-                return process
-        except (psutil.Error, ValueError, TypeError):
-            pass
-        return None
+        pid, _, created = str(job).partition(":")
+        return job_host.live_process(pid, created)
 
     def job_running(self, job):
         return self._process(job) is not None
