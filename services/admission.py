@@ -15,7 +15,7 @@ Redis key in scale-out mode).
 Settings (environment): POLYVIZ_MAX_JOBS (default: the number of cores),
 POLYVIZ_MAX_JOBS_PER_CLIENT (default 2), POLYVIZ_MAX_JOBS_PER_ADDRESS (default 8),
 POLYVIZ_MAX_WAITING (default 4 x the global cap), POLYVIZ_TRUSTED_PROXIES (see
-:func:`client_address`).
+:func:`client_address`), POLYVIZ_HEARTBEAT_STALE_S (default 20: a running job's lease).
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ log = logging.getLogger("polyviz.admission")
 COOKIE = "polyviz_client"
 WAIT_LEASE_S = 90.0  # a waiting job nobody renews is dropped after this (its start never came)
 START_GRACE_S = 10.0  # a pressed job whose process has not asked for a slot by then queues behind those that have
-RUN_LEASE_S = float(os.environ.get("POLYVIZ_HEARTBEAT_STALE_S", "20"))  # a running job's lease
+# a running job's lease, and the silence after which the page's watchdog calls it lost
+# (services/jobs.py: STALE_AFTER_S); the scale-out test shortens it
+RUN_LEASE_S = float(os.environ.get("POLYVIZ_HEARTBEAT_STALE_S", "20"))
 LOCK_WAIT_S = 5.0  # longer than this for the ledger's lock: the ledger is unavailable
 HOST = socket.gethostname()
 
@@ -231,9 +233,9 @@ _ledgers: dict = {}
 
 def ledger():
     url = cache.redis_url()
-    where = url or str(cache.data_dir() / "jobs")
+    where = url or str(cache.jobs_dir())
     if where not in _ledgers:
-        _ledgers[where] = RedisLedger(url) if url else FileLedger(cache.data_dir() / "jobs")
+        _ledgers[where] = RedisLedger(url) if url else FileLedger(cache.jobs_dir())
     return _ledgers[where]
 
 

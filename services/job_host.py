@@ -252,7 +252,6 @@ def serve(jobs_dir: pathlib.Path, anchor: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
 
-    os.environ["POLYVIZ_JOB_HOST"] = "1"
     import app  # noqa: F401 - registers every background callback, once, before any fork
 
     path = socket_path(jobs_dir)

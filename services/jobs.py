@@ -43,8 +43,8 @@ log = logging.getLogger("polyviz.jobs")
 
 PROGRESS_S = 0.5  # seconds between progress updates sent to the page
 HEARTBEAT_S = 2.0  # seconds between heartbeats
-# a running job whose heartbeat is older than this is lost (the scale-out test shortens it)
-STALE_AFTER_S = float(os.environ.get("POLYVIZ_HEARTBEAT_STALE_S", "20"))
+# a running job whose heartbeat is older than this is lost: its lease in the ledger ran out too
+STALE_AFTER_S = admission.RUN_LEASE_S
 QUEUE_GRACE_S = 90.0  # a job may wait this long for a free worker before it counts as lost
 HEARTBEAT_TIMEOUT = 3600
 LIVE_POINTS = 400  # points per live curve while training
@@ -94,8 +94,7 @@ def signing_secret() -> str:
     raise RuntimeError(f"{path} is empty: delete it and restart")
 
 
-def jobs_dir():
-    return cache.data_dir() / "jobs"
+jobs_dir = cache.jobs_dir
 
 
 JOB_STORE_TIMEOUT_S = 10.0  # sqlite's busy timeout: a stuck store answers "unavailable", never hangs a worker
