@@ -331,12 +331,9 @@ def wait_for_slot(job_id: str, on_wait, poll_s: float = 0.5) -> None:
 
     me = psutil.Process()
     pid, created = me.pid, me.create_time()
-    last_position = None
     while True:
         position = acquire(job_id, pid, created)
         if position == 0:
             return
-        if position != last_position:
-            last_position = position
         on_wait(position)
         time.sleep(poll_s)

@@ -137,13 +137,24 @@ def lost_words(job, how: str) -> str | None:
     parsed = parse_job(job)
     if parsed is None:
         return None
-    kind = SWEEP if job.get("kind") == "sweep" else TRAIN
     try:
         beat = cache.cache_get(heartbeat_key(parsed[0]))
     except Exception:  # noqa: BLE001 - the verdict must not fail a poll
         beat = None
-    if isinstance(beat, dict) and beat.get("phase") in ("done", "failed", "cancelled"):
+    if isinstance(beat, dict) and beat.get("phase") in ENDED:
         return None
+    return stopped_words(job_kind(job), beat, how)
+
+
+ENDED = ("done", "failed", "cancelled")  # heartbeat phases of a job that ended on purpose
+
+
+def job_kind(job) -> JobKind:
+    return SWEEP if job.get("kind") == "sweep" else TRAIN
+
+
+def stopped_words(kind: JobKind, beat, how: str) -> str:
+    """"The training job stopped unexpectedly after step 1,200: <how>. Press Train…"."""
     step = beat.get("step") if isinstance(beat, dict) else None
     where = f" after step {step:,}" if isinstance(step, int) and step > 0 else ""
     return f"The {kind.what} stopped unexpectedly{where}: {how}. {kind.again}"
@@ -358,7 +369,7 @@ def watchdog_verdict(job, now: float | None = None) -> tuple[bool, str | None]:
     if parsed is None:
         return True, None
     job_id, _state = parsed
-    kind = SWEEP if job.get("kind") == "sweep" else TRAIN
+    kind = job_kind(job)
     what, again = kind.what, kind.again
     now = time.time() if now is None else now
     try:
@@ -373,7 +384,7 @@ def watchdog_verdict(job, now: float | None = None) -> tuple[bool, str | None]:
                           f"unexpectedly, perhaps because its worker was lost. {again}")
         return False, None
     phase = beat.get("phase")
-    if phase in ("done", "failed", "cancelled"):
+    if phase in ENDED:
         return True, None
     age = now - float(beat["beat"])
     if phase == "queued":
@@ -382,10 +393,8 @@ def watchdog_verdict(job, now: float | None = None) -> tuple[bool, str | None]:
                           f"{again.replace('start it again', 'try again')}")
         return False, None
     if age > STALE_AFTER_S:
-        step = beat.get("step")
-        where = f" after step {step:,}" if isinstance(step, int) and step > 0 else ""
-        return True, (f"The {what} stopped unexpectedly{where}: it has sent no sign of life for {age:.0f} s "
-                      f"(its worker was probably lost or restarted). {again}")
+        return True, stopped_words(kind, beat, f"it has sent no sign of life for {age:.0f} s (its worker was "
+                                               f"probably lost or restarted)")
     return False, None
 
 
