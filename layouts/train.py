@@ -309,6 +309,16 @@ A conic bends one way only (one side is convex), and each moon's convex hull hol
 other, so one layer cannot separate every point; a second layer folds the plane first.
 """
 
+DIGITS = r"""
+Real data: scikit-learn's 1,797 handwritten digits, 8×8 pixels each, so every point has 64
+coordinates (each pixel standardised over the set). Ten classes: the output layer has ten
+neurons and training minimises the softmax cross-entropy.
+
+With 64 input dimensions there is no decision boundary to draw; instead the confusion matrix
+shows which digits the model mixes up, and the layer embeddings (each layer's activations in
+3-D) show how the classes move apart from layer to layer.
+"""
+
 EXPLANATIONS = {
     "spiral": ("Why three u_ε neurons can solve a spiral", SPIRAL),
     "octant_sphere": ("Why a deep u_ε stack can separate the octants", OCTANT),
@@ -316,10 +326,14 @@ EXPLANATIONS = {
     "xor": ("Why XOR needs two u_ε layers", XOR),
     "gauss": ("Why two blobs need no fold", GAUSS),
     "moons": ("Why the moons need more than one u_ε layer", MOONS),
+    "digits": ("What the digits ask of the model", DIGITS),
 }
 
 
-def explanation(dataset: str) -> list:
-    """The explanation box's children for a data set (the spiral's for an unknown one)."""
-    title, text = EXPLANATIONS.get(dataset, EXPLANATIONS["spiral"])
+def explanation(dataset) -> list:
+    """The explanation box's children for a data set: its own words, or none (never another
+    set's)."""
+    if dataset not in EXPLANATIONS:
+        return []
+    title, text = EXPLANATIONS[dataset]
     return [html.H3(title), dcc.Markdown(text, mathjax=True)]

@@ -3,15 +3,20 @@ runner (:func:`run_job`) used by the training job and the seed sweep.
 
 Protocol
 --------
-* A page callback makes the payload (:func:`new_job`: an id, the kind, the page's query)
-  and writes a "queued" heartbeat; a Dash background callback then calls
-  ``run_job(payload, TRAIN or SWEEP, set_progress)``.
-* :func:`run_job` validates the payload, answers from the cache when the result is there,
-  otherwise runs the kind's work with a :class:`Reporter` (heartbeat every HEARTBEAT_S,
-  progress every PROGRESS_S, the time budget) and says in words how it ended. It uses only
-  its argument, the cache and the library, so a Celery worker can run it.
-* The page's watchdog (an Interval) calls :func:`watchdog_verdict`: a heartbeat older than
-  STALE_AFTER_S means the job died (worker lost, process killed).
+* A page callback (Train, Sweep, the sphere page's Retrain) calls :func:`enqueue`: it makes the
+  payload (:func:`new_job`: an id, the kind, the page's query), has it admitted
+  (services/admission.py: the per-client caps and the queue; a refusal comes back in words)
+  and writes a "queued" heartbeat. A Dash background callback then calls
+  ``job_outputs(payload, TRAIN or SWEEP, set_progress)``, i.e. :func:`run_job`.
+* :func:`run_job` validates the payload and resolves its data, answers from the cache when the
+  result is there, otherwise waits for a slot (:func:`wait_for_slot`, telling the page its
+  place in the queue), runs the kind's work with a :class:`Reporter` (heartbeat and lease
+  renewal every HEARTBEAT_S, progress every PROGRESS_S, the time budget), frees the slot, and
+  says in words how it ended. It uses only its argument, the cache, the ledger and the
+  library, so a Celery worker can run it.
+* The page's watchdog (an Interval) calls :func:`watchdog_outputs`: a heartbeat older than
+  STALE_AFTER_S means the job died (worker lost, process killed); :func:`cancel` marks a job
+  cancelled and frees its slot.
 """
 
 from __future__ import annotations

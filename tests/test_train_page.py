@@ -732,13 +732,17 @@ def test_the_explanation_fits_the_chosen_data_set(client, deps):
     assert title(found[ids.EXPLAIN].children) == "Why XOR needs two u_ε layers"
     dep = dash_http.find_callback(deps, "tr-explain", "children")
     titles = {}
-    for dataset in ("spiral", "octant_sphere", "circle", "xor", "gauss", "moons"):
+    from polyviz.datasets import DATASET_NAMES
+
+    for dataset in DATASET_NAMES:  # digits showed the spiral's words
         response = dash_http.post(client, dash_http.payload(dep, {"tr-dataset.value": dataset}, ["tr-dataset.value"]))
         assert response.status_code == 200
         children = response.get_json()["response"]["tr-explain"]["children"]
         titles[dataset] = title(children)
         assert ("spiral" in titles[dataset]) == (dataset == "spiral")
-    assert len(set(titles.values())) == 6
+    assert len(set(titles.values())) == len(DATASET_NAMES)  # each its own
+    assert "digits" in titles["digits"]
+    assert ids.explanation("not-a-data-set") == [] and ids.explanation(None) == []  # no other set's words
 
 
 def test_the_octant_preset_shows_the_plateau_its_text_promises():
