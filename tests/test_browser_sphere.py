@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -143,4 +145,32 @@ def test_unknown_model_falls_back_with_a_notice(browser, live_server):
     wait_for(browser, lambda d: "is not in the cache" in box.text)
     wait_for(browser, lambda d: summary(d).startswith("A random layer, not a trained one"))
     assert "is not in the cache" in browser.find_element(By.ID, "sp-source-help").text
+    assert severe_console_errors(browser) == []
+
+
+def test_an_evicted_models_link_retrains_only_when_asked_and_then_reopens(browser, live_server):
+    """Opening the link of an evicted model offers "Retrain this model" and trains nothing (Dash
+    called the retrain callback when the page's content arrived, so every visit retrained it);
+    the press retrains it through the job queue and the page reopens on the retrained layer."""
+    from urllib.parse import urlencode
+
+    from polyviz import state as st
+    from polyviz.pages.train import TrainState
+    from services import cache, run_store
+
+    state, _ = st.validate(TrainState, dict(dataset="spiral", n=120, width=3, depth=2, steps=40, seed=17, data_seed=1))
+    key = run_store.run_key(state.training_fields())
+    cache.cache.delete(key)
+    browser.get(live_server + "/sphere?" + urlencode({"source": "trained", "model": run_store.model_id(key),
+                                                       "layer": 1, "train": st.to_query(state)}))
+    button = WebDriverWait(browser, 20).until(EC.visibility_of_element_located((By.ID, "sp-retrain")))
+    wait_for(browser, lambda d: figure_info(d, "sp-scene"))
+    time.sleep(3)  # long enough for a 40-step job to have run, had anything started it
+    assert button.is_enabled() and run_store.load_run(key) is None
+    assert browser.find_element(By.ID, "sp-retrain-status").text == ""
+    button.click()
+    wait_for(browser, lambda d: "retrained=1" in d.current_url, timeout=60)
+    wait_for(browser, lambda d: summary(d).startswith("Layer 1 of the trained model"))
+    assert run_store.load_run(key) is not None
+    assert "it was trained again from the settings this link carries" in browser.find_element(By.ID, "sp-notices").text
     assert severe_console_errors(browser) == []
