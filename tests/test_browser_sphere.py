@@ -11,23 +11,20 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
+from in_browser import graph_script, wait_for
 
 pytestmark = pytest.mark.browser
 
 
-def wait_for(driver, condition, timeout=30):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
-
 
 def figure_info(driver, graph_id):
     """Title, trace types and the first x of every trace of a graph, as the browser holds them."""
-    return driver.execute_script(
-        "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+    return graph_script(
+        driver, graph_id,
         "if (!gd || !gd._fullData || !gd._fullData.length) return null;"
         "return {title: gd.layout.title ? gd.layout.title.text : '', meta: gd.layout.meta || null,"
         "        types: gd._fullData.map(t => t.type),"
-        "        first: gd._fullData.map(t => (t.x && t.x.length) ? Number(t.x[0]) : null)};",
-        graph_id)
+        "        first: gd._fullData.map(t => (t.x && t.x.length) ? Number(t.x[0]) : null)};")
 
 
 def summary(driver):
