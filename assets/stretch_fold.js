@@ -156,7 +156,7 @@
   function show(t) { wanted = t; schedule(); }
 
   // --- play: t sweeps back and forth in the browser, one repaint per animation frame ---
-  const play = { on: false, t: 0, dir: 1, last: 0, synced: 0 };
+  const play = { on: false, t: 0, dir: 1, last: 0, synced: 0, handle: null };
 
   function tick(now) {
     if (!play.on) return;
@@ -169,7 +169,8 @@
     if (!busy) show(Math.round(next * 100) / 100);  // on the slider's 0.01 grid, as a link holds it
     if (now - play.synced > SLIDER_SYNC_MS && window.dash_clientside.set_props) {
       play.synced = now;
-      window.dash_clientside.set_props(SLIDER, { value: Math.round(next * 100) / 100 });
+      play.handle = Math.round(next * 100) / 100;
+      window.dash_clientside.set_props(SLIDER, { value: play.handle });
     }
     window.requestAnimationFrame(tick);
   }
@@ -188,9 +189,10 @@
   window.dash_clientside = Object.assign({}, window.dash_clientside);
   window.dash_clientside.polyviz = Object.assign({}, window.dash_clientside.polyviz, {
     sfFrame: frame,
-    // The t handle is being dragged: repaint for its value (a drag stops play).
+    // The t handle is being dragged: repaint for its value (a drag stops play; the slider
+    // also reports the handle that play moves, which is no drag).
     sfLive: function (t) {
-      if (typeof t === "number") {
+      if (typeof t === "number" && !(play.on && t === play.handle)) {
         if (play.on) {
           stopPlay();
           window.dash_clientside.set_props(PLAY, { children: "▶ play" });
@@ -199,16 +201,19 @@
       }
       return window.dash_clientside.no_update;
     },
-    // Play / pause. On pause the slider and the server get the t shown, once.
+    // Play / pause. On pause the server gets the t shown, once, and then the slider's handle
+    // moves there (in a later round: a slider change in the same round as the commit would
+    // make Dash hold the server callback back behind commitT, which has nothing to add).
     togglePlay: function (_clicks, t) {
       const nu = window.dash_clientside.no_update;
       if (!play.on) {
         startPlay(t);
-        return ["❚❚ pause", nu, nu];
+        return ["❚❚ pause", nu];
       }
       const at = stopPlay();
       show(at);
-      return ["▶ play", at, at];
+      setTimeout(() => window.dash_clientside.set_props(SLIDER, { value: at }), 0);
+      return ["▶ play", at];
     },
     // The slider's committed value goes to the server, except while play moves it (and
     // when the server has it already).

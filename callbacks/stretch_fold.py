@@ -110,12 +110,11 @@ clientside_callback(
     prevent_initial_call=True,
 )
 
-# Play runs in the browser (requestAnimationFrame); on pause the slider and the server get
-# the t shown, once.
+# Play runs in the browser (requestAnimationFrame); on pause the server gets the t shown,
+# once, and the slider follows.
 clientside_callback(
     ClientsideFunction("polyviz", "togglePlay"),
     Output(ids.PLAY, "children"),
-    Output(ids.T, "value", allow_duplicate=True),
     Output(ids.COMMITTED_T, "data", allow_duplicate=True),
     Input(ids.PLAY, "n_clicks"),
     State(ids.T, "value"),

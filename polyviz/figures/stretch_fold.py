@@ -17,7 +17,7 @@ from .common import BLUE, INK, MUTED, base_layout, f32, figure, typed, u8
 # Cyclic colour scale for angles: the same angle has the same colour before and after.
 ANGLE_SCALE = "Twilight"
 MAX_SEGMENTS = 240  # more faint segments than this only add ink and bytes
-SURFACE_STEPS = 33
+SURFACE_STEPS = 29
 SURFACE_BUNCHING = 2.5
 CURVE_STEPS = 241
 PATH_STEPS = 181
@@ -178,8 +178,8 @@ def activation_surface_spec(op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AF
     data = [
         dict(type="mesh3d", x=f32(gx), y=f32(gy), z=f32(z), i=typed(triangles[:, 0], "u2"),
              j=typed(triangles[:, 1], "u2"), k=typed(triangles[:, 2], "u2"), intensity=f32(z), colorscale="RdBu",
-             reversescale=True, cmin=-1, cmax=1, opacity=0.85, showscale=False, hoverinfo="skip",
-             flatshading=False, lighting=dict(ambient=0.8, diffuse=0.5, specular=0.05, roughness=0.9)),
+             reversescale=True, cmin=-1, cmax=1, showscale=False, hoverinfo="skip", flatshading=False,
+             lighting=dict(ambient=0.8, diffuse=0.5, specular=0.05, roughness=0.9)),  # opaque: no sorting artefacts
         dict(type="scatter3d", x=f32(px), y=f32(py), z=f32(pz + 0.02), mode="lines", name="T_t(circle)",
              line=dict(color=INK, width=6)),
         dict(type="scatter3d", x=f32(levels[:, 0]), y=f32(levels[:, 1]), z=f32(levels[:, 2] + 0.01), mode="lines",
