@@ -9,7 +9,10 @@ Hooks (all run in the master, which has no threads):
 * when_ready / on_exit: without Redis, the job host starts with the server and stops with
   it, taking its jobs along (no orphans).
 * pre_request (in a worker): a worker due for recycling waits while another worker
-  recycled less than RECYCLE_GAP_S ago, so the workers never all restart at once.
+  recycled, or became ready, less than RECYCLE_GAP_S (POLYVIZ_RECYCLE_GAP_S, default 30)
+  ago; post_worker_init stamps the moment a worker is ready (and logs it). So a worker
+  recycles only once its predecessor's replacement serves: the workers never all restart
+  at once, however long a boot takes.
 """
 
 import os
@@ -27,7 +30,7 @@ graceful_timeout = 10
 # large as the base, and pre_request below keeps recycles RECYCLE_GAP_S apart
 max_requests = int(os.environ.get("POLYVIZ_MAX_REQUESTS", "2000"))
 max_requests_jitter = max_requests
-RECYCLE_GAP_S = 30.0
+RECYCLE_GAP_S = float(os.environ.get("POLYVIZ_RECYCLE_GAP_S", "30"))
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("POLYVIZ_LOG_LEVEL", "info")
@@ -67,9 +70,8 @@ def on_exit(server):
         pathlib.Path(stamp).unlink(missing_ok=True)
 
 
-def pre_request(worker, req):
-    if worker.nr + 1 < worker.max_requests:
-        return
+def _recycle_stamp(decide) -> None:
+    """Under the stamp file's lock: ``decide(seconds since the last stamp)`` returns True to stamp now."""
     import fcntl
 
     stamp = os.environ.get("POLYVIZ_RECYCLE_STAMP")
@@ -79,11 +81,29 @@ def pre_request(worker, req):
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             last = float(handle.read() or 0)
-            if time.time() - last < RECYCLE_GAP_S:
-                worker.max_requests += max(100, max_requests // 10)  # another worker just recycled: later
-            else:
+            if decide(time.time() - last):
                 handle.seek(0)
                 handle.truncate()
                 handle.write(str(time.time()))
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def post_worker_init(worker):
+    # a new worker serves from now: the next recycle waits RECYCLE_GAP_S after this moment,
+    # not after its predecessor decided to go (a boot can take longer than the gap)
+    _recycle_stamp(lambda _since: True)
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
+
+
+def pre_request(worker, req):
+    if worker.nr + 1 < worker.max_requests:
+        return
+
+    def decide(since: float) -> bool:
+        if since < RECYCLE_GAP_S:
+            worker.max_requests += max(100, max_requests // 10)  # another worker just recycled or booted: later
+            return False
+        return True
+
+    _recycle_stamp(decide)

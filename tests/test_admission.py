@@ -72,3 +72,16 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(monkeypatch):
     assert admission.client_address("10.0.0.5", "1.1.1.1, 6.6.6.6") == "6.6.6.6"
     assert admission.client_address("8.8.8.8", "6.6.6.6") == "8.8.8.8"
     assert os.environ["POLYVIZ_TRUSTED_PROXIES"] == "10.0.0.0/8"
+
+
+@pytest.mark.parametrize("raw, words", [("x", "whole number from 0 to 19, not 'x'"), ("20", "from 0 to 19, not 20"),
+                                        ("-1", "from 0 to 19, not -1")])
+def test_a_bad_job_priority_setting_is_refused_in_words(monkeypatch, raw, words):
+    from services import job_host
+
+    monkeypatch.setenv("POLYVIZ_JOB_NICE", raw)
+    with pytest.raises(ValueError, match="POLYVIZ_JOB_NICE must be") as refused:
+        job_host.job_nice()
+    assert words in str(refused.value)
+    monkeypatch.delenv("POLYVIZ_JOB_NICE")
+    assert job_host.job_nice() == 10
