@@ -8,11 +8,10 @@ Hooks (all run in the master, which has no threads):
   when the server is gone (services/job_host.py).
 * when_ready / on_exit: without Redis, the job host starts with the server and stops with
   it, taking its jobs along (no orphans).
-* pre_request (in a worker): a worker due for recycling waits while another worker
-  recycled, or became ready, less than RECYCLE_GAP_S (POLYVIZ_RECYCLE_GAP_S, default 30)
-  ago; post_worker_init stamps the moment a worker is ready (and logs it). So a worker
-  recycles only once its predecessor's replacement serves: the workers never all restart
-  at once, however long a boot takes.
+* pre_request / post_worker_init (in a worker): a worker due for recycling serves on while
+  another recycled worker's replacement is not ready yet, or one recycled or became ready
+  less than RECYCLE_GAP_S (POLYVIZ_RECYCLE_GAP_S, default 30) ago. So one worker always
+  serves, however long a boot takes; "Worker ready" in the log says when one does.
 """
 
 import os
@@ -70,29 +69,40 @@ def on_exit(server):
         pathlib.Path(stamp).unlink(missing_ok=True)
 
 
-def _recycle_stamp(decide) -> None:
-    """Under the stamp file's lock: ``decide(seconds since the last stamp)`` returns True to stamp now."""
-    import fcntl
+REPLACEMENT_BOOT_S = 300.0  # a recycled worker's replacement not ready by then failed: stop waiting for it
 
-    stamp = os.environ.get("POLYVIZ_RECYCLE_STAMP")
-    if not stamp:
+
+def _recycle_state(change) -> None:
+    """Under the state file's lock: ``change(state)`` edits {"at": time of the last recycle
+    or worker ready, "pending": times of recycles whose replacement is not ready yet}."""
+    import fcntl
+    import json
+
+    path = os.environ.get("POLYVIZ_RECYCLE_STAMP")
+    if not path:
         return
-    with open(stamp, "r+") as handle:
+    with open(path, "r+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            last = float(handle.read() or 0)
-            if decide(time.time() - last):
-                handle.seek(0)
-                handle.truncate()
-                handle.write(str(time.time()))
+            try:
+                state = json.loads(handle.read() or "{}")
+            except ValueError:
+                state = {}
+            state = {"at": float(state.get("at", 0)), "pending": list(state.get("pending", []))}
+            change(state)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(state))
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def post_worker_init(worker):
-    # a new worker serves from now: the next recycle waits RECYCLE_GAP_S after this moment,
-    # not after its predecessor decided to go (a boot can take longer than the gap)
-    _recycle_stamp(lambda _since: True)
+    def ready(state):  # a recycled worker's replacement serves now: the next recycle may come after the gap
+        state["pending"] = state["pending"][1:]
+        state["at"] = time.time()
+
+    _recycle_state(ready)
     worker.log.info("Worker ready (pid: %s)", worker.pid)
 
 
@@ -100,10 +110,14 @@ def pre_request(worker, req):
     if worker.nr + 1 < worker.max_requests:
         return
 
-    def decide(since: float) -> bool:
-        if since < RECYCLE_GAP_S:
-            worker.max_requests += max(100, max_requests // 10)  # another worker just recycled or booted: later
-            return False
-        return True
+    def decide(state):
+        now = time.time()
+        state["pending"] = [t for t in state["pending"] if now - t < REPLACEMENT_BOOT_S]
+        if state["pending"] or now - state["at"] < RECYCLE_GAP_S:
+            # another worker is being replaced, or was just now: serve on, try again later
+            worker.max_requests += max(100, max_requests // 10)
+        else:
+            state["pending"].append(now)
+            state["at"] = now
 
-    _recycle_stamp(decide)
+    _recycle_state(decide)

@@ -64,20 +64,23 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2, what: st
 
 def worker_recycles(log_text: str) -> dict:
     """gunicorn's recycles from its log (gunicorn.conf.py logs "Worker ready" when a worker
-    serves; gunicorn logs "Autorestarting worker" when one leaves after max_requests):
-    how many, how many left no other worker ready, and the shortest gap between two (s)."""
-    ready, count, unserved, gaps, last = 0, 0, 0, [], None
+    serves; gunicorn logs "Autorestarting worker" when one leaves after max_requests, once per
+    finishing thread): how many, how many left no other worker ready, and the shortest gap
+    between two (s, whole seconds: the log's resolution)."""
+    ready, leaving, unserved, gaps, last = set(), set(), 0, [], None
     for line in log_text.splitlines():
+        match = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[^\]]*\] \[(\d+)\]", line)
+        if not match:
+            continue
+        pid = int(match.group(2))
         if "Worker ready (pid:" in line:
-            ready += 1
-        elif "Autorestarting worker" in line:
-            count += 1
-            ready -= 1
-            unserved += ready < 1
-            stamp = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", line)
-            if stamp:
-                when = time.mktime(time.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S"))
-                if last is not None:
-                    gaps.append(when - last)  # whole seconds: the log's resolution
-                last = when
-    return {"recycles": count, "with_no_worker_ready": unserved, "min_gap_s": min(gaps) if gaps else None}
+            ready.add(pid)
+        elif "Autorestarting worker" in line and pid not in leaving:
+            leaving.add(pid)
+            ready.discard(pid)
+            unserved += not ready
+            when = time.mktime(time.strptime(match.group(1), "%Y-%m-%d %H:%M:%S"))
+            if last is not None:
+                gaps.append(when - last)
+            last = when
+    return {"recycles": len(leaving), "with_no_worker_ready": unserved, "min_gap_s": min(gaps) if gaps else None}
