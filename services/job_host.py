@@ -210,7 +210,22 @@ def _fork_job(request: dict, children: dict, listener: socket.socket) -> dict:
             os._exit(code)
     created = psutil.Process(pid).create_time()
     children[pid] = created
+    _attach_to_ledger(request, pid, created)
     return {"pid": pid, "created": created}
+
+
+def _attach_to_ledger(request: dict, pid: int, created: float) -> None:
+    """Tell the admission ledger which process runs the job (the job payload, the callback's
+    first argument, carries its id), so a child that dies before it asks for a slot frees it."""
+    from services import admission, jobs
+
+    try:
+        args = request.get("args") or [None]
+        parsed = jobs.parse_job(args[0])
+        if parsed is not None:
+            admission.attach(parsed[0], pid, created)
+    except Exception as error:  # noqa: BLE001 - the job runs anyway; its lease frees the slot then
+        print(f"job host: could not attach job process {pid} to the ledger: {error!r}", file=sys.stderr)
 
 
 def _reap(children: dict) -> None:

@@ -48,6 +48,23 @@ def test_a_dead_process_frees_its_slot_at_once(ledger):
     assert admission.snapshot(now=101) == {"running": 0, "waiting": 0}
 
 
+def test_a_job_process_that_dies_before_asking_for_a_slot_frees_it_at_once(ledger):
+    """The job host attaches the process to its entry at the fork: a child killed before it
+    ever called acquire (e.g. SIGTERM during its start) does not hold the client's share for
+    the waiting lease."""
+    cookie = "cookie:" + "w" * 16
+    assert admission.submit("a", [cookie], now=100).accepted
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    created = psutil.Process(child.pid).create_time()
+    admission.attach("a", child.pid, created)
+    assert admission.snapshot(now=101) == {"running": 0, "waiting": 1}  # alive: it still waits
+    child.kill()
+    child.wait()
+    assert admission.snapshot(now=102) == {"running": 0, "waiting": 0}
+    admission.attach("gone", child.pid, created)  # an entry that is not there: nothing happens
+    assert admission.snapshot(now=103) == {"running": 0, "waiting": 0}
+
+
 def test_an_expired_lease_frees_the_slot(ledger):
     assert admission.submit("a", ["cookie:" + "z" * 16], now=100).accepted
     assert admission.acquire("a", *me(), now=100) == 0

@@ -36,12 +36,26 @@ class Server:
         self.deps = requests.get(self.url + "/_dash-dependencies", timeout=30).json()
 
     def job_host_pids(self) -> list[int]:
-        return [p.pid for p in psutil.Process(self.process.pid).children(recursive=True)
-                if "services.job_host" in " ".join(p.cmdline())]
+        """The job hosts (a job process is a fork of its host, with the same command line)."""
+        def is_host(process) -> bool:
+            try:
+                return ("services.job_host" in " ".join(process.cmdline())
+                        and "services.job_host" not in " ".join(process.parent().cmdline()))
+            except psutil.Error:
+                return False
+
+        return [p.pid for p in psutil.Process(self.process.pid).children(recursive=True) if is_host(p)]
 
     def web_worker_pids(self) -> list[int]:
-        return [p.pid for p in psutil.Process(self.process.pid).children()
-                if "services.job_host" not in " ".join(p.cmdline())]
+        """The gunicorn workers alive now (a killed one may linger as a zombie until reaped)."""
+        alive = []
+        for child in psutil.Process(self.process.pid).children():
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE and "services.job_host" not in " ".join(child.cmdline()):
+                    alive.append(child.pid)
+            except psutil.Error:
+                pass
+        return alive
 
 
 @pytest.fixture(scope="module")
