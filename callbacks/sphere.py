@@ -130,10 +130,12 @@ NOT_RETRAINABLE = "This link carries no training settings for this model, so it 
     State(ids.LAYER_ID, "value"),
     prevent_initial_call=True,
 )
-def start_retrain(_clicks, model, train_query, layer):
+def start_retrain(clicks, model, train_query, layer):
     """Retrain the link's model as the Toy classifiers page trains one (services.jobs.enqueue:
     admitted by services/admission.py, watched by the watchdog); a run cached meanwhile (another
     tab retrained it) is reopened at once."""
+    if not clicks:  # Dash calls it when the page's content arrives (an output is outside it): no press yet
+        return no_update, no_update, no_update, no_update
     state = run_store.retrain_state(model, train_query)
     if state is None:
         return no_update, NOT_RETRAINABLE, True, no_update
@@ -164,6 +166,8 @@ def start_retrain(_clicks, model, train_query, layer):
 def retrain_model(set_progress, job, model, train_query, layer):
     """The training job (the Toy classifiers page's), then this link again: the model is cached
     again and the page says it was retrained. Its progress words go to the status line."""
+    if job is None:  # no press yet (see start_retrain)
+        return no_update, no_update, no_update
     outcome = jobs.run_job(job, jobs.TRAIN, lambda values: set_progress(values[1]))
     if outcome.key is None or run_store.model_id(outcome.key) != model:
         return no_update, outcome.status, True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -9,23 +11,20 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
+from in_browser import graph_script, wait_for
 
 pytestmark = pytest.mark.browser
 
 
-def wait_for(driver, condition, timeout=30):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
-
 
 def figure_info(driver, graph_id):
     """Title, trace types and the first x of every trace of a graph, as the browser holds them."""
-    return driver.execute_script(
-        "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+    return graph_script(
+        driver, graph_id,
         "if (!gd || !gd._fullData || !gd._fullData.length) return null;"
         "return {title: gd.layout.title ? gd.layout.title.text : '', meta: gd.layout.meta || null,"
         "        types: gd._fullData.map(t => t.type),"
-        "        first: gd._fullData.map(t => (t.x && t.x.length) ? Number(t.x[0]) : null)};",
-        graph_id)
+        "        first: gd._fullData.map(t => (t.x && t.x.length) ? Number(t.x[0]) : null)};")
 
 
 def summary(driver):
@@ -143,4 +142,33 @@ def test_unknown_model_falls_back_with_a_notice(browser, live_server):
     wait_for(browser, lambda d: "is not in the cache" in box.text)
     wait_for(browser, lambda d: summary(d).startswith("A random layer, not a trained one"))
     assert "is not in the cache" in browser.find_element(By.ID, "sp-source-help").text
+    assert severe_console_errors(browser) == []
+
+
+def test_an_evicted_models_link_retrains_only_when_asked_and_then_reopens(browser, live_server):
+    """Opening the link of an evicted model offers "Retrain this model" and trains nothing (Dash
+    called the retrain callback when the page's content arrived, so every visit retrained it);
+    the press retrains it through the job queue and the page reopens on the retrained layer."""
+    from urllib.parse import urlencode
+
+    from polyviz import state as st
+    from polyviz.pages.train import TrainState
+    from services import cache, run_store
+
+    state, _ = st.validate(TrainState, dict(dataset="spiral", n=120, width=3, depth=2, steps=40, seed=17, data_seed=1))
+    key = run_store.run_key(state.training_fields())
+    cache.cache.delete(key)
+    browser.get(live_server + "/sphere?" + urlencode({"source": "trained", "model": run_store.model_id(key),
+                                                       "layer": 1, "train": st.to_query(state)}))
+    button = WebDriverWait(browser, 20).until(EC.visibility_of_element_located((By.ID, "sp-retrain")))
+    wait_for(browser, lambda d: figure_info(d, "sp-scene"))
+    time.sleep(3)  # long enough for a 40-step job to have run, had anything started it
+    assert button.is_enabled() and run_store.load_run(key) is None
+    assert browser.find_element(By.ID, "sp-retrain-status").text == ""
+    button.click()
+    # the page reopens (its address bar then drops "retrained=1" again: it is not part of the view)
+    wait_for(browser, lambda d: "it was trained again from the settings this link carries"
+             in d.find_element(By.ID, "sp-notices").text, timeout=60)
+    wait_for(browser, lambda d: summary(d).startswith("Layer 1 of the trained model"))
+    assert run_store.load_run(key) is not None
     assert severe_console_errors(browser) == []

@@ -9,6 +9,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
+from in_browser import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -27,9 +28,6 @@ def title_of(driver):
         "const gd = document.querySelector('#sf-circle .js-plotly-plot');"
         "return gd && gd.layout && gd.layout.title ? gd.layout.title.text : null;")
 
-
-def wait_for(driver, condition, timeout=20):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
 
 
 def test_page_loads_and_moving_t_changes_the_figure(browser, live_server):
