@@ -217,13 +217,14 @@ def test_killing_the_web_workers_mid_job_loses_nothing_and_the_next_job_runs(ser
     workers (the same signing key), still ends with the trained run."""
     client = Client(server)
     hosts = server.job_host_pids()
-    job = client.start(state_of(seed=500, steps=4000))
+    # long enough (~17 s on a quiet core) to be still training when the workers die
+    job = client.start(state_of(seed=500, n=4000, width=32, depth=4, steps=12000))
     servers.wait_until(lambda: job.poll() is None and job.progress_seen, timeout=60, what="the job to be training")
     # the job yields the CPU to the web workers (POLYVIZ_JOB_NICE, default 10)
     assert psutil.Process(job.pid).nice() == min(19, psutil.Process(server.web_worker_pids()[0]).nice() + 10)
     kill_the_web_workers(server)
     assert server.job_host_pids() == hosts and psutil.pid_exists(job.pid)
-    result = servers.wait_until(job.poll, timeout=120, what="the job's poll to end")
+    result = servers.wait_until(job.poll, timeout=240, what="the job's poll to end")
     assert "Trained" in job.status(result), result
     after = client.start(state_of(seed=501, steps=200))
     result = servers.wait_until(after.poll, timeout=60, what="the next job")
