@@ -36,7 +36,10 @@ from layouts.sphere import (dim_options, el_style, k_marks, layer_controls, laye
 from polyviz.figures import sphere as fs
 from polyviz import state as st
 from polyviz.pages.sphere import (LayerView, SphereState, TrainedModel, directions, layer_view, random_view,
-                                  readout_words, rotation_words, scaling_words, summary_text)
+                                  readout_words, rotation_words, scaling_words, shown_layers, summary_text,
+                                  UPLOAD_MAX_BYTES, UPLOAD_OUTAGE, upload_refused)
+from polyviz.records import read_model_zip
+from polyviz.userdata import decode_upload
 from services import cache, jobs, run_store
 
 OUTAGE = ("the shared cache (Redis) cannot be reached right now, so the trained model cannot be read; it is "
@@ -75,7 +78,10 @@ def trained_model(model_id: str) -> TrainedModel | None:
     if not model_id:
         return None
     run = run_store.load_run(model_id, required=True)  # an outage is not "not found"
-    return None if run is None else TrainedModel.from_run(model_id, run)
+    if run is not None:
+        return TrainedModel.from_run(model_id, run)
+    params = run_store.load_uploaded_model(model_id, required=True)  # a model opened from its .zip
+    return None if params is None else TrainedModel.from_upload(model_id, params)
 
 
 def load_view(state: SphereState) -> LayerView:
@@ -118,6 +124,29 @@ def retrained_href(key: str, layer, train_query: str) -> str:
 
 
 NOT_RETRAINABLE = "This link carries no training settings for this model, so it cannot be retrained here."
+
+
+@callback(
+    Output("_pages_location", "href", allow_duplicate=True),
+    Output(ids.NOTICES, "children", allow_duplicate=True),
+    Input(ids.MODEL_UPLOAD, "contents"),
+    prevent_initial_call=True,
+)
+def open_uploaded_model(contents):
+    """A model .zip from the upload box: read on the server (polyviz.records.read_model_zip:
+    sizes capped, only its two members, nothing unpickled), kept in the cache by content
+    hash, and opened at its first layer the page can draw, like a trained model's link; or the page's notices
+    say what is wrong with the file."""
+    try:
+        params = read_model_zip(decode_upload(contents, UPLOAD_MAX_BYTES), UPLOAD_MAX_BYTES)
+    except ValueError as error:  # polyviz.userdata.UserDataError is one too
+        return no_update, notice_items([upload_refused(str(error))])
+    try:
+        model = run_store.store_uploaded_model(params)
+    except cache.CacheUnavailable:
+        return no_update, notice_items([upload_refused(UPLOAD_OUTAGE)])
+    shown = shown_layers(TrainedModel.from_upload(model, params))
+    return run_store.sphere_href(model, shown[0] if shown else 1), no_update
 
 
 @callback(

@@ -61,3 +61,8 @@ def log_slider(cid: str, value: float, lo: int, hi: int, step: float, decimals: 
     its callbacks map what it holds back with polyviz.state.from_log10."""
     return dcc.Slider(id=cid, min=lo, max=hi, step=step, value=st.to_log10(value, decimals),
                       marks=log_marks(lo, hi), allow_direct_input=False, **extra)
+
+
+# a dashed drop box for dcc.Upload (your data on /train, a model file on /sphere)
+UPLOAD_STYLE = {"border": "1.5px dashed #9aa3b5", "borderRadius": "8px", "padding": "10px", "textAlign": "center",
+                "cursor": "pointer", "margin": "6px 0 4px", "fontSize": "13px"}

@@ -14,11 +14,13 @@ import dataclasses
 from dash import dcc, html
 
 from polyviz import state as st
-from polyviz.pages.sphere import DIMS, K_RANGE, KMAX_RANGE, LAYERS, NEURONS, NO_MODEL, LayerView, SphereState
+from polyviz.pages.sphere import (DIMS, K_RANGE, KMAX_RANGE, LAYERS, NEURONS, NO_MODEL, UPLOAD_HELP, UPLOAD_LABEL,
+                                  LayerView, SphereState)
 from polyviz.pages.sphere import random_note, readout_words, shown_layers, where_inputs_live
 from polyviz.words import plural
 
-from .common import GRAPH_CONFIG, WATCHDOG_MS, control, copy_link, graph_card, notices_box, number_box
+from .common import (GRAPH_CONFIG, UPLOAD_STYLE, WATCHDOG_MS, control, copy_link, graph_card, notices_box,
+                     number_box)
 
 PATH = "/sphere"
 SOURCE_OPTIONS = [{"label": " random layer", "value": "random"},
@@ -37,6 +39,7 @@ NOTICES, QUERY, URL_SINK, COPY = "sp-notices", "sp-query", "sp-url-sink", "sp-co
 LIVE_LAYER, LIVE_SINK = "sp-live-layer", "sp-live-sink"  # the layer for assets/sphere.js, its no-op output
 LINK_NOTICES = "sp-link-notices"  # what was wrong with the opening link, shown until the first change
 MODEL_ID, LAYER_ID = "sp-model", "sp-layer"
+MODEL_UPLOAD = "sp-model-upload"
 SOURCE_HELP, TRAINED_BOX = "sp-source-help", "sp-trained-box"
 RANDOM_BOX, RANDOM_NOTE = "sp-random-box", "sp-random-note"
 # an expired or evicted trained model, retrained from the settings its link carries
@@ -216,6 +219,9 @@ def page(state: SphereState, notices: list[str], view: LayerView, retrainable: b
             control("Layer k", dcc.RadioItems(id=LAYER_ID, value=state.layer, inline=True, className="radio",
                                               options=layer_options(controls["shapes"], controls["shown"])),
                     "The Linear map after hidden layer k (the last one is the output layer)."),
+            dcc.Upload(id=MODEL_UPLOAD, children=html.Div([UPLOAD_LABEL, ": drop it here or ", html.A("choose it")]),
+                       className="upload", multiple=False, accept=".zip,application/zip", style=UPLOAD_STYLE),
+            html.Div(UPLOAD_HELP, className="control-help"),
         ], id=TRAINED_BOX, style=controls["trained_box"]),
         control("Residual dimension d", dcc.RadioItems(
             id=DIM, value=state.dim, inline=True, className="radio", options=dim_options(locked))),

@@ -8,7 +8,7 @@ from dash import dcc, html
 
 from polyviz.userdata import MAX_BYTES, MAX_CLASSES, MAX_ROWS
 
-from .common import GRAPH_CONFIG
+from .common import GRAPH_CONFIG, UPLOAD_STYLE
 
 # The data's content hash: a hidden input, so that it is one of the page's controls (it is
 # the `data` field of the state and of every link).
@@ -28,8 +28,6 @@ FORMAT_HELP = (f"CSV: 2 or 3 number columns, then a label column (numbers or wor
                f"a header row is optional. At most {MAX_ROWS:,} rows and {MAX_BYTES / 1e6:.0f} MB.")
 
 
-UPLOAD_STYLE = {"border": "1.5px dashed #9aa3b5", "borderRadius": "8px", "padding": "10px", "textAlign": "center",
-                "cursor": "pointer", "margin": "6px 0 4px", "fontSize": "13px"}
 
 
 def data_section(data_hash: str) -> html.Div:

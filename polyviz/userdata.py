@@ -172,16 +172,16 @@ def make_user_data(X, y, classes, columns, origin: str = "upload", strict: bool 
 # ------------------------------------------------------------------------------------------
 # CSV files
 # ------------------------------------------------------------------------------------------
-def decode_upload(contents) -> bytes:
+def decode_upload(contents, max_bytes: int = MAX_BYTES) -> bytes:
     """The file's bytes from a ``dcc.Upload`` value (``data:<type>;base64,<data>``), size
-    checked before decoding."""
+    checked (at most ``max_bytes``) before decoding."""
     if not isinstance(contents, str) or "," not in contents:
         raise UserDataError("the upload could not be read: expected a file's contents")
     head, _, body = contents.partition(",")
     if not head.startswith("data:") or not head.endswith(";base64"):
         raise UserDataError("the upload could not be read: expected a base64-encoded file")
-    if len(body) * 3 // 4 > MAX_BYTES + 3:
-        raise UserDataError(f"the file is about {len(body) * 3 // 4:,} bytes; at most {MAX_BYTES:,} are allowed")
+    if len(body) * 3 // 4 > max_bytes + 3:
+        raise UserDataError(f"the file is about {len(body) * 3 // 4:,} bytes; at most {max_bytes:,} are allowed")
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):

@@ -9,19 +9,27 @@ cache holds the records' plain data (``to_dict``), never pickled objects of ours
 
 Other pages read a trained model with :func:`load_run` (e.g. the sphere page's "trained"
 layer source: ``/sphere?source=trained&model=<model id>&layer=<k>``, see :func:`sphere_href`).
+
+A model a user uploads (the .zip of "Download model", read by
+:func:`polyviz.records.read_model_zip`) is kept by content hash (:func:`store_uploaded_model`):
+its id is a model id too, so the same link opens it in any worker that shares the cache.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from urllib.parse import urlencode
 
 import polyviz
-from polyviz.records import RUN_FORMAT, SWEEP_FORMAT, SweepRecord, TrainedRun
+from polyviz.models import MLPParams
+from polyviz.records import RUN_FORMAT, SWEEP_FORMAT, SweepRecord, TrainedRun, decode_model, encode_model
 from services import cache
 
 RUN_NAMESPACE = "train-run"
 SWEEP_NAMESPACE = "train-sweep"
+UPLOAD_NAMESPACE = "uploaded-model"
 _ID = re.compile(r"^[0-9a-f]{40}$")
 # Statuses whose result is final for its configuration (a run stopped by the time limit is
 # not: pressing Train again trains it again).
@@ -130,3 +138,27 @@ def open_sweep_seed(state, required: bool = False) -> TrainedRun | None:
     if run is not None:
         store_run(run, required=required)
     return run
+
+
+# -- uploaded models -------------------------------------------------------------------------
+def store_uploaded_model(params: MLPParams, required: bool = True) -> str:
+    """Keep an uploaded model in the cache under the hash of its weights and model document
+    (the same model gives the same id, whatever the .zip's file dates); returns its model id."""
+    weights, document = encode_model(params)
+    model_json = json.dumps(document, sort_keys=True)
+    key = cache.cache_key(UPLOAD_NAMESPACE, hashlib.sha256(weights).hexdigest(), model_json)
+    cache.cache_set(key, {"safetensors": weights, "model_json": model_json}, required=required)
+    return model_id(key)
+
+
+def load_uploaded_model(model, required: bool = False) -> MLPParams | None:
+    """The uploaded model with this id, or None (not a model id, not cached, or damaged: the
+    cache holds only bytes and a JSON string, decoded as an upload is, never unpickled)."""
+    full = key_from_id(model, UPLOAD_NAMESPACE)
+    if full is None:
+        return None
+    record = cache.cache_get(full, required=required)
+    try:
+        return decode_model(record["safetensors"], json.loads(record["model_json"]))
+    except (TypeError, KeyError, ValueError):
+        return None

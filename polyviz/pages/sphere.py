@@ -219,6 +219,22 @@ def training_sample(source) -> tuple[np.ndarray, np.ndarray]:
 
 # --- which layer the page draws -------------------------------------------------------------
 
+UPLOAD_LABEL = "Open a downloaded model (.zip)"
+# A width-64, depth-8 model's .zip is ~120 KB; 1 MB as base64 (~1.4 MB) stays under the server's
+# 2 MB request cap (app.py), so a file over the limit is answered in words, not by a refused request.
+UPLOAD_MAX_BYTES = 2**20
+UPLOAD_HELP = ("The .zip that “Download model” on the Toy classifiers page gives (model.safetensors and "
+               f"model.json, at most {UPLOAD_MAX_BYTES // 2**20} MB) opens here as a trained model.")
+
+
+UPLOAD_OUTAGE = "the shared cache (Redis) cannot be reached right now, so it cannot be kept; try again in a moment"
+
+
+def upload_refused(reason: str) -> str:
+    """The notice for an uploaded model file that cannot be opened, and why."""
+    return f"The model file was not opened: {reason}."
+
+
 NO_MODEL = ("No trained model is chosen yet: train a model on the Toy classifiers page and follow its "
             "“Open layer k on the sphere page” link. Until then this is a random layer.")
 
@@ -250,6 +266,30 @@ class TrainedModel:
                    query=run.query if len(run.query) < 2000 else None,
                    layers=tuple(layer_weights(run.params, i) for i in range(config.n_layers)),
                    params=run.params, data=training_sample(run.data))
+
+    @classmethod
+    def from_upload(cls, model_id: str, params) -> "TrainedModel":
+        """The model of an uploaded .zip (:func:`polyviz.records.read_model_zip`): what its
+        model.json says of its data and accuracy is read if it is well formed, else left out
+        (an upload can hold anything); no training points are drawn when its data cannot
+        be made again here (your own data, or a data set this code does not know)."""
+        from polyviz.records import DataSource
+
+        config, meta = params.config, params.meta if isinstance(params.meta, dict) else {}
+        try:
+            source = DataSource.from_dict(meta["data"])
+            data = training_sample(source)
+            dataset = source.name[:40]
+        except (KeyError, TypeError, ValueError):
+            data, dataset = (np.zeros((0, config.in_dim), np.float32), np.zeros(0, np.int64)), "unknown data"
+        metrics = meta.get("metrics")
+        acc = metrics.get("final_test_accuracy") if isinstance(metrics, dict) else None
+        query = meta.get("query")
+        return cls(model_id=model_id, dataset=dataset, in_dim=config.in_dim, width=config.width,
+                   depth=config.depth, activation=config.activation,
+                   test_acc=float(acc) if isinstance(acc, (int, float)) and math.isfinite(acc) else None,
+                   query=query if isinstance(query, str) and len(query) < 2000 else None,
+                   layers=tuple(layer_weights(params, i) for i in range(config.n_layers)), params=params, data=data)
 
     @property
     def shapes(self) -> list[tuple[int, int]]:
