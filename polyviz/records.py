@@ -126,7 +126,7 @@ def read_model_zip(data: bytes, max_bytes: int = MAX_MODEL_ZIP_BYTES) -> MLPPara
     try:
         archive = zipfile.ZipFile(io.BytesIO(bytes(data)))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, ValueError):
+    except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError, OSError):
         raise ValueError("the model file is not a .zip (download one with “Download model” on /train)") from None
     names = {info.filename for info in infos}
     if not {"model.safetensors", "model.json"} <= names or names - MODEL_ZIP_NAMES or len(infos) != len(names):
@@ -137,8 +137,9 @@ def read_model_zip(data: bytes, max_bytes: int = MAX_MODEL_ZIP_BYTES) -> MLPPara
     try:
         document = json.loads(archive.read("model.json"))
         weights = archive.read("model.safetensors")
-    except (ValueError, zipfile.BadZipFile, RuntimeError, OSError) as error:
-        raise ValueError(f"the .zip is damaged ({error})") from None
+    except (ValueError, zipfile.BadZipFile, RuntimeError, OSError, EOFError, NotImplementedError,
+            zlib.error) as error:  # what zipfile and zlib raise for damaged members, by kind
+        raise ValueError(f"the .zip is damaged ({type(error).__name__}: {error})") from None
     try:
         return decode_model(weights, document)
     except (KeyError, TypeError) as error:

@@ -219,3 +219,25 @@ def test_a_downloaded_zip_reads_back_and_anything_else_is_refused_in_words(run, 
         with pytest.raises(ValueError, match=words):
             read_model_zip(data)
     assert marker == []  # nothing was ever unpickled
+
+
+def test_a_damaged_zip_is_refused_in_words_whatever_bytes_are_hit(run):
+    """Random byte damage anywhere in a downloaded .zip: read back, or a ValueError in words
+    (zipfile and zlib raise EOFError, zlib.error, NotImplementedError... for some bytes)."""
+    import random
+
+    from polyviz.records import read_model_zip
+
+    original = run.model_zip()
+    rng = random.Random(0)
+    outcomes = set()
+    for _ in range(1500):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        try:
+            read_model_zip(bytes(data))
+            outcomes.add("read")
+        except ValueError as error:
+            outcomes.add(str(error).split(" (")[0][:30])
+    assert "the .zip is damaged" in outcomes and "read" in outcomes
