@@ -137,6 +137,8 @@ def open_uploaded_model(contents):
     sizes capped, only its two members, nothing unpickled), kept in the cache by content
     hash, and opened at its first layer the page can draw, like a trained model's link; or the page's notices
     say what is wrong with the file."""
+    if contents is None:  # no file (the box of a page the router just rendered)
+        return no_update, no_update
     try:
         params = read_model_zip(decode_upload(contents, UPLOAD_MAX_BYTES), UPLOAD_MAX_BYTES)
     except ValueError as error:  # polyviz.userdata.UserDataError is one too

@@ -271,3 +271,41 @@ def test_dragging_v_w_and_k_draws_the_servers_figures_and_the_release_is_the_ser
         assert_traces_equal(rest, server, "v")  # every panel as the server draws it
         wait_for(browser, lambda d: f"{slider[3:].replace('-', '_')}={values[slider]:g}" in d.current_url)
     assert severe_console_errors(browser) == []
+
+
+def shown_text(driver, element_id: str) -> str:
+    """The text of an element now ("" while it is not there): read in one script, so a
+    re-render between finding it and reading it cannot make it stale."""
+    return driver.execute_script("const e = document.getElementById(arguments[0]); return e ? e.innerText : '';",
+                                 element_id)
+
+
+def test_a_downloaded_model_zip_opens_from_the_upload_box(browser, live_server, tmp_path):
+    """/train's "Download model" .zip, chosen in the sphere page's upload box, opens as a
+    trained layer (its own regions); a file that is not one is refused in the notices."""
+    from polyviz import polytopes as pt
+    from polyviz.models import layer_weights
+    from services import run_store
+
+    run = run_store.load_run(train_tiny(3))
+    bad, good = tmp_path / "notes.zip", tmp_path / "model.zip"
+    bad.write_bytes(b"not a zip at all")
+    good.write_bytes(run.model_zip())
+    browser.get(live_server + "/sphere?source=trained")
+    choose = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#sp-model-upload input[type=file]"))[0]
+    assert "Open a downloaded model (.zip)" in browser.find_element(By.ID, "sp-model-upload").text
+    choose.send_keys(str(bad))
+    wait_for(browser, lambda d: "The model file was not opened: the model file is not a .zip"
+             in shown_text(d, "sp-notices"))
+    assert "model=&" in browser.current_url  # no model opened
+    browser.find_elements(By.CSS_SELECTOR, "#sp-model-upload input[type=file]")[0].send_keys(str(good))
+    # the page navigates to the model's link, and the router draws it afresh
+    wait_for(browser, lambda d: "model=&" not in d.current_url and "layer=1" in d.current_url)
+    wait_for(browser, lambda d: figure_info(d, "sp-scene")
+             and shown_text(d, "sp-summary").startswith("Layer 1 of the trained model"))
+    regions = pt.sphere_region_count(*layer_weights(run.params, 1))
+    assert figure_info(browser, "sp-scene")["meta"]["regions"] == regions
+    words = shown_text(browser, "sp-summary")
+    assert f"into {regions} region" in words and "spiral, width 3, depth 2, u_ε, test accuracy" in words
+    assert shown_text(browser, "sp-notices") == ""
+    assert severe_console_errors(browser) == []

@@ -127,3 +127,9 @@ def test_bad_files_are_refused_in_the_notices_with_what_is_wrong(client, trained
         assert "_pages_location" not in answer, case  # the page stays where it is
         shown = dash_http.text(answer["sp-notices"]["children"])
         assert shown.startswith("The model file was not opened: ") and words in shown, (case, shown)
+
+
+def test_an_empty_upload_box_changes_nothing(client):
+    """The router draws a fresh upload box (contents None) on every visit: not a bad file."""
+    body = dash_http.payload(upload_dep(client), {f"{UPLOAD}.contents": None})
+    assert dash_http.post(client, body).status_code == 204  # no update, no notice
