@@ -121,7 +121,8 @@ def source_help(view: LayerView) -> list:
     if state.source == "trained":
         if view.problem == NO_MODEL:
             return ["No trained model yet: train a model on the ", dcc.Link("Toy classifiers", href="/train"),
-                    " page and follow its “Open layer k on the sphere page” link. Until then, a random layer."]
+                    " page and follow its “Open layer k on the sphere page” link, or open its downloaded .zip "
+                    "below. Until then, a random layer."]
         return [html.Div(html.Div(view.problem, className="notice"), className="notices"), "Train a model on the ",
                 dcc.Link("Toy classifiers", href="/train"), " page, or switch to a random layer."]
     return ["A seeded random layer: W ~ N(0, scale²/d), b ~ N(0, scale²)."]
