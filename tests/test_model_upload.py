@@ -132,3 +132,17 @@ def test_bad_files_are_refused_in_the_notices_with_what_is_wrong(client, trained
 def test_an_empty_upload_box_changes_nothing(client):
     """The router draws a fresh upload box (contents None) on every visit: not a bad file."""
     assert upload(client, None) == {}  # no navigation, no notice
+
+
+def test_a_cache_outage_is_said_not_hidden(client, trained_run, monkeypatch):
+    from services import cache, run_store
+
+    def down(*args, **kwargs):
+        raise cache.CacheUnavailable("connection refused")
+
+    monkeypatch.setattr(cache, "cache_set", down)
+    answer = upload(client, as_upload(trained_run[1].model_zip()))
+    assert "_pages_location" not in answer
+    assert ("The model file was not opened: the shared cache (Redis) cannot be reached right now"
+            in dash_http.text(answer["sp-notices"]["children"]))
+    assert run_store.load_uploaded_model("0" * 40) is None
