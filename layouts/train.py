@@ -73,9 +73,15 @@ def layout(preset=None, **query) -> html.Div:
     return page(state, notices, preset)
 
 
+# Plotly draws a 3-D scene's WebGL canvas at twice its CSS size by default; at one pixel per
+# CSS pixel (antialiased all the same) a frame of the layer animation costs about a quarter
+# less, and in software WebGL that cost is the whole frame.
+RESULT_GRAPH_CONFIG = {**GRAPH_CONFIG, "plotGlPixelRatio": 1}
+
+
 def figure_card(graph_id: str, caption, height: int, placeholder: str, class_name: str = "card") -> html.Div:
     return html.Div(
-        [dcc.Graph(id=graph_id, figure=placeholder_figure(placeholder), config=GRAPH_CONFIG,
+        [dcc.Graph(id=graph_id, figure=placeholder_figure(placeholder), config=RESULT_GRAPH_CONFIG,
                    style={"height": f"{height}px"}),
          html.Div(caption, className="caption")],
         className=class_name,
