@@ -342,7 +342,7 @@ def apply_preset(*_clicks):
 @callback(Output(ids.EXPLAIN, "children"), Input(ids.DATASET, "value"), prevent_initial_call=True)
 def explain_dataset(dataset):
     """The explanation follows the chosen data set (the layout starts from the same answer)."""
-    return ids.explanation(dataset if isinstance(dataset, str) else "spiral")
+    return ids.explanation(dataset if isinstance(dataset, str) else "spiral", lazy=False)  # the user chose it
 
 
 # -- browser-side ------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from polyviz.pages.train import (
 )
 
 from . import userdata as data_ids
-from .common import GRAPH_CONFIG, control, copy_link, log_slider, notices_box
+from .common import GRAPH_CONFIG, control, copy_link, log_slider, math_markdown, notices_box
 
 PATH = "/train"
 
@@ -58,6 +58,7 @@ RESULTS, SUMMARY, LINKS = "tr-results", "tr-summary", "tr-sphere-links"
 DOWNLOAD_BUTTON, DOWNLOAD = "tr-download-button", "tr-download"
 NOTICES, QUERY, URL_SINK, COPY, LINK_NOTICES = "tr-notices", "tr-query", "tr-url-sink", "tr-copy", "tr-link-notices"
 EXPLAIN = "tr-explain"  # the explanation of the chosen data set
+EXPLAIN_TEXT = "tr-explain-text"
 
 WATCHDOG_MS = 5000
 DATASET_LABELS = {"spiral": "spiral", "octant_sphere": "octant sphere (3-D)", "circle": "circle", "xor": "xor",
@@ -334,7 +335,8 @@ EXPLANATIONS = {
 }
 
 
-def explanation(dataset: str) -> list:
-    """The explanation box's children for a data set (the spiral's for an unknown one)."""
+def explanation(dataset: str, lazy: bool = True) -> list:
+    """The explanation box's children for a data set (the spiral's for an unknown one);
+    ``lazy``: its formulas are typeset once it scrolls into view (the page's first answer)."""
     title, text = EXPLANATIONS.get(dataset, EXPLANATIONS["spiral"])
-    return [html.H3(title), dcc.Markdown(text, mathjax=True)]
+    return [html.H3(title), math_markdown(text, EXPLAIN_TEXT, lazy)]
