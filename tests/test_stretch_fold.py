@@ -76,7 +76,9 @@ def test_figures_are_valid_plotly_and_carry_the_exact_images():
 
 def test_figure_payload_stays_small_for_2000_points():
     specs = figures.stretch_fold_specs(n=2000)
-    assert sum(len(json.dumps(s)) for s in specs.values()) < 120_000
+    # (the surface is a mesh with its triangles, about 20 KB more than a Plotly surface grid,
+    # which re-interpolates itself on every repaint and made each move of t cost ~250 ms)
+    assert sum(len(json.dumps(s)) for s in specs.values()) < 140_000
 
 
 # --- callbacks -------------------------------------------------------------------------
