@@ -11,6 +11,18 @@ GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
                 "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
+LAZY_MATH = "lazy-math"  # assets/app.js: typesets the formulas once the text nears the viewport
+
+
+def math_markdown(text: str, component_id: str, lazy: bool = True) -> dcc.Markdown:
+    """Markdown with TeX formulas. ``lazy``: typeset by MathJax only once the text scrolls
+    near the viewport (assets/app.js). MathJax is the largest script after Plotly (about
+    0.7 MB compressed), and text below the fold need not make a new visitor wait for it
+    before the first figure draws; text a callback sends later (the user chose something)
+    can be typeset at once."""
+    return dcc.Markdown(text, id=component_id, mathjax=not lazy, className=LAZY_MATH if lazy else None)
+
+
 def notices_box(notices: list[str], box_id: str) -> html.Div:
     """The visible list of what was wrong with the input and what was used instead."""
     return html.Div(notice_items(notices), id=box_id, className="notices", role="status")

@@ -27,7 +27,7 @@ from polyviz.pages.train import (
 )
 
 from . import userdata as data_ids
-from .common import GRAPH_CONFIG, WATCHDOG_MS, control, copy_link, log_slider, notices_box, number_box
+from .common import GRAPH_CONFIG, WATCHDOG_MS, control, copy_link, log_slider, math_markdown, notices_box, number_box
 
 PATH = "/train"
 
@@ -58,6 +58,7 @@ RESULTS, SUMMARY, LINKS = "tr-results", "tr-summary", "tr-sphere-links"
 DOWNLOAD_BUTTON, DOWNLOAD = "tr-download-button", "tr-download"
 NOTICES, QUERY, URL_SINK, COPY, LINK_NOTICES = "tr-notices", "tr-query", "tr-url-sink", "tr-copy", "tr-link-notices"
 EXPLAIN = "tr-explain"  # the explanation of the chosen data set
+EXPLAIN_TEXT = "tr-explain-text"
 
 
 
@@ -68,9 +69,15 @@ def layout(preset=None, **query) -> html.Div:
     return page(state, notices, preset)
 
 
+# Plotly draws a 3-D scene's WebGL canvas at twice its CSS size by default; at one pixel per
+# CSS pixel (antialiased all the same) a frame of the layer animation costs about a quarter
+# less, and in software WebGL that cost is the whole frame.
+RESULT_GRAPH_CONFIG = {**GRAPH_CONFIG, "plotGlPixelRatio": 1}
+
+
 def figure_card(graph_id: str, caption, height: int, placeholder: str, class_name: str = "card") -> html.Div:
     return html.Div(
-        [dcc.Graph(id=graph_id, figure=placeholder_figure(placeholder), config=GRAPH_CONFIG,
+        [dcc.Graph(id=graph_id, figure=placeholder_figure(placeholder), config=RESULT_GRAPH_CONFIG,
                    style={"height": f"{height}px"}),
          html.Div(caption, className="caption")],
         className=class_name,
@@ -330,10 +337,10 @@ EXPLANATIONS = {
 }
 
 
-def explanation(dataset) -> list:
+def explanation(dataset, lazy: bool = True) -> list:
     """The explanation box's children for a data set: its own words, or none (never another
-    set's)."""
+    set's). ``lazy``: its formulas are typeset once it scrolls into view (the page's first answer)."""
     if dataset not in EXPLANATIONS:
         return []
     title, text = EXPLANATIONS[dataset]
-    return [html.H3(title), dcc.Markdown(text, mathjax=True)]
+    return [html.H3(title), math_markdown(text, EXPLAIN_TEXT, lazy)]

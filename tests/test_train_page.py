@@ -735,6 +735,11 @@ def test_the_explanation_fits_the_chosen_data_set(client, deps):
     assert len(set(titles.values())) == len(DATASET_NAMES)  # each its own
     assert "digits" in titles["digits"]
     assert ids.explanation("not-a-data-set") == [] and ids.explanation(None) == []  # no other set's words
+    # the page's first answer typesets its formulas once scrolled to (assets/app.js); the
+    # explanation of a data set the user chose comes typeset at once
+    text = found_ids(ids.layout())[ids.EXPLAIN_TEXT]
+    assert text.mathjax is False and text.className == "lazy-math"
+    assert children[1]["props"]["mathjax"] is True
 
 
 def test_the_octant_preset_shows_the_plateau_its_text_promises():
