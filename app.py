@@ -86,7 +86,8 @@ cache.cache.init_app(server, config=cache.cache_config())
 admission.install(server)  # the session cookie that the per-client job cap counts by
 
 # Layout and callback modules register after the app exists (dash.register_page needs it).
-from layouts import home, sphere, stretch_fold, train, transformer  # noqa: E402
+from layouts import compare, home, sphere, stretch_fold, train, transformer  # noqa: E402
+import callbacks.compare  # noqa: E402,F401
 import callbacks.sphere  # noqa: E402,F401
 import callbacks.stretch_fold  # noqa: E402,F401
 import callbacks.sweep  # noqa: E402,F401
@@ -102,6 +103,7 @@ PAGES = [
     (stretch_fold, stretch_fold.layout, "Stretch & fold", "Stretch & fold — polyviz"),
     (sphere, callbacks.sphere.layout, "Polytopes on the sphere", "Polytopes on the LayerNorm sphere — polyviz"),
     (train, train.layout, "Toy classifiers", "Toy classifiers — polyviz"),
+    (compare, compare.layout, "Compare", "Compare models side by side — polyviz"),
     (transformer, callbacks.transformer.layout, "Real transformers",
      "Real transformers on the LayerNorm sphere — polyviz"),
 ]
