@@ -132,6 +132,10 @@ def page(state: CompareState, notices: list[str], preset: str | None = None) -> 
                   html.Div("Train loss (log scale, top) and test accuracy (bottom) of each model, one colour per "
                            "model; the same data, split and seed for all.", className="caption")],
                  className="card wide"),
+        html.Div("Each column, top to bottom: the decision boundary (P(class 1), blue = class 0, red = class 1; "
+                 "open markers are test points); every hidden neuron's activation over the input plane (L2·1 = "
+                 "layer 2, neuron 1; blue negative, white 0, red positive); the layer-by-layer animation.",
+                 className="caption"),
         html.Div(columns, className="compare-columns"),
     ], id=RESULTS, className="compare-results")
     return html.Div([controls, panels], className="page two-col compare-page")

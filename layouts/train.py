@@ -37,6 +37,7 @@ DEPTH, WIDTH, ACT, EPS, LR = "tr-depth", "tr-width", "tr-act", "tr-log-eps", "tr
 STEPS, BATCH, SEED, K, ORIGIN, GROUPS = "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups"
 ARCHITECTURE = "tr-architecture"
 FIG_CONFUSION, CONFUSION_CARD = "tr-fig-confusion", "tr-confusion-card"  # multiclass runs only
+FIG_NEURONS, NEURONS_CARD = "tr-fig-neurons", "tr-neurons-card"  # 2-D input only
 # field -> widget id, in CONTROL_FIELDS order (the order callbacks receive the values in)
 CONTROL_IDS = dict(zip(CONTROL_FIELDS, (DATASET, NOISE, N, DATA_SEED, RATIO, DEPTH, WIDTH, ACT, EPS, LR, STEPS, BATCH,
                                         SEED, K, ORIGIN, GROUPS, ARCHITECTURE, data_ids.DATA)))
@@ -217,6 +218,11 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             figure_card(FIG_BOUNDARY, "P(class 1) over the input (blue = class 0, red = class 1), the 0.5 contour "
                                       "and the data; open markers are test points. For 3-D data: the sphere "
                                       "coloured by the prediction.", 420, "The decision boundary appears here."),
+            html.Div(figure_card(FIG_NEURONS, "Every hidden neuron's activation over the input plane (L2·1 = layer 2, "
+                                              "neuron 1; blue negative, white 0, red positive, each map on its own "
+                                              "scale; hover for the value).", 300,
+                                 "The neurons' maps appear here for 2-D data."), id=NEURONS_CARD,
+                     style={"display": "none"}),
             html.Div(figure_card(FIG_CONFUSION, "Test points by true class (rows, with each class's accuracy) and "
                                                 "predicted class (columns); the diagonal is right.", 420,
                                  "The confusion matrix appears here."), id=CONFUSION_CARD, style={"display": "none"}),

@@ -151,6 +151,12 @@ def test_the_page_trains_the_missing_columns_in_one_job_and_then_shows_them(cbs)
     assert len([t for t in curves["data"] if t["yaxis"] == "y"]) == 3
     assert all(fig["layout"]["title"]["text"] for fig in figures)
     assert not any("press Train all" in str(fig["layout"].get("annotations", "")) for fig in figures)
+    # a column is a /train run: /train's per-neuron maps draw it from the same cache entry
+    from callbacks.neurons import neuron_maps
+
+    figure, style = neuron_maps(keys["b"]["key"])
+    assert style == {"display": "block"} and sum(t["type"] == "heatmap" for t in figure["data"]) == 8
+    assert neuron_maps("not-a-key")[1] == {"display": "none"}
     # the second time everything is cached: the page says so and starts nothing
     assert "trained before" in cc.sync_state(*controls, [])[3]
 

@@ -50,8 +50,8 @@ def compare_curves_spec(histories, labels, *, title: str = "Training curves, ove
                          xaxis="x2", yaxis="y2",
                          hovertemplate=f"{label}<br>step %{{x}}<br>{what} %{{y:.3f}}<extra></extra>"))
     # the legend sits under the charts: beside the title it would cover the curves in a narrow card
-    layout = base_layout(title, showlegend=True, margin=dict(l=48, r=16, t=44, b=64),
-                         legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.12, yanchor="top"),
+    layout = base_layout(title, showlegend=True, margin=dict(l=48, r=16, t=44, b=76),
+                         legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.2, yanchor="top"),
                          xaxis=dict(domain=[0, 1], anchor="y", matches="x2", showticklabels=False),
                          yaxis=dict(domain=[0.55, 1], type="log", title=dict(text="train loss")),
                          xaxis2=dict(domain=[0, 1], anchor="y2", title=dict(text="step")),
