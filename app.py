@@ -96,6 +96,7 @@ import callbacks.transformer  # noqa: E402,F401
 import callbacks.userdata  # noqa: E402,F401
 import callbacks.exports  # noqa: E402,F401
 import callbacks.neurons  # noqa: E402,F401
+import callbacks.python_code  # noqa: E402,F401
 
 # (layout module, its URL entry, name, title); the sphere page's entry reads a trained model
 # from the cache and the transformer page's loads its model, so they live with their callbacks.

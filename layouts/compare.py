@@ -14,7 +14,7 @@ from polyviz.models import ACTIVATIONS
 from polyviz.pages.compare import COLUMN_FIELDS, COLUMNS, OFF, PRESETS, CompareState, state_from_link
 from polyviz.pages.train import MAX_DEPTH, MAX_N, MAX_STEPS, MAX_WIDTH, SEED_MAX, placeholder_figure
 
-from .common import GRAPH_CONFIG, control, copy_link, notices_box, number_box
+from .common import GRAPH_CONFIG, control, copy_link, notices_box, number_box, python_copy
 from .train import ACT_LABELS, DATASET_LABELS
 
 PATH = "/compare"
@@ -112,6 +112,7 @@ def page(state: CompareState, notices: list[str], preset: str | None = None) -> 
             *data_controls,
             *[column_controls(state, c) for c in COLUMNS],
             copy_link(COPY),
+            python_copy("cmp"),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
             dcc.Store(id=LINK_NOTICES, data=notices),

@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from polyviz import state as st
 from polyviz.datasets import DATASET_NAMES
-from polyviz.models import ACTIVATIONS
+from polyviz.models import ACTIVATION_LABELS, ACTIVATIONS
 from polyviz.pages.train import (
     CONTROL_FIELDS,
     MAX_DEPTH,
@@ -27,7 +27,7 @@ from polyviz.pages.train import (
 )
 
 from . import userdata as data_ids
-from .common import GRAPH_CONFIG, control, copy_link, log_slider, notices_box
+from .common import GRAPH_CONFIG, control, copy_link, log_slider, notices_box, python_copy
 
 PATH = "/train"
 
@@ -63,8 +63,7 @@ EXPLAIN = "tr-explain"  # the explanation of the chosen data set
 WATCHDOG_MS = 5000
 DATASET_LABELS = {"spiral": "spiral", "octant_sphere": "octant sphere (3-D)", "circle": "circle", "xor": "xor",
                   "gauss": "gauss", "moons": "moons", "digits": "digits (8×8, 10 classes)"}
-ACT_LABELS = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "group_layernorm": "grouped LN",
-              "dyt": "DyT", "relu": "ReLU", "gelu": "GELU", "tanh": "tanh", "none": "none (linear)"}
+ACT_LABELS = ACTIVATION_LABELS
 
 
 def layout(preset=None, **query) -> html.Div:
@@ -180,6 +179,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             *train_controls,
             sweep_box,
             copy_link(COPY),
+            python_copy("tr"),
             html.Div(explanation(state.dataset), id=EXPLAIN, className="explain"),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
