@@ -22,9 +22,11 @@ def stretch_fold_code(state) -> str:
     """/stretch-fold: one :func:`polyviz.figures.stretch_fold_specs` call with the link's arguments."""
     return (
         "from polyviz import figures as pvf\n\n"
-        f"figures = pvf.stretch_fold_specs(op={state.op!r}, t={state.t!r}, eps={state.eps!r}, n={state.n!r},\n"
-        f"                                 distribution={state.dist!r}, seed={state.seed!r},\n"
-        f"                                 affine={_affine(state)})\n"
+        "figures = pvf.stretch_fold_specs(\n"
+        f"    op={state.op!r}, t={state.t!r}, eps={state.eps!r}, n={state.n!r},\n"
+        f"    distribution={state.dist!r}, seed={state.seed!r},\n"
+        f"    affine={_affine(state)},\n"
+        ")\n"
         + SHOW.format(first="circle")
     )
 

@@ -62,7 +62,7 @@ def test_stretch_fold_code_reproduces_the_page_s_four_figures(pages):
     state, notices = st.from_query(StretchFoldState, query)
     assert notices == []
     code = python_code.code_for("sf", st.to_query(state))
-    assert "pvf.stretch_fold_specs(op='affine', t=1.7, eps=0.03, n=300" in code
+    assert "op='affine', t=1.7, eps=0.03, n=300," in code and "affine=(1.5, -0.4, 0.2, 0.8, 0.3, -0.1)" in code
     copied = run_copied(code)
     page = csf.update_figures(state.t, state.op, np.log10(state.eps), state.n, state.dist, state.seed, *state.affine)
     for name, spec in zip(("circle", "curve", "surface", "sphere"), page[:4]):
