@@ -22,10 +22,11 @@ from layouts.common import notices_box
 from polyviz import state as st
 from services import admission, cache, jobs
 
-# One torch thread for the whole process, set once here at start (every gunicorn worker and
-# the Celery worker import this module; background-job processes fork from them and inherit
-# it). The models are tiny, so a second thread only adds contention, and the setting is
-# process-wide: saving and restoring it around requests would race between threads.
+# One torch thread for the whole process, set once here at start (every gunicorn worker, the
+# embedded job host and the Celery worker import this module; the job host's children, one per
+# job, fork from it and inherit it). The models are tiny, so a second thread only adds
+# contention, and the setting is process-wide: saving and restoring it around requests would
+# race between threads.
 torch.set_num_threads(1)
 
 DEBUG = os.environ.get("POLYVIZ_DEBUG") == "1"

@@ -42,18 +42,20 @@ _job_host = None
 
 
 def on_starting(server):
-    os.environ["POLYVIZ_SERVER_PID"] = str(os.getpid())
+    from services import job_host
+
+    os.environ[job_host.ANCHOR_ENV] = str(os.getpid())
     os.environ["POLYVIZ_RECYCLE_STAMP"] = tempfile.mkstemp(prefix="polyviz-recycle-")[1]
 
 
 def when_ready(server):
     global _job_host
-    if os.environ.get("POLYVIZ_REDIS_URL"):
-        return  # scale-out: the Celery worker runs jobs
     from services import cache, job_host
 
+    if cache.redis_url():
+        return  # scale-out: the Celery worker runs jobs
     try:
-        _job_host = job_host.start(cache.data_dir() / "jobs", anchor=os.getpid())
+        _job_host = job_host.start(cache.jobs_dir(), anchor=os.getpid())
     except Exception as error:  # the first job starts one instead; serving pages goes on
         server.log.error("job host did not start: %s", error)
 

@@ -23,7 +23,6 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from callbacks.common import sync_url_and_copy_link, triggered_id, with_link_notices
 from layouts import compare as ids
 from layouts.common import notice_items
-from layouts.train import ACT_LABELS
 from layouts.train import PATH as TRAIN_PATH
 from polyviz import state as st
 from polyviz.pages import compare as cp
@@ -174,7 +173,7 @@ def run_compare_job(job, set_progress=None) -> tuple[dict | None, str]:
                     set_progress([jobs.percent(int(1000 * done), 1000),
                                   f"{column.upper()} ({index + 1} of {len(todo)}): {values[1]}"])
                 reporter.set_progress = column_progress
-            _key, text, _beat = jobs.train_work(states[column], reporter)
+            _key, text, _beat = jobs.train_work(tp.resolve(states[column], lambda _hash: user), reporter)
             words.append(f"{column.upper()}: {text}")
         keys = column_keys(state, user)
     except cache.CacheUnavailable:
@@ -222,7 +221,7 @@ def cancel_compare(_clicks, job):
 
 
 def column_summary(state: CompareState, column: str, run, train_query: str) -> list:
-    label = cp.column_label(state, column, ACT_LABELS)
+    label = cp.column_label(state, column)
     link = dcc.Link("open in Toy classifiers", href=f"{TRAIN_PATH}?{train_query}", className="sphere-link")
     if run is None:
         return [html.B(label), html.Div(["Not trained yet. ", link], className="control-help")]
@@ -259,7 +258,7 @@ def render(keys, query):
             run = run_store.load_run(key)
             if run is not None and run.status in run_store.FINAL_STATUSES:
                 runs[column] = run
-    specs = cp.compare_figures(state, runs, user, ACT_LABELS) if runs else {}
+    specs = cp.compare_figures(state, runs, user) if runs else {}
     curves = specs.get("curves") or tp.placeholder_figure("The training curves of every model appear here.")
     figures, summaries, styles = [], [], []
     for column in COLUMNS:

@@ -16,7 +16,6 @@ from polyviz.pages.train import TrainState
 from services import data_store, run_store
 
 GONE = "This run is no longer in the cache: press Train to train it again, then export."
-DATA_GONE = "The data this run was trained on is no longer in the cache: upload or draw it again."
 
 
 def shown_run(key):
@@ -24,17 +23,11 @@ def shown_run(key):
     run = run_store.load_run(key)
     if run is None:
         return None, GONE
-    state, _ = st.validate(TrainState, run.fields)
-    user = data_store.load_data(state.data) if state.data else None
-    if state.data and user is None:
-        return None, DATA_GONE
-    state, _ = train_page.with_data(state, user)
+    resolved = train_page.resolve(st.validate(TrainState, run.fields)[0], data_store.load_data)
+    if resolved.data_gone:
+        return None, train_page.RUN_DATA_GONE
+    state, user = resolved.state, resolved.user
     return (run, state, user, train_page.load_data(state, user)), None
-
-
-def file_stem(run) -> str:
-    source = "user-data" if run.fields.get("data") else run.fields.get("dataset", "run")
-    return f"polyviz-{source}-{run_store.model_id(run.key)[:10]}"
 
 
 @callback(
@@ -66,7 +59,7 @@ def export(_points, _curves, _figure, which, key, button=None):
     if found is None:
         return no_update, words
     run, state, user, data = found
-    stem = file_stem(run)
+    stem = exports.file_stem(run, run_store.model_id(run.key))
     if button == data_ids.EXPORT_POINTS:
         classes, columns = (user.classes, user.columns) if user is not None else (("0", "1"), None)
         return dcc.send_string(exports.points_csv(run.params, data, classes, columns), f"{stem}-points.csv"), no_update

@@ -23,9 +23,8 @@ the shared cache by its id.
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass
 
+import flask
 from dash import Input, Output, Patch, State, callback, no_update
 
 from callbacks.common import sync_url_and_copy_link, with_link_notices
@@ -35,10 +34,8 @@ from layouts.sphere import (dim_options, el_style, k_marks, layer_controls, laye
                             scene_caption)
 from polyviz.figures import sphere as fs
 from polyviz import state as st
-from polyviz.models import layer_weights
-from polyviz.pages.sphere import (ACT_NAMES, InputSphere, LayerView, SphereState, directions, input_sphere,
-                                  layer_inputs, layer_view, random_view, readout_words, rotation_words,
-                                  scaling_words, summary_text, training_sample)
+from polyviz.pages.sphere import (LayerView, SphereState, TrainedModel, directions, layer_view, random_view,
+                                  readout_words, rotation_words, scaling_words, summary_text)
 from services import cache, jobs, run_store
 
 OUTAGE = ("the shared cache (Redis) cannot be reached right now, so the trained model cannot be read; it is "
@@ -70,39 +67,6 @@ def state_from_controls(**raw) -> tuple[SphereState, list[str]]:
 
 # --- where the layer comes from ----------------------------------------------------------
 
-@dataclass(frozen=True)
-class TrainedModel:
-    """What the page needs of a cached trained model: its Linear layers and what it is."""
-
-    model_id: str
-    dataset: str
-    in_dim: int
-    width: int
-    depth: int
-    activation: str
-    test_acc: float | None
-    query: str | None  # the /train query that reopens its run
-    layers: tuple  # ((W, b), ...) of every Linear layer, input to output
-    params: object = None  # the model (MLPParams), for its activations
-    data: tuple | None = None  # (X, y): a class-stratified sample of its training data
-
-    @property
-    def shapes(self) -> list[tuple[int, int]]:
-        return [tuple(W.shape) for W, _ in self.layers]
-
-    def sphere(self, k: int) -> InputSphere | None:
-        return input_sphere(self.params.config, k)
-
-    def inputs(self, k: int):
-        X, y = self.data
-        return layer_inputs(self.params, k, X)[0], y
-
-    def words(self) -> str:
-        acc = f", test accuracy {self.test_acc:.1%}" if self.test_acc is not None else ""
-        return (f"{self.dataset}, width {self.width}, depth {self.depth}, {ACT_NAMES.get(self.activation, '?')}"
-                f"{acc}")
-
-
 def trained_model(model_id: str) -> TrainedModel | None:
     """The cached model with this id, or None (empty or unknown id, expired run). Loading is
     one cache read and a small safetensors decode (about a millisecond), so every callback
@@ -110,16 +74,7 @@ def trained_model(model_id: str) -> TrainedModel | None:
     if not model_id:
         return None
     run = run_store.load_run(model_id, required=True)  # an outage is not "not found"
-    if run is None:
-        return None
-    config, acc = run.config, run.final_test_acc
-    return TrainedModel(
-        model_id=model_id, dataset=run.data.name[:40], in_dim=config.in_dim, width=config.width, depth=config.depth,
-        activation=config.activation, test_acc=acc if acc is not None and math.isfinite(acc) else None,
-        query=run.query if len(run.query) < 2000 else None,
-        layers=tuple(layer_weights(run.params, i) for i in range(config.n_layers)),
-        params=run.params, data=training_sample(run.data))
-
+    return None if run is None else TrainedModel.from_run(model_id, run)
 
 
 def load_view(state: SphereState) -> LayerView:
@@ -155,31 +110,79 @@ def layout(retrained=None, **query):
     return ids.page(state, notices, view, retrainable=retrainable(state, view))
 
 
+def retrained_href(key: str, layer, train_query: str) -> str:
+    """This link again, for the retrained run (the page then says it was retrained)."""
+    layer = layer if isinstance(layer, int) and not isinstance(layer, bool) else 1
+    return run_store.sphere_href(key, layer, train_query) + "&retrained=1"
+
+
+NOT_RETRAINABLE = "This link carries no training settings for this model, so it cannot be retrained here."
+
+
 @callback(
-    Output("_pages_location", "href", allow_duplicate=True),
+    Output(ids.RETRAIN_JOB, "data"),
     Output(ids.RETRAIN_STATUS, "children"),
+    Output(ids.RETRAIN_WATCHDOG, "disabled"),
+    Output("_pages_location", "href", allow_duplicate=True),
     Input(ids.RETRAIN, "n_clicks"),
     State(ids.MODEL_ID, "value"),
     State(ids.TRAIN_QUERY, "data"),
     State(ids.LAYER_ID, "value"),
-    background=True,
-    running=[(Output(ids.RETRAIN, "disabled"), True, False),
-             (Output(ids.RETRAIN_STATUS, "children"), "Training it again…", "")],
     prevent_initial_call=True,
 )
-def retrain_model(_clicks, model, train_query, layer):
-    """Train the link's model again (the training job, as on the Toy classifiers page), then
-    reopen this link: the model is cached again and the page says it was retrained."""
+def start_retrain(_clicks, model, train_query, layer):
+    """Retrain the link's model as the Toy classifiers page trains one (services.jobs.enqueue:
+    admitted by services/admission.py, watched by the watchdog); a run cached meanwhile (another
+    tab retrained it) is reopened at once."""
     state = run_store.retrain_state(model, train_query)
     if state is None:
-        return no_update, "This link carries no training settings for this model, so it cannot be retrained here."
-    job = jobs.new_job(state, "train")
-    jobs.write_heartbeat(job["id"], "train", "queued")
-    outcome = jobs.run_job(job, jobs.TRAIN)
+        return no_update, NOT_RETRAINABLE, True, no_update
+    try:
+        key = jobs.cached_run(state)
+    except cache.CacheUnavailable:
+        return no_update, jobs.UNAVAILABLE, True, no_update
+    if key is not None:
+        return no_update, jobs.TRAIN.cached_words, True, retrained_href(key, layer, train_query)
+    started = jobs.enqueue(state, jobs.TRAIN, flask.request)
+    return started.job or no_update, started.words, started.job is None, no_update
+
+
+@callback(
+    Output("_pages_location", "href", allow_duplicate=True),
+    Output(ids.RETRAIN_STATUS, "children", allow_duplicate=True),
+    Output(ids.RETRAIN_WATCHDOG, "disabled", allow_duplicate=True),
+    Input(ids.RETRAIN_JOB, "data"),
+    State(ids.MODEL_ID, "value"),
+    State(ids.TRAIN_QUERY, "data"),
+    State(ids.LAYER_ID, "value"),
+    background=True,
+    progress=[Output(ids.RETRAIN_STATUS, "children")],
+    running=[(Output(ids.RETRAIN, "disabled"), True, False)],
+    interval=500,
+    prevent_initial_call=True,
+)
+def retrain_model(set_progress, job, model, train_query, layer):
+    """The training job (the Toy classifiers page's), then this link again: the model is cached
+    again and the page says it was retrained. Its progress words go to the status line."""
+    outcome = jobs.run_job(job, jobs.TRAIN, lambda values: set_progress(values[1]))
     if outcome.key is None or run_store.model_id(outcome.key) != model:
-        return no_update, outcome.status
-    layer = layer if isinstance(layer, int) and not isinstance(layer, bool) else 1
-    return run_store.sphere_href(outcome.key, layer, train_query) + "&retrained=1", outcome.status
+        return no_update, outcome.status, True
+    return retrained_href(outcome.key, layer, train_query), outcome.status, True
+
+
+jobs.on_lost(retrain_model, lambda words: [no_update, words, True])
+
+
+@callback(
+    Output(ids.RETRAIN_STATUS, "children", allow_duplicate=True),
+    Output(ids.RETRAIN_WATCHDOG, "disabled", allow_duplicate=True),
+    Output(ids.RETRAIN, "disabled", allow_duplicate=True),
+    Input(ids.RETRAIN_WATCHDOG, "n_intervals"),
+    State(ids.RETRAIN_JOB, "data"),
+    prevent_initial_call=True,
+)
+def retrain_watchdog(_n, job):
+    return jobs.watchdog_outputs(job, when_lost=(False,))
 
 
 @callback(

@@ -1,10 +1,11 @@
 """Callbacks of the Toy classifiers page's seed sweep: seeds 0 .. k-1 of the current
 settings trained at once (the single run's callbacks are in callbacks/train.py).
 
-* ``start_sweep`` (the "Sweep k seeds" button): a cached sweep is shown; otherwise a job
-  payload goes into SWEEP_JOB with a "queued" heartbeat and the watchdog is switched on.
+* ``start_sweep`` (the "Sweep k seeds" button): a cached sweep is shown; otherwise
+  :func:`services.jobs.enqueue` admits the job (services/admission.py), its payload goes into
+  SWEEP_JOB with a "queued" heartbeat and the watchdog is switched on.
 * ``sweep_job`` (a Dash background callback) is one call:
-  ``jobs.run_job(job, jobs.SWEEP, set_progress)``; it answers with the sweep's key.
+  ``jobs.job_outputs(job, jobs.SWEEP, set_progress)``; it answers with the sweep's key.
 * ``render_sweep`` draws the cached sweep; clicking a seed opens it (callbacks/train.py).
 * ``sweep_watchdog`` reports a lost sweep in words.
 """
@@ -14,10 +15,10 @@ from __future__ import annotations
 import flask
 from dash import Input, Output, State, callback, no_update
 
-from callbacks.train import CONTROL_STATES, or_no_update
+from callbacks.train import CONTROL_STATES
 from layouts import train as ids
 from polyviz.pages import train as train_page
-from services import admission, cache, jobs, run_store
+from services import cache, data_store, jobs, run_store
 
 
 @callback(
@@ -31,25 +32,20 @@ from services import admission, cache, jobs, run_store
     prevent_initial_call=True,
 )
 def start_sweep(_clicks, *controls):
-    state, _ = train_page.state_from_controls(*controls)
+    resolved = train_page.resolve(train_page.state_from_controls(*controls)[0], data_store.load_data)
+    state = resolved.state  # your data's n and batch: the key its sweep is stored under
+    if resolved.problem:  # in words, and no job
+        return no_update, no_update, resolved.problem, True, "0"
     try:
         key = jobs.cached_sweep(state)
     except cache.CacheUnavailable:
         return no_update, no_update, jobs.UNAVAILABLE, True, "0"
     if key is not None:
         return no_update, key, "Opened the cached sweep for these settings.", True, "100"
-    job = jobs.new_job(state, "sweep")
-    try:
-        admitted = admission.submit(job["id"], admission.client_ids(flask.request))
-    except admission.LedgerUnavailable:
-        return no_update, no_update, jobs.UNAVAILABLE, True, "0"
-    if not admitted.accepted:
-        return no_update, no_update, admitted.words, True, no_update
-    if not jobs.write_heartbeat(job["id"], "sweep", "queued"):
-        admission.release(job["id"])
-        return no_update, no_update, jobs.UNAVAILABLE, True, "0"
-    starting = admission.wait_words(admitted.position) if admitted.position else f"Starting a sweep of {state.k} seeds…"
-    return job, no_update, starting, False, "0"
+    started = jobs.enqueue(state, jobs.SWEEP, flask.request)
+    if started.job is None:
+        return no_update, no_update, started.words, True, no_update if started.refused else "0"
+    return started.job, no_update, started.words, False, "0"
 
 
 @callback(
@@ -67,11 +63,10 @@ def start_sweep(_clicks, *controls):
     prevent_initial_call=True,
 )
 def sweep_job(set_progress, job):
-    outcome = jobs.run_job(job, jobs.SWEEP, set_progress)
-    return or_no_update(outcome.key), outcome.status, outcome.percent, True
+    return jobs.job_outputs(job, jobs.SWEEP, set_progress)
 
 
-jobs.on_lost(sweep_job, lambda words: [no_update, words, "0", True])
+jobs.on_lost(sweep_job)
 
 
 @callback(
@@ -83,11 +78,7 @@ jobs.on_lost(sweep_job, lambda words: [no_update, words, "0", True])
     prevent_initial_call=True,
 )
 def cancel_sweep(_clicks, job):
-    parsed = jobs.parse_job(job)
-    if parsed is not None:
-        jobs.write_heartbeat(parsed[0], "sweep", "cancelled")
-        admission.release(parsed[0])
-    return "Cancelled.", True, "0"
+    return jobs.cancel(job, jobs.SWEEP), True, "0"
 
 
 @callback(
@@ -95,17 +86,13 @@ def cancel_sweep(_clicks, job):
     Output(ids.SWEEP_WATCHDOG, "disabled"),
     Output(ids.SWEEP, "disabled"),
     Output(ids.SWEEP_CANCEL, "disabled"),
+    Output(ids.SWEEP_LIVE, "style", allow_duplicate=True),
     Input(ids.SWEEP_WATCHDOG, "n_intervals"),
     State(ids.SWEEP_JOB, "data"),
     prevent_initial_call=True,
 )
 def sweep_watchdog(_n, job):
-    stop, message = jobs.watchdog_verdict(job)
-    if not stop:
-        return (message if message else no_update), no_update, no_update, no_update
-    if message is None:
-        return no_update, True, no_update, no_update
-    return message, True, False, True
+    return jobs.watchdog_outputs(job, when_lost=(False, True, {"display": "none"}))
 
 
 @callback(

@@ -3,11 +3,12 @@
 What happens on Train
 ---------------------
 * ``start_training`` (Train, or a click on a seed in the sweep): when the run is cached it is
-  shown; otherwise a job payload (:func:`services.jobs.new_job`) goes into the TRAIN_JOB
-  store with a "queued" heartbeat, and the watchdog is switched on.
+  shown; otherwise :func:`services.jobs.enqueue` admits the job (services/admission.py: the
+  per-client caps and the queue; a refusal is shown in words), its payload goes into the
+  TRAIN_JOB store with a "queued" heartbeat, and the watchdog is switched on.
 * ``train_job`` (a Dash background callback on TRAIN_JOB) is one call:
-  ``jobs.run_job(job, jobs.TRAIN, set_progress)`` trains, reports progress, caches the run and
-  answers with its key (RESULT_KEY).
+  ``jobs.job_outputs(job, jobs.TRAIN, set_progress)``: it waits for a slot, trains, reports
+  progress, caches the run and answers with its key (RESULT_KEY).
 * ``render_results`` (RESULT_KEY) reads the cached run and draws its figures
   (:func:`polyviz.pages.train.run_figures`).
 * ``train_watchdog`` (an Interval, on while a job should run) reports a lost job in words.
@@ -27,22 +28,17 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from callbacks.common import sync_url_and_copy_link, triggered_id, with_link_notices
 from layouts import train as ids
 from layouts.common import notice_items
+from polyviz import exports
 from polyviz import state as st
-from polyviz.models import architecture_text
 from polyviz.pages import train as train_page
-from polyviz.pages.sphere import drawable_layers
 from polyviz.pages.train import PRESETS, TrainState
-from services import admission, cache, data_store, jobs, run_store
+from services import cache, data_store, jobs, run_store
 
 log = logging.getLogger("polyviz.train")
 
 CONTROL_INPUTS = [Input(cid, "value") for cid in ids.CONTROL_IDS.values()]
 CONTROL_STATES = [State(cid, "value") for cid in ids.CONTROL_IDS.values()]
 N_CONTROLS = len(ids.CONTROL_IDS)
-
-
-def or_no_update(value):
-    return no_update if value is None else value
 
 
 def clicked_seed(click) -> int | None:
@@ -76,20 +72,16 @@ def clicked_seed(click) -> int | None:
 def sync_state(*args):
     controls, (link_notices, shown, running) = args[:N_CONTROLS], args[N_CONTROLS:]
     state, notices = train_page.state_from_controls(*controls)
-    user = data_store.load_data(state.data) if state.data else None
-    state, more = train_page.with_data(state, user)
-    problem = train_page.training_problem(state, user)
-    notices = with_link_notices(notices + more + ([problem] if problem else []), link_notices)
+    resolved = train_page.resolve(state, data_store.load_data)
+    state, user, problem = resolved.state, resolved.user, resolved.problem
+    notices = with_link_notices(notices + resolved.notices + ([problem] if problem else []), link_notices)
     key = run_store.run_key(state.training_fields())
-    try:
-        run = run_store.load_run(key, required=True) or run_store.open_sweep_seed(state, required=True)
-        available = True
+    try:  # the job runner's own look-ups (a sweep seed's run is written once, when first opened)
+        cached, sweep_key, available = jobs.cached_run(state) is not None, jobs.cached_sweep(state), True
     except cache.CacheUnavailable:
-        run, available = None, False
-    cached = run is not None and run.status in run_store.FINAL_STATUSES
+        cached, sweep_key, available = False, None, False
     result_key = key if cached and shown != key else no_update
-    sweep = run_store.sweep_key(state.sweep_fields())
-    sweep_key = sweep if available and run_store.load_sweep(sweep) is not None else no_update
+    sweep_key = no_update if sweep_key is None else sweep_key
     if not available:
         hint = "Training is unavailable right now: the shared cache cannot be reached."
     elif cached:
@@ -131,31 +123,21 @@ def start_training(_clicks, click, *args):
     state, _ = st.validate(TrainState, raw)
     if seed is not no_update:
         origin = state.origin
-    user = data_store.load_data(state.data) if state.data else None
-    state, _ = train_page.with_data(state, user)
-    problem = train_page.training_problem(state, user)
-    if problem:  # in words, and no job
-        return no_update, no_update, problem, seed, origin, True, "0", no_update
+    resolved = train_page.resolve(state, data_store.load_data)
+    state = resolved.state
+    if resolved.problem:  # in words, and no job
+        return no_update, no_update, resolved.problem, seed, origin, True, "0", no_update
     try:
         key = jobs.cached_run(state)
     except cache.CacheUnavailable:
         return no_update, no_update, jobs.UNAVAILABLE, seed, origin, True, "0", no_update
     if key is not None:
-        words = (f"Opened seed {state.seed} as the {state.k}-seed sweep trained it (its stored weights and "
-                 f"curves)." if state.origin == "sweep" else "Opened the cached run for these settings.")
-        return no_update, key if key != shown else no_update, words, seed, origin, True, "100", no_update
-    job = jobs.new_job(state, "train")
-    try:
-        admitted = admission.submit(job["id"], admission.client_ids(flask.request))
-    except admission.LedgerUnavailable:
-        return no_update, no_update, jobs.UNAVAILABLE, seed, origin, True, "0", no_update
-    if not admitted.accepted:  # a flood from one client, or a full queue: say so, start nothing
-        return no_update, no_update, admitted.words, seed, origin, True, no_update, no_update
-    if not jobs.write_heartbeat(job["id"], "train", "queued"):
-        admission.release(job["id"])
-        return no_update, no_update, jobs.UNAVAILABLE, seed, origin, True, "0", no_update
-    starting = admission.wait_words(admitted.position) if admitted.position else "Starting…"
-    return job, no_update, starting, seed, origin, False, "0", ""
+        return (no_update, key if key != shown else no_update, train_page.opened_words(state), seed, origin, True,
+                "100", no_update)
+    started = jobs.enqueue(state, jobs.TRAIN, flask.request)
+    if started.job is None:  # refused (a flood from one client, a full queue) or unavailable: say so
+        return no_update, no_update, started.words, seed, origin, True, no_update if started.refused else "0", no_update
+    return started.job, no_update, started.words, seed, origin, False, "0", ""
 
 
 @callback(
@@ -173,12 +155,11 @@ def start_training(_clicks, click, *args):
     prevent_initial_call=True,
 )
 def train_job(set_progress, job):
-    outcome = jobs.run_job(job, jobs.TRAIN, set_progress)
-    return or_no_update(outcome.key), outcome.status, outcome.percent, True
+    return jobs.job_outputs(job, jobs.TRAIN, set_progress)
 
 
 # a lost job's poll ends with its words (services/jobs.py, the managers' get_result)
-jobs.on_lost(train_job, lambda words: [no_update, words, "0", True])
+jobs.on_lost(train_job)
 
 
 @callback(
@@ -190,11 +171,7 @@ jobs.on_lost(train_job, lambda words: [no_update, words, "0", True])
     prevent_initial_call=True,
 )
 def cancel_training(_clicks, job):
-    parsed = jobs.parse_job(job)
-    if parsed is not None:
-        jobs.write_heartbeat(parsed[0], "train", "cancelled")
-        admission.release(parsed[0])
-    return "Cancelled. Press Train to start again.", True, "0"
+    return jobs.cancel(job, jobs.TRAIN), True, "0"
 
 
 @callback(
@@ -208,52 +185,27 @@ def cancel_training(_clicks, job):
     prevent_initial_call=True,
 )
 def train_watchdog(_n, job):
-    stop, message = jobs.watchdog_verdict(job)
-    if not stop:
-        return (message if message else no_update), no_update, no_update, no_update, no_update
-    if message is None:
-        return no_update, True, no_update, no_update, no_update
-    # the lost job's last progress line would contradict the verdict: hide it
-    return message, True, False, True, {"display": "none"}
+    # a lost job: Train back, Cancel off, and its last progress line (it would contradict the verdict) hidden
+    return jobs.watchdog_outputs(job, when_lost=(False, True, {"display": "none"}))
 
 
 # -- results ----------------------------------------------------------------------------------
 def summary_children(run, state: TrainState, split: tuple[int, int] | None = None) -> list:
-    config = run.config
-    act = ids.ACT_LABELS.get(config.activation, config.activation)
-    arch = architecture_text(config, act)
-    transitions = run.phase_transitions
-    if transitions:
-        trans = "Phase transition" + ("s" if len(transitions) > 1 else "") + " at step " + \
-                ", ".join(f"{t:,}" for t in transitions) + "."
-    else:
-        trans = "No phase transition detected."
-    acc = run.final_test_acc
-    metrics = [html.B(f"{100 * acc:.1f} %" if acc is not None else "—"), " test accuracy · ",
-               f"{100 * run.final_train_acc:.1f} % train · {run.steps_done:,} steps in "
-               f"{run.elapsed_s:.2f} s. {trans}"]
-    n_train, n_test = split or (state.n_train, state.n - state.n_train)
-    data = "your data" if state.data else ids.DATASET_LABELS.get(state.dataset, state.dataset)
-    children = [
-        html.Div(metrics, className="summary-metrics"),
-        html.Div(f"{data} · {n_train:,} training / {n_test:,} test points · {arch} · {config.param_count:,} "
-                 f"parameters · seed {state.seed}" + (f", as the {run.sweep_seeds}-seed sweep trained it (its stored "
-                                                     f"model)" if run.sweep_seeds else ""), className="summary-config"),
-    ]
-    if run.status in ("non_finite", "time_limit"):
-        children.append(html.Div(train_page.run_status(run), className="notice"))
+    summary = train_page.run_summary(run, state, split)
+    children = [html.Div([html.B(summary.accuracy), summary.metrics], className="summary-metrics"),
+                html.Div(summary.setup, className="summary-config")]
+    if summary.note:
+        children.append(html.Div(summary.note, className="notice"))
     return children
 
 
 def sphere_links(key: str, config, query: str = "") -> list:
-    """Links to the layers the sphere page draws (their inputs on a circle or 2-sphere); they
-    carry the run's /train query, so they retrain it if it has expired or been evicted."""
-    links = [dcc.Link(f"Open layer {k} on the sphere page", href=run_store.sphere_href(key, k, query),
-                      className="sphere-link") for k in drawable_layers(config)]
-    note = ("Layer k is the Linear map after hidden layer k; the sphere page draws the sphere its inputs lie on."
-            if links else "The sphere page draws layers fed by u_ε or RMSNorm of width 3, or LayerNorm of width 3 "
-                          "or 4, with more than one neuron: this model has none.")
-    return [html.Span("Layers: ", className="control-help"), *links, html.Div(note, className="control-help")]
+    """Links to the layers the sphere page draws; they carry the run's /train query, so they
+    retrain it if it has expired or been evicted."""
+    links, note = train_page.sphere_link_words(config)
+    return [html.Span("Layers: ", className="control-help"),
+            *[dcc.Link(words, href=run_store.sphere_href(key, k, query), className="sphere-link") for k, words in links],
+            html.Div(note, className="control-help")]
 
 
 @callback(
@@ -283,12 +235,10 @@ def render_results(key, run_key):
             return (no_update,) * 12
         return ((no_update,) * 6 + ("This run is no longer in the cache: press Train to train it again.",
                                     [], True, no_update, no_update, no_update))
-    state, _ = st.validate(TrainState, run.fields)
-    user = data_store.load_data(state.data) if state.data else None
-    if state.data and user is None:
-        return ((no_update,) * 6 + ("The data this run was trained on is no longer in the cache: upload or draw it "
-                                    "again.", [], True, no_update, no_update, no_update))
-    state, _ = train_page.with_data(state, user)
+    resolved = train_page.resolve(st.validate(TrainState, run.fields)[0], data_store.load_data)
+    if resolved.data_gone:
+        return (no_update,) * 6 + (train_page.RUN_DATA_GONE, [], True, no_update, no_update, no_update)
+    state, user = resolved.state, resolved.user
     try:
         data = train_page.load_data(state, user)
         specs = train_page.run_figures(state, run, data, user)
@@ -320,7 +270,7 @@ def download_model(_clicks, key):
         return no_update, jobs.UNAVAILABLE
     if run is None:
         return no_update, "This model is no longer in the cache: press Train to train it again, then download."
-    name = f"polyviz-{run.fields.get('dataset', 'model')}-{run_store.model_id(run.key)[:10]}.zip"
+    name = exports.file_stem(run, run_store.model_id(run.key)) + ".zip"
     return dcc.send_bytes(run.model_zip(), filename=name), no_update
 
 
@@ -342,7 +292,7 @@ def apply_preset(*_clicks):
 @callback(Output(ids.EXPLAIN, "children"), Input(ids.DATASET, "value"), prevent_initial_call=True)
 def explain_dataset(dataset):
     """The explanation follows the chosen data set (the layout starts from the same answer)."""
-    return ids.explanation(dataset if isinstance(dataset, str) else "spiral")
+    return ids.explanation(dataset if isinstance(dataset, str) else None)
 
 
 # -- browser-side ------------------------------------------------------------------------------

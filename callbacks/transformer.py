@@ -21,6 +21,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, no_update
 from callbacks.common import sync_url_and_copy_link, with_link_notices
 from layouts import transformer as ids
 from layouts.common import notice_items
+from polyviz import exports
 from polyviz import state as st
 from polyviz.pages.transformer import Resolved, TransformerState, resolve
 from services import transformer as views
@@ -151,7 +152,7 @@ def download(*values):
     _, _, data = views.VIEW_FUNCTIONS[view](resolved)
     data = {"view": view, "query": st.to_query(resolved.state), **data}
     name = f"polyviz-transformer-{view}-{resolved.state.model}-layer{resolved.state.layer}.{fmt}"
-    return dcc.send_string(views.export(data, fmt), name.replace("/", "_"))
+    return dcc.send_string(exports.numbers_export(data, fmt), name.replace("/", "_"))
 
 
 sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY)

@@ -18,7 +18,7 @@ from layouts import train as ids
 from layouts import userdata as data_ids
 from polyviz import state as st
 from polyviz import userdata
-from polyviz.datasets import dataset_dim, make_dataset
+from polyviz.datasets import make_dataset
 from polyviz.figures.userdata import data_figure_spec
 from polyviz.pages import train as train_page
 from polyviz.pages.train import PRESETS, TrainState
@@ -166,26 +166,21 @@ def render_data(data_hash, drawing, *args):
     if userdata.is_hash(data_hash):
         data = data_store.load_data(data_hash)
         if data is None:
-            return (train_page.placeholder_figure("This data is no longer in the cache: upload or draw it again."),
-                    "", no_update, no_update)
+            return train_page.placeholder_figure(train_page.DATA_GONE), "", no_update, no_update
         state = dataclasses.replace(builtin_state(*builtin), data=data_hash)
-        words.append(data.describe() + " The data set, noise and n controls above do not apply; "
-                     "“Built-in data” goes back to them.")
+        words.append(train_page.user_data_words(data))
         problem = train_page.training_problem(state, data)
         if problem:
             words.append(html.B(" " + problem))
         X, y, classes = data.X, data.y, data.classes
     elif drawing is True:
         X, y, classes = [], [], ()
-        words.append("An empty canvas: click to add points (at least two of each of two classes to train).")
+        words.append(train_page.EMPTY_CANVAS)
     else:
         state = builtin_state(*builtin)
         X, y = make_dataset(state.dataset, state.n, state.noise, state.data_seed)
         classes = ("0", "1")
-        words.append(f"The built-in {ids.DATASET_LABELS.get(state.dataset, state.dataset)} data ({state.n:,} "
-                     f"points)." + (" Click to add a point: you then train on the points shown plus yours."
-                                    if dataset_dim(state.dataset) == 2 else
-                                    " Points can be drawn on 2-D data: “Clear” starts an empty canvas."))
+        words.append(train_page.builtin_data_words(state))
     spec = data_figure_spec(X, y, classes, title="Data")
     options = draw_options(classes)
     values = [option["value"] for option in options]

@@ -6,6 +6,7 @@ from dash import dcc, html
 
 from polyviz import state as st
 
+WATCHDOG_MS = 5000  # how often a page checks that its background job is alive
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
                 "toImageButtonOptions": {"format": "png", "scale": 2}}
 

@@ -10,12 +10,11 @@ from dash import dcc, html
 
 from polyviz import state as st
 from polyviz.datasets import DATASET_NAMES
-from polyviz.models import ACTIVATIONS
+from polyviz.models import ACTIVATION_NAMES, ACTIVATIONS
 from polyviz.pages.compare import COLUMN_FIELDS, COLUMNS, OFF, PRESETS, CompareState, state_from_link
-from polyviz.pages.train import MAX_DEPTH, MAX_N, MAX_STEPS, MAX_WIDTH, SEED_MAX, placeholder_figure
+from polyviz.pages.train import DATASET_LABELS, MAX_DEPTH, MAX_N, MAX_STEPS, MAX_WIDTH, SEED_MAX, placeholder_figure
 
 from .common import GRAPH_CONFIG, control, copy_link, notices_box, number_box, python_copy
-from .train import ACT_LABELS, DATASET_LABELS
 
 PATH = "/compare"
 
@@ -49,7 +48,7 @@ def layout(preset=None, **query) -> html.Div:
 
 
 def column_controls(state: CompareState, column: str) -> html.Div:
-    acts = [{"label": ACT_LABELS.get(a, a), "value": a} for a in ACTIVATIONS]
+    acts = [{"label": ACTIVATION_NAMES.get(a, a), "value": a} for a in ACTIVATIONS]
     if column == "c":
         acts = [{"label": "off (compare A and B only)", "value": OFF}] + acts
     value = lambda name: getattr(state, f"{column}_{name}")  # noqa: E731

@@ -18,7 +18,7 @@ from polyviz.pages.sphere import DIMS, K_RANGE, KMAX_RANGE, LAYERS, NEURONS, NO_
 from polyviz.pages.sphere import random_note, readout_words, shown_layers, where_inputs_live
 from polyviz.words import plural
 
-from .common import GRAPH_CONFIG, control, copy_link, graph_card, notices_box, number_box
+from .common import GRAPH_CONFIG, WATCHDOG_MS, control, copy_link, graph_card, notices_box, number_box
 
 PATH = "/sphere"
 SOURCE_OPTIONS = [{"label": " random layer", "value": "random"},
@@ -40,6 +40,8 @@ SOURCE_HELP, TRAINED_BOX = "sp-source-help", "sp-trained-box"
 RANDOM_BOX, RANDOM_NOTE = "sp-random-box", "sp-random-note"
 # an expired or evicted trained model, retrained from the settings its link carries
 RETRAIN_BOX, RETRAIN, RETRAIN_STATUS, TRAIN_QUERY = "sp-retrain-box", "sp-retrain", "sp-retrain-status", "sp-train-query"
+# its job (admitted and watched like the Toy classifiers page's training job)
+RETRAIN_JOB, RETRAIN_WATCHDOG = "sp-retrain-job", "sp-retrain-watchdog"
 
 EXPLAIN = r"""
 **Why directions are monosemantic for one MLP layer.** With its gain and bias folded into
@@ -200,7 +202,9 @@ def page(state: SphereState, notices: list[str], view: LayerView, retrainable: b
         html.Div(controls["source_help"], id=SOURCE_HELP, className="control-help sp-source-help",
                  style={"marginTop": "-6px", "marginBottom": "10px"}),
         html.Div([html.Button("Retrain this model", id=RETRAIN, className="primary", n_clicks=0),
-                  html.Div(id=RETRAIN_STATUS, className="control-help", role="status")],
+                  html.Div(id=RETRAIN_STATUS, className="control-help", role="status"),
+                  dcc.Store(id=RETRAIN_JOB),
+                  dcc.Interval(id=RETRAIN_WATCHDOG, interval=WATCHDOG_MS, disabled=True)],
                  id=RETRAIN_BOX, style=shown_style(retrainable)),
         html.Div([
             control("Model id", dcc.Input(id=MODEL_ID, type="text", value=state.model, debounce=True,

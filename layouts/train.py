@@ -11,23 +11,23 @@ from dash import dcc, html
 
 from polyviz import state as st
 from polyviz.datasets import DATASET_NAMES
-from polyviz.models import ACTIVATION_LABELS, ACTIVATIONS
+from polyviz.models import ACTIVATION_NAMES, ACTIVATIONS
 from polyviz.pages.train import (
     CONTROL_FIELDS,
+    DATASET_LABELS,
     MAX_DEPTH,
     MAX_K,
     MAX_N,
     MAX_STEPS,
     MAX_WIDTH,
     PRESETS,
-    SEED_MAX,
     TrainState,
     placeholder_figure,
     state_from_link,
 )
 
 from . import userdata as data_ids
-from .common import GRAPH_CONFIG, control, copy_link, log_slider, notices_box, python_copy
+from .common import GRAPH_CONFIG, WATCHDOG_MS, control, copy_link, log_slider, notices_box, number_box, python_copy
 
 PATH = "/train"
 
@@ -60,10 +60,6 @@ DOWNLOAD_BUTTON, DOWNLOAD = "tr-download-button", "tr-download"
 NOTICES, QUERY, URL_SINK, COPY, LINK_NOTICES = "tr-notices", "tr-query", "tr-url-sink", "tr-copy", "tr-link-notices"
 EXPLAIN = "tr-explain"  # the explanation of the chosen data set
 
-WATCHDOG_MS = 5000
-DATASET_LABELS = {"spiral": "spiral", "octant_sphere": "octant sphere (3-D)", "circle": "circle", "xor": "xor",
-                  "gauss": "gauss", "moons": "moons", "digits": "digits (8×8, 10 classes)"}
-ACT_LABELS = ACTIVATION_LABELS
 
 
 def layout(preset=None, **query) -> html.Div:
@@ -82,10 +78,6 @@ def figure_card(graph_id: str, caption, height: int, placeholder: str, class_nam
     )
 
 
-def number_box(cid: str, value, lo, hi, step=1) -> dcc.Input:
-    return dcc.Input(id=cid, type="number", value=value, min=lo, max=hi, step=step, debounce=True, className="num")
-
-
 def page(state: TrainState, notices: list[str], preset: str | None = None) -> html.Div:
     data_controls = [
         html.H3("Data", className="section"),
@@ -97,9 +89,9 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
                                     tooltip={"placement": "bottom"}),
                 "Standard deviation of the jitter added after the labels are fixed.", NOISE),
         html.Div([
-            control("Points n", number_box(N, state.n, 4, MAX_N), f"4 to {MAX_N:,}", N),
-            control("Train ratio", number_box(RATIO, state.ratio, 0.1, 0.9, 0.05), "0.1 to 0.9", RATIO),
-            control("Data seed", number_box(DATA_SEED, state.data_seed, 0, SEED_MAX), control_id=DATA_SEED),
+            control("Points n", number_box(N, state.n), f"4 to {MAX_N:,}", N),
+            control("Train ratio", number_box(RATIO, state.ratio), "0.1 to 0.9", RATIO),
+            control("Data seed", number_box(DATA_SEED, state.data_seed), control_id=DATA_SEED),
         ], className="row3"),
         data_ids.data_section(state.data),
     ]
@@ -114,10 +106,10 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
                                                     marks={k: str(k) for k in range(1, MAX_DEPTH + 1)}),
                 control_id=DEPTH),
         control("Activation", dcc.RadioItems(id=ACT, value=state.act, inline=True, className="radio",
-                                             options=[{"label": f" {ACT_LABELS[a]}", "value": a} for a in ACTIVATIONS])),
+                                             options=[{"label": f" {ACTIVATION_NAMES[a]}", "value": a} for a in ACTIVATIONS])),
         html.Div([
-            control("Width", number_box(WIDTH, state.width, 1, MAX_WIDTH), f"1 to {MAX_WIDTH}", WIDTH),
-            control("Seed", number_box(SEED, state.seed, 0, SEED_MAX), "initialisation", SEED),
+            control("Width", number_box(WIDTH, state.width), f"1 to {MAX_WIDTH}", WIDTH),
+            control("Seed", number_box(SEED, state.seed), "initialisation", SEED),
         ], className="row2"),
         control("Seed's model", dcc.RadioItems(id=ORIGIN, value=state.origin, className="radio", options=[
             {"label": " trained on its own", "value": "run"},
@@ -127,7 +119,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
                 "step, or stay on it.", ORIGIN),
         control("ε (log scale)", log_slider(EPS, state.eps, -8, 0, 0.1, decimals=4),
                 "Used by u_ε, LayerNorm, RMSNorm and grouped LN.", EPS),
-        control("Groups", number_box(GROUPS, state.groups, 1, MAX_WIDTH),
+        control("Groups", number_box(GROUPS, state.groups),
                 "Grouped LN only: LayerNorm over this many equal groups of neurons (each of at least 2).", GROUPS),
     ]
     train_controls = [
@@ -135,8 +127,8 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
         control("Learning rate (log scale)", log_slider(LR, state.lr, -4, 0, 0.05, decimals=4),
                 "Adam. The research set-up uses 0.02.", LR),
         html.Div([
-            control("Steps", number_box(STEPS, state.steps, 10, MAX_STEPS), f"10 to {MAX_STEPS:,}", STEPS),
-            control("Batch", number_box(BATCH, state.batch, 0, MAX_N), "0 = full batch", BATCH),
+            control("Steps", number_box(STEPS, state.steps), f"10 to {MAX_STEPS:,}", STEPS),
+            control("Batch", number_box(BATCH, state.batch), "0 = full batch", BATCH),
         ], className="row2"),
     ]
     run_box = html.Div([
@@ -152,7 +144,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
     sweep_box = html.Div([
         html.H3("Seed sweep", className="section"),
         html.Div([
-            control("Seeds k", number_box(K, state.k, 2, MAX_K), f"seeds 0 to k − 1, at most {MAX_K}", K),
+            control("Seeds k", number_box(K, state.k), f"seeds 0 to k − 1, at most {MAX_K}", K),
             html.Div([
                 html.Button("Sweep k seeds", id=SWEEP, className="secondary", n_clicks=0),
                 html.Button("Cancel", id=SWEEP_CANCEL, className="secondary", n_clicks=0, disabled=True),
@@ -166,6 +158,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
     controls = html.Div(
         [
             html.H2("Toy classifiers"),
+            notices_box(notices, NOTICES),  # at the top of the controls, where the user looks
             html.P(["Train a small MLP on a 2-D or 3-D toy set and watch how each layer moves the data. With ",
                     html.B("u_ε"), " (the core of LayerNorm) as the only non-linearity, three neurons per layer "
                     "are enough for a spiral."], className="lede"),
@@ -173,7 +166,6 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
                                   title=p["text"]) for key, p in PRESETS.items()], className="presets"),
             html.Div(preset_text, id=PRESET_TEXT, className="preset-text"),
             run_box,
-            notices_box(notices, NOTICES),
             *data_controls,
             *model_controls,
             *train_controls,
@@ -324,6 +316,16 @@ A conic bends one way only (one side is convex), and each moon's convex hull hol
 other, so one layer cannot separate every point; a second layer folds the plane first.
 """
 
+DIGITS = r"""
+Real data: scikit-learn's 1,797 handwritten digits, 8×8 pixels each, so every point has 64
+coordinates (each pixel standardised over the set). Ten classes: the output layer has ten
+neurons and training minimises the softmax cross-entropy.
+
+With 64 input dimensions there is no decision boundary to draw; instead the confusion matrix
+shows which digits the model mixes up, and the layer embeddings (each layer's activations in
+3-D) show how the classes move apart from layer to layer.
+"""
+
 EXPLANATIONS = {
     "spiral": ("Why three u_ε neurons can solve a spiral", SPIRAL),
     "octant_sphere": ("Why a deep u_ε stack can separate the octants", OCTANT),
@@ -331,10 +333,14 @@ EXPLANATIONS = {
     "xor": ("Why XOR needs two u_ε layers", XOR),
     "gauss": ("Why two blobs need no fold", GAUSS),
     "moons": ("Why the moons need more than one u_ε layer", MOONS),
+    "digits": ("What the digits ask of the model", DIGITS),
 }
 
 
-def explanation(dataset: str) -> list:
-    """The explanation box's children for a data set (the spiral's for an unknown one)."""
-    title, text = EXPLANATIONS.get(dataset, EXPLANATIONS["spiral"])
+def explanation(dataset) -> list:
+    """The explanation box's children for a data set: its own words, or none (never another
+    set's)."""
+    if dataset not in EXPLANATIONS:
+        return []
+    title, text = EXPLANATIONS[dataset]
     return [html.H3(title), dcc.Markdown(text, mathjax=True)]

@@ -4,19 +4,29 @@ standalone HTML file (plotly.js inlined, so it opens offline).
 * :func:`points_csv`: every training and test point with its label, the model's
   probability of class 1 and its predicted class;
 * :func:`curves_csv`: the training curves (loss and accuracy per evaluated step);
-* :func:`figure_html`: a figure spec of :mod:`polyviz.figures` as a whole HTML page.
+* :func:`figure_html`: a figure spec of :mod:`polyviz.figures` as a whole HTML page;
+* :func:`numbers_export`: a view's numbers (the transformer page's) as JSON or CSV;
+* :func:`file_stem`: the start of every exported file's name (the model's zip's too).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 
 import numpy as np
 import plotly.io as pio
 
 from polyviz.figures.common import figure
 from polyviz.models import predict_proba
+
+
+def file_stem(run, model_id: str) -> str:
+    """The name every export of a run starts with: polyviz-<data>-<the model id's first 10
+    digits>, where <data> is "user-data" for your data, else the built-in data set."""
+    source = "user-data" if run.fields.get("data") else run.fields.get("dataset", "run")
+    return f"polyviz-{source}-{model_id[:10]}"
 
 
 def points_csv(params, data, classes=("0", "1"), columns=None) -> str:
@@ -54,6 +64,25 @@ def curves_csv(history) -> str:
         writer.writerow([int(step), f"{loss:.6g}", f"{acc:.6g}",
                          f"{t_loss:.6g}" if t_loss != "" else "", f"{t_acc:.6g}" if t_acc != "" else ""])
     return out.getvalue()
+
+
+def table_csv(rows: list[dict]) -> str:
+    """CSV of a table of dicts: one column per key of the first row (keys the first row lacks
+    are left out), "\n" line endings like every other export."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def numbers_export(data: dict, fmt: str) -> str:
+    """A view's numbers as JSON (everything) or CSV (its main table: the first list of rows,
+    else its summary, else the whole dict as one row)."""
+    if fmt == "json":
+        return json.dumps(data, indent=1, default=float)
+    rows = next((v for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)), None)
+    return table_csv(rows if rows is not None else [data.get("summary") or data])
 
 
 def figure_html(spec: dict, title: str = "polyviz figure") -> str:

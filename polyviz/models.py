@@ -55,9 +55,9 @@ from torch import nn
 from polyviz.geometry import layer_norm, u_eps
 
 ACTIVATIONS = ("u_eps", "layernorm", "rmsnorm", "group_layernorm", "dyt", "relu", "gelu", "tanh", "none")
-# how the pages name each activation
-ACTIVATION_LABELS = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "group_layernorm": "grouped LN",
-                     "dyt": "DyT", "relu": "ReLU", "gelu": "GELU", "tanh": "tanh", "none": "none (linear)"}
+# how pages and captions name each activation (one per entry of ACTIVATIONS)
+ACTIVATION_NAMES = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "group_layernorm": "grouped LN",
+                    "dyt": "DyT", "relu": "ReLU", "gelu": "GELU", "tanh": "tanh", "none": "none (linear)"}
 NORM_ACTIVATIONS = ("u_eps", "layernorm", "rmsnorm", "group_layernorm")
 ARCHITECTURES = ("mlp", "preln")
 BLOCK_ACTIVATIONS = ("relu", "gelu")  # the non-linearity inside a pre-LN block

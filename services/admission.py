@@ -15,7 +15,7 @@ Redis key in scale-out mode).
 Settings (environment): POLYVIZ_MAX_JOBS (default: the number of cores),
 POLYVIZ_MAX_JOBS_PER_CLIENT (default 2), POLYVIZ_MAX_JOBS_PER_ADDRESS (default 8),
 POLYVIZ_MAX_WAITING (default 4 x the global cap), POLYVIZ_TRUSTED_PROXIES (see
-:func:`client_address`).
+:func:`client_address`), POLYVIZ_HEARTBEAT_STALE_S (default 20: a running job's lease).
 """
 
 from __future__ import annotations
@@ -31,14 +31,16 @@ import socket
 import time
 from dataclasses import dataclass
 
-from services import cache
+from services import cache, job_host
 
 log = logging.getLogger("polyviz.admission")
 
 COOKIE = "polyviz_client"
 WAIT_LEASE_S = 90.0  # a waiting job nobody renews is dropped after this (its start never came)
 START_GRACE_S = 10.0  # a pressed job whose process has not asked for a slot by then queues behind those that have
-RUN_LEASE_S = float(os.environ.get("POLYVIZ_HEARTBEAT_STALE_S", "20"))  # a running job's lease
+# a running job's lease, and the silence after which the page's watchdog calls it lost
+# (services/jobs.py: STALE_AFTER_S); the scale-out test shortens it
+RUN_LEASE_S = float(os.environ.get("POLYVIZ_HEARTBEAT_STALE_S", "20"))
 LOCK_WAIT_S = 5.0  # longer than this for the ledger's lock: the ledger is unavailable
 HOST = socket.gethostname()
 
@@ -129,22 +131,12 @@ def install(server) -> None:
 # ------------------------------------------------------------------------------------------
 # the ledger: pure logic on a dict, stored by one of two backends
 # ------------------------------------------------------------------------------------------
-def _process_alive(pid, created) -> bool:
-    import psutil
-
-    try:
-        process = psutil.Process(int(pid))
-        return abs(process.create_time() - float(created)) < 0.5 and process.status() != psutil.STATUS_ZOMBIE
-    except (psutil.Error, TypeError, ValueError):
-        return False
-
-
 def prune(entries: dict, now: float) -> list[str]:
     """Drop entries whose lease ran out or whose process (on this host) is gone; their ids."""
     gone = []
     for job_id, entry in list(entries.items()):
         expired = now > entry.get("lease", 0)
-        dead = entry.get("host") == HOST and entry.get("pid") and not _process_alive(entry["pid"], entry.get("created"))
+        dead = entry.get("host") == HOST and entry.get("pid") and not job_host.process_alive(entry["pid"], entry.get("created"))
         if expired or dead:
             gone.append(job_id)
             del entries[job_id]
@@ -241,9 +233,9 @@ _ledgers: dict = {}
 
 def ledger():
     url = cache.redis_url()
-    where = url or str(cache.data_dir() / "jobs")
+    where = url or str(cache.jobs_dir())
     if where not in _ledgers:
-        _ledgers[where] = RedisLedger(url) if url else FileLedger(cache.data_dir() / "jobs")
+        _ledgers[where] = RedisLedger(url) if url else FileLedger(cache.jobs_dir())
     return _ledgers[where]
 
 
@@ -339,12 +331,9 @@ def wait_for_slot(job_id: str, on_wait, poll_s: float = 0.5) -> None:
 
     me = psutil.Process()
     pid, created = me.pid, me.create_time()
-    last_position = None
     while True:
         position = acquire(job_id, pid, created)
         if position == 0:
             return
-        if position != last_position:
-            last_position = position
         on_wait(position)
         time.sleep(poll_s)

@@ -77,7 +77,13 @@ def data_dir() -> pathlib.Path:
     return private_directory(os.environ.get("POLYVIZ_DATA_DIR") or default_data_dir())
 
 
+def jobs_dir() -> pathlib.Path:
+    """Where the embedded mode keeps its jobs: the job store, the admission ledger, the job host's socket."""
+    return data_dir() / "jobs"
+
+
 def redis_url() -> str | None:
+    """POLYVIZ_REDIS_URL: set, the cache, the job ledger and Celery's broker live in that Redis."""
     return os.environ.get("POLYVIZ_REDIS_URL") or None
 
 

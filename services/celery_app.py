@@ -13,7 +13,9 @@ import torch
 from celery import Celery
 from celery.signals import worker_process_init
 
-REDIS_URL = os.environ.get("POLYVIZ_REDIS_URL", "redis://127.0.0.1:6379/0")
+from services import cache
+
+REDIS_URL = cache.redis_url() or "redis://127.0.0.1:6379/0"
 
 celery_app = Celery("polyviz", broker=REDIS_URL, backend=REDIS_URL, include=["app"])
 celery_app.conf.update(

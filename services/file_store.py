@@ -66,25 +66,31 @@ class FileStore:
     def get(self, key: str):
         """The value, or None (missing, expired, evicted, or not a value of ours)."""
         path = self.path(key)
+        value, expired = self._read(path)
+        if expired:
+            self._drop_if_expired(path)
+        return value
+
+    def _read(self, path: pathlib.Path):
+        """(value or None, whether the entry has expired), taking no lock (``add`` reads under it)."""
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            return None
+            return None, False
         if not data.startswith(ENTRY_MAGIC) or len(data) < HEADER_BYTES:
             log.warning("cache file %s is not a polyviz entry: ignored", path.name)
-            return None
+            return None, False
         (expires,) = _EXPIRES.unpack_from(data, len(ENTRY_MAGIC))
         if expires and expires < time.time():
-            self._drop_if_expired(path)
-            return None
+            return None, True
         try:
             value = plain_data.loads(data[HEADER_BYTES:])
         except ValueError as error:
             log.warning("cache file %s is damaged (%s): ignored", path.name, error)
-            return None
+            return None, False
         with contextlib.suppress(FileNotFoundError):
             mark_used(path)
-        return value
+        return value, False
 
     def has(self, key: str) -> bool:
         return self.get(key) is not None
@@ -93,33 +99,50 @@ class FileStore:
     def set(self, key: str, value, timeout: float | None = None) -> bool:
         """Store ``value`` (plain data, else :class:`plain_data.NotPlainData`). False when the
         value alone is larger than the whole cap (nothing is evicted for it)."""
-        timeout = self.default_timeout if timeout is None else float(timeout)
-        expires = time.time() + timeout if timeout > 0 else 0.0
-        data = ENTRY_MAGIC + _EXPIRES.pack(expires) + plain_data.dumps(value)
-        need = disk_bytes(len(data))
-        if need > self.max_bytes:
-            log.warning("cache value of %.1f MB is larger than the cache cap (%.1f MB): not stored",
-                        len(data) / 1e6, self.max_bytes / 1e6)
+        data = self._entry(value, timeout)
+        if data is None:
             return False
-        path = self.path(key)
         with self.locked():
-            self._make_room(need)
-            temp = self.directory / f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}"
-            try:
-                with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
-                    file.write(data)
-                mark_used(temp)
-                os.replace(temp, path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    temp.unlink()
-                raise
+            self._write(self.path(key), data)
         return True
 
     def add(self, key: str, value, timeout: float | None = None) -> bool:
+        """Store ``value`` only if the key holds no live value (checked and written under one
+        lock, so of two concurrent adds one wins); False otherwise."""
+        data = self._entry(value, timeout)
+        if data is None:
+            return False
+        path = self.path(key)
         with self.locked():
-            present = self.get(key) is not None
-        return False if present else self.set(key, value, timeout)
+            if self._read(path)[0] is not None:
+                return False
+            self._write(path, data)  # an expired entry is simply replaced
+        return True
+
+    def _entry(self, value, timeout: float | None) -> bytes | None:
+        """The file's bytes for a value, or None when they alone exceed the cap."""
+        timeout = self.default_timeout if timeout is None else float(timeout)
+        expires = time.time() + timeout if timeout > 0 else 0.0
+        data = ENTRY_MAGIC + _EXPIRES.pack(expires) + plain_data.dumps(value)
+        if disk_bytes(len(data)) > self.max_bytes:
+            log.warning("cache value of %.1f MB is larger than the cache cap (%.1f MB): not stored",
+                        len(data) / 1e6, self.max_bytes / 1e6)
+            return None
+        return data
+
+    def _write(self, path: pathlib.Path, data: bytes) -> None:
+        """Make room and rename the entry into place (caller holds the lock)."""
+        self._make_room(disk_bytes(len(data)))
+        temp = self.directory / f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}"
+        try:
+            with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+                file.write(data)
+            mark_used(temp)
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+            raise
 
     def delete(self, key: str) -> bool:
         with self.locked():

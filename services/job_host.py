@@ -221,13 +221,24 @@ def _stop_children(children: dict, grace_s: float = 3.0) -> None:
         time.sleep(0.05)
 
 
-def _anchor_alive(anchor: int, created: float | None) -> bool:
+def live_process(pid, created):
+    """The running process ``pid`` if it is the one started at ``created`` (psutil's create
+    time), else None: gone, a zombie, or the pid reused by another process. The one check of
+    "is that process still there" (the job manager's jobs, the admission ledger's entries, the
+    host's anchor)."""
     import psutil
 
     try:
-        return created is None or abs(psutil.Process(anchor).create_time() - created) < 0.5
-    except psutil.Error:
-        return False
+        process = psutil.Process(int(pid))
+        if abs(process.create_time() - float(created)) < 0.5 and process.status() != psutil.STATUS_ZOMBIE:
+            return process
+    except (psutil.Error, TypeError, ValueError):
+        pass
+    return None
+
+
+def process_alive(pid, created) -> bool:
+    return live_process(pid, created) is not None
 
 
 def serve(jobs_dir: pathlib.Path, anchor: int) -> None:
@@ -241,7 +252,6 @@ def serve(jobs_dir: pathlib.Path, anchor: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
 
-    os.environ["POLYVIZ_JOB_HOST"] = "1"
     import app  # noqa: F401 - registers every background callback, once, before any fork
 
     path = socket_path(jobs_dir)
@@ -258,7 +268,7 @@ def serve(jobs_dir: pathlib.Path, anchor: int) -> None:
     selector.register(listener, selectors.EVENT_READ)
     children: dict[int, float] = {}
     try:
-        while not stopping and _anchor_alive(anchor, anchor_created):
+        while not stopping and process_alive(anchor, anchor_created):
             _reap(children)
             if not selector.select(timeout=0.5):
                 continue

@@ -3,20 +3,26 @@ runner (:func:`run_job`) used by the training job and the seed sweep.
 
 Protocol
 --------
-* A page callback makes the payload (:func:`new_job`: an id, the kind, the page's query)
-  and writes a "queued" heartbeat; a Dash background callback then calls
-  ``run_job(payload, TRAIN or SWEEP, set_progress)``.
-* :func:`run_job` validates the payload, answers from the cache when the result is there,
-  otherwise runs the kind's work with a :class:`Reporter` (heartbeat every HEARTBEAT_S,
-  progress every PROGRESS_S, the time budget) and says in words how it ended. It uses only
-  its argument, the cache and the library, so a Celery worker can run it.
-* The page's watchdog (an Interval) calls :func:`watchdog_verdict`: a heartbeat older than
-  STALE_AFTER_S means the job died (worker lost, process killed).
+* A page callback (Train, Sweep, the sphere page's Retrain) calls :func:`enqueue`: it makes the
+  payload (:func:`new_job`: an id, the kind, the page's query), has it admitted
+  (services/admission.py: the per-client caps and the queue; a refusal comes back in words)
+  and writes a "queued" heartbeat. A Dash background callback then calls
+  ``job_outputs(payload, TRAIN or SWEEP, set_progress)``, i.e. :func:`run_job`.
+* :func:`run_job` validates the payload and resolves its data, answers from the cache when the
+  result is there, otherwise waits for a slot (:func:`wait_for_slot`, telling the page its
+  place in the queue), runs the kind's work with a :class:`Reporter` (heartbeat and lease
+  renewal every HEARTBEAT_S, progress every PROGRESS_S, the time budget), frees the slot, and
+  says in words how it ended. It uses only its argument, the cache, the ledger and the
+  library, so a Celery worker can run it.
+* The page's watchdog (an Interval) calls :func:`watchdog_outputs`: a heartbeat older than
+  STALE_AFTER_S means the job died (worker lost, process killed); :func:`cancel` marks a job
+  cancelled and frees its slot.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -28,7 +34,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from dash import CeleryManager, DiskcacheManager
+from dash import CeleryManager, DiskcacheManager, no_update
 from dash.background_callback.managers import BaseBackgroundCallbackManager
 
 from polyviz import state as st
@@ -42,8 +48,8 @@ log = logging.getLogger("polyviz.jobs")
 
 PROGRESS_S = 0.5  # seconds between progress updates sent to the page
 HEARTBEAT_S = 2.0  # seconds between heartbeats
-# a running job whose heartbeat is older than this is lost (the scale-out test shortens it)
-STALE_AFTER_S = float(os.environ.get("POLYVIZ_HEARTBEAT_STALE_S", "20"))
+# a running job whose heartbeat is older than this is lost: its lease in the ledger ran out too
+STALE_AFTER_S = admission.RUN_LEASE_S
 QUEUE_GRACE_S = 90.0  # a job may wait this long for a free worker before it counts as lost
 HEARTBEAT_TIMEOUT = 3600
 LIVE_POINTS = 400  # points per live curve while training
@@ -93,8 +99,7 @@ def signing_secret() -> str:
     raise RuntimeError(f"{path} is empty: delete it and restart")
 
 
-def jobs_dir():
-    return cache.data_dir() / "jobs"
+jobs_dir = cache.jobs_dir
 
 
 JOB_STORE_TIMEOUT_S = 10.0  # sqlite's busy timeout: a stuck store answers "unavailable", never hangs a worker
@@ -117,7 +122,9 @@ def job_store():
 LOST_OUTPUTS: dict[str, Callable[[str], list]] = {}
 
 
-def on_lost(function, outputs: Callable[[str], list]) -> None:
+def on_lost(function, outputs: Callable[[str], list] | None = None) -> None:
+    """Register a background callback's outputs for a lost job (default: :func:`lost_job_outputs`)."""
+    outputs = outputs or lost_job_outputs
     LOST_OUTPUTS[f"{function.__module__}.{function.__qualname__}"] = outputs
 
 
@@ -135,13 +142,24 @@ def lost_words(job, how: str) -> str | None:
     parsed = parse_job(job)
     if parsed is None:
         return None
-    kind = SWEEP if job.get("kind") == "sweep" else TRAIN
     try:
         beat = cache.cache_get(heartbeat_key(parsed[0]))
     except Exception:  # noqa: BLE001 - the verdict must not fail a poll
         beat = None
-    if isinstance(beat, dict) and beat.get("phase") in ("done", "failed", "cancelled"):
+    if isinstance(beat, dict) and beat.get("phase") in ENDED:
         return None
+    return stopped_words(job_kind(job), beat, how)
+
+
+ENDED = ("done", "failed", "cancelled")  # heartbeat phases of a job that ended on purpose
+
+
+def job_kind(job) -> JobKind:
+    return SWEEP if job.get("kind") == "sweep" else TRAIN
+
+
+def stopped_words(kind: JobKind, beat, how: str) -> str:
+    """"The training job stopped unexpectedly after step 1,200: <how>. Press Train…"."""
     step = beat.get("step") if isinstance(beat, dict) else None
     where = f" after step {step:,}" if isinstance(step, int) and step > 0 else ""
     return f"The {kind.what} stopped unexpectedly{where}: {how}. {kind.again}"
@@ -179,16 +197,10 @@ class EmbeddedJobManager(DiskcacheManager):
 
     @staticmethod
     def _process(job):
-        import psutil
+        from services import job_host
 
-        try:
-            pid, created = str(job).split(":", 1)
-            process = psutil.Process(int(pid))
-            if abs(process.create_time() - float(created)) < 0.5 and process.status() != psutil.STATUS_ZOMBIE:
-                return process
-        except (psutil.Error, ValueError, TypeError):
-            pass
-        return None
+        pid, _, created = str(job).partition(":")
+        return job_host.live_process(pid, created)
 
     def job_running(self, job):
         return self._process(job) is not None
@@ -287,6 +299,70 @@ def write_heartbeat(job_id: str, kind: str, phase: str, **info) -> bool:
 
 
 # ------------------------------------------------------------------------------------------
+# what the page's callbacks call: start, cancel, the background job, the watchdog
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Enqueued:
+    """What a press started: the payload for the background callback (None when nothing
+    started) and the status words. ``refused``: admission said no (a flood from one client, a
+    full queue); the progress bar then keeps what it shows."""
+
+    job: dict | None
+    words: str
+    refused: bool = False
+
+
+def enqueue(state: TrainState, kind: JobKind, request) -> Enqueued:
+    """Admit a job of ``kind`` for ``state`` (services/admission.py: the per-client caps and the
+    queue) and mark it "queued", so the watchdog sees it; the page then hands ``job`` to its
+    background callback, which calls :func:`run_job`."""
+    job = new_job(state, kind.name)
+    try:
+        admitted = admission.submit(job["id"], admission.client_ids(request))
+    except admission.LedgerUnavailable:
+        return Enqueued(None, UNAVAILABLE)
+    if not admitted.accepted:
+        return Enqueued(None, admitted.words, refused=True)
+    if not write_heartbeat(job["id"], kind.name, "queued"):
+        admission.release(job["id"])
+        return Enqueued(None, UNAVAILABLE)
+    return Enqueued(job, admission.wait_words(admitted.position) if admitted.position else kind.starting(state))
+
+
+def cancel(job, kind: JobKind) -> str:
+    """The Cancel button: mark the job cancelled (its watchdog stops) and free its slot; the words."""
+    parsed = parse_job(job)
+    if parsed is not None:
+        write_heartbeat(parsed[0], kind.name, "cancelled")
+        admission.release(parsed[0])
+    return kind.cancelled
+
+
+def job_outputs(job, kind: JobKind, set_progress=None) -> list:
+    """A background job callback's outputs: [result key, status words, progress, watchdog off]."""
+    outcome = run_job(job, kind, set_progress)
+    return [no_update if outcome.key is None else outcome.key, outcome.status, outcome.percent, True]
+
+
+def lost_job_outputs(words: str) -> list:
+    """:func:`job_outputs` for a lost job (registered with :func:`on_lost`)."""
+    return [no_update, words, "0", True]
+
+
+def watchdog_outputs(job, when_lost: tuple = ()) -> tuple:
+    """A watchdog tick's outputs: (status words, watchdog disabled, *when_lost). The words and
+    ``when_lost`` (e.g. the buttons given back, the progress line hidden) are sent only when
+    they apply; everything else is no_update."""
+    stop, message = watchdog_verdict(job)
+    rest = (no_update,) * len(when_lost)
+    if not stop:
+        return (message if message else no_update), no_update, *rest
+    if message is None:
+        return no_update, True, *rest
+    return message, True, *when_lost
+
+
+# ------------------------------------------------------------------------------------------
 # the watchdog
 # ------------------------------------------------------------------------------------------
 def watchdog_verdict(job, now: float | None = None) -> tuple[bool, str | None]:
@@ -298,7 +374,7 @@ def watchdog_verdict(job, now: float | None = None) -> tuple[bool, str | None]:
     if parsed is None:
         return True, None
     job_id, _state = parsed
-    kind = SWEEP if job.get("kind") == "sweep" else TRAIN
+    kind = job_kind(job)
     what, again = kind.what, kind.again
     now = time.time() if now is None else now
     try:
@@ -313,7 +389,7 @@ def watchdog_verdict(job, now: float | None = None) -> tuple[bool, str | None]:
                           f"unexpectedly, perhaps because its worker was lost. {again}")
         return False, None
     phase = beat.get("phase")
-    if phase in ("done", "failed", "cancelled"):
+    if phase in ENDED:
         return True, None
     age = now - float(beat["beat"])
     if phase == "queued":
@@ -322,10 +398,8 @@ def watchdog_verdict(job, now: float | None = None) -> tuple[bool, str | None]:
                           f"{again.replace('start it again', 'try again')}")
         return False, None
     if age > STALE_AFTER_S:
-        step = beat.get("step")
-        where = f" after step {step:,}" if isinstance(step, int) and step > 0 else ""
-        return True, (f"The {what} stopped unexpectedly{where}: it has sent no sign of life for {age:.0f} s "
-                      f"(its worker was probably lost or restarted). {again}")
+        return True, stopped_words(kind, beat, f"it has sent no sign of life for {age:.0f} s (its worker was "
+                                               f"probably lost or restarted)")
     return False, None
 
 
@@ -377,7 +451,7 @@ class JobOutcome:
 @dataclass(frozen=True)
 class JobKind:
     """One kind of job. ``cached(state)``: the key of a result already in the cache, or None.
-    ``work(state, reporter)``: trains, caches the result and returns (key, status words,
+    ``work(resolved state, reporter)``: trains, caches the result and returns (key, status words,
     extra fields of the final heartbeat)."""
 
     name: str  # the payload's "kind"
@@ -386,8 +460,10 @@ class JobKind:
     not_understood: str
     failed: str
     cached_words: str
+    starting: Callable[[TrainState], str]  # the status words once the job is admitted with a free slot
+    cancelled: str  # the status words after Cancel
     cached: Callable[[TrainState], str | None]
-    work: Callable[[TrainState, Reporter], tuple[str, str, dict]]
+    work: Callable[[train_page.Resolved, Reporter], tuple[str, str, dict]]
     waiting: Callable[[str], list]  # the progress values while it waits for a slot: words -> values
 
 
@@ -398,7 +474,12 @@ def run_job(job, kind: JobKind, set_progress=None) -> JobOutcome:
         return JobOutcome(None, kind.not_understood, "0")
     job_id, state = parsed
     try:
-        key = kind.cached(state)
+        resolved = train_page.resolve(state, functools.partial(data_store.load_data, required=True))
+        if resolved.problem:  # the page refuses these before a job starts; a replayed payload gets the same words
+            admission.release(job_id)
+            write_heartbeat(job_id, kind.name, "failed")
+            return JobOutcome(None, resolved.problem, "0")
+        key = kind.cached(resolved.state)
     except cache.CacheUnavailable:
         admission.release(job_id)
         return JobOutcome(None, UNAVAILABLE, "0")
@@ -408,9 +489,9 @@ def run_job(job, kind: JobKind, set_progress=None) -> JobOutcome:
         return JobOutcome(key, kind.cached_words, "100")
     try:
         wait_for_slot(job_id, kind, set_progress)
-        write_heartbeat(job_id, kind.name, "running", step=0, total=state.steps)
+        write_heartbeat(job_id, kind.name, "running", step=0, total=resolved.state.steps)
         reporter = Reporter(job_id, kind.name, set_progress, train_page.train_budget_s())
-        key, words, final_beat = kind.work(state, reporter)
+        key, words, final_beat = kind.work(resolved, reporter)
     except cache.CacheUnavailable:
         write_heartbeat(job_id, kind.name, "failed")
         return JobOutcome(None, UNAVAILABLE, "0")
@@ -496,11 +577,12 @@ def cached_run(state: TrainState) -> str | None:
     return key if run is not None and run.status in run_store.FINAL_STATUSES else None
 
 
-def train_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
+def train_work(resolved: train_page.Resolved, reporter: Reporter) -> tuple[str, str, dict]:
     """Train the state's model; progress sends [percent, words, live curves figure]. A sweep
     seed (origin = sweep) runs the whole sweep, stores it, and opens the seed from it."""
+    state, user = resolved.state, resolved.user
     if state.origin == "sweep":
-        sweep_work(state, reporter)
+        sweep_work(resolved, reporter)
         run = run_store.open_sweep_seed(state, required=True)
         return run.key, train_page.run_status(run), {"step": run.steps_done, "total": state.steps}
     live = LiveCurves()
@@ -511,11 +593,6 @@ def train_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
                                                       progress_text(step, total, metrics, elapsed),
                                                       live.figure(total)])
 
-    user = data_store.load_data(state.data, required=True) if state.data else None
-    state, _ = train_page.with_data(state, user)
-    problem = train_page.training_problem(state, user)
-    if problem:  # the page refuses these before a job starts; a replayed payload gets the same words
-        return None, problem, {}
     result, _data = train_page.train_for_state(state, on_progress, user)
     key = run_store.run_key(state.training_fields())
     run = TrainedRun.from_result(result, key=key, query=st.to_query(state), fields=state.training_fields(),
@@ -527,6 +604,7 @@ def train_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
 TRAIN = JobKind(name="train", what="training job", again="Press Train to start it again.",
                 not_understood="This training request was not understood; press Train again.",
                 failed="Training failed", cached_words="Opened the cached run for these settings.",
+                starting=lambda _state: "Starting…", cancelled="Cancelled. Press Train to start again.",
                 cached=cached_run, work=train_work,
                 waiting=lambda words: ["0", words, LiveCurves().figure(1)])
 
@@ -539,19 +617,16 @@ def cached_sweep(state: TrainState) -> str | None:
     return key if run_store.load_sweep(key, required=True) is not None else None
 
 
-def sweep_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
+def sweep_work(resolved: train_page.Resolved, reporter: Reporter) -> tuple[str, str, dict]:
     """Sweep seeds 0 .. k-1; progress sends [percent, words]. A sweep stopped by the time
     limit is kept for 10 minutes only."""
+    state, user = resolved.state, resolved.user
+
     def on_progress(step, total, metrics):
         return reporter(step, total, lambda elapsed: [
             percent(step, total), f"Sweeping {state.k} seeds… step {step:,} / {total:,} · mean loss "
                                   f"{metrics.get('train_loss', float('nan')):.4f} · {elapsed:.1f} s"])
 
-    user = data_store.load_data(state.data, required=True) if state.data else None
-    state, _ = train_page.with_data(state, user)
-    problem = train_page.training_problem(state, user)
-    if problem:
-        return None, problem, {}
     sweep = train_page.sweep_for_state(state, on_progress, user)
     key = run_store.sweep_key(state.sweep_fields())
     record = SweepRecord.from_result(sweep, key=key, fields=state.sweep_fields(),
@@ -563,4 +638,5 @@ def sweep_work(state: TrainState, reporter: Reporter) -> tuple[str, str, dict]:
 SWEEP = JobKind(name="sweep", what="seed sweep", again="Press “Sweep k seeds” to start it again.",
                 not_understood="This sweep request was not understood; press the button again.",
                 failed="The sweep failed", cached_words="Opened the cached sweep for these settings.",
+                starting=lambda state: f"Starting a sweep of {state.k} seeds…", cancelled="Cancelled.",
                 cached=cached_sweep, work=sweep_work, waiting=lambda words: ["0", words])

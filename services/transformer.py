@@ -8,10 +8,7 @@ the values are NumPy arrays, and the shared cache never holds pickled objects of
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import threading
 from collections import OrderedDict
 
@@ -213,17 +210,3 @@ def massive_view(resolved: Resolved):
 
 VIEW_FUNCTIONS = {"circle": circle_view, "rotation": rotation_view, "scaling": scaling_view,
                   "direction": direction_view, "massive": lambda r: massive_view(r)[:3]}
-
-
-def export(data: dict, fmt: str) -> str:
-    """A view's numbers as JSON (everything) or CSV (its main table: the first list of rows)."""
-    if fmt == "json":
-        return json.dumps(data, indent=1, default=float)
-    rows = next((v for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)), None)
-    if rows is None:
-        rows = [data.get("summary") or data]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()

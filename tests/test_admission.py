@@ -48,6 +48,29 @@ def test_a_dead_process_frees_its_slot_at_once(ledger):
     assert admission.snapshot(now=101) == {"running": 0, "waiting": 0}
 
 
+def test_a_process_is_alive_only_while_it_runs_under_its_own_start_time():
+    """The one check (services/job_host.py) behind the ledger, the job manager and the job host."""
+    import time
+
+    from services import job_host
+
+    pid, created = me()
+    assert job_host.process_alive(pid, created)
+    assert not job_host.process_alive(pid, created - 5)  # the pid of another, earlier process: reused
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child_created = psutil.Process(child.pid).create_time()
+    assert job_host.live_process(child.pid, child_created).pid == child.pid
+    child.kill()
+    deadline = time.monotonic() + 30
+    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.01)  # exited but not yet reaped: a zombie
+    assert not job_host.process_alive(child.pid, child_created)
+    child.wait()
+    assert not job_host.process_alive(child.pid, child_created)  # reaped: gone
+    for bad in ((None, created), ("x", created), (pid, None), (pid, "later")):
+        assert not job_host.process_alive(*bad)
+
+
 def test_an_expired_lease_frees_the_slot(ledger):
     assert admission.submit("a", ["cookie:" + "z" * 16], now=100).accepted
     assert admission.acquire("a", *me(), now=100) == 0

@@ -149,6 +149,41 @@ def test_the_apps_cache_stores_plain_data_and_refuses_objects(dash_app):
         assert stored and all(p.read_bytes().startswith(ENTRY_MAGIC) for p in stored)
 
 
+def test_add_stores_only_into_an_empty_or_expired_key_and_never_hangs(tmp_path):
+    """flask-caching's ``add`` (PlainFileCache.add): it took the store's lock, then the read of an
+    expired entry took it again and waited for itself for ever."""
+    import threading
+    import time
+
+    store = cache.PlainFileCache(cache.private_directory(tmp_path / "cache"), max_bytes=10 * 2**20)
+    answers = {}
+
+    def adds():
+        answers["fresh"] = store.add("k", {"v": 1})
+        answers["taken"] = store.add("k", {"v": 2})
+        answers["kept"] = store.get("k")
+        store.set("old", {"v": 3}, timeout=0.05)
+        time.sleep(0.1)
+        answers["expired"] = store.add("old", {"v": 4})
+        answers["replaced"] = store.get("old")
+
+    worker = threading.Thread(target=adds, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "add hung on the store's own lock"
+    assert answers == {"fresh": True, "taken": False, "kept": {"v": 1}, "expired": True, "replaced": {"v": 4}}
+
+
+def test_of_concurrent_adds_to_one_key_exactly_one_wins(tmp_path):
+    import concurrent.futures
+
+    store = FileStore(cache.private_directory(tmp_path / "cache"), max_bytes=10 * 2**20)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        won = list(pool.map(lambda i: store.add("once", {"writer": i}), range(16)))
+    assert won.count(True) == 1
+    assert store.get("once") == {"writer": won.index(True)}
+
+
 # --- bounded size, least recently used out ----------------------------------------------------
 
 def test_the_least_recently_used_entries_go_first_and_the_cap_holds(tmp_path):

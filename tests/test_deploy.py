@@ -449,3 +449,21 @@ def _pings(client) -> bool:
         return client.ping()
     except Exception:
         return False
+
+
+def test_the_readme_configuration_table_lists_exactly_the_settings_the_code_reads():
+    """Every POLYVIZ_ environment variable the app (or the test suite's browser set-up) reads is
+    in README's configuration table, and every row names one that is read: no setting is
+    undocumented, and none documented is dead."""
+    sources = [ROOT / "app.py", ROOT / "gunicorn.conf.py", ROOT / "tests" / "conftest.py",
+               *[p for package in ("services", "polyviz", "layouts", "callbacks") for p in (ROOT / package).rglob("*.py")]]
+    # a literal that is not a dict key or a subscript (a Flask config key, an assignment to os.environ)
+    read = {name for path in sources for name in re.findall(r'"(POLYVIZ_[A-Z_]+)"(?!\s*[:\]])', path.read_text())}
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `POLYVIZ_")]
+    documented = {name for row in rows for name in re.findall(r"`(POLYVIZ_[A-Z_]+)`", row.split(" | ")[0])}
+    internal = {name for line in table.splitlines() if not line.startswith("|")
+                for name in re.findall(r"`(POLYVIZ_[A-Z_]+)`", line)}
+    assert read - documented - internal == set(), "read by the code but not in README's configuration table"
+    assert documented - read == set(), "in README's configuration table but read nowhere"

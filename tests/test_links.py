@@ -62,8 +62,13 @@ def test_an_evicted_run_reopens_from_its_sphere_link_retrained_to_the_same_weigh
     assert "no longer in the cache (it expired or was evicted)" in notices and "Retrain this model" in notices
     assert page[ids.RETRAIN_BOX].style == {"display": "block"} and page[ids.TRAIN_QUERY].data == link["train"]
 
-    href, status = sphere_cb.retrain_model(1, link["model"], link["train"], 2)
+    job, words, watchdog_off, location = retrain_press(mods, link)
+    assert isinstance(job, dict) and watchdog_off is False and location is sphere_cb.no_update
+    assert words == "Starting…" or words.startswith("Waiting for a free slot")  # earlier tests' jobs may queue
+    progress: list = []
+    href, status, _off = sphere_cb.retrain_model(progress.append, job, link["model"], link["train"], 2)
     assert status.startswith("Trained 60 steps")
+    assert sphere_cb.retrain_watchdog(1, job)[:2] == (sphere_cb.no_update, True)  # done: the watchdog stops
     again = store.load_run(key)
     assert again is not None and torch.equal(again.params.flat, before)  # the same weights, bit for bit
     reopened = query_of(href)
@@ -83,8 +88,53 @@ def test_a_link_whose_settings_train_another_model_offers_no_retrain(mods):
     notices = " ".join(str(item.children) for item in page[ids.NOTICES].children)
     assert "is not in the cache (an unknown id" in notices
     assert store.retrain_state("e" * 40, other) is None
-    href, status = sphere_cb.retrain_model(1, "e" * 40, other, 1)
-    assert href is sphere_cb.no_update and "cannot be retrained" in status
+    job, status, watchdog_off, href = retrain_press(mods, {"model": "e" * 40, "train": other, "layer": "1"})
+    assert job is sphere_cb.no_update and href is sphere_cb.no_update and watchdog_off is True
+    assert "cannot be retrained" in status
+
+
+def retrain_press(mods, link: dict, cookie: str = "") -> tuple:
+    """The Retrain button's callback, in a request (admission reads the client's cookie and address)."""
+    import app as app_module
+
+    _t, sphere_cb, *_ = mods
+    headers = {"Cookie": f"polyviz_client={cookie}"} if cookie else {}
+    with app_module.server.test_request_context("/sphere", headers=headers):
+        return sphere_cb.start_retrain(1, link["model"], link["train"], int(link["layer"]))
+
+
+def test_retraining_is_admitted_like_a_training_job(mods, monkeypatch):
+    """The Retrain button goes through admission (services/admission.py): a client with its share
+    of jobs is refused in words and nothing starts; an admitted retrain is watched, and a lost one
+    is reported."""
+    import time
+
+    from services import admission
+
+    _t, sphere_cb, _ids, store, cache, jobs = mods
+    query = "dataset=moons&n=100&width=3&depth=2&steps=20&seed=3"
+    state, key = train(mods, query)
+    link = {"model": store.model_id(key), "train": st.to_query(state), "layer": "1"}
+    cache.cache.delete(key)
+    monkeypatch.setenv("POLYVIZ_MAX_JOBS_PER_CLIENT", "1")
+    cookie = "c0ffee" * 4
+    first = retrain_press(mods, link, cookie)
+    assert isinstance(first[0], dict) and first[2] is False
+    with admission.ledger().locked() as entries:  # the press is in the ledger, counted against this client
+        assert f"cookie:{cookie}" in entries[first[0]["id"]]["clients"]
+    job, status, watchdog_off, href = retrain_press(mods, link, cookie)
+    assert job is sphere_cb.no_update and watchdog_off is True and href is sphere_cb.no_update
+    assert status.startswith("Not started: You already have 1 training jobs waiting or running")
+    # the first job's process died without a word: the watchdog says so and gives the button back
+    cache.cache_set(jobs.heartbeat_key(first[0]["id"]), {"job": first[0]["id"], "kind": "train",
+                                                         "phase": "running", "beat": time.time() - 600, "step": 7})
+    words, off, button_disabled = sphere_cb.retrain_watchdog(1, first[0])
+    assert "training job stopped unexpectedly after step 7" in words and off is True and button_disabled is False
+    admission.release(first[0]["id"])
+    # cached meanwhile (another tab retrained it): reopened at once, no job
+    train(mods, query)
+    job, status, watchdog_off, href = retrain_press(mods, link, cookie)
+    assert job is sphere_cb.no_update and "cached" in status and href.endswith("&retrained=1")
 
 
 def test_a_cache_outage_is_reported_as_an_outage_not_as_not_found(mods, monkeypatch):
@@ -128,3 +178,18 @@ def test_the_embedding_of_two_points_is_exact_on_their_one_axis():
     assert E.shape == (2, 3) and e.method == "pca"
     # distances are kept: the one axis through two points carries all of their difference
     assert np.isclose(np.linalg.norm(E[0] - E[1]), np.linalg.norm(A[0] - A[1]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("act, name", [("dyt", "DyT"), ("group_layernorm", "grouped LN"), ("tanh", "tanh")])
+def test_the_sphere_page_names_a_trained_models_activation_as_the_train_page_does(mods, act, name):
+    """One table of activation names (polyviz.models.ACTIVATION_NAMES): the sphere page's copy
+    lacked DyT and grouped LN and showed their raw ids."""
+    from layouts import train as train_ids
+
+    _t, sphere_cb, ids, store, _cache, _jobs = mods
+    _state, key = train(mods, f"dataset=moons&n=100&width=4&depth=2&steps=20&seed=2&act={act}&groups=2")
+    page = found(sphere_cb.layout(source="trained", model=store.model_id(key), layer="2"))
+    notices = " ".join(str(item.children) for item in page[ids.NOTICES].children)
+    assert f"reads {name} activations, which lie on no sphere" in notices, notices
+    train_page = found(train_ids.layout(act=act))
+    assert {o["value"]: o["label"].strip() for o in train_page[train_ids.ACT].options}[act] == name

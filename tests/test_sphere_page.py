@@ -15,7 +15,7 @@ import dash_http
 from polyviz.figures import sphere as fs
 from polyviz import polytopes as pt
 from polyviz import state as st
-from polyviz.pages.sphere import SphereState
+from polyviz.pages.sphere import SphereState, training_sample
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_layout_restores_state_and_shows_notices(page_modules):
 
 @dataclass(frozen=True)
 class ModelRecord:
-    """The least a trained model must offer the page (polyviz.pages.sphere.TrainedLayers)."""
+    """A stand-in for polyviz.pages.sphere.TrainedModel with made-up layers and inputs."""
 
     layers: tuple
     width: int
@@ -577,7 +577,7 @@ def test_trained_u_eps_layer_is_drawn_on_its_true_sphere(page_modules, trained):
     assert meta["regions"] == pt.sphere_region_count(W, b)  # the model's planes on the unit sphere S² itself
     data = figure["data"]
     assert len(data) == fs.SCENE_BASE_TRACES[4] + fs.SCENE_MARKER_TRACES + 2
-    X, y = cb.training_sample(trained["run"].data)
+    X, y = training_sample(trained["run"].data)
     acts = hidden_activations(params, X)[0][1].astype(np.float64)
     drawn = {}
     for label, trace in zip((0, 1), data[-2:]):
@@ -627,7 +627,7 @@ def test_trained_layernorm_layer_is_drawn_on_the_layernorm_circle(page_modules, 
     angles, codes = pt.circle_arcs(W, b, *pt.layernorm_circle(3))
     meta = figure["layout"]["meta"]
     assert meta["boundaries"] == len(angles) and meta["arcs"] == max(1, len(angles)) == len(codes)
-    X, y = cb.training_sample(trained["ln_run"].data)
+    X, y = training_sample(trained["ln_run"].data)
     acts = hidden_activations(params, X)[0][1].astype(np.float64)
     assert 1e-4 < trained["ln_view_off"](cb) < 0.05  # eps = 1e-5 keeps LayerNorm(x) just inside
     for label, trace in zip((0, 1), figure["data"][-2:]):

@@ -488,6 +488,25 @@ def test_watchdog_is_quiet_while_the_job_is_alive_or_done(mods):
         assert cb.train_watchdog(1, bad) == (cb.no_update, True, cb.no_update, cb.no_update, cb.no_update)
 
 
+def test_a_lost_sweep_gives_its_buttons_back_and_hides_its_progress_line(mods):
+    """The sweep's watchdog says the same as the training job's (they share services/jobs.py)."""
+    from callbacks import sweep as sweep_callbacks
+    from services import jobs
+
+    _cb, _ids, _store, services = mods
+    job = new_job(spiral_state(), "sweep")
+    services.cache_set(jobs.heartbeat_key(job["id"]),
+                       {"job": job["id"], "kind": "sweep", "phase": "running", "beat": time.time() - 60, "step": 40})
+    message, disabled, sweep_disabled, cancel_disabled, live_style = sweep_callbacks.sweep_watchdog(1, job)
+    assert "seed sweep stopped unexpectedly after step 40" in message and "Sweep k seeds" in message
+    assert disabled is True and sweep_disabled is False and cancel_disabled is True
+    assert live_style == {"display": "none"}
+    status, disabled, pct = sweep_callbacks.cancel_sweep(1, job)
+    assert status == "Cancelled." and disabled is True and pct == "0"
+    assert jobs.watchdog_verdict(job) == (True, None)
+    assert sweep_callbacks.sweep_watchdog(2, job) == (sweep_callbacks.no_update, True) + (sweep_callbacks.no_update,) * 3
+
+
 def test_cancel_marks_the_heartbeat(mods):
     from services import jobs
 
@@ -714,13 +733,17 @@ def test_the_explanation_fits_the_chosen_data_set(client, deps):
     assert title(found[ids.EXPLAIN].children) == "Why XOR needs two u_ε layers"
     dep = dash_http.find_callback(deps, "tr-explain", "children")
     titles = {}
-    for dataset in ("spiral", "octant_sphere", "circle", "xor", "gauss", "moons"):
+    from polyviz.datasets import DATASET_NAMES
+
+    for dataset in DATASET_NAMES:  # digits showed the spiral's words
         response = dash_http.post(client, dash_http.payload(dep, {"tr-dataset.value": dataset}, ["tr-dataset.value"]))
         assert response.status_code == 200
         children = response.get_json()["response"]["tr-explain"]["children"]
         titles[dataset] = title(children)
         assert ("spiral" in titles[dataset]) == (dataset == "spiral")
-    assert len(set(titles.values())) == 6
+    assert len(set(titles.values())) == len(DATASET_NAMES)  # each its own
+    assert "digits" in titles["digits"]
+    assert ids.explanation("not-a-data-set") == [] and ids.explanation(None) == []  # no other set's words
 
 
 def test_the_octant_preset_shows_the_plateau_its_text_promises():

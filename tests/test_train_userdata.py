@@ -151,6 +151,33 @@ def test_three_classes_train_with_softmax_and_show_their_confusion_matrix(mods):
     assert cm.shape == (3, 3) and cm.sum() == 30  # the 20 % test split of 150 points
 
 
+def test_a_sweep_on_your_data_is_stored_under_the_key_the_page_looks_up(mods):
+    """The sweep button applies your data's rules (n is its number of points, a batch larger than
+    its training split is full batch) as Train does: pressed again, it opens the cached sweep."""
+    import app as app_module
+    from callbacks import sweep as cs
+    from services import cache, jobs, run_store
+
+    ct, cu, *_ = mods
+    content_hash, *_ = cu.upload_data(upload_value(blobs_csv(60, seed=4)))
+    state = state_with(data=content_hash, n=1000, batch=500, steps=30, k=2, seed=0)
+    _notices, _query, _run, _result, _sweep_key, *_ = ct.sync_state(*controls(state), None, None, None)
+    resolved = state_with(data=content_hash, n=60, batch=0, steps=30, k=2, seed=0)
+    cache.cache.delete(run_store.sweep_key(resolved.sweep_fields()))
+    with app_module.server.test_request_context("/train"):
+        job, key, _status, *_ = cs.start_sweep(1, *controls(state))
+    assert isinstance(job, dict) and st.from_query(type(state), job["query"])[0] == resolved
+    outcome = jobs.run_job(job, jobs.SWEEP)
+    assert outcome.key == run_store.sweep_key(resolved.sweep_fields()), outcome.status
+    with app_module.server.test_request_context("/train"):
+        job, key, status, *_ = cs.start_sweep(2, *controls(state))
+    assert job is cs.no_update and key == outcome.key and status.startswith("Opened the cached sweep")
+    assert ct.sync_state(*controls(state), None, None, None)[4] == outcome.key  # the page shows that sweep
+    gone = state_with(data="cd" * 20, k=2)
+    job, _key, status, *_ = cs.start_sweep(3, *controls(gone))
+    assert job is cs.no_update and "no longer in the cache" in status
+
+
 def test_a_link_to_data_the_cache_no_longer_holds(mods):
     ct, _cu, _cx, ids, _data_ids = mods
     gone = "cd" * 20
@@ -242,6 +269,20 @@ def uploaded_run(mods):
     assert isinstance(job, dict) and job["query"].endswith(f"data={content_hash}")
     outcome = jobs.run_job(job, jobs.TRAIN)
     return {"hash": content_hash, "state": state, "outcome": outcome}
+
+
+def test_every_download_of_a_run_on_your_data_is_named_after_your_data(mods, uploaded_run):
+    """The model's zip is named like the CSV and HTML exports (it was named after the built-in
+    data set the controls still held: polyviz-spiral-… for a model of your data)."""
+    ct, _cu, cx, _ids, data_ids = mods
+    from services import run_store
+
+    key = uploaded_run["outcome"].key
+    stem = f"polyviz-user-data-{run_store.model_id(key)[:10]}"
+    sent, status = ct.download_model(1, key)
+    assert status is ct.no_update and sent["filename"] == f"{stem}.zip"
+    sent, _status = cx.export(1, 0, 0, "boundary", key, button=data_ids.EXPORT_CURVES)
+    assert sent["filename"] == f"{stem}-curves.csv"
 
 
 def test_training_on_uploaded_data_end_to_end(mods, uploaded_run):

@@ -211,6 +211,7 @@ def test_download_gives_the_views_numbers_over_http(client):
     rows = list(csv.DictReader(io.StringIO(sent["content"])))
     assert len(rows) == 100 and {"i", "j", "crossings", "per_radian", "crossings_raw", "tv"} <= set(rows[0])
     assert sent["filename"] == "polyviz-transformer-rotation-minilm-layer3.csv"
+    assert "\r" not in sent["content"] and sent["content"].count("\n") == 101  # polyviz.exports' line endings
     values = {**values, "tf-dl-massive-json.n_clicks": 1}
     response = dash_http.post(client, dash_http.payload(dep, values, ["tf-dl-massive-json.n_clicks"]))
     data = json.loads(response.get_json()["response"]["tf-download"]["data"]["content"])

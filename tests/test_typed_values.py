@@ -96,19 +96,43 @@ def test_a_typed_sphere_seed_out_of_range_is_clamped_with_the_url_notice(dash_ap
     assert "seed=0" in query
 
 
-@pytest.mark.parametrize("page_name", ["stretch_fold", "sphere"])
+@pytest.mark.parametrize("typed, expected", [
+    ({"n": 25000}, ["n = 25000 is out of range (allowed: an integer from 4 to 20000); using 20000."]),
+    ({"ratio": 0.33}, []),  # inside the range, off the old 0.05 step grid: used as typed
+    ({"steps": 7}, ["steps = 7 is out of range (allowed: an integer from 10 to 20000); using 10."]),
+    ({"ratio": 0.95, "width": 2.5}, ["ratio = 0.95 is out of range (allowed: a number from 0.1 to 0.9); using 0.9.",
+                                     "width = 2.5 is not an integer (allowed: an integer from 1 to 64); using 2."]),
+])
+def test_typed_train_entries_are_validated_as_the_url_is(dash_app, typed, expected):
+    from callbacks.train import sync_state
+    from layouts import train as ids
+    from polyviz.pages.train import CONTROL_FIELDS, TrainState
+
+    found = components(ids.layout())
+    values = {field: found[ids.CONTROL_IDS[field]].value for field in CONTROL_FIELDS}
+    for field, number in typed.items():
+        values[field] = browser_sends(found[ids.CONTROL_IDS[field]], number)
+    notices, query, *_ = sync_state(*values.values(), [], None, None)
+    url_state, url_notices = st.from_query(TrainState, "&".join(f"{k}={v}" for k, v in typed.items()))
+    assert [item.children for item in notices] == url_notices == expected
+    shown, _ = st.from_query(TrainState, query)
+    assert all(getattr(shown, field) == getattr(url_state, field) for field in typed)  # the link says what is used
+
+
+@pytest.mark.parametrize("page_name", ["stretch_fold", "sphere", "train"])
 def test_every_number_box_sends_what_is_typed_and_notices_are_at_the_top(dash_app, page_name):
     from callbacks.sphere import layout as sphere_layout
-    from layouts import sphere, stretch_fold
+    from layouts import sphere, stretch_fold, train
 
-    page = stretch_fold.layout(t="99") if page_name == "stretch_fold" else sphere_layout(k="99")
+    page = {"stretch_fold": lambda: stretch_fold.layout(t="99"), "sphere": lambda: sphere_layout(k="99"),
+            "train": lambda: train.layout(steps="7")}[page_name]()
     boxes = [node for node in page._traverse() if getattr(node, "type", None) == "number"]
     assert boxes
     for box in boxes:  # no browser-side constraint can turn a typed number into "empty"
         assert all(browser_sends(box, typed) == typed for typed in (-1e6, -7, 0.15, 2.5, 7, 1e6)), box.id
     # The notices box comes right after the page title, before every control.
     children = sidebar(page).children
-    notices_id = stretch_fold.NOTICES if page_name == "stretch_fold" else sphere.NOTICES
+    notices_id = {"stretch_fold": stretch_fold.NOTICES, "sphere": sphere.NOTICES, "train": train.NOTICES}[page_name]
     position = next(i for i, child in enumerate(children) if getattr(child, "id", None) == notices_id)
     first_control = next(i for i, child in enumerate(children) if getattr(child, "className", None) == "control"
                          or getattr(child, "className", "").startswith("section"))

@@ -18,7 +18,7 @@ from polyviz.embedding import subsample
 from polyviz.figures import compare as fc
 from polyviz.figures import neurons as fn
 from polyviz.figures import train as ft
-from polyviz.models import ACTIVATION_LABELS, ACTIVATIONS
+from polyviz.models import ACTIVATION_NAMES, ACTIVATIONS
 from polyviz.pages import train as tp
 from polyviz.pages.train import (
     DATA_FORM,
@@ -138,7 +138,7 @@ def state_from_link(preset=None, **query) -> tuple[CompareState, list[str]]:
 
 def column_label(state: CompareState, column: str, act_labels: dict | None = None) -> str:
     act = getattr(state, f"{column}_act")
-    act = (act_labels or ACTIVATION_LABELS).get(act, act)
+    act = (act_labels or ACTIVATION_NAMES).get(act, act)
     return (f"{column.upper()}: {act}, {getattr(state, f'{column}_depth')}×{getattr(state, f'{column}_width')}, "
             f"lr {getattr(state, f'{column}_lr'):g}")
 

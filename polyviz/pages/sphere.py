@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from polyviz import polytopes as pt
 from polyviz.geometry import layernorm_plane_basis
 from polyviz import state as st
 from polyviz.polytopes import ACTIVATIONS
+from polyviz.models import ACTIVATION_NAMES, layer_weights
 from polyviz.polytopes.tolerances import ANGLE_ATOL, POINT_TOL, SPHERE_TANGENT_RADIUS, SPHERE_TANGENT_TOL
 from polyviz.words import ordinal, plural
 
@@ -219,32 +219,55 @@ def training_sample(source) -> tuple[np.ndarray, np.ndarray]:
 
 # --- which layer the page draws -------------------------------------------------------------
 
-ACT_NAMES = {"u_eps": "u_ε", "layernorm": "LayerNorm", "rmsnorm": "RMSNorm", "relu": "ReLU", "gelu": "GELU",
-             "tanh": "tanh"}
 NO_MODEL = ("No trained model is chosen yet: train a model on the Toy classifiers page and follow its "
             "“Open layer k on the sphere page” link. Until then this is a random layer.")
 
 
-class TrainedLayers(Protocol):
-    """What the page needs of a trained model (the callbacks read one from the cache)."""
+@dataclass(frozen=True)
+class TrainedModel:
+    """What the page needs of a trained model (:meth:`from_run`: a run of the Toy classifiers
+    page, which the callbacks read from the cache): its Linear layers and what it is."""
 
     model_id: str
+    dataset: str
+    in_dim: int
     width: int
     depth: int
     activation: str
+    test_acc: float | None
     query: str | None  # the /train query that reopens its run
     layers: tuple  # ((W, b), ...) of every Linear layer, input to output
+    params: object = None  # the model (MLPParams), for its activations
+    data: tuple | None = None  # (X, y): a class-stratified sample of its training data
+
+    @classmethod
+    def from_run(cls, model_id: str, run) -> "TrainedModel":
+        """The model of a :class:`polyviz.records.TrainedRun`."""
+        config, acc = run.config, run.final_test_acc
+        return cls(model_id=model_id, dataset=run.data.name[:40], in_dim=config.in_dim, width=config.width,
+                   depth=config.depth, activation=config.activation,
+                   test_acc=acc if acc is not None and math.isfinite(acc) else None,
+                   query=run.query if len(run.query) < 2000 else None,
+                   layers=tuple(layer_weights(run.params, i) for i in range(config.n_layers)),
+                   params=run.params, data=training_sample(run.data))
 
     @property
-    def shapes(self) -> list[tuple[int, int]]: ...
-
-    def words(self) -> str: ...
+    def shapes(self) -> list[tuple[int, int]]:
+        return [tuple(W.shape) for W, _ in self.layers]
 
     def sphere(self, k: int) -> InputSphere | None:
         """The sphere layer k's inputs lie on (:func:`input_sphere`)."""
+        return input_sphere(self.params.config, k)
 
     def inputs(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Layer k's inputs for (a sample of) the training data, and their class labels."""
+        """Layer k's inputs for the sample of the training data, and their class labels."""
+        X, y = self.data
+        return layer_inputs(self.params, k, X)[0], y
+
+    def words(self) -> str:
+        acc = f", test accuracy {self.test_acc:.1%}" if self.test_acc is not None else ""
+        return (f"{self.dataset}, width {self.width}, depth {self.depth}, "
+                f"{ACTIVATION_NAMES.get(self.activation, '?')}{acc}")
 
 
 @dataclass(frozen=True)
@@ -259,7 +282,7 @@ class LayerView:
     b: np.ndarray
     w_out: np.ndarray
     trained: bool = False
-    model: TrainedLayers | None = None
+    model: TrainedModel | None = None
     readout: str = "random"  # "next": the first row of layer k + 1's weights
     problem: str | None = None
     sphere: InputSphere | None = None  # a trained layer: the sphere its inputs lie on
@@ -279,14 +302,14 @@ def _choose(ks: list[int]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def shown_layers(model: TrainedLayers) -> list[int]:
+def shown_layers(model: TrainedModel) -> list[int]:
     """The layers of this model the page can draw: their inputs lie on a circle or 2-sphere it
     draws, and they have more than one neuron (a one-neuron output layer only halves it)."""
     shapes = model.shapes
     return [k for k in range(1, len(shapes)) if layer_problem(model, k, choose=False) is None]
 
 
-def layer_problem(model: TrainedLayers, k: int, choose: bool = True) -> str | None:
+def layer_problem(model: TrainedModel, k: int, choose: bool = True) -> str | None:
     """Why layer k of this model cannot be shown here (in words, with what is allowed), or None."""
     shapes = model.shapes
     if not choose:
@@ -303,7 +326,7 @@ def layer_problem(model: TrainedLayers, k: int, choose: bool = True) -> str | No
     out, width = shapes[k]
     sphere = model.sphere(k)
     if sphere is None:
-        act = ACT_NAMES.get(model.activation, model.activation)
+        act = ACTIVATION_NAMES.get(model.activation, model.activation)
         return (f"layer {k} of this model reads {act} activations, which lie on no sphere; the sphere page draws "
                 f"layers whose inputs a normalisation puts on a sphere{tail}")
     if not sphere.drawable:
@@ -315,13 +338,13 @@ def layer_problem(model: TrainedLayers, k: int, choose: bool = True) -> str | No
     return None
 
 
-def random_view(state: SphereState, problem: str | None = None, model: TrainedLayers | None = None) -> LayerView:
+def random_view(state: SphereState, problem: str | None = None, model: TrainedModel | None = None) -> LayerView:
     W, b = pt.random_layer(state.neurons, state.dim, seed=state.seed, weight_scale=state.wscale,
                            bias_scale=state.bscale)
     return LayerView(state, W, b, pt.random_readout(state.neurons, state.seed), model=model, problem=problem)
 
 
-def layer_view(state: SphereState, model: TrainedLayers | None) -> LayerView:
+def layer_view(state: SphereState, model: TrainedModel | None) -> LayerView:
     """The layer the state names: random, or layer ``state.layer`` of the trained model
     ``state.model`` (falling back to the random layer, with the reason, when it cannot be
     shown). ``model``: that model as read from the cache, None when it is not there."""

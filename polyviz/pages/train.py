@@ -20,7 +20,8 @@ from polyviz import state as st
 from polyviz.datasets import DATASET_NAMES, DIGITS_N, class_sizes, dataset_classes, dataset_dim, make_dataset, train_test_split
 from polyviz.embedding import subsample
 from polyviz.figures.common import base_layout
-from polyviz.models import ACTIVATIONS, ARCHITECTURES, BLOCK_ACTIVATIONS, ModelConfig
+from polyviz.models import ACTIVATION_NAMES, ACTIVATIONS, ARCHITECTURES, BLOCK_ACTIVATIONS, ModelConfig, architecture_text
+from polyviz.pages.sphere import drawable_layers
 from polyviz.records import SWEEP_CHECKPOINT_BUDGET, DataSource
 from polyviz.training import PRESETS as LIB_PRESETS
 from polyviz.training import TrainConfig, classification_results, seed_sweep, train
@@ -185,17 +186,47 @@ def with_data(state: TrainState, user: UserData | None) -> tuple[TrainState, lis
     return state, notices + more
 
 
+def link_data_gone(state: TrainState) -> str:
+    """Why a link whose data the cache no longer holds trains nothing (in words)."""
+    return (f"The data of this link (data = {state.data[:10]}…) is no longer in the cache, so there is "
+            f"nothing to train on: upload or draw it again.")
+
+
+RUN_DATA_GONE = "The data this run was trained on is no longer in the cache: upload or draw it again."
+
+
 def training_problem(state: TrainState, user: UserData | None) -> str | None:
     """Why the state's data cannot be trained on (in words), or None."""
     if not state.data:
         return None
     if user is None:
-        return (f"The data of this link (data = {state.data[:10]}…) is no longer in the cache, so there is "
-                f"nothing to train on: upload or draw it again.")
-    problem = user.training_problem()
-    if problem:
-        return problem
-    return None  # 2 classes: logistic loss; 3 to 10: softmax cross-entropy
+        return link_data_gone(state)
+    return user.training_problem()  # None for 2 classes (logistic loss) and 3 to 10 (softmax cross-entropy)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A state with its data: ``state`` follows the rules that need your data (n, batch; see
+    :func:`with_data`), ``user`` is that data (None for built-in data, or when it is gone),
+    ``notices`` say what those rules changed, ``problem`` why it cannot be trained (or None)."""
+
+    state: TrainState
+    user: UserData | None
+    notices: list[str]
+    problem: str | None
+
+    @property
+    def data_gone(self) -> bool:
+        return bool(self.state.data) and self.user is None
+
+
+def resolve(state: TrainState, load_user) -> Resolved:
+    """The state with its data, everywhere the page, its jobs and its exports need it (the one
+    place the data is loaded). ``load_user(content_hash)`` reads a :class:`UserData` from
+    wherever it is kept (the app: services.data_store.load_data), None when it is gone."""
+    user = load_user(state.data) if state.data else None
+    state, notices = with_data(state, user)
+    return Resolved(state, user, notices, training_problem(state, user))
 
 
 # ------------------------------------------------------------------------------------------
@@ -395,6 +426,77 @@ def sweep_status(sweep) -> str:
     if sweep.status == "time_limit":
         text += " The sweep hit the time limit of one job, so these are the models at that point."
     return text
+
+
+DATASET_LABELS = {"spiral": "spiral", "octant_sphere": "octant sphere (3-D)", "circle": "circle", "xor": "xor",
+                  "gauss": "gauss", "moons": "moons", "digits": "digits (8×8, 10 classes)"}
+
+
+DATA_GONE = "This data is no longer in the cache: upload or draw it again."
+EMPTY_CANVAS = "An empty canvas: click to add points (at least two of each of two classes to train)."
+
+
+def user_data_words(data: UserData) -> str:
+    """The words under the data figure for your data."""
+    return data.describe() + " The data set, noise and n controls above do not apply; “Built-in data” goes back to them."
+
+
+def builtin_data_words(state: TrainState) -> str:
+    """The words under the data figure for the state's built-in data."""
+    how = (" Click to add a point: you then train on the points shown plus yours." if dataset_dim(state.dataset) == 2
+           else " Points can be drawn on 2-D data: “Clear” starts an empty canvas.")
+    return f"The built-in {DATASET_LABELS.get(state.dataset, state.dataset)} data ({state.n:,} points).{how}"
+
+
+def opened_words(state: TrainState) -> str:
+    """What Train says when the state's run is already cached (nothing is trained)."""
+    if state.origin == "sweep":
+        return f"Opened seed {state.seed} as the {state.k}-seed sweep trained it (its stored weights and curves)."
+    return "Opened the cached run for these settings."
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The words above a run's figures: its test accuracy (in bold on the page), the rest of
+    its metrics, what was trained, and a note when it did not end normally (else None)."""
+
+    accuracy: str
+    metrics: str
+    setup: str
+    note: str | None
+
+
+def run_summary(run, state: TrainState, split: tuple[int, int] | None = None) -> RunSummary:
+    """The summary of a run (a :class:`polyviz.records.TrainedRun`) of ``state``; ``split``:
+    its (training, test) point counts when known (your data's differ from the state's n)."""
+    config = run.config
+    arch = architecture_text(config, ACTIVATION_NAMES.get(config.activation, config.activation))
+    transitions = run.phase_transitions
+    if transitions:
+        trans = (f"Phase transition{'s' if len(transitions) > 1 else ''} at step "
+                 + ", ".join(f"{t:,}" for t in transitions) + ".")
+    else:
+        trans = "No phase transition detected."
+    acc = run.final_test_acc
+    metrics = (f" test accuracy · {100 * run.final_train_acc:.1f} % train · {run.steps_done:,} steps in "
+               f"{run.elapsed_s:.2f} s. {trans}")
+    n_train, n_test = split or (state.n_train, state.n - state.n_train)
+    data = "your data" if state.data else DATASET_LABELS.get(state.dataset, state.dataset)
+    sweep = f", as the {run.sweep_seeds}-seed sweep trained it (its stored model)" if run.sweep_seeds else ""
+    setup = (f"{data} · {n_train:,} training / {n_test:,} test points · {arch} · {config.param_count:,} "
+             f"parameters · seed {state.seed}{sweep}")
+    note = run_status(run) if run.status in ("non_finite", "time_limit") else None
+    return RunSummary(f"{100 * acc:.1f} %" if acc is not None else "—", metrics, setup, note)
+
+
+def sphere_link_words(config) -> tuple[list[tuple[int, str]], str]:
+    """([(layer k, its link's words)], the note under them) for the layers of a model the
+    sphere page draws (their inputs lie on a circle or 2-sphere)."""
+    links = [(k, f"Open layer {k} on the sphere page") for k in drawable_layers(config)]
+    note = ("Layer k is the Linear map after hidden layer k; the sphere page draws the sphere its inputs lie on."
+            if links else "The sphere page draws layers fed by u_ε or RMSNorm of width 3, or LayerNorm of width 3 "
+                          "or 4, with more than one neuron: this model has none.")
+    return links, note
 
 
 def placeholder_figure(text: str, title: str = "") -> dict:

@@ -372,9 +372,6 @@ class _Loop:
         )
 
 
-NORMALISING = ("u_eps", "layernorm", "rmsnorm", "group_layernorm")
-
-
 def divergence_words(model: ModelConfig, tc: TrainConfig, step: int, grad_norm: float, grad_step: int,
                      good_step: int) -> str:
     """Why a run stopped with a non-finite loss, in words: the step, the largest gradient norm
@@ -386,7 +383,7 @@ def divergence_words(model: ModelConfig, tc: TrainConfig, step: int, grad_norm: 
     norm = (f"the largest gradient norm before it was {grad_norm:.3g} (at step {grad_step})" if grad_norm > 0 else
             "no finite gradient was seen before it")
     advice = f"try a smaller learning rate (lr = {float(f'{tc.lr / 10:.3g}'):g} instead of {tc.lr:g})"
-    if model.activation in NORMALISING and model.eps < 1e-3:
+    if model.activation in models.NORM_ACTIVATIONS and model.eps < 1e-3:
         advice += (f", or a larger eps ({float(f'{model.eps * 100:.3g}'):g} instead of {model.eps:g}: the slope of "
                    f"u_ε at 0 is 1/√eps = {model.eps ** -0.5:,.0f})")
     return (f"the training loss became non-finite at step {step}; {norm}. To train it, {advice}. The parameters are "
