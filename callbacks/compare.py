@@ -136,7 +136,10 @@ def start_compare(_clicks, *controls):
 # how a comparison waits for a slot (services.jobs.wait_for_slot reads its name and waiting words)
 COMPARE_KIND = jobs.JobKind(name="compare", what="comparison", again="Press Train all to start it again.",
                             not_understood="This comparison request was not understood; press Train all again.",
-                            failed="The comparison failed", cached_words="", cached=lambda _state: None,
+                            failed="The comparison failed", cached_words="",
+                            starting=lambda _state: "Starting…",
+                            cancelled="Cancelled. Columns already trained are kept; press Train all to train the rest.",
+                            cached=lambda _state: None,
                             work=lambda _state, _reporter: None, waiting=lambda words: ["0", words])
 
 
@@ -217,7 +220,7 @@ def cancel_compare(_clicks, job):
     if parsed is not None:
         jobs.write_heartbeat(parsed[0], "compare", "cancelled")
         admission.release(parsed[0])
-    return "Cancelled. Columns already trained are kept; press Train all to train the rest."
+    return COMPARE_KIND.cancelled
 
 
 def column_summary(state: CompareState, column: str, run, train_query: str) -> list:
