@@ -17,7 +17,6 @@ HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
     Output(ids.FIG_NEURONS, "figure"),
     Output(ids.NEURONS_CARD, "style"),
     Input(ids.SHOWN_KEY, "data"),
-    prevent_initial_call=True,
 )
 def neuron_maps(key):
     found, _words = shown_run(key)
