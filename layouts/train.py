@@ -210,11 +210,6 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             figure_card(FIG_BOUNDARY, "P(class 1) over the input (blue = class 0, red = class 1), the 0.5 contour "
                                       "and the data; open markers are test points. For 3-D data: the sphere "
                                       "coloured by the prediction.", 420, "The decision boundary appears here."),
-            html.Div(figure_card(FIG_NEURONS, "Every hidden neuron's activation over the input plane (L2·1 = layer 2, "
-                                              "neuron 1; blue negative, white 0, red positive, each map on its own "
-                                              "scale; hover for the value).", 300,
-                                 "The neurons' maps appear here for 2-D data."), id=NEURONS_CARD,
-                     style={"display": "none"}),
             html.Div(figure_card(FIG_CONFUSION, "Test points by true class (rows, with each class's accuracy) and "
                                                 "predicted class (columns); the diagonal is right.", 420,
                                  "The confusion matrix appears here."), id=CONFUSION_CARD, style={"display": "none"}),
@@ -226,6 +221,11 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
                         "The layer-by-layer animation appears here."),
             figure_card(FIG_CKPT, "The last hidden layer at checkpoints during training: scrub across a phase "
                                   "transition to see the fold happen.", 480, "The training-time scrubber appears here."),
+            html.Div(figure_card(FIG_NEURONS, "Every hidden neuron's activation over the input plane (L2·1 = layer 2, "
+                                              "neuron 1; blue negative, white 0, red positive, each map on its own "
+                                              "scale; hover for the value).", 300,
+                                 "The neurons' maps appear here for 2-D data."), id=NEURONS_CARD,
+                     style={"display": "none"}),
             figure_card(FIG_SWEEP, "Seeds 0 … k − 1 of these settings: final test accuracy against the first "
                                    "phase transition (× = none), and its distribution. Click a seed to open it.",
                         380, "Press “Sweep k seeds” to train k seeds at once.", class_name="card wide sweep-card"),
