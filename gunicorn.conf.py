@@ -8,8 +8,10 @@ Hooks (all run in the master, which has no threads):
   when the server is gone (services/job_host.py).
 * when_ready / on_exit: without Redis, the job host starts with the server and stops with
   it, taking its jobs along (no orphans).
-* pre_request (in a worker): a worker due for recycling waits while another worker
-  recycled less than RECYCLE_GAP_S ago, so the workers never all restart at once.
+* pre_request / post_worker_init (in a worker): a worker due for recycling serves on while
+  another recycled worker's replacement is not ready yet, or one recycled or became ready
+  less than RECYCLE_GAP_S (POLYVIZ_RECYCLE_GAP_S, default 30) ago. So one worker always
+  serves, however long a boot takes; "Worker ready" in the log says when one does.
 """
 
 import os
@@ -27,7 +29,7 @@ graceful_timeout = 10
 # large as the base, and pre_request below keeps recycles RECYCLE_GAP_S apart
 max_requests = int(os.environ.get("POLYVIZ_MAX_REQUESTS", "2000"))
 max_requests_jitter = max_requests
-RECYCLE_GAP_S = 30.0
+RECYCLE_GAP_S = float(os.environ.get("POLYVIZ_RECYCLE_GAP_S", "30"))
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("POLYVIZ_LOG_LEVEL", "info")
@@ -69,23 +71,55 @@ def on_exit(server):
         pathlib.Path(stamp).unlink(missing_ok=True)
 
 
+REPLACEMENT_BOOT_S = 300.0  # a recycled worker's replacement not ready by then failed: stop waiting for it
+
+
+def _recycle_state(change) -> None:
+    """Under the state file's lock: ``change(state)`` edits {"at": time of the last recycle
+    or worker ready, "pending": times of recycles whose replacement is not ready yet}."""
+    import fcntl
+    import json
+
+    path = os.environ.get("POLYVIZ_RECYCLE_STAMP")
+    if not path:
+        return
+    with open(path, "r+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            try:
+                state = json.loads(handle.read() or "{}")
+            except ValueError:
+                state = {}
+            state = {"at": float(state.get("at", 0)), "pending": list(state.get("pending", []))}
+            change(state)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(state))
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def post_worker_init(worker):
+    def ready(state):  # a recycled worker's replacement serves now: the next recycle may come after the gap
+        state["pending"] = state["pending"][1:]
+        state["at"] = time.time()
+
+    _recycle_state(ready)
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
+
+
 def pre_request(worker, req):
     if worker.nr + 1 < worker.max_requests:
         return
-    import fcntl
 
-    stamp = os.environ.get("POLYVIZ_RECYCLE_STAMP")
-    if not stamp:
-        return
-    with open(stamp, "r+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            last = float(handle.read() or 0)
-            if time.time() - last < RECYCLE_GAP_S:
-                worker.max_requests += max(100, max_requests // 10)  # another worker just recycled: later
-            else:
-                handle.seek(0)
-                handle.truncate()
-                handle.write(str(time.time()))
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    def decide(state):
+        now = time.time()
+        state["pending"] = [t for t in state["pending"] if now - t < REPLACEMENT_BOOT_S]
+        if state["pending"] or now - state["at"] < RECYCLE_GAP_S:
+            # another worker is being replaced, or was just now: serve on, try again later
+            worker.max_requests += max(100, max_requests // 10)
+        else:
+            state["pending"].append(now)
+            state["at"] = now
+
+    _recycle_state(decide)

@@ -4,8 +4,15 @@ abuse_*: 32 clients, each with its own session, press Train with maximal setting
 width 64, depth 8, 20,000 steps) while 2 clients drag sliders; the most jobs seen running at
 once (ledger and live job processes) against the cap, and the sliders' p90 against idle.
 soak_*: 3 clients train small random runs back to back and 2 drag sliders for 10 minutes
-(1 with --quick); then every job must have answered (hung = a poll that never ended), the
-stopped server must leave no process behind, and the workers' memory growth is reported.
+(1 with --quick; BENCH_SOAK_MINUTES overrides both, at most 30); then every job must have
+answered (hung = a poll that never ended; lost = it ended without its result: the lost-job
+words or an empty 204 answer), the stopped server must leave no process behind, and the
+workers' memory growth is reported. The soak's workers recycle every 300-600 requests, so
+recycles happen within the soak: none may leave no worker ready (gunicorn.conf.py).
+
+Both servers are warmed first (every slider scenario answered by both workers: the first
+/transformer request of a worker loads a model), and the idle, abuse and soak sliders send
+different random values (the pages memoize per process: a replay would be all cache hits).
 """
 
 from __future__ import annotations
@@ -26,6 +33,23 @@ from _util import metric
 
 CLIENTS = 32
 JOB_DEADLINE_S = 240  # a soak job whose poll has not ended by then is hung
+WARM_S = 240  # bound on warming a server
+
+
+def soak_minutes(quick: bool) -> float:
+    raw = os.environ.get("BENCH_SOAK_MINUTES")
+    return min(30.0, float(raw)) if raw else (1.0 if quick else 10.0)
+
+
+def warm(url, scenarios) -> None:
+    """Every slider scenario once on each worker (fresh connections land on either), bounded."""
+    rng, deadline = random.Random(-1), time.time() + WARM_S
+    for scenario in scenarios:
+        seen = set()
+        while len(seen) < 2 and time.time() < deadline:
+            response = requests.post(url + "/_dash-update-component", json=scenario.body(rng), timeout=120,
+                                     headers={"Connection": "close"})
+            seen.add(response.headers.get("X-Polyviz-Worker"))
 
 
 def p90(values):
@@ -47,9 +71,10 @@ def slider_load(url, scenarios, stop: threading.Event, latencies: list, seed: in
         time.sleep(0.05)
 
 
-def sliders_during(url, scenarios, seconds, during=None):
+def sliders_during(url, scenarios, seconds, during=None, seed=0):
     stop, latencies = threading.Event(), []
-    threads = [threading.Thread(target=slider_load, args=(url, scenarios, stop, latencies, i)) for i in range(2)]
+    threads = [threading.Thread(target=slider_load, args=(url, scenarios, stop, latencies, seed + i))
+               for i in range(2)]
     for t in threads:
         t.start()
     try:
@@ -135,9 +160,11 @@ def run(quick: bool):
     cap = os.cpu_count() or 1
 
     # --- abuse: 32 clients with maximal settings ---------------------------------------------
-    server = Server(pathlib.Path(tempfile.mkdtemp(prefix="polyviz-abuse-")), POLYVIZ_MAX_JOBS=str(cap))
+    server = Server(pathlib.Path(tempfile.mkdtemp(prefix="polyviz-abuse-")), POLYVIZ_MAX_JOBS=str(cap),
+                    POLYVIZ_WORKER_HEADER="1")
     try:
-        idle = sliders_during(server.url, scenarios, 5 if quick else 15)
+        warm(server.url, scenarios)
+        idle = sliders_during(server.url, scenarios, 5 if quick else 15, seed=0)
         counts = {"accepted": 0, "refused": 0, "running_max": 0, "processes_max": 0}
 
         def abuse(seconds):
@@ -161,7 +188,7 @@ def run(quick: bool):
             for t in threads:
                 t.join()
 
-        during = sliders_during(server.url, scenarios, 15 if quick else 40, during=abuse)
+        during = sliders_during(server.url, scenarios, 15 if quick else 40, during=abuse, seed=10)
     finally:
         left = stop_server(server)
     # a waiting job has a process too (it waits for its slot); the cap is on running ones
@@ -173,11 +200,16 @@ def run(quick: bool):
     yield metric("abuse_orphan_processes", len(left), "count", target=0)
 
     # --- soak: 3 trainers, 2 slider clients ----------------------------------------------------
-    server = Server(pathlib.Path(tempfile.mkdtemp(prefix="polyviz-soak-")), POLYVIZ_MAX_JOBS=str(cap))
+    minutes = soak_minutes(quick)
+    soak_dir = pathlib.Path(tempfile.mkdtemp(prefix="polyviz-soak-"))
+    log = soak_dir.parent / f"{soak_dir.name}.log"
+    server = Server(soak_dir, log_path=log, POLYVIZ_MAX_JOBS=str(cap), POLYVIZ_WORKER_HEADER="1",
+                    POLYVIZ_MAX_REQUESTS="300")
     outcome = {"jobs": 0, "hung": 0, "lost": 0}
     try:
+        warm(server.url, scenarios)
         rss_start = max(worker_rss_mb(server) or [0.0])
-        soak_end = time.time() + (60 if quick else 600)
+        soak_end = time.time() + 60 * minutes
 
         def trainer(i):
             rng = random.Random(i)
@@ -201,7 +233,7 @@ def run(quick: bool):
                     time.sleep(0.3)
                 if not result:
                     outcome["hung"] += 1
-                elif "stopped unexpectedly" in json.dumps(result):
+                elif result == {"ended": "204"} or "stopped unexpectedly" in json.dumps(result):
                     outcome["lost"] += 1
 
         def soak(_seconds):
@@ -211,13 +243,20 @@ def run(quick: bool):
             for t in threads:
                 t.join()
 
-        soak_sliders = sliders_during(server.url, scenarios, 0, during=soak)
+        soak_sliders = sliders_during(server.url, scenarios, 0, during=soak, seed=20)
         rss_end = max(worker_rss_mb(server) or [0.0])
     finally:
         left = stop_server(server)
+    import servers
+
+    recycles = servers.worker_recycles(log.read_text(errors="replace"))
+    log.unlink(missing_ok=True)
     yield metric("soak_hung_jobs", outcome["hung"], "count", target=0, jobs=outcome["jobs"], lost=outcome["lost"],
-                 minutes=1 if quick else 10)
+                 minutes=minutes)
+    yield metric("soak_lost_results", outcome["lost"], "count", target=0, jobs=outcome["jobs"])
     yield metric("soak_orphan_processes", len(left), "count", target=0)
+    yield metric("soak_recycles_with_no_worker_ready", recycles["with_no_worker_ready"], "count", target=0,
+                 recycles=recycles["recycles"], min_gap_s=recycles["min_gap_s"])
     yield metric("soak_worker_rss_growth_mb", rss_end - rss_start, "MB", target=50, start_mb=round(rss_start, 1),
                  end_mb=round(rss_end, 1))
     yield metric("soak_slider_p90_ms", p90(soak_sliders), "ms", requests=len(soak_sliders))

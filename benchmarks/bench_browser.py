@@ -10,9 +10,9 @@ browser_stretch_fold_play_fps: Play pressed; frames/s from the circle panel's af
   show a new t (`repaints_per_s` counts every afterplot, repeats of one t included).
 browser_sphere_drag_ms_p50: the v azimuth, w azimuth and k handles dragged; a move -> every
   panel that depends on that slider has drawn after the value changed (the sphere figures
-  carry no stamp, so a frame drawn after the change counts). With updatemode=mouseup nothing
-  draws during a drag, and the figure is the time to the repaint after release (so it grows
-  with the drag's length); `repaints_during_drag` counts frames drawn while dragging and
+  carry no stamp, so a frame drawn after the change counts). The browser repaints them while
+  dragging (assets/sphere.js); a move whose panels first draw after release counts up to that
+  repaint. `repaints_during_drag` counts frames drawn while dragging and
   browser_sphere_release_repaint_ms_p50 is pointer up -> every dependent panel redrawn.
 browser_train_animation_fps: /train?preset=spiral trained through the page (its Train button),
   then the layer animation's play button; frames/s from its afterplots (49 frames, 60 ms each).

@@ -4,15 +4,20 @@ fuzz_cases / fuzz_5xx / fuzz_error_logs / fuzz_banners: Hypothesis-built random 
 bodies for every server callback, through the full WSGI stack (Flask test client); a callback
 crash answers 200 with the error banner and an ERROR log record, so those are counted too.
 load_*: gunicorn with 2 workers (the Dockerfile's command) and 16 concurrent clients
-replaying realistic slider callbacks from every page for 30 s (10 s with --quick).
+replaying realistic slider callbacks from every page for 30 s (10 s with --quick), after
+every slider scenario has been answered once by both workers.
+load_*_training: the same while one more client trains throughout (a maximal run, n 20,000,
+width 64, depth 8, whose page polls its progress twice a second as the browser does).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import pathlib
 import random
+import signal
 import statistics
 import tempfile
 import threading
@@ -97,11 +102,44 @@ def run_load(port: int, scenarios, seconds: float, master_pid: int):
     }
 
 
+def load_while_training(port: int, scenarios, seconds: float, master_pid: int) -> dict:
+    """run_load while one client trains a maximal run and polls it (stopped afterwards)."""
+    from types import SimpleNamespace
+
+    import requests
+    from test_job_admission import Client, state_of
+
+    url = f"http://127.0.0.1:{port}"
+    server = SimpleNamespace(url=url, deps=requests.get(url + "/_dash-dependencies", timeout=30).json())
+    job = Client(server).start(state_of(seed=7, n=20000, width=64, depth=8, steps=20000))
+    stop, polls = threading.Event(), [0]
+
+    def poll():
+        while not stop.is_set():
+            job.poll()
+            polls[0] += 1
+            stop.wait(0.5)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        result = run_load(port, scenarios, seconds, master_pid)
+    finally:
+        stop.set()
+        poller.join()
+        try:
+            os.kill(job.pid, signal.SIGTERM)  # the job's process: it ends and frees its slot
+        except ProcessLookupError:
+            pass
+    return {**result, "polls": polls[0]}
+
+
 def run(quick: bool):
     import dash_http
     import fuzz
     import scenarios as scenario_module
     import servers
+    from bench_abuse import warm
     from conftest import free_port, wait_for_http
 
     import app
@@ -121,11 +159,16 @@ def run(quick: bool):
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="polyviz-load-")
     process = servers.start(servers.dockerfile_cmd(), env={"POLYVIZ_BIND": f"127.0.0.1:{port}",
-                                                           "POLYVIZ_WORKERS": "2", "POLYVIZ_DATA_DIR": data_dir},
+                                                           "POLYVIZ_WORKERS": "2", "POLYVIZ_DATA_DIR": data_dir,
+                                                           "POLYVIZ_WORKER_HEADER": "1"},
                             log_name="load-gunicorn")
+    seconds = 10.0 if quick else 30.0
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", timeout=60)
-        result = run_load(port, scenarios, 10.0 if quick else 30.0, process.pid)
+        # steady state: a cold worker's first /transformer request loads a model (seconds)
+        warm(f"http://127.0.0.1:{port}", scenarios)
+        result = run_load(port, scenarios, seconds, process.pid)
+        training = load_while_training(port, scenarios, seconds, process.pid)
     finally:
         servers.stop(process)
     targets = {"load_rps": 150, "load_p99_ms": 250, "load_errors": 0, "worker_rss_mb_max": 400}
@@ -134,3 +177,6 @@ def run(quick: bool):
     for name, unit in units.items():
         extra = {"target": targets[name]} if name in targets else {}
         yield metric(name, result[name], unit, clients=CLIENTS, scenarios=len(scenarios), **extra)
+    for name in ("load_rps", "load_p99_ms"):
+        yield metric(f"{name}_training", training[name], units[name], clients=CLIENTS, trainers=1,
+                     target=targets[name], requests=training["requests"], polls=training["polls"])

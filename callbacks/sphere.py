@@ -25,7 +25,8 @@ from __future__ import annotations
 import dataclasses
 
 import flask
-from dash import Input, Output, Patch, State, callback, no_update
+import numpy as np
+from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, no_update
 
 from callbacks.common import sync_url_and_copy_link, with_link_notices
 from layouts import sphere as ids
@@ -130,10 +131,12 @@ NOT_RETRAINABLE = "This link carries no training settings for this model, so it 
     State(ids.LAYER_ID, "value"),
     prevent_initial_call=True,
 )
-def start_retrain(_clicks, model, train_query, layer):
+def start_retrain(clicks, model, train_query, layer):
     """Retrain the link's model as the Toy classifiers page trains one (services.jobs.enqueue:
     admitted by services/admission.py, watched by the watchdog); a run cached meanwhile (another
     tab retrained it) is reopened at once."""
+    if not clicks:  # Dash calls it when the page's content arrives (an output is outside it): no press yet
+        return no_update, no_update, no_update, no_update
     state = run_store.retrain_state(model, train_query)
     if state is None:
         return no_update, NOT_RETRAINABLE, True, no_update
@@ -164,6 +167,8 @@ def start_retrain(_clicks, model, train_query, layer):
 def retrain_model(set_progress, job, model, train_query, layer):
     """The training job (the Toy classifiers page's), then this link again: the model is cached
     again and the page says it was retrained. Its progress words go to the status line."""
+    if job is None:  # no press yet (see start_retrain)
+        return no_update, no_update, no_update
     outcome = jobs.run_job(job, jobs.TRAIN, lambda values: set_progress(values[1]))
     if outcome.key is None or run_store.model_id(outcome.key) != model:
         return no_update, outcome.status, True
@@ -280,13 +285,51 @@ def update_scaling(source, dim, neurons, seed, wscale, bscale, act, model, layer
     view = load_view(state)
     state = view.state
     v, _ = directions(state)
-    if view.trained and view.sphere.kind != "layernorm":  # the raw ray k·e in the activations' space
-        W_ray, radius = view.sphere.ray_layer(view.W)
+    W_ray, radius = ray_layer(view)
+    if radius is not None:
         spec = fs.scaling_spec(W_ray, view.b, v, state.kmax, k=state.k, norm_radius=radius,
                                norm_name=view.sphere.feeder)
     else:
         spec = fs.scaling_spec(view.W, view.b, v, state.kmax, k=state.k)
     return spec, scaling_words(state, spec["layout"]["meta"], view.sphere)
+
+
+def ray_layer(view: LayerView):
+    """(W, radius) the scaling chart reads the ray k·v with: for a trained layer fed by another
+    normalisation, the raw ray k·e in the activations' space and that sphere's radius;
+    otherwise the layer itself and None (LayerNorm)."""
+    if view.trained and view.sphere.kind != "layernorm":
+        return view.sphere.ray_layer(view.W)
+    return view.W, None
+
+
+@callback(
+    Output(ids.LIVE_LAYER, "data"),
+    *LAYER_INPUTS,
+)
+def live_layer(source, dim, neurons, seed, wscale, bscale, act, model=None, layer=None):
+    """The layer drawn, for the browser-side repaint while v, w or k is dragged
+    (assets/sphere.js): weights, readout, activation, d, and the colours of the codes."""
+    state, _ = state_from_controls(source=source, dim=dim, neurons=neurons, seed=seed, wscale=wscale,
+                                   bscale=bscale, act=act, model=model, layer=layer)
+    view = load_view(state)
+    W_ray, _ = ray_layer(view)
+    return dict(W=view.W.tolist(), b=view.b.tolist(), w_out=np.asarray(view.w_out, dtype=float).tolist(),
+                W_ray=np.asarray(W_ray, dtype=float).tolist(), act=view.state.act, dim=view.state.dim,
+                g=fs.neuron_multipliers(view.W.shape[0]).tolist(), palette=list(fs.PALETTE),
+                colours=dict(v=fs.V_COLOUR, w=fs.W_COLOUR, note=fs.NOTE))
+
+
+# While v, w or k is dragged the browser repaints the markers, the path and the probes from
+# the layer above (no round trip); the server callbacks redraw everything on release.
+clientside_callback(
+    ClientsideFunction("polyviz", "spLive"),
+    Output(ids.LIVE_SINK, "data"),
+    *[Input(cid, "drag_value") for cid in (ids.V_AZ, ids.V_EL, ids.W_AZ, ids.W_EL, ids.K)],
+    *[State(cid, "value") for cid in (ids.V_AZ, ids.V_EL, ids.W_AZ, ids.W_EL, ids.K, ids.KMAX, ids.FULL)],
+    State(ids.LIVE_LAYER, "data"),
+    prevent_initial_call=True,
+)
 
 
 @callback(

@@ -1,8 +1,10 @@
 """Callbacks of the Stretch & fold page.
 
 The server callback owns the exact figures (built by polyviz.figures). Dragging the t
-slider and the play button redraw in the browser (assets/stretch_fold.js) with no round
-trip per frame; when the slider is released or play stops, the server redraws once.
+slider and the play button repaint in the browser (assets/stretch_fold.js) with no round
+trip per frame: only the traces that depend on t (figures.MOVING_TRACES), on the graphs
+themselves. When the slider is released or play stops, the server redraws once (a Patch of
+those traces).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def t_patch(name: str, spec: dict) -> Patch:
 
 @callback(
     Output(ids.OP, "value"),
-    Output(ids.T, "value", allow_duplicate=True),  # play's clientside tick also moves t
+    Output(ids.T, "value", allow_duplicate=True),  # pausing play also sets t
     Output(ids.EPS, "value"),
     Output(ids.DIST, "value"),
     Output(ids.PRESET_TEXT, "children"),
@@ -90,50 +92,32 @@ def apply_preset(*_clicks):
     return values["op"], values["t"], st.to_log10(values["eps"]), values["dist"], PRESETS[key]["text"]
 
 
-# The slider's committed value reaches the server only when play is not running.
+# The slider's committed value reaches the server, except while play is running.
 clientside_callback(
     ClientsideFunction("polyviz", "commitT"),
     Output(ids.COMMITTED_T, "data"),
     Input(ids.T, "value"),
-    State(ids.PLAY_TIMER, "disabled"),
+    State(ids.COMMITTED_T, "data"),
     prevent_initial_call=True,
 )
 
-FIGURE_IDS = (ids.FIG_CIRCLE, ids.FIG_CURVE, ids.FIG_SURFACE, ids.FIG_SPHERE)
-# The browser-side redraws write the same figures as the server callback.
-LIVE_FIGURES = [Output(fid, "figure", allow_duplicate=True) for fid in FIGURE_IDS]
-FIGURE_STATES = [State(fid, "figure") for fid in FIGURE_IDS]
-
-# Live redraw while dragging: no server round trip.
+# Live repaint while dragging: the browser repaints the traces that depend on t on the
+# graphs themselves (Plotly.update, once per animation frame) and returns nothing to Dash.
 clientside_callback(
     ClientsideFunction("polyviz", "sfLive"),
-    *LIVE_FIGURES,
+    Output(ids.LIVE_SINK, "data"),
     Input(ids.T, "drag_value"),
-    *FIGURE_STATES,
     prevent_initial_call=True,
 )
 
-# Play: toggle the timer; on pause the current t is committed to the server.
+# Play runs in the browser (requestAnimationFrame); on pause the server gets the t shown,
+# once, and the slider follows.
 clientside_callback(
     ClientsideFunction("polyviz", "togglePlay"),
-    Output(ids.PLAY_TIMER, "disabled"),
     Output(ids.PLAY, "children"),
     Output(ids.COMMITTED_T, "data", allow_duplicate=True),
     Input(ids.PLAY, "n_clicks"),
-    State(ids.PLAY_TIMER, "disabled"),
     State(ids.T, "value"),
-    prevent_initial_call=True,
-)
-
-clientside_callback(
-    ClientsideFunction("polyviz", "sfTick"),
-    Output(ids.T, "value"),
-    Output(ids.PLAY_DIRECTION, "data"),
-    *LIVE_FIGURES,
-    Input(ids.PLAY_TIMER, "n_intervals"),
-    State(ids.T, "value"),
-    State(ids.PLAY_DIRECTION, "data"),
-    *FIGURE_STATES,
     prevent_initial_call=True,
 )
 

@@ -48,12 +48,18 @@ def builtin_data(state: TrainState) -> userdata.UserData:
     return userdata.make_user_data(X, y, ("0", "1"), columns, origin="drawn", strict=False)
 
 
-def stored(data: userdata.UserData):
-    """(hash, error words): the data kept in the cache under its content hash."""
+def refused(words: str) -> tuple:
+    """The data callbacks' outputs when the data does not change: the words, shown."""
+    return no_update, no_update, words, SHOWN
+
+
+def use_data(data: userdata.UserData) -> tuple:
+    """The data callbacks' outputs for new data: kept in the cache under its content hash,
+    which the DATA control then holds (or the words when the cache cannot be reached)."""
     try:
-        return data_store.store_data(data), None
+        return data_store.store_data(data), False, "", HIDDEN
     except cache.CacheUnavailable:
-        return None, CACHE_DOWN
+        return refused(CACHE_DOWN)
 
 
 @callback(
@@ -69,11 +75,8 @@ def upload_data(contents):
     try:
         data = userdata.parse_csv(userdata.decode_upload(contents))
     except userdata.UserDataError as error:
-        return no_update, no_update, f"The file was not loaded: {error}.", SHOWN
-    content_hash, problem = stored(data)
-    if problem:
-        return no_update, no_update, problem, SHOWN
-    return content_hash, False, "", HIDDEN
+        return refused(f"The file was not loaded: {error}.")
+    return use_data(data)
 
 
 def clicked_xy(click):
@@ -106,7 +109,7 @@ def draw_point(click, label, data_hash, drawing, *builtin):
     if userdata.is_hash(data_hash):
         base = data_store.load_data(data_hash)
         if base is None:
-            return no_update, no_update, "This data is no longer in the cache: upload or draw it again.", SHOWN
+            return refused(train_page.DATA_GONE)
     elif drawing is True:
         base = None
     else:
@@ -114,11 +117,8 @@ def draw_point(click, label, data_hash, drawing, *builtin):
     try:
         data = userdata.add_point(base, xy[0], xy[1], label)
     except userdata.UserDataError as error:
-        return no_update, no_update, f"The point was not added: {error}.", SHOWN
-    content_hash, problem = stored(data)
-    if problem:
-        return no_update, no_update, problem, SHOWN
-    return content_hash, False, "", HIDDEN
+        return refused(f"The point was not added: {error}.")
+    return use_data(data)
 
 
 @callback(

@@ -34,6 +34,7 @@ FIG_SCENE, FIG_CIRCLE, FIG_SCALING, FIG_ROTATION = "sp-scene", "sp-circle", "sp-
 SCENE_CAPTION = "sp-scene-caption"
 SUMMARY, SCALING_TEXT, ROTATION_TEXT = "sp-summary", "sp-scaling-text", "sp-rotation-text"
 NOTICES, QUERY, URL_SINK, COPY = "sp-notices", "sp-query", "sp-url-sink", "sp-copy"
+LIVE_LAYER, LIVE_SINK = "sp-live-layer", "sp-live-sink"  # the layer for assets/sphere.js, its no-op output
 LINK_NOTICES = "sp-link-notices"  # what was wrong with the opening link, shown until the first change
 MODEL_ID, LAYER_ID = "sp-model", "sp-layer"
 SOURCE_HELP, TRAINED_BOX = "sp-source-help", "sp-trained-box"
@@ -267,6 +268,8 @@ def page(state: SphereState, notices: list[str], view: LayerView, retrainable: b
             copy_link(COPY),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
+            dcc.Store(id=LIVE_LAYER),
+            dcc.Store(id=LIVE_SINK),
             dcc.Store(id=LINK_NOTICES, data=notices),
             dcc.Store(id=TRAIN_QUERY, data=state.train),
         ],

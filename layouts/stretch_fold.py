@@ -13,11 +13,12 @@ from .common import control, copy_link, graph_card, log_slider, notices_box, num
 
 PATH = "/stretch-fold"
 
-# Component ids, so the callbacks module and the tests use the same names.
+# Component ids, so the callbacks module and the tests use the same names (assets/stretch_fold.js
+# names the graphs, the slider and the play button too).
 OP, T, EPS, N, DIST, SEED = "sf-op", "sf-t", "sf-log-eps", "sf-n", "sf-dist", "sf-seed"
 AFFINE_IDS = {name: f"sf-{name}" for name in ("a11", "a12", "a21", "a22", "b1", "b2")}
 AFFINE_BOX = "sf-affine-box"
-PLAY, PLAY_TIMER, PLAY_DIRECTION, COMMITTED_T = "sf-play", "sf-timer", "sf-direction", "sf-committed-t"
+PLAY, COMMITTED_T, LIVE_SINK = "sf-play", "sf-committed-t", "sf-live-sink"
 FIG_CIRCLE, FIG_CURVE, FIG_SURFACE, FIG_SPHERE = "sf-circle", "sf-curve", "sf-surface", "sf-sphere"
 NOTICES, QUERY, URL_SINK, COPY = "sf-notices", "sf-query", "sf-url-sink", "sf-copy"
 LINK_NOTICES = "sf-link-notices"  # what was wrong with the opening link, shown until the first change
@@ -99,8 +100,7 @@ near the origin has width $\sim\sqrt\varepsilon$: a shifted circle that straddle
                 ],
                 className="explain",
             ),
-            dcc.Interval(id=PLAY_TIMER, interval=50, disabled=True),
-            dcc.Store(id=PLAY_DIRECTION, data=1),
+            dcc.Store(id=LIVE_SINK),
             dcc.Store(id=COMMITTED_T, data=state.t),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),

@@ -46,13 +46,14 @@ Architectures (``architecture``):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
 from polyviz.geometry import layer_norm, u_eps
+from polyviz.plain_fields import PlainFields
 
 ACTIVATIONS = ("u_eps", "layernorm", "rmsnorm", "group_layernorm", "dyt", "relu", "gelu", "tanh", "none")
 # how pages and captions name each activation (one per entry of ACTIVATIONS)
@@ -71,7 +72,7 @@ MAX_CLASSES = 10
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(PlainFields):
     """Shape of the classifier. Plain values only, so it round-trips through JSON.
 
     in_dim in [1, 64]; width in [1, 256] (>= 2 for layernorm); depth (hidden layers) in
@@ -180,19 +181,6 @@ class ModelConfig:
     @property
     def param_count(self) -> int:
         return self.linear_param_count + self.extra_param_count
-
-    # -- serialisation ------------------------------------------------------------------
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
-        # files written before a field existed load with its default
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown ModelConfig field(s) {unknown}; allowed: {', '.join(sorted(known))}")
-        return cls(**data)
 
 
 def architecture_text(config: ModelConfig, act_label: str | None = None) -> str:

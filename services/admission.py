@@ -303,6 +303,19 @@ def renew(job_id: str, now: float | None = None) -> None:
         log.warning("could not renew job %s: %s", job_id, error)
 
 
+def attach(job_id: str, pid: int, created: float) -> None:
+    """The job's process exists from now (the job host calls this right after the fork): if
+    it dies before it ever asks for a slot (a SIGTERM or a crash at start), prune frees its
+    entry at once instead of after WAIT_LEASE_S."""
+    try:
+        with ledger().locked() as entries:
+            entry = entries.get(job_id)
+            if entry is not None and not entry.get("pid"):
+                entry.update(host=HOST, pid=pid, created=created)
+    except LedgerUnavailable as error:  # the lease runs out instead
+        log.warning("could not attach job %s to its process: %s", job_id, error)
+
+
 def release(job_id: str) -> None:
     try:
         with ledger().locked() as entries:

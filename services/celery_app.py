@@ -2,7 +2,8 @@
 
 Start a worker with:  celery -A services.celery_app worker --loglevel=INFO --concurrency=2
 The worker imports app.py so that every background callback is registered in it (app.py
-also sets one torch thread for the process; each pool process does the same when it starts).
+also sets one torch thread for the process; each pool process does the same when it starts,
+and lowers its CPU priority by POLYVIZ_JOB_NICE).
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ celery_app.conf.update(
 
 
 @worker_process_init.connect
-def one_torch_thread(**_kwargs) -> None:
+def set_up_pool_process(**_kwargs) -> None:
     """One torch thread per pool process, set once when it starts: the models are tiny, so a
-    second thread only adds contention, and the setting is process-wide (never per job)."""
+    second thread only adds contention, and the setting is process-wide (never per job). Jobs
+    run at a lower CPU priority, as embedded ones do (services/job_host.py), so a web server
+    on the same host answers first."""
+    from services.job_host import lower_priority
+
     torch.set_num_threads(1)
+    lower_priority()

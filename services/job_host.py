@@ -9,7 +9,8 @@ the app once, never starts a thread, and forks one child per job from there.
 * Web workers ask it for a job over a Unix socket (:func:`request_job`): one JSON line
   with the background callback's key and arguments; the answer is the child's pid and start time.
 * A child gets default signal handling plus a SIGTERM that ends it cleanly (its slot is
-  released on the way out), and PR_SET_PDEATHSIG so it dies with the host.
+  released on the way out), PR_SET_PDEATHSIG so it dies with the host, and a lower CPU
+  priority (:func:`lower_priority`) so the page's own callbacks come first.
 * The host watches its anchor (the gunicorn master, or the process that started it) and
   stops with every child when the anchor is gone, or on SIGTERM (gunicorn's on_exit hook).
 """
@@ -125,6 +126,25 @@ def _host_start_lock(jobs_dir: pathlib.Path):
 # ------------------------------------------------------------------------------------------
 # the host process
 # ------------------------------------------------------------------------------------------
+def job_nice() -> int:
+    """POLYVIZ_JOB_NICE (default 10, 0..19): how much nicer than the web workers a job runs."""
+    raw = os.environ.get("POLYVIZ_JOB_NICE", "10")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"POLYVIZ_JOB_NICE must be a whole number from 0 to 19, not {raw!r}") from None
+    if not 0 <= value <= 19:
+        raise ValueError(f"POLYVIZ_JOB_NICE must be from 0 to 19, not {value}")
+    return value
+
+
+def lower_priority() -> None:
+    """Run this process (a job) at a lower CPU priority than the web workers. With the cap's
+    worth of jobs busy on every core, an interactive callback otherwise gets only its fair
+    share of a core and its latency doubles; niced jobs still use every idle cycle."""
+    os.nice(job_nice())  # relative to the host, which runs at the web workers' priority (capped at 19)
+
+
 def _die_with_parent() -> None:
     """Linux: the kernel sends SIGTERM to this child when the host dies (even by SIGKILL)."""
     with contextlib.suppress(Exception):
@@ -162,6 +182,7 @@ def _child_main(request: dict, listener: socket.socket) -> int:
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, _on_sigterm)
         _die_with_parent()
+        lower_priority()
         _run_child(request)
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
@@ -189,7 +210,22 @@ def _fork_job(request: dict, children: dict, listener: socket.socket) -> dict:
             os._exit(code)
     created = psutil.Process(pid).create_time()
     children[pid] = created
+    _attach_to_ledger(request, pid, created)
     return {"pid": pid, "created": created}
+
+
+def _attach_to_ledger(request: dict, pid: int, created: float) -> None:
+    """Tell the admission ledger which process runs the job (the job payload, the callback's
+    first argument, carries its id), so a child that dies before it asks for a slot frees it."""
+    from services import admission, jobs
+
+    try:
+        args = request.get("args") or [None]
+        parsed = jobs.parse_job(args[0])
+        if parsed is not None:
+            admission.attach(parsed[0], pid, created)
+    except Exception as error:  # noqa: BLE001 - the job runs anyway; its lease frees the slot then
+        print(f"job host: could not attach job process {pid} to the ledger: {error!r}", file=sys.stderr)
 
 
 def _reap(children: dict) -> None:
@@ -252,6 +288,7 @@ def serve(jobs_dir: pathlib.Path, anchor: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
 
+    job_nice()  # a bad setting stops the host here, in words, not every job later
     import app  # noqa: F401 - registers every background callback, once, before any fork
 
     path = socket_path(jobs_dir)

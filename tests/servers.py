@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import pathlib
 import signal
@@ -22,11 +23,16 @@ def dockerfile_cmd() -> list[str]:
     raise AssertionError("Dockerfile has no CMD line")
 
 
-def start(argv: list[str], env: dict | None = None, log_name: str = "server") -> subprocess.Popen:
+def start(argv: list[str], env: dict | None = None, log_name: str = "server",
+          log_path: pathlib.Path | None = None) -> subprocess.Popen:
+    """``log_path``: where the process's output goes (a test that reads the log); otherwise
+    .pytest_cache/<log_name>.log when that folder exists."""
     full_env = dict(os.environ)
     full_env["PATH"] = f"{VENV_BIN}{os.pathsep}{full_env.get('PATH', '')}"
     full_env.update(env or {})
-    log = open(ROOT / ".pytest_cache" / f"{log_name}.log", "wb") if (ROOT / ".pytest_cache").is_dir() else subprocess.DEVNULL
+    if log_path is None and (ROOT / ".pytest_cache").is_dir():
+        log_path = ROOT / ".pytest_cache" / f"{log_name}.log"
+    log = open(log_path, "wb") if log_path is not None else subprocess.DEVNULL
     return subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
 
@@ -54,3 +60,27 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2, what: st
             return value
         time.sleep(interval)
     raise TimeoutError(f"{what} not met within {timeout} s")
+
+
+def worker_recycles(log_text: str) -> dict:
+    """gunicorn's recycles from its log (gunicorn.conf.py logs "Worker ready" when a worker
+    serves; gunicorn logs "Autorestarting worker" when one leaves after max_requests, once per
+    finishing thread): how many, how many left no other worker ready, and the shortest gap
+    between two (s, whole seconds: the log's resolution)."""
+    ready, leaving, unserved, gaps, last = set(), set(), 0, [], None
+    for line in log_text.splitlines():
+        match = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[^\]]*\] \[(\d+)\]", line)
+        if not match:
+            continue
+        pid = int(match.group(2))
+        if "Worker ready (pid:" in line:
+            ready.add(pid)
+        elif "Autorestarting worker" in line and pid not in leaving:
+            leaving.add(pid)
+            ready.discard(pid)
+            unserved += not ready
+            when = time.mktime(time.strptime(match.group(1), "%Y-%m-%d %H:%M:%S"))
+            if last is not None:
+                gaps.append(when - last)
+            last = when
+    return {"recycles": len(leaving), "with_no_worker_ready": unserved, "min_gap_s": min(gaps) if gaps else None}

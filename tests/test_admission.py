@@ -48,6 +48,23 @@ def test_a_dead_process_frees_its_slot_at_once(ledger):
     assert admission.snapshot(now=101) == {"running": 0, "waiting": 0}
 
 
+def test_a_job_process_that_dies_before_asking_for_a_slot_frees_it_at_once(ledger):
+    """The job host attaches the process to its entry at the fork: a child killed before it
+    ever called acquire (e.g. SIGTERM during its start) does not hold the client's share for
+    the waiting lease."""
+    cookie = "cookie:" + "w" * 16
+    assert admission.submit("a", [cookie], now=100).accepted
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    created = psutil.Process(child.pid).create_time()
+    admission.attach("a", child.pid, created)
+    assert admission.snapshot(now=101) == {"running": 0, "waiting": 1}  # alive: it still waits
+    child.kill()
+    child.wait()
+    assert admission.snapshot(now=102) == {"running": 0, "waiting": 0}
+    admission.attach("gone", child.pid, created)  # an entry that is not there: nothing happens
+    assert admission.snapshot(now=103) == {"running": 0, "waiting": 0}
+
+
 def test_a_process_is_alive_only_while_it_runs_under_its_own_start_time():
     """The one check (services/job_host.py) behind the ledger, the job manager and the job host."""
     import time
@@ -95,3 +112,16 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(monkeypatch):
     assert admission.client_address("10.0.0.5", "1.1.1.1, 6.6.6.6") == "6.6.6.6"
     assert admission.client_address("8.8.8.8", "6.6.6.6") == "8.8.8.8"
     assert os.environ["POLYVIZ_TRUSTED_PROXIES"] == "10.0.0.0/8"
+
+
+@pytest.mark.parametrize("raw, words", [("x", "whole number from 0 to 19, not 'x'"), ("20", "from 0 to 19, not 20"),
+                                        ("-1", "from 0 to 19, not -1")])
+def test_a_bad_job_priority_setting_is_refused_in_words(monkeypatch, raw, words):
+    from services import job_host
+
+    monkeypatch.setenv("POLYVIZ_JOB_NICE", raw)
+    with pytest.raises(ValueError, match="POLYVIZ_JOB_NICE must be") as refused:
+        job_host.job_nice()
+    assert words in str(refused.value)
+    monkeypatch.delenv("POLYVIZ_JOB_NICE")
+    assert job_host.job_nice() == 10

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -9,23 +11,20 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
+from in_browser import graph_script, wait_for
 
 pytestmark = pytest.mark.browser
 
 
-def wait_for(driver, condition, timeout=30):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
-
 
 def figure_info(driver, graph_id):
     """Title, trace types and the first x of every trace of a graph, as the browser holds them."""
-    return driver.execute_script(
-        "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+    return graph_script(
+        driver, graph_id,
         "if (!gd || !gd._fullData || !gd._fullData.length) return null;"
         "return {title: gd.layout.title ? gd.layout.title.text : '', meta: gd.layout.meta || null,"
         "        types: gd._fullData.map(t => t.type),"
-        "        first: gd._fullData.map(t => (t.x && t.x.length) ? Number(t.x[0]) : null)};",
-        graph_id)
+        "        first: gd._fullData.map(t => (t.x && t.x.length) ? Number(t.x[0]) : null)};")
 
 
 def summary(driver):
@@ -143,4 +142,132 @@ def test_unknown_model_falls_back_with_a_notice(browser, live_server):
     wait_for(browser, lambda d: "is not in the cache" in box.text)
     wait_for(browser, lambda d: summary(d).startswith("A random layer, not a trained one"))
     assert "is not in the cache" in browser.find_element(By.ID, "sp-source-help").text
+    assert severe_console_errors(browser) == []
+
+
+def test_an_evicted_models_link_retrains_only_when_asked_and_then_reopens(browser, live_server):
+    """Opening the link of an evicted model offers "Retrain this model" and trains nothing (Dash
+    called the retrain callback when the page's content arrived, so every visit retrained it);
+    the press retrains it through the job queue and the page reopens on the retrained layer."""
+    from urllib.parse import urlencode
+
+    from polyviz import state as st
+    from polyviz.pages.train import TrainState
+    from services import cache, run_store
+
+    state, _ = st.validate(TrainState, dict(dataset="spiral", n=120, width=3, depth=2, steps=40, seed=17, data_seed=1))
+    key = run_store.run_key(state.training_fields())
+    cache.cache.delete(key)
+    browser.get(live_server + "/sphere?" + urlencode({"source": "trained", "model": run_store.model_id(key),
+                                                       "layer": 1, "train": st.to_query(state)}))
+    button = WebDriverWait(browser, 20).until(EC.visibility_of_element_located((By.ID, "sp-retrain")))
+    wait_for(browser, lambda d: figure_info(d, "sp-scene"))
+    time.sleep(3)  # long enough for a 40-step job to have run, had anything started it
+    assert button.is_enabled() and run_store.load_run(key) is None
+    assert browser.find_element(By.ID, "sp-retrain-status").text == ""
+    button.click()
+    # the page reopens (its address bar then drops "retrained=1" again: it is not part of the view)
+    wait_for(browser, lambda d: "it was trained again from the settings this link carries"
+             in d.find_element(By.ID, "sp-notices").text, timeout=60)
+    wait_for(browser, lambda d: summary(d).startswith("Layer 1 of the trained model"))
+    assert run_store.load_run(key) is not None
+    assert severe_console_errors(browser) == []
+
+
+# --- while dragging, the browser draws what the server computes ------------------------
+
+READ_SPHERE = """
+const plain = (v) => (v && v.bdata !== undefined) ? {dtype: v.dtype, bdata: v.bdata}
+  : (v && v.length !== undefined && typeof v !== 'string') ? Array.from(v, (x) => Number.isNaN(x) ? null : x) : v;
+const out = {};
+for (const id of ['sp-scene', 'sp-circle', 'sp-scaling', 'sp-rotation']) {
+  const gd = document.querySelector('#' + id + ' .js-plotly-plot');
+  if (!gd || !gd.data) return null;
+  out[id] = {title: gd.layout.title && gd.layout.title.text,
+             shapes: (gd.layout.shapes || []).map((s) => s.x0),
+             data: gd.data.map((t) => ({x: plain(t.x), y: plain(t.y), z: plain(t.z), width: plain(t.width),
+                                        base: t.base, color: t.marker && t.marker.color}))};
+}
+out.values = Object.fromEntries(['sp-v-az', 'sp-w-az', 'sp-k'].map((id) => [id,
+  Number(document.querySelector('#' + id + ' [role=slider]').getAttribute('aria-valuenow'))]));
+return out;
+"""
+SP_QUERY = dict(dim=3, neurons=12, seed=0, v_az=30, w_az=160, k=2, kmax=10)
+
+
+def server_sphere(v_az, w_az, k) -> dict:
+    """The four figures the server callbacks draw for the page's state with these v, w, k."""
+    import json
+
+    import plotly.io as pio
+
+    import callbacks.sphere as cs
+
+    q = dict(SP_QUERY, v_az=v_az, w_az=w_az, k=k)
+    layer = ("random", q["dim"], q["neurons"], q["seed"], 1.0, 0.5, "relu", "", 1)
+    scene, _, _ = cs.update_scene(*layer, v_az, 20.0, w_az, -15.0, k, q["kmax"])
+    circle, rotation, _ = cs.update_probe(*layer, v_az, 20.0, w_az, -15.0, [])
+    scaling, _ = cs.update_scaling(*layer, v_az, 20.0, k, q["kmax"])
+    return json.loads(pio.json.to_json_plotly({"sp-scene": scene, "sp-circle": circle, "sp-scaling": scaling,
+                                               "sp-rotation": rotation}))
+
+
+def assert_traces_equal(drawn: dict, server: dict, moved: str) -> None:
+    """Every trace property the drag moves, panel by panel, as the server has it (1e-9)."""
+    from polyviz.figures.sphere import SCENE_BASE_TRACES, SCENE_MARKER_TRACES
+    from test_stretch_fold_js import close
+
+    base = SCENE_BASE_TRACES[SP_QUERY["dim"]]
+    checks = {"sp-scene": {i: "xyz" for i in range(base, base + SCENE_MARKER_TRACES)}}
+    if moved != "k":
+        curves = len(server["sp-circle"]["data"])
+        checks["sp-circle"] = {0: ("x", "y", "width"), 1: ("x", "y"), 2: ("z",), **{i: ("y",) for i in range(3, curves)}}
+        checks["sp-rotation"] = {0: "xy", 1: "xy", 2: "xy"}
+    if moved == "v":
+        checks["sp-scaling"] = {0: "xy", 1: "xy"}
+    for panel, traces in checks.items():
+        assert len(drawn[panel]["data"]) == len(server[panel]["data"]), panel
+        for index, props in traces.items():
+            for prop in props:
+                got, want = drawn[panel]["data"][index][prop], server[panel]["data"][index][prop]
+                if isinstance(want, dict) and want.get("dtype") == "u1":
+                    assert got["bdata"] == want["bdata"], (panel, index, prop)
+                else:
+                    close(got, want, 1e-9)
+    if moved != "k":
+        assert drawn["sp-circle"]["data"][0]["color"] == server["sp-circle"]["data"][0]["marker"]["color"]
+        assert drawn["sp-circle"]["data"][0]["base"] == server["sp-circle"]["data"][0]["base"]
+        assert drawn["sp-circle"]["shapes"] == [s["x0"] for s in server["sp-circle"]["layout"]["shapes"]]
+    assert drawn["sp-scaling"]["shapes"] == [s["x0"] for s in server["sp-scaling"]["layout"]["shapes"]]
+
+
+def test_dragging_v_w_and_k_draws_the_servers_figures_and_the_release_is_the_servers(browser, live_server):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    query = "&".join(f"{k}={v}" for k, v in SP_QUERY.items())
+    browser.get(live_server + "/sphere?" + query)
+    for graph in ("sp-scene", "sp-circle", "sp-scaling", "sp-rotation"):
+        wait_for(browser, lambda d, g=graph: figure_info(d, g))
+    for slider, moved, dx in (("sp-v-az", "v", 40), ("sp-w-az", "w", -40), ("sp-k", "k", 30)):
+        before = browser.execute_script(READ_SPHERE)
+        handle = browser.find_element(By.CSS_SELECTOR, f"#{slider} [role='slider']")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", handle)
+        ActionChains(browser).click_and_hold(handle).move_by_offset(dx // 2, 0).pause(0.2).move_by_offset(
+            dx - dx // 2, 0).pause(1.0).perform()
+        # still held: nothing went to the server, yet the panels follow
+        mid = wait_for(browser, lambda d: (lambda r: r if r["values"][slider] != before["values"][slider] and
+                                           r["sp-scene"]["data"] != before["sp-scene"]["data"] else None)(
+            d.execute_script(READ_SPHERE)))
+        mid = wait_for(browser, lambda d: (lambda r: r if r == d.execute_script(READ_SPHERE) else None)(
+            d.execute_script(READ_SPHERE)))  # the last position painted
+        values = mid["values"]
+        assert mid["sp-circle"]["title"] == before["sp-circle"]["title"]  # the server's words wait for the release
+        assert_traces_equal(mid, server_sphere(values["sp-v-az"], values["sp-w-az"], values["sp-k"]), moved)
+        ActionChains(browser).release().perform()
+        server = server_sphere(values["sp-v-az"], values["sp-w-az"], values["sp-k"])
+        rest = wait_for(browser, lambda d: (lambda r: r if all(
+            r[p]["title"] == server[p]["layout"]["title"]["text"] for p in server) else None)(
+            d.execute_script(READ_SPHERE)))
+        assert_traces_equal(rest, server, "v")  # every panel as the server draws it
+        wait_for(browser, lambda d: f"{slider[3:].replace('-', '_')}={values[slider]:g}" in d.current_url)
     assert severe_console_errors(browser) == []

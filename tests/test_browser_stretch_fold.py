@@ -9,6 +9,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
+from in_browser import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -27,9 +28,6 @@ def title_of(driver):
         "const gd = document.querySelector('#sf-circle .js-plotly-plot');"
         "return gd && gd.layout && gd.layout.title ? gd.layout.title.text : null;")
 
-
-def wait_for(driver, condition, timeout=20):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
 
 
 def test_page_loads_and_moving_t_changes_the_figure(browser, live_server):
@@ -82,4 +80,100 @@ def test_landing_page_links_to_every_part(browser, live_server):
     assert {"/stretch-fold", "/sphere", "/train"} <= hrefs
     links[0].click()
     wait_for(browser, lambda d: images_of(d))
+    assert severe_console_errors(browser) == []
+
+
+# --- what the browser draws is what the server computes ------------------------------
+
+READ_PANELS = """
+const plain = (v) => (v && v.bdata !== undefined) ? {dtype: v.dtype, bdata: v.bdata}
+  : (v && v.length !== undefined) ? Array.from(v, (x) => Number.isNaN(x) ? null : x) : v;
+const out = {};
+for (const [name, id] of Object.entries(arguments[0])) {
+  const gd = document.querySelector('#' + id + ' .js-plotly-plot');
+  if (!gd || !gd.data || !gd.layout || !gd.layout.meta) return null;
+  out[name] = {t: gd.layout.meta.t, title: gd.layout.title && gd.layout.title.text,
+               data: gd.data.map((trace) => ({x: plain(trace.x), y: plain(trace.y), z: plain(trace.z)}))};
+}
+return out;
+"""
+PANEL_IDS = {"circle": "sf-circle", "curve": "sf-curve", "surface": "sf-surface", "sphere": "sf-sphere"}
+
+
+def drawn_panels(driver) -> dict | None:
+    """Every panel's trace arrays and stamp as its Plotly graph holds them, read at one moment
+    (one script: play cannot move on between two panels)."""
+    return driver.execute_script(READ_PANELS, PANEL_IDS)
+
+
+def one_frame(panels, wanted):
+    """The panels if they all show one t (a paint is not caught half way) that is wanted."""
+    if not panels or len({p["t"] for p in panels.values()}) != 1:
+        return None
+    return panels if wanted(panels["circle"]["t"]) else None
+
+
+def assert_drawn_as_server_draws(panels: dict, state: dict) -> None:
+    """The t-dependent traces, the stamp and the title of every panel equal the server's
+    figure for the same state at the t the panel shows (its float32 numbers, to 1e-9)."""
+    import json
+
+    import numpy as np
+    import plotly.io as pio
+
+    from polyviz.figures import stretch_fold as figures
+    from test_stretch_fold_js import close
+
+    t = panels["circle"]["t"]
+    assert all(p["t"] == t for p in panels.values()), {name: p["t"] for name, p in panels.items()}
+    server = json.loads(pio.json.to_json_plotly(figures.stretch_fold_specs(t=t, **state)))
+    for name, panel in panels.items():
+        for index, props in figures.MOVING_TRACES[name].items():
+            for prop in props:
+                close(panel["data"][index][prop], server[name]["data"][index][prop], 1e-9)
+    assert panels["circle"]["title"] == server["circle"]["layout"]["title"]["text"]
+    assert np.isfinite(t)
+
+
+def settled(driver, t=None):
+    """The panels once the server's figure for the slider's value has arrived and the
+    address bar holds it (None until then)."""
+    value = float(driver.find_element(By.CSS_SELECTOR, "#sf-t [role='slider']").get_attribute("aria-valuenow"))
+    panels = drawn_panels(driver)
+    if not panels or any(p["t"] != value for p in panels.values()) or f"t={value:g}&" not in driver.current_url + "&":
+        return None
+    return panels if t is None or value != t else None
+
+
+SF_STATE = dict(op="shift", eps=0.01, n=300, distribution="disc", seed=4)
+SF_URL = "/stretch-fold?op=shift&t=-1&eps=0.01&n=300&dist=disc&seed=4"
+
+
+def test_mid_drag_the_browser_draws_the_servers_figure_and_the_release_is_the_servers(browser, live_server):
+    browser.get(live_server + SF_URL)
+    wait_for(browser, lambda d: settled(d))
+    handle = browser.find_element(By.CSS_SELECTOR, "#sf-t [role='slider']")
+    chain = ActionChains(browser)
+    chain.click_and_hold(handle).move_by_offset(45, 0).pause(0.2).move_by_offset(30, 0).perform()
+    # still held: the repaint is the browser's own, at the t being dragged
+    mid = wait_for(browser, lambda d: one_frame(drawn_panels(d), lambda t: t > -1))
+    assert_drawn_as_server_draws(mid, SF_STATE)
+    ActionChains(browser).release().perform()
+    rest = wait_for(browser, lambda d: settled(d))
+    assert rest["circle"]["t"] > -1
+    assert_drawn_as_server_draws(rest, SF_STATE)
+    assert severe_console_errors(browser) == []
+
+
+def test_play_draws_the_servers_figures_and_pausing_commits_the_shown_t(browser, live_server):
+    browser.get(live_server + SF_URL)
+    wait_for(browser, lambda d: settled(d))
+    browser.find_element(By.ID, "sf-play").click()
+    mid = wait_for(browser, lambda d: one_frame(drawn_panels(d), lambda t: t > -0.8))
+    assert_drawn_as_server_draws(mid, SF_STATE)
+    browser.find_element(By.ID, "sf-play").click()
+    assert wait_for(browser, lambda d: "play" in d.find_element(By.ID, "sf-play").text)
+    rest = wait_for(browser, lambda d: settled(d))
+    assert rest["circle"]["t"] > -0.8  # the t shown at the pause, in the slider and the address bar
+    assert_drawn_as_server_draws(rest, SF_STATE)
     assert severe_console_errors(browser) == []

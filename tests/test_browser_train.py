@@ -11,24 +11,22 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
+from in_browser import graph_script, wait_for
 
 pytestmark = pytest.mark.browser
 
 
-def wait_for(driver, condition, timeout=60):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
-
 
 def figure_info(driver, graph_id):
     """What the browser's Plotly holds for a graph: title, trace count, frame count, first x values."""
-    return driver.execute_script(
-        "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+    return graph_script(
+        driver, graph_id,
         "if (!gd || !gd._fullData || !gd._fullLayout) return null;"
         "const t = gd._fullLayout.title;"
         "const first = gd._fullData.length ? gd._fullData[0].x : null;"
         "return {title: t && t.text, traces: gd._fullData.length,"
         "        frames: gd._transitionData ? gd._transitionData._frames.length : 0,"
-        "        x: first ? Array.from(first).slice(0, 30) : null};", graph_id)
+        "        x: first ? Array.from(first).slice(0, 30) : null};")
 
 
 def text_of(driver, element_id):

@@ -6,22 +6,22 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
+from in_browser import graph_script
+from in_browser import wait_for as wait
 
 pytestmark = pytest.mark.browser
 
 
 def wait_for(driver, condition, timeout=90):
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: condition(d))
+    return wait(driver, condition, timeout, poll=0.2)  # the model loads first
 
 
 def meta(driver, graph_id):
-    return driver.execute_script(
-        "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
-        "return gd && gd.layout && gd.layout.meta && Object.keys(gd.layout.meta).length ? gd.layout.meta : null;",
-        graph_id)
+    return graph_script(
+        driver, graph_id,
+        "return gd && gd.layout && gd.layout.meta && Object.keys(gd.layout.meta).length ? gd.layout.meta : null;")
 
 
 def token(driver, index):

@@ -8,15 +8,12 @@ import re
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
+from in_browser import wait_for
 
 pytestmark = pytest.mark.browser
 
-
-def wait_for(driver, condition, timeout=60):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
 
 
 def scatter_counts(driver) -> dict:

@@ -24,20 +24,38 @@ pytestmark = pytest.mark.integration
 class Server:
     """gunicorn as the Dockerfile runs it (benchmarks/bench_abuse.py uses it too)."""
 
-    def __init__(self, data_dir, **env):
+    def __init__(self, data_dir, log_path=None, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         env = {"POLYVIZ_MAX_JOBS": "1", "POLYVIZ_MAX_JOBS_PER_CLIENT": "2", **env}
         self.process = servers.start(servers.dockerfile_cmd(), env={
             "POLYVIZ_BIND": f"127.0.0.1:{self.port}", "POLYVIZ_WORKERS": "2", "POLYVIZ_DATA_DIR": str(data_dir),
-            **env}, log_name="gunicorn-jobs")
+            **env}, log_name="gunicorn-jobs", log_path=log_path)
         wait_for_http(self.url + "/health", timeout=90)
         self.deps = requests.get(self.url + "/_dash-dependencies", timeout=30).json()
 
     def job_host_pids(self) -> list[int]:
-        return [p.pid for p in psutil.Process(self.process.pid).children(recursive=True)
-                if "services.job_host" in " ".join(p.cmdline())]
+        """The job hosts (a job process is a fork of its host, with the same command line)."""
+        def is_host(process) -> bool:
+            try:
+                return ("services.job_host" in " ".join(process.cmdline())
+                        and "services.job_host" not in " ".join(process.parent().cmdline()))
+            except psutil.Error:
+                return False
+
+        return [p.pid for p in psutil.Process(self.process.pid).children(recursive=True) if is_host(p)]
+
+    def web_worker_pids(self) -> list[int]:
+        """The gunicorn workers alive now (a killed one may linger as a zombie until reaped)."""
+        alive = []
+        for child in psutil.Process(self.process.pid).children():
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE and "services.job_host" not in " ".join(child.cmdline()):
+                    alive.append(child.pid)
+            except psutil.Error:
+                pass
+        return alive
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +199,53 @@ def test_a_job_killed_mid_run_is_reported_and_the_next_job_runs(server):
     after = client.start(state_of(seed=301, steps=300))
     result = servers.wait_until(after.poll, timeout=60, what="the next job")
     assert "Trained" in after.status(result)
+
+
+def kill_the_web_workers(server) -> None:
+    """SIGKILL every gunicorn worker at once; wait until their replacements serve."""
+    workers = server.web_worker_pids()
+    assert len(workers) == 2
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    servers.wait_until(lambda: len(set(server.web_worker_pids()) - set(workers)) == 2, timeout=30,
+                       what="gunicorn to start two new workers")
+    wait_for_http(server.url + "/health", timeout=120)
+
+
+def test_killing_the_web_workers_mid_job_loses_nothing_and_the_next_job_runs(server):
+    """The job runs in the job host, not in a web worker: its poll, answered by the new
+    workers (the same signing key), still ends with the trained run."""
+    client = Client(server)
+    hosts = server.job_host_pids()
+    job = client.start(state_of(seed=500, steps=4000))
+    servers.wait_until(lambda: job.poll() is None and job.progress_seen, timeout=60, what="the job to be training")
+    # the job yields the CPU to the web workers (POLYVIZ_JOB_NICE, default 10)
+    assert psutil.Process(job.pid).nice() == min(19, psutil.Process(server.web_worker_pids()[0]).nice() + 10)
+    kill_the_web_workers(server)
+    assert server.job_host_pids() == hosts and psutil.pid_exists(job.pid)
+    result = servers.wait_until(job.poll, timeout=120, what="the job's poll to end")
+    assert "Trained" in job.status(result), result
+    after = client.start(state_of(seed=501, steps=200))
+    result = servers.wait_until(after.poll, timeout=60, what="the next job")
+    assert "Trained" in after.status(result)
+
+
+def test_a_locked_job_store_never_stops_a_worker_from_booting(server):
+    """Another process holds the job store's write lock (as a hung job once did): new workers
+    boot and serve pages; once the lock is gone, training works again."""
+    import sqlite3
+
+    store = sqlite3.connect(server.data_dir / "jobs" / "cache.db", timeout=30, isolation_level=None)
+    try:
+        store.execute("BEGIN EXCLUSIVE")
+        kill_the_web_workers(server)
+        page = requests.get(server.url + "/train", timeout=60)
+        assert page.status_code == 200 and "polyviz" in page.text
+    finally:
+        store.close()  # the lock goes with the connection
+    job = Client(server).start(state_of(seed=502, steps=200))
+    result = servers.wait_until(job.poll, timeout=60, what="a job after the lock")
+    assert "Trained" in job.status(result)
 
 
 def test_stopping_the_server_leaves_no_job_process(tmp_path):

@@ -165,8 +165,17 @@ def test_two_training_points_and_width_4_are_shown_and_downloaded(mods):
     assert anim["frames"] and all(len(f["data"][0]["x"]) == 2 for f in anim["frames"][:3])
     data, status = train_cb.download_model(1, key)
     assert status is train_cb.no_update
-    names = zipfile.ZipFile(io.BytesIO(base64.b64decode(data["content"]))).namelist()
-    assert {"model.safetensors", "model.json"} <= set(names)
+    download = base64.b64decode(data["content"])
+    assert {"model.safetensors", "model.json"} <= set(zipfile.ZipFile(io.BytesIO(download)).namelist())
+    # the download reads back as the very model the page trained
+    from polyviz.models import predict_proba
+    from polyviz.pages.train import load_data
+    from polyviz.records import read_model_zip
+
+    loaded, cached = read_model_zip(download), store.load_run(key).params
+    assert loaded.config == cached.config and torch.equal(loaded.flat, cached.flat)
+    X_test = load_data(state)[1]
+    np.testing.assert_array_equal(predict_proba(loaded, X_test), predict_proba(cached, X_test))
 
 
 def test_the_embedding_of_two_points_is_exact_on_their_one_axis():

@@ -1,9 +1,10 @@
-"""assets/stretch_fold.js, the browser-side redraw of the Stretch & fold panels, against the
+"""assets/stretch_fold.js, the browser-side repaint of the Stretch & fold panels, against the
 Python figures it mirrors; and the server's partial update (a Dash Patch for a t change)
 against a full redraw.
 
 The JS runs under node on the figures the server sends (polyviz.figures.stretch_fold builders,
-typed arrays and all), through the same public functions Dash calls (sfLive, sfTick)."""
+typed arrays and all), through sfFrame, the function whose result the page hands to
+Plotly.update; its updates are applied here as Plotly.update applies them."""
 
 from __future__ import annotations
 
@@ -30,10 +31,9 @@ window.dash_clientside = { no_update: "__no_update__" };
 require(process.argv[2]);
 const api = window.dash_clientside.polyviz;
 const cases = JSON.parse(fs.readFileSync(0, "utf8"));
-const out = cases.map((c) => c.call === "sfLive"
-  ? api.sfLive(c.t, ...c.figures)
-  : api.sfTick(c.n, c.t, c.direction, ...c.figures));
-process.stdout.write(JSON.stringify(out));
+const out = cases.map((c) => api.sfFrame(c.t, c.figures));
+// typed arrays as plain lists (NaN as null), as JSON carries them
+process.stdout.write(JSON.stringify(out, (k, v) => ArrayBuffer.isView(v) ? Array.from(v, (x) => Number.isNaN(x) ? null : x) : v));
 """
 PANELS = ("circle", "curve", "surface", "sphere")
 STATES = [  # (op, eps, n, distribution, affine)
@@ -41,7 +41,7 @@ STATES = [  # (op, eps, n, distribution, affine)
     ("shift", 1e-4, 300, "disc", sf.IDENTITY_AFFINE),
     ("affine", 0.3, 500, "grid", (0.5, -1.5, 2.0, 0.25, 0.7, -1.2)),
 ]
-T_VALUES = (-3.7, 0.0, 0.5, 1.0, 4.25)
+T_VALUES = (-3.7, 0.0, 0.5, 1.0, 4.25, 5.0)
 TOL = 1e-12  # the JS and NumPy both compute in float64 from the same inputs
 
 
@@ -52,8 +52,8 @@ def node() -> str:
 
 
 def run_js(cases: list[dict]) -> list:
-    """Run the asset's clientside functions under node on JSON cases; the figures travel as
-    the server sends them (plotly JSON, typed arrays as base64)."""
+    """sfFrame under node on JSON cases; the figures travel as the server sends them (plotly
+    JSON, typed arrays as base64)."""
     runner = pathlib.Path("/tmp") / f"polyviz-sf-runner-{id(cases)}.js"
     runner.write_text(RUNNER)
     try:
@@ -86,70 +86,93 @@ def server_figures(op, t, eps, n, dist, affine) -> dict:
     return json.loads(pio.json.to_json_plotly(specs))
 
 
+def updated(figure: dict, update: dict) -> dict:
+    """Plotly.update(gd, update.update, update.layout, update.traces) applied to a figure."""
+    out = copy.deepcopy(figure)
+    for prop, per_trace in update["update"].items():
+        for index, value in zip(update["traces"], per_trace):
+            out["data"][index][prop] = value
+    for key, value in update["layout"].items():
+        *path, last = key.split(".")
+        target = out["layout"]
+        for part in path:
+            target = target[part]
+        target[last] = value
+    return out
+
+
 @pytest.fixture(scope="module")
-def redraws():
-    """For each state: the figures the browser holds (drawn at t = 2), the JS redraws at
-    every T_VALUES t (sfLive), and one play tick that bounces at t = 5 (sfTick)."""
+def repaints():
+    """For each state: the figures the browser holds (drawn at t = 2) and the JS repaint
+    (sfFrame) at every T_VALUES t."""
     cases, held = [], []
     for op, eps, n, dist, affine in STATES:
         figs = server_figures(op, 2.0, eps, n, dist, affine)
         held.append(figs)
-        ordered = [figs[p] for p in PANELS]
-        cases += [dict(call="sfLive", t=t, figures=ordered) for t in T_VALUES]
-        cases.append(dict(call="sfTick", n=1, t=4.98, direction=1, figures=ordered))
+        cases += [dict(t=t, figures=figs) for t in T_VALUES]
     out = run_js(cases)
-    per_state = len(T_VALUES) + 1
+    per_state = len(T_VALUES)
     return [(STATES[i], held[i], out[i * per_state:(i + 1) * per_state]) for i in range(len(STATES))]
 
 
-def test_the_js_redraw_is_the_python_maths_on_the_same_inputs(redraws):
-    for (op, eps, n, dist, affine), held, results in redraws:
+def test_the_js_repaint_is_the_python_maths_on_the_same_inputs(repaints):
+    for (op, eps, n, dist, affine), held, frames in repaints:
         inputs = np.stack([values(held["circle"]["data"][2]["x"]), values(held["circle"]["data"][2]["y"])], axis=1)
-        for t, (circle, curve, surface, sphere) in zip(T_VALUES, results[:-1]):
+        for t, frame in zip(T_VALUES, frames):
+            circle, curve, surface, sphere = (frame[p] for p in PANELS)
             images = sf.apply(inputs, op, t, eps, affine)
-            close(circle["data"][3]["x"], images[:, 0], TOL)
-            close(circle["data"][3]["y"], images[:, 1], TOL)
+            segments_x, images_x = circle["update"]["x"]
+            segments_y, images_y = circle["update"]["y"]
+            close(images_x, images[:, 0].astype(np.float32), TOL)
+            close(images_y, images[:, 1].astype(np.float32), TOL)
             stride = held["circle"]["layout"]["meta"]["stride"]
             segments = np.stack([inputs[::stride], images[::stride], np.full((len(inputs[::stride]), 2), np.nan)], 1)
-            close(circle["data"][1]["x"], segments[:, :, 0].ravel(), TOL)
-            close(circle["data"][1]["y"], segments[:, :, 1].ravel(), TOL)
+            close(segments_x, segments[:, :, 0].ravel().astype(np.float32), TOL)
+            close(segments_y, segments[:, :, 1].ravel().astype(np.float32), TOL)
             curve_x = values(held["curve"]["data"][1]["x"])
-            close(curve["data"][1]["y"], sf.activation_slice(curve_x, op, t, eps, affine), TOL)
-            close(curve["data"][2]["y"], sf.apply(inputs[::curve["layout"]["meta"]["stride"]], op, t, eps, affine)[:, 0],
-                  TOL)
+            slice_y, points_y = curve["update"]["y"]
+            close(slice_y, sf.activation_slice(curve_x, op, t, eps, affine).astype(np.float32), TOL)
+            close(points_y, sf.apply(inputs[::held["curve"]["layout"]["meta"]["stride"]], op, t, eps,
+                                     affine)[:, 0].astype(np.float32), TOL)
             px, py, pz = figures.surface_path(op, t, eps, affine)
             for key, expected in zip("xyz", (px, py, pz + 0.02)):
-                close(surface["data"][1][key], expected, TOL)
+                close(surface["update"][key][0], expected.astype(np.float32), TOL)
             on_sphere = sf.apply(sf.sphere_points(len(values(held["sphere"]["data"][1]["x"]))), op, t, eps, affine)
             for k, key in enumerate("xyz"):
-                close(sphere["data"][1][key], on_sphere[:, k], TOL)
-            for fig in (circle, curve, surface, sphere):
-                assert fig["layout"]["meta"]["t"] == t
+                close(sphere["update"][key][0], on_sphere[:, k].astype(np.float32), TOL)
+            for panel in PANELS:
+                assert frame[panel]["layout"]["meta.t"] == t
 
 
-def test_the_js_redraw_equals_the_server_figure_for_the_same_state(redraws):
-    """Trace by trace and property by property: what the JS moves agrees with the server's
-    figure at that t to its float32 wire precision, and everything else is untouched."""
-    for (op, eps, n, dist, affine), held, results in redraws:
-        next_t, direction, *ticked = results[-1]
-        assert (next_t, direction) == (5.0, -1)  # play bounces off the end of the slider
-        for t, redrawn in [*zip(T_VALUES, results[:-1]), (5.0, ticked)]:
+def test_the_js_repaint_moves_exactly_the_moving_traces():
+    """What the browser repaints is what MOVING_TRACES says moves with t (the server's Patch
+    sends the same), so a repaint cannot leave a t-dependent trace behind."""
+    figs = server_figures("shift", 2.0, 0.01, 200, "circle", sf.IDENTITY_AFFINE)
+    frame = run_js([dict(t=-1.0, figures=figs)])[0]
+    for panel in PANELS:
+        moved = {(index, prop) for prop, per_trace in frame[panel]["update"].items()
+                 for index, value in zip(frame[panel]["traces"], per_trace) if value is not None}
+        assert moved == {(index, prop) for index, props in figures.MOVING_TRACES[panel].items() for prop in props}
+
+
+def test_the_js_repaint_equals_the_server_figure_for_the_same_state(repaints):
+    """Trace by trace and property by property: the figure the browser shows after a repaint
+    holds the server's float32 numbers for that t (the JS rounds as the server does), and
+    everything else is untouched."""
+    for (op, eps, n, dist, affine), held, frames in repaints:
+        for t, frame in zip(T_VALUES, frames):
             server = server_figures(op, t, eps, n, dist, affine)
-            for panel, fig in zip(PANELS, redrawn):
-                want = server[panel]
-                assert len(fig["data"]) == len(want["data"])
-                moving = figures.MOVING_TRACES[panel]
-                for index, (got, expected) in enumerate(zip(fig["data"], want["data"])):
+            for panel in PANELS:
+                shown, want = updated(held[panel], frame[panel]), server[panel]
+                assert len(shown["data"]) == len(want["data"])
+                for index, (got, expected) in enumerate(zip(shown["data"], want["data"])):
                     assert set(got) == set(expected), (panel, index)
                     for key in expected:
-                        if key in ("x", "y", "z") and (index in moving or key in got and got[key] != expected[key]):
-                            close(got[key], expected[key], 2e-6 * max(1.0, float(np.nanmax(np.abs(values(expected[key]))))))
+                        if key in ("x", "y", "z") and not isinstance(got[key], dict):
+                            close(got[key], expected[key], 1e-9)
                         else:
                             assert got[key] == expected[key], (panel, index, key)
-                assert fig["layout"]["meta"] == want["layout"]["meta"]
-                assert fig["layout"]["title"] == want["layout"]["title"], panel
-                rest = {k: v for k, v in fig["layout"].items() if k not in ("meta", "title")}
-                assert rest == {k: v for k, v in want["layout"].items() if k not in ("meta", "title")}
+                assert shown["layout"] == want["layout"], panel
 
 
 def apply_patch(figure: dict, patch: dict) -> dict:

@@ -452,17 +452,23 @@ def test_animation_payload_is_bounded(mods, spiral_run):
 
 # --- watchdog ------------------------------------------------------------------------------------
 
-def test_watchdog_reports_a_stale_heartbeat_in_words(mods):
+@pytest.mark.parametrize("kind, words", [
+    ("train", ["training job stopped unexpectedly after step 1,200", "Press Train to start it again"]),
+    ("sweep", ["seed sweep stopped unexpectedly after step 1,200", "Sweep k seeds"])])
+def test_watchdog_reports_a_stale_heartbeat_in_words(mods, kind, words):
+    """A lost job's words; its button back, Cancel off and its last progress line hidden."""
+    from callbacks import sweep as sweep_callbacks
     from services import jobs
 
     cb, _ids, _store, services = mods
-    job = new_job(spiral_state(), "train")
+    watchdog = cb.train_watchdog if kind == "train" else sweep_callbacks.sweep_watchdog
+    job = new_job(spiral_state(), kind)
     services.cache_set(jobs.heartbeat_key(job["id"]),
-                       {"job": job["id"], "kind": "train", "phase": "running", "beat": time.time() - 60, "step": 1200})
-    message, disabled, train_disabled, cancel_disabled, live_style = cb.train_watchdog(3, job)
-    assert "stopped unexpectedly after step 1,200" in message and "Press Train to start it again" in message
+                       {"job": job["id"], "kind": kind, "phase": "running", "beat": time.time() - 60, "step": 1200})
+    message, disabled, button_disabled, cancel_disabled, live_style = watchdog(3, job)
+    assert all(w in message for w in words), message
     assert "60 s" in message or "61 s" in message
-    assert disabled is True and train_disabled is False and cancel_disabled is True
+    assert disabled is True and button_disabled is False and cancel_disabled is True
     assert live_style == {"display": "none"}
 
 
@@ -488,34 +494,20 @@ def test_watchdog_is_quiet_while_the_job_is_alive_or_done(mods):
         assert cb.train_watchdog(1, bad) == (cb.no_update, True, cb.no_update, cb.no_update, cb.no_update)
 
 
-def test_a_lost_sweep_gives_its_buttons_back_and_hides_its_progress_line(mods):
-    """The sweep's watchdog says the same as the training job's (they share services/jobs.py)."""
+@pytest.mark.parametrize("kind, words", [("train", "Cancelled. Press Train to start again."),
+                                         ("sweep", "Cancelled.")])
+def test_cancel_marks_the_heartbeat(mods, kind, words):
     from callbacks import sweep as sweep_callbacks
     from services import jobs
 
-    _cb, _ids, _store, services = mods
-    job = new_job(spiral_state(), "sweep")
-    services.cache_set(jobs.heartbeat_key(job["id"]),
-                       {"job": job["id"], "kind": "sweep", "phase": "running", "beat": time.time() - 60, "step": 40})
-    message, disabled, sweep_disabled, cancel_disabled, live_style = sweep_callbacks.sweep_watchdog(1, job)
-    assert "seed sweep stopped unexpectedly after step 40" in message and "Sweep k seeds" in message
-    assert disabled is True and sweep_disabled is False and cancel_disabled is True
-    assert live_style == {"display": "none"}
-    status, disabled, pct = sweep_callbacks.cancel_sweep(1, job)
-    assert status == "Cancelled." and disabled is True and pct == "0"
-    assert jobs.watchdog_verdict(job) == (True, None)
-    assert sweep_callbacks.sweep_watchdog(2, job) == (sweep_callbacks.no_update, True) + (sweep_callbacks.no_update,) * 3
-
-
-def test_cancel_marks_the_heartbeat(mods):
-    from services import jobs
-
     cb, *_ = mods
-    job = new_job(spiral_state(), "train")
-    jobs.write_heartbeat(job["id"], "train", "running")
-    status, disabled, pct = cb.cancel_training(1, job)
-    assert "Cancelled" in status and disabled is True
+    cancel = cb.cancel_training if kind == "train" else sweep_callbacks.cancel_sweep
+    watchdog = cb.train_watchdog if kind == "train" else sweep_callbacks.sweep_watchdog
+    job = new_job(spiral_state(), kind)
+    jobs.write_heartbeat(job["id"], kind, "running")
+    assert cancel(1, job) == (words, True, "0")
     assert jobs.watchdog_verdict(job) == (True, None)
+    assert watchdog(2, job) == (cb.no_update, True, cb.no_update, cb.no_update, cb.no_update)  # it stops quietly
 
 
 # --- seed sweep -------------------------------------------------------------------------------

@@ -129,6 +129,19 @@ def test_layer_weights_and_activations():
     np.testing.assert_allclose(acts[-1] @ W_last[0] + b_last[0], logits, rtol=1e-5, atol=1e-5)
 
 
+def assert_gradient_is_autograds(cfg, flat, X, y):
+    """The engine's loss and hand-written gradient for K models equal torch autograd's of the
+    logistic loss (the oracle), in float64."""
+    loss, grad = loss_and_grad(cfg, flat, X, y)
+    f = flat.clone().requires_grad_(True)
+    logits = forward(cfg, f, torch.as_tensor(X))
+    target = torch.as_tensor(y, dtype=torch.float64).expand_as(logits)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(-1)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad, f.grad, rtol=1e-10, atol=1e-12)
+
+
 # ----------------------------------------------------------------------- gradients and Adam
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("depth, width", [(0, 3), (1, 2), (2, 3), (3, 6)])
@@ -138,14 +151,7 @@ def test_hand_written_gradient_equals_autograd(activation, depth, width):
     X = rng.normal(size=(64, 3))
     y = (rng.random(64) > 0.5).astype(np.int64)
     flat = torch.stack([init_params(cfg, s, torch.float64) for s in range(3)]) * 1.7  # K = 3 models
-    loss, grad = loss_and_grad(cfg, flat, X, y)
-    f = flat.clone().requires_grad_(True)
-    logits = forward(cfg, f, torch.as_tensor(X))
-    target = torch.as_tensor(y, dtype=torch.float64).expand_as(logits)
-    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(-1)
-    ref.sum().backward()
-    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(grad, f.grad, rtol=1e-10, atol=1e-12)
+    assert_gradient_is_autograds(cfg, flat, X, y)
 
 
 @pytest.mark.parametrize("scale", [10.0, 20.0, 40.0, 80.0])
@@ -194,14 +200,7 @@ def test_norm_variants_hand_written_gradient_equals_autograd(activation, width, 
     flat = torch.stack([init_params(cfg, s, torch.float64) for s in range(3)]) * 1.7
     if activation == "dyt":  # distinct alphas per layer and model
         flat[:, cfg.linear_param_count:] = torch.as_tensor(rng.uniform(0.3, 2.0, size=(3, depth)))
-    loss, grad = loss_and_grad(cfg, flat, X, y)
-    f = flat.clone().requires_grad_(True)
-    logits = forward(cfg, f, torch.as_tensor(X))
-    target = torch.as_tensor(y, dtype=torch.float64).expand_as(logits)
-    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(-1)
-    ref.sum().backward()
-    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(grad, f.grad, rtol=1e-10, atol=1e-12)
+    assert_gradient_is_autograds(cfg, flat, X, y)
 
 
 @pytest.mark.parametrize("activation, groups, module_type", [

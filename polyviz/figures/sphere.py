@@ -44,7 +44,7 @@ MAX_CURVE_VALUES = 8_000  # pre-activation samples in the unrolled figure, all n
 CRISP_MAX_CIRCLES = 24  # cut the sphere mesh along the circles up to this many (~8 ms, ~8k triangles)
 
 
-def _neuron_multipliers(n: int) -> np.ndarray:
+def neuron_multipliers(n: int) -> np.ndarray:
     rng = np.random.default_rng(20240611)  # fixed: colours must not depend on anything else
     return rng.integers(1, len(PALETTE), size=n)
 
@@ -52,7 +52,7 @@ def _neuron_multipliers(n: int) -> np.ndarray:
 def code_palette_index(codes) -> np.ndarray:
     """Palette index (0..len(PALETTE)-1) of each row of a bool code array (m, n)."""
     codes = np.asarray(codes, dtype=bool)
-    g = _neuron_multipliers(codes.shape[1])
+    g = neuron_multipliers(codes.shape[1])
     return (codes.astype(np.int64) @ g) % len(PALETTE)
 
 

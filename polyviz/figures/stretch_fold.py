@@ -12,16 +12,24 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .. import stretch_fold as sf
-from .common import BLUE, INK, MUTED, base_layout, f32, figure, typed_grid, u8
+from .common import BLUE, INK, MUTED, base_layout, f32, figure, typed, u8, typed_grid
 
 # Cyclic colour scale for angles: the same angle has the same colour before and after.
 ANGLE_SCALE = "Twilight"
 MAX_SEGMENTS = 240  # more faint segments than this only add ink and bytes
-SURFACE_STEPS = 41
+SURFACE_STEPS = 29
+SURFACE_BUNCHING = 2.5
 CURVE_STEPS = 241
 PATH_STEPS = 181
 MAX_SPHERE_POINTS = 800
 MAX_CURVE_POINTS = 400
+
+
+def as_sent(a) -> np.ndarray:
+    """The values as they reach the browser (float32 on the wire), in float64. The figures
+    compute from these, so the browser, redrawing from the inputs it received, computes
+    from exactly the numbers the server used and draws exactly what the server would."""
+    return np.asarray(a, dtype=np.float64).astype(np.float32).astype(np.float64)
 
 
 def angle_codes(points: np.ndarray) -> np.ndarray:
@@ -47,7 +55,8 @@ def circle_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE
     """Panel 1: input points and their images u_eps(T_t(x)), coloured by input angle, with
     faint segments from each point to its image. Trace order is relied on by the
     browser-side animation (assets/stretch_fold.js) and by MOVING_TRACES: circle,
-    segments, inputs, images."""
+    segments, inputs, images. The point clouds are WebGL (scattergl): the browser repaints
+    them many times a second while t moves."""
     points = np.asarray(points, dtype=np.float64)
     images = sf.apply(points, op, t, eps, affine)
     colour = u8(angle_codes(points))
@@ -59,11 +68,11 @@ def circle_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE
     data = [
         dict(type="scatter", x=f32(np.cos(theta)), y=f32(np.sin(theta)), mode="lines", name="unit circle",
              line=dict(color="#b8bfcc", width=1, dash="dot"), hoverinfo="skip"),
-        dict(type="scatter", x=f32(seg_x), y=f32(seg_y), mode="lines", name="point → image",
+        dict(type="scattergl", x=f32(seg_x), y=f32(seg_y), mode="lines", name="point → image",
              line=dict(color="rgba(60,70,90,0.22)", width=1), hoverinfo="skip"),
-        dict(type="scatter", x=f32(points[:, 0]), y=f32(points[:, 1]), mode="markers", name="input",
+        dict(type="scattergl", x=f32(points[:, 0]), y=f32(points[:, 1]), mode="markers", name="input",
              marker=dict(marker, size=3, opacity=0.3), hoverinfo="skip"),
-        dict(type="scatter", x=f32(images[:, 0]), y=f32(images[:, 1]), mode="markers", name="image",
+        dict(type="scattergl", x=f32(images[:, 0]), y=f32(images[:, 1]), mode="markers", name="image",
              marker=dict(marker, size=6, line=dict(width=0.5, color=INK)),
              # the input does not move with t: the browser's redraw for another t keeps it right
              customdata=typed_grid(points.astype(np.float32)),
@@ -86,17 +95,18 @@ def circle_title(op: str, t: float, eps: float) -> dict:
 def activation_curve_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE) -> dict:
     """Panel 2: the 1-D activation curve, x-output of u_eps(T_t(x, 0)) against input x, with
     the plain sigmoid u_1(x) = x / sqrt(x^2 + 1) for reference and the current points'
-    (input x, output x) pairs. Trace order: reference, slice, points."""
+    (input x, output x) pairs. Trace order: reference, slice, points; the moving two are
+    WebGL."""
     points = np.asarray(points, dtype=np.float64)
-    xs = np.linspace(-3.0, 3.0, CURVE_STEPS)
+    xs = as_sent(np.linspace(-3.0, 3.0, CURVE_STEPS))
     stride = max(1, int(np.ceil(len(points) / MAX_CURVE_POINTS)))
     shown = points[::stride]
     data = [
         dict(type="scatter", x=f32(xs), y=f32(xs / np.sqrt(xs * xs + 1.0)), mode="lines",
              name="u<sub>1</sub>(x) (sigmoid)", line=dict(color=MUTED, width=2, dash="dash")),
-        dict(type="scatter", x=f32(xs), y=f32(sf.activation_slice(xs, op, t, eps, affine)), mode="lines",
+        dict(type="scattergl", x=f32(xs), y=f32(sf.activation_slice(xs, op, t, eps, affine)), mode="lines",
              name="u<sub>ε</sub>(T<sub>t</sub>(x, 0))", line=dict(color=BLUE, width=3)),
-        dict(type="scatter", x=f32(shown[:, 0]), y=f32(sf.apply(shown, op, t, eps, affine)[:, 0]),
+        dict(type="scattergl", x=f32(shown[:, 0]), y=f32(sf.apply(shown, op, t, eps, affine)[:, 0]),
              mode="markers", name="your points",
              marker=dict(color=u8(angle_codes(shown)), cmin=0, cmax=255, colorscale=ANGLE_SCALE, size=4,
                          opacity=0.7)),
@@ -120,18 +130,63 @@ def surface_path(op, t, eps, affine=sf.IDENTITY_AFFINE):
     return moved[:, 0], moved[:, 1], height
 
 
+CONTOUR_LEVELS = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75)
+CONTOUR_STEPS = 61
+
+
+def surface_contours(extent: float, eps: float) -> np.ndarray:
+    """The level sets x / sqrt(x^2 + y^2 + eps) = c of the surface, in closed form: for
+    |c| < 1, x = c sqrt((y^2 + eps) / (1 - c^2)). One NaN-separated (x, y, c) polyline per
+    level, clipped to |x| <= extent."""
+    y = np.linspace(-extent, extent, CONTOUR_STEPS)
+    pieces = []
+    for c in CONTOUR_LEVELS:
+        x = c * np.sqrt((y * y + eps) / (1.0 - c * c))
+        line = np.stack([x, y, np.full_like(y, c)], axis=1)
+        line[np.abs(x) > extent] = np.nan
+        pieces.append(np.vstack([line, [[np.nan] * 3]]))
+    return np.concatenate(pieces)[:-1]
+
+
+def surface_axis(extent: float, steps: int) -> np.ndarray:
+    """Grid coordinates in [-extent, extent], dense near 0 where the surface's cliff is (about
+    0.08 apart there, under sqrt(eps) for the default eps) and sparse where it is flat."""
+    u = np.linspace(-1.0, 1.0, steps)
+    return extent * np.sinh(SURFACE_BUNCHING * u) / np.sinh(SURFACE_BUNCHING)
+
+
+def grid_triangles(steps: int) -> np.ndarray:
+    """Two triangles per cell of a steps x steps vertex grid (row-major), as (m, 3) indices."""
+    index = np.arange(steps * steps).reshape(steps, steps)
+    a, b = index[:-1, :-1].ravel(), index[:-1, 1:].ravel()
+    c, d = index[1:, :-1].ravel(), index[1:, 1:].ravel()
+    return np.concatenate([np.stack([a, b, d], 1), np.stack([a, d, c], 1)])
+
+
 def activation_surface_spec(op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE) -> dict:
     """Panel 3: the x-output of u_eps over the input plane, and the path T_t(circle) on it.
     Near the origin the surface jumps from -1 to +1 within about sqrt(eps); a shifted circle
-    that straddles that cliff is where folding puts its dimple. Trace order: surface, path."""
-    axis, z = sf.activation_surface(3.0, SURFACE_STEPS, eps)
+    that straddles that cliff is where folding puts its dimple. Trace order: surface, path,
+    level lines.
+
+    The surface is a triangle mesh on the grid's exact values (a Plotly ``surface`` is
+    re-interpolated to a finer grid and re-contoured on every redraw, which made each
+    move of the path cost a quarter of a second); its level lines are the exact ones."""
+    axis = surface_axis(3.0, SURFACE_STEPS)
+    gx, gy = np.meshgrid(axis, axis)
+    z = sf.u_eps(np.stack([gx.ravel(), gy.ravel()], axis=1), eps)[:, 0]
+    triangles = grid_triangles(SURFACE_STEPS)
     px, py, pz = surface_path(op, t, eps, affine)
+    levels = surface_contours(3.0, eps)
     data = [
-        dict(type="surface", x=f32(axis), y=f32(axis), z=typed_grid(z), colorscale="RdBu", reversescale=True,
-             cmin=-1, cmax=1, opacity=0.85, showscale=False, hoverinfo="skip",
-             contours=dict(z=dict(show=True, start=-0.75, end=0.75, size=0.25, color="rgba(0,0,0,0.25)"))),
+        dict(type="mesh3d", x=f32(gx), y=f32(gy), z=f32(z), i=typed(triangles[:, 0], "u2"),
+             j=typed(triangles[:, 1], "u2"), k=typed(triangles[:, 2], "u2"), intensity=f32(z), colorscale="RdBu",
+             reversescale=True, cmin=-1, cmax=1, showscale=False, hoverinfo="skip", flatshading=False,
+             lighting=dict(ambient=0.8, diffuse=0.5, specular=0.05, roughness=0.9)),  # opaque: no sorting artefacts
         dict(type="scatter3d", x=f32(px), y=f32(py), z=f32(pz + 0.02), mode="lines", name="T_t(circle)",
              line=dict(color=INK, width=6)),
+        dict(type="scatter3d", x=f32(levels[:, 0]), y=f32(levels[:, 1]), z=f32(levels[:, 2] + 0.01), mode="lines",
+             name="level lines", line=dict(color="rgba(0,0,0,0.25)", width=2), hoverinfo="skip"),
     ]
     layout = base_layout(
         "2-D activation surface: x / √(x² + y² + ε)", meta=_meta(op, t, eps, affine),
@@ -184,7 +239,7 @@ def sphere_spec(n=800, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE)
 def stretch_fold_specs(op="stretch", t=1.0, eps=1e-2, n=400, distribution="circle", seed=0,
                        affine=sf.IDENTITY_AFFINE) -> dict[str, dict]:
     """All four panels of the Stretch & fold page, as plain figure dicts."""
-    points = sf.input_points(distribution, n, seed)
+    points = as_sent(sf.input_points(distribution, n, seed))
     return {
         "circle": circle_spec(points, op, t, eps, affine),
         "curve": activation_curve_spec(points, op, t, eps, affine),

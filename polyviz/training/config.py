@@ -7,11 +7,13 @@ needs (steps, Adam's constants, batches, evaluation, checkpoints, progress).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import torch
+
+from polyviz.plain_fields import PlainFields
 
 MAX_STEPS = 1_000_000
 MAX_SEEDS = 256
@@ -22,7 +24,7 @@ ProgressFn = Callable[[int, int, dict], "bool | None"]
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(PlainFields):
     """How to train. Plain values only (JSON round trip via to_dict/from_dict).
 
     * ``steps`` in [1, 1e6]; ``lr`` in (0, 1]; Adam ``beta1``, ``beta2`` in [0, 1),
@@ -100,17 +102,6 @@ class TrainConfig:
     @property
     def torch_dtype(self) -> torch.dtype:
         return torch.float64 if self.dtype == "float64" else torch.float32
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {unknown}; allowed: {', '.join(sorted(known))}")
-        return cls(**data)
 
     def replace(self, **changes) -> "TrainConfig":
         return TrainConfig.from_dict({**self.to_dict(), **changes})

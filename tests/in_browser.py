@@ -1,0 +1,20 @@
+"""Helpers of the browser tests (tests/test_browser_*.py): waiting, and reading what the
+browser's Plotly holds for a graph."""
+
+from __future__ import annotations
+
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def wait_for(driver, condition, timeout: float = 60, poll: float = 0.1):
+    """``condition(driver)``'s first truthy value, polled until ``timeout`` seconds."""
+    return WebDriverWait(driver, timeout, poll_frequency=poll).until(lambda d: condition(d))
+
+
+# JavaScript: `gd`, the Plotly graph div inside the component whose id is arguments[0]
+GRAPH_DIV = "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+
+
+def graph_script(driver, graph_id: str, body: str):
+    """Run ``body`` (JavaScript that returns a value) with ``gd`` set to the graph's Plotly div."""
+    return driver.execute_script(GRAPH_DIV + body, graph_id)
