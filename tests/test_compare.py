@@ -133,8 +133,11 @@ def cbs(dash_app):
     return cc, ids
 
 
-def test_the_page_trains_the_missing_columns_in_one_job_and_then_shows_them(cbs):
+def test_the_page_trains_the_missing_columns_in_one_job_and_then_shows_them(cbs, monkeypatch):
     cc, ids = cbs
+    from services import jobs
+
+    monkeypatch.setattr(jobs, "PROGRESS_S", 0.0)  # every progress call reaches the page: none is lost to timing
     state, _ = st.validate(CompareState, dict(SMALL, seed=11))
     controls = cc.control_values(state)
     _notices, query, keys, hint = cc.sync_state(*controls, [])
