@@ -196,6 +196,7 @@ def run_compare_job(job, set_progress=None) -> tuple[dict | None, str]:
     Output(ids.KEYS, "data", allow_duplicate=True),
     Output(ids.STATUS, "children", allow_duplicate=True),
     Output(ids.PROGRESS, "value", allow_duplicate=True),
+    Output(ids.HINT, "children", allow_duplicate=True),  # "Not trained yet" is no longer true
     Input(ids.JOB, "data"),
     background=True,
     progress=[Output(ids.PROGRESS, "value"), Output(ids.STATUS, "children")],
@@ -206,7 +207,9 @@ def run_compare_job(job, set_progress=None) -> tuple[dict | None, str]:
 )
 def compare_job(set_progress, job):
     keys, words = run_compare_job(job, set_progress)
-    return (keys if keys is not None else no_update), words, "100" if keys is not None else "0"
+    if keys is None:
+        return no_update, words, "0", no_update
+    return keys, words, "100", ""
 
 
 @callback(

@@ -93,6 +93,8 @@ def test_compare_trains_every_model_and_draws_them_side_by_side(browser, live_se
     curves = browser.execute_script("return document.querySelector('#cmp-curves .js-plotly-plot').data"
                                     ".filter(t => t.yaxis === 'y').map(t => t.name.slice(0, 1))")
     assert curves == ["A", "B", "C"]
+    wait_for(browser, lambda d: "Trained" in d.find_element(By.ID, "cmp-status").text)
+    assert "Not trained yet" not in browser.find_element(By.ID, "cmp-hint").text  # no stale words beside the results
     assert "moons" in browser.current_url and "c_act=relu" in browser.current_url
     # the same link in a fresh load shows the trained models at once
     browser.get(browser.current_url)
