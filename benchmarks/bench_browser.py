@@ -47,7 +47,7 @@ SP_DRAGGED = {"sp-v-az": SP_PANELS, "sp-w-az": ("sp-scene", "sp-circle", "sp-rot
               "sp-k": ("sp-scene", "sp-scaling")}
 TR_RESULTS = ("tr-curves", "tr-boundary", "tr-animation", "tr-checkpoints")
 ANIMATION_FRAMES = 49
-PAGES = ("/", "/stretch-fold", "/sphere", "/train")
+PAGES = ("/", "/stretch-fold", "/sphere", "/train", "/transformer")  # every page the issue asks about
 
 
 class Settings:

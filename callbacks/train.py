@@ -292,7 +292,7 @@ def apply_preset(*_clicks):
 @callback(Output(ids.EXPLAIN, "children"), Input(ids.DATASET, "value"), prevent_initial_call=True)
 def explain_dataset(dataset):
     """The explanation follows the chosen data set (the layout starts from the same answer)."""
-    return ids.explanation(dataset if isinstance(dataset, str) else None)
+    return ids.explanation(dataset if isinstance(dataset, str) else None, lazy=False)  # the user chose it
 
 
 # -- browser-side ------------------------------------------------------------------------------

@@ -11,6 +11,18 @@ GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
                 "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
+LAZY_MATH = "lazy-math"  # assets/app.js: typesets the formulas once the text nears the viewport
+
+
+def math_markdown(text: str, component_id: str, lazy: bool = True) -> dcc.Markdown:
+    """Markdown with TeX formulas. ``lazy``: typeset by MathJax only once the text scrolls
+    near the viewport (assets/app.js). MathJax is the largest script after Plotly (about
+    0.7 MB compressed), and text below the fold need not make a new visitor wait for it
+    before the first figure draws; text a callback sends later (the user chose something)
+    can be typeset at once."""
+    return dcc.Markdown(text, id=component_id, mathjax=not lazy, className=LAZY_MATH if lazy else None)
+
+
 def notices_box(notices: list[str], box_id: str) -> html.Div:
     """The visible list of what was wrong with the input and what was used instead."""
     return html.Div(notice_items(notices), id=box_id, className="notices", role="status")
@@ -61,6 +73,20 @@ def log_slider(cid: str, value: float, lo: int, hi: int, step: float, decimals: 
     its callbacks map what it holds back with polyviz.state.from_log10."""
     return dcc.Slider(id=cid, min=lo, max=hi, step=step, value=st.to_log10(value, decimals),
                       marks=log_marks(lo, hi), allow_direct_input=False, **extra)
+
+
+def python_copy(prefix: str) -> html.Div:
+    """"Copy as Python": a button copying the code that makes this view's figures in a
+    notebook (with the exact settings of the link), and the code itself, folded away. Its
+    text comes from the page's callback (polyviz.notebook)."""
+    code_id = f"{prefix}-python-code"
+    return html.Div([
+        html.Div([dcc.Clipboard(id=f"{prefix}-python-copy", target_id=code_id, title="Copy as Python",
+                                className="clipboard"), html.Span("copy as Python", className="copy-label")],
+                 className="copy-link"),
+        html.Details([html.Summary("Python for this view"), html.Pre(id=code_id, className="python-code")],
+                     className="python-details"),
+    ], className="python-copy")
 
 
 # a dashed drop box for dcc.Upload (your data on /train, a model file on /sphere)

@@ -195,3 +195,66 @@ def test_after_a_playback_the_plane_is_drawn_on_the_final_layer_only(browser, li
             and animation_idle(d), timeout=20)
         assert plane_drawn(browser) == expected, labels[index].text
     assert severe_console_errors(browser) == []
+
+
+def drawn_frame(driver):
+    """What the browser's Plotly draws of the animation: each trace's x, y, z (as numbers),
+    its visibility, and the 3-D scene's scale."""
+    return driver.execute_script(
+        "const gd = document.querySelector('#tr-animation .js-plotly-plot');"
+        "return {traces: gd._fullData.map(t => ({visible: t.visible, x: Array.from(t.x || []),"
+        "        y: Array.from(t.y || []), z: Array.from(t.z || [])})),"
+        "        scale: Array.from(gd._fullLayout.scene._scene.dataScale)};")
+
+
+def test_each_animation_frame_draws_what_the_server_computed(browser, live_server):
+    """Frame k as the browser draws it is the server's frame k, value for value (float32), and
+    the scene keeps one scale through the frames (it rebuilt its axes each frame: issue 11)."""
+    import numpy as np
+
+    from polyviz.figures.common import untyped
+    from polyviz.pages import train as train_page
+    from services import run_store
+
+    query = {"dataset": "spiral", "n": 300, "steps": 200, "depth": 2, "seed": 1}
+    state = forget_run(query)
+    browser.get(live_server + "/train?" + "&".join(f"{k}={v}" for k, v in query.items()))
+    button = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "tr-train")))
+    wait_for(browser, lambda d: "seed=1" in d.current_url and "steps=200" in d.current_url)
+    button.click()
+    wait_for(browser, lambda d: "Trained 200 steps" in text_of(d, "tr-status"))
+    wait_for(browser, lambda d: (figure_info(d, "tr-animation") or {}).get("frames", 0) == 49)
+    run = run_store.load_run(run_store.run_key(state.training_fields()))
+    server = train_page.run_figures(state, run)["animation"]
+    scales = set()
+    for k in (0, 7, 24, 40):  # the input, between layers, the last layer (its plane), the turn
+        browser.execute_script(
+            "const gd = document.querySelector('#tr-animation .js-plotly-plot');"
+            "Plotly.animate(gd, [arguments[0]], {mode: 'immediate', frame: {duration: 0, redraw: true},"
+            " transition: {duration: 0}});", str(k))
+        wait_for(browser, lambda d: animation_idle(d), timeout=20)
+        drawn = drawn_frame(browser)
+        frame = server["frames"][k]
+        for index, trace in zip(frame["traces"], frame["data"]):
+            assert drawn["traces"][index]["visible"] == trace.get("visible", True), (k, index)
+            for axis in "xyz":
+                np.testing.assert_array_equal(np.asarray(drawn["traces"][index][axis], np.float32), untyped(trace[axis]),
+                                              err_msg=f"frame {k}, trace {index}, {axis}")
+        scales.add(tuple(drawn["scale"]))
+    assert len(scales) == 1, scales
+    assert severe_console_errors(browser) == []
+
+
+def test_formulas_below_the_fold_load_mathjax_only_when_scrolled_to(browser, live_server):
+    """MathJax (0.7 MB compressed) is not fetched for a new visitor before the explanation at
+    the foot of the sidebar comes into view; then its formulas are typeset (issue 11)."""
+    browser.get(live_server + "/train?preset=spiral")
+    # an earlier test may have trained the preset: then its results are shown instead
+    wait_for(browser, lambda d: "press Train" in text_of(d, "tr-hint") or "trained before" in text_of(d, "tr-hint"))
+    fetched = "return performance.getEntriesByType('resource').some(e => e.name.includes('mathjax'));"
+    assert browser.execute_script(fetched) is False
+    assert browser.find_elements(By.CSS_SELECTOR, "#tr-explain mjx-container") == []
+    browser.execute_script("document.querySelector('#tr-explain').scrollIntoView();")
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tr-explain mjx-container")) > 3)
+    assert browser.execute_script(fetched) is True
+    assert severe_console_errors(browser) == []

@@ -364,3 +364,26 @@ def test_layer_embeddings_are_labelled_projections_coloured_by_class(blobs_run):
     emb = fit_embedding(acts[-1])(acts[-1])
     for c, trace in enumerate(spec["data"]):
         np.testing.assert_allclose(decode(trace["x"]), emb[ytr[keep] == c, 0], atol=2e-3)
+
+
+def test_every_frame_spans_the_same_box_so_the_scene_keeps_its_scale(spiral):
+    """Plotly's 3-D scene scales by the extent of the data it draws, and rebuilt its axes on
+    every frame when that extent moved (issue 11). An invisible anchor at the corners of a box
+    holding the fixed ranges and every frame's drawing makes every frame's extent the same."""
+    result, (Xtr, _, ytr, _) = spiral
+    specs = [interpolation_animation_spec(result, Xtr, ytr, frames_per_step=3, rotation_frames=4, max_points=300),
+             checkpoint_embedding_figure(result, Xtr, ytr, max_points=200).to_plotly_json()]
+    for spec in specs:
+        anchor = spec["data"][-1]
+        assert anchor["marker"]["opacity"] == 0 and anchor["showlegend"] is False and anchor["hoverinfo"] == "skip"
+        scene = spec["layout"]["scene"]
+        for axis in "xyz":
+            lo, hi = decode(anchor[axis])
+            range_lo, range_hi = scene[f"{axis}axis"]["range"]
+            assert lo <= range_lo and range_hi <= hi
+            extents = set()
+            for frame in spec["frames"]:
+                assert len(spec["data"]) - 1 not in frame["traces"]  # no frame moves the anchor
+                drawn = np.concatenate([decode(trace[axis]) for trace in frame["data"]] + [decode(anchor[axis])])
+                extents.add((float(drawn.min()), float(drawn.max())))
+            assert extents == {(float(lo), float(hi))}  # what the scene scales by, the same in every frame

@@ -256,7 +256,8 @@ def test_a_non_finite_loss_stops_the_run_with_words(mods, monkeypatch):
     state, _ = st.validate(TrainState, {"n": 100, "steps": 100, "seed": 2, "data_seed": 99})
     forget(services, store.run_key(state.training_fields()))
     out = run_training_job(new_job(state, "train"))
-    assert "the loss became NaN or infinite" in out.status and "learning rate" in out.status
+    assert "Training stopped at step 0: the training loss became non-finite at step 0" in out.status
+    assert "start from smaller weights" in out.status
     assert store.load_run(out.key).status == "non_finite"
 
 
@@ -735,6 +736,11 @@ def test_the_explanation_fits_the_chosen_data_set(client, deps):
     assert len(set(titles.values())) == len(DATASET_NAMES)  # each its own
     assert "digits" in titles["digits"]
     assert ids.explanation("not-a-data-set") == [] and ids.explanation(None) == []  # no other set's words
+    # the page's first answer typesets its formulas once scrolled to (assets/app.js); the
+    # explanation of a data set the user chose comes typeset at once
+    text = found_ids(ids.layout())[ids.EXPLAIN_TEXT]
+    assert text.mathjax is False and text.className == "lazy-math"
+    assert children[1]["props"]["mathjax"] is True
 
 
 def test_the_octant_preset_shows_the_plateau_its_text_promises():

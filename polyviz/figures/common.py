@@ -46,6 +46,13 @@ def typed(a, dtype: str = "f4") -> dict:
     return {"dtype": dtype, "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
 
 
+def untyped(spec) -> np.ndarray:
+    """The values of a :func:`typed` spec (or of a plain list), flat."""
+    if isinstance(spec, dict) and "bdata" in spec:
+        return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.dtype(spec["dtype"]).newbyteorder("<"))
+    return np.asarray(spec, dtype=np.float64).ravel()
+
+
 def f32(a) -> dict:
     return typed(a, "f4")
 

@@ -21,7 +21,7 @@ from polyviz.embedding import (
 )
 from polyviz.models import MLPParams, _as_params, hidden_activations, predict, predict_proba
 
-from .common import BLUE, GREEN, INK, PURPLE, RED, base_layout, f32, figure, i4, typed_grid
+from .common import BLUE, GREEN, INK, PURPLE, RED, base_layout, f32, figure, i4, typed_grid, untyped
 
 CLASS_COLORS = (BLUE, RED)  # class 0 blue, class 1 red
 CLASS_NAMES = ("class 0", "class 1")
@@ -256,6 +256,30 @@ def _scene_ranges(frames: np.ndarray) -> dict:
     return axes
 
 
+def _bounds_anchor(axes: dict, frames: list[dict]) -> dict:
+    """An invisible two-point trace at opposite corners of a box holding the scene's fixed
+    ranges and everything any frame draws (the plane's corners may reach past the ranges).
+
+    Plotly's 3-D scene rescales its WebGL coordinates by the extent of the *data* (not the
+    axis ranges) on every redraw; as the points move from frame to frame that scale changed,
+    so each frame rebuilt the axes' tick lines and labels (new shader programs, compiled
+    anew: a large part of a frame's cost in software WebGL). With these two points the
+    extent is the same in every frame, so a frame only moves the points. The axis ranges
+    are fixed, so the picture is unchanged; the anchor is not drawn (opacity 0), not in the
+    legend, not hoverable, and no frame touches it."""
+    corners = {}
+    for axis in "xyz":
+        lo, hi = axes[f"{axis}axis"]["range"]
+        for frame in frames:
+            for trace in frame["data"]:
+                values = untyped(trace[axis])
+                if len(values):
+                    lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
+        corners[axis] = [lo, hi]
+    return dict(type="scatter3d", mode="markers", name="scene bounds", **corners, marker=dict(size=1, opacity=0),
+                hoverinfo="skip", showlegend=False)
+
+
 def _animate_args(frame_names, duration_ms: int) -> list:
     return [frame_names, dict(mode="immediate", frame=dict(duration=duration_ms, redraw=True),
                               transition=dict(duration=0), fromcurrent=True)]
@@ -294,6 +318,8 @@ def interpolation_animation_spec(source, X=None, y=None, *, frames_per_step: int
         pts = _points_update(frame, labels, decimals)
         plotly_frames.append(dict(name=str(index), traces=[0, 1, 2],
                                   data=[pts[0], pts[1], _plane_trace(anim.planes[index], frame, decimals)]))
+    axes = _scene_ranges(frames)
+    data.append(_bounds_anchor(axes, plotly_frames))
     labels_for_steps = list(anim.stage_names)
     step_frames = list(anim.stage_frames)
     if anim.rotation_start < len(frames):
@@ -313,7 +339,7 @@ def interpolation_animation_spec(source, X=None, y=None, *, frames_per_step: int
                                                     transition=dict(duration=0))])])
     layout = base_layout(
         title, showlegend=True, legend=dict(orientation="h", x=1, xanchor="right", y=1.05),
-        scene=dict(aspectmode="cube", **_scene_ranges(frames)), sliders=[slider], updatemenus=[buttons],
+        scene=dict(aspectmode="cube", **axes), sliders=[slider], updatemenus=[buttons],
         margin=dict(l=0, r=0, t=44, b=60), uirevision="interpolation",
         meta=dict(stage_frames=[int(f) for f in anim.stage_frames], rotation_start=int(anim.rotation_start),
                   stage_names=list(anim.stage_names), n_frames=int(len(frames))),
@@ -367,12 +393,14 @@ def checkpoint_embedding_spec(result, X, y, *, layer: int = -1, max_points: int 
     for s, e, pl in zip(steps, embs, planes):
         pts = _points_update(e, ys, decimals)
         frames.append(dict(name=f"step {s}", traces=[0, 1, 2], data=[pts[0], pts[1], _plane_trace(pl, e, decimals)]))
+    axes = _scene_ranges(allpts)
+    data.append(_bounds_anchor(axes, frames))
     slider = dict(active=last, x=0.0, len=1.0, y=0, yanchor="top", pad=dict(t=8),
                   currentvalue=dict(prefix="step ", visible=True, xanchor="left"),
                   steps=[dict(label=str(s), method="animate", args=_animate_args([f"step {s}"], 0)) for s in steps])
     layout = base_layout(
         f"{title} — layer {stage}", showlegend=True, legend=dict(orientation="h", x=1, xanchor="right", y=1.05),
-        scene=dict(aspectmode="cube", **_scene_ranges(allpts)), sliders=[slider],
+        scene=dict(aspectmode="cube", **axes), sliders=[slider],
         margin=dict(l=0, r=0, t=44, b=60), uirevision="checkpoints", meta=dict(steps=[int(s) for s in steps]),
     )
     return dict(data=data, layout=layout, frames=frames)
