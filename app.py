@@ -13,7 +13,7 @@ import os
 
 import dash
 import torch
-from dash import Dash, dcc, html, set_props
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, set_props
 from dash.exceptions import DependencyException
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -90,7 +90,8 @@ cache.cache.init_app(server, config=cache.cache_config())
 admission.install(server)  # the session cookie that the per-client job cap counts by
 
 # Layout and callback modules register after the app exists (dash.register_page needs it).
-from layouts import home, sphere, stretch_fold, train, transformer  # noqa: E402
+from layouts import compare, home, sphere, stretch_fold, train, transformer  # noqa: E402
+import callbacks.compare  # noqa: E402,F401
 import callbacks.sphere  # noqa: E402,F401
 import callbacks.stretch_fold  # noqa: E402,F401
 import callbacks.sweep  # noqa: E402,F401
@@ -98,6 +99,8 @@ import callbacks.train  # noqa: E402,F401
 import callbacks.transformer  # noqa: E402,F401
 import callbacks.userdata  # noqa: E402,F401
 import callbacks.exports  # noqa: E402,F401
+import callbacks.neurons  # noqa: E402,F401
+import callbacks.python_code  # noqa: E402,F401
 
 # (layout module, its URL entry, name, title); the sphere page's entry reads a trained model
 # from the cache and the transformer page's loads its model, so they live with their callbacks.
@@ -106,6 +109,7 @@ PAGES = [
     (stretch_fold, stretch_fold.layout, "Stretch & fold", "Stretch & fold — polyviz"),
     (sphere, callbacks.sphere.layout, "Polytopes on the sphere", "Polytopes on the LayerNorm sphere — polyviz"),
     (train, train.layout, "Toy classifiers", "Toy classifiers — polyviz"),
+    (compare, compare.layout, "Compare", "Compare models side by side — polyviz"),
     (transformer, callbacks.transformer.layout, "Real transformers",
      "Real transformers on the LayerNorm sphere — polyviz"),
 ]
@@ -155,8 +159,19 @@ def unknown_paths_are_404(response):
     return response
 
 
+# short names for a phone's navbar, so every page fits one line at 390 px
+NAV_SHORT = {"Stretch & fold": "Stretch", "Polytopes on the sphere": "Sphere", "Toy classifiers": "Train",
+             "Compare": "Compare", "Real transformers": "Transformers"}
+
+
+def nav_id(path: str) -> str:
+    return "nav" + path.replace("/", "-")
+
+
 def navbar() -> html.Header:
-    links = [dcc.Link(name, href=module.PATH, className="nav-link") for module, _, name, _ in PAGES[1:]]
+    links = [dcc.Link([html.Span(name, className="nav-long"), html.Span(NAV_SHORT.get(name, name), className="nav-short")],
+                      href=module.PATH, id=nav_id(module.PATH), className="nav-link", title=name)
+             for module, _, name, _ in PAGES[1:]]
     return html.Header(
         [dcc.Link([html.Span("poly", className="logo-a"), html.Span("viz", className="logo-b")], href="/",
                   className="logo"),
@@ -165,11 +180,21 @@ def navbar() -> html.Header:
     )
 
 
+# the navbar marks the page you are on (class "active", aria-current), in the browser
+NAV_PATHS = [module.PATH for module, _, _, _ in PAGES[1:]]
+dash.clientside_callback(
+    ClientsideFunction("polyviz", "markCurrentPage"),
+    *[Output(nav_id(path), "className") for path in NAV_PATHS],
+    Input("_pages_location", "pathname"),
+    State("nav-paths", "data"),
+)
+
+
 if DEBUG:  # under gunicorn too, not only `python app.py`
     app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
 
 app.layout = html.Div(
-    [navbar(), html.Div(id=ERROR_BANNER, className="error-box", role="alert"),
+    [navbar(), dcc.Store(id="nav-paths", data=NAV_PATHS), html.Div(id=ERROR_BANNER, className="error-box", role="alert"),
      html.Main(dash.page_container, className="main")],
     className="shell",
 )

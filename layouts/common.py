@@ -73,3 +73,17 @@ def log_slider(cid: str, value: float, lo: int, hi: int, step: float, decimals: 
     its callbacks map what it holds back with polyviz.state.from_log10."""
     return dcc.Slider(id=cid, min=lo, max=hi, step=step, value=st.to_log10(value, decimals),
                       marks=log_marks(lo, hi), allow_direct_input=False, **extra)
+
+
+def python_copy(prefix: str) -> html.Div:
+    """"Copy as Python": a button copying the code that makes this view's figures in a
+    notebook (with the exact settings of the link), and the code itself, folded away. Its
+    text comes from the page's callback (polyviz.notebook)."""
+    code_id = f"{prefix}-python-code"
+    return html.Div([
+        html.Div([dcc.Clipboard(id=f"{prefix}-python-copy", target_id=code_id, title="Copy as Python",
+                                className="clipboard"), html.Span("copy as Python", className="copy-label")],
+                 className="copy-link"),
+        html.Details([html.Summary("Python for this view"), html.Pre(id=code_id, className="python-code")],
+                     className="python-details"),
+    ], className="python-copy")

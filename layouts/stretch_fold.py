@@ -9,7 +9,7 @@ from polyviz import state as st
 from polyviz.pages.stretch_fold import PRESETS, T_RANGE, StretchFoldState
 from polyviz.stretch_fold import DISTRIBUTIONS
 
-from .common import control, copy_link, graph_card, log_slider, notices_box, number_box
+from .common import control, copy_link, graph_card, log_slider, notices_box, number_box, python_copy
 
 PATH = "/stretch-fold"
 
@@ -73,6 +73,7 @@ def page(state: StretchFoldState, notices: list[str]) -> html.Div:
                                             options=[{"label": f" {d}", "value": d} for d in DISTRIBUTIONS])),
             control("Seed (disc sampling)", number_box(SEED, state.seed), control_id=SEED),
             copy_link(COPY),
+            python_copy("sf"),
             html.Div(
                 [
                     html.H3("What you are seeing"),

@@ -27,7 +27,8 @@ from polyviz.pages.train import (
 )
 
 from . import userdata as data_ids
-from .common import GRAPH_CONFIG, WATCHDOG_MS, control, copy_link, log_slider, math_markdown, notices_box, number_box
+from .common import (GRAPH_CONFIG, WATCHDOG_MS, control, copy_link, log_slider, math_markdown, notices_box,
+                     number_box, python_copy)
 
 PATH = "/train"
 
@@ -37,6 +38,7 @@ DEPTH, WIDTH, ACT, EPS, LR = "tr-depth", "tr-width", "tr-act", "tr-log-eps", "tr
 STEPS, BATCH, SEED, K, ORIGIN, GROUPS = "tr-steps", "tr-batch", "tr-seed", "tr-k", "tr-origin", "tr-groups"
 ARCHITECTURE = "tr-architecture"
 FIG_CONFUSION, CONFUSION_CARD = "tr-fig-confusion", "tr-confusion-card"  # multiclass runs only
+FIG_NEURONS, NEURONS_CARD = "tr-fig-neurons", "tr-neurons-card"  # 2-D input only
 # field -> widget id, in CONTROL_FIELDS order (the order callbacks receive the values in)
 CONTROL_IDS = dict(zip(CONTROL_FIELDS, (DATASET, NOISE, N, DATA_SEED, RATIO, DEPTH, WIDTH, ACT, EPS, LR, STEPS, BATCH,
                                         SEED, K, ORIGIN, GROUPS, ARCHITECTURE, data_ids.DATA)))
@@ -177,6 +179,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             *train_controls,
             sweep_box,
             copy_link(COPY),
+            python_copy("tr"),
             html.Div(explanation(state.dataset), id=EXPLAIN, className="explain"),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
@@ -226,6 +229,11 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
                         "The layer-by-layer animation appears here."),
             figure_card(FIG_CKPT, "The last hidden layer at checkpoints during training: scrub across a phase "
                                   "transition to see the fold happen.", 480, "The training-time scrubber appears here."),
+            html.Div(figure_card(FIG_NEURONS, "Every hidden neuron's activation over the input plane (L2·1 = layer 2, "
+                                              "neuron 1; blue negative, white 0, red positive, each map on its own "
+                                              "scale; hover for the value).", 300,
+                                 "The neurons' maps appear here for 2-D data."), id=NEURONS_CARD,
+                     style={"display": "none"}),
             figure_card(FIG_SWEEP, "Seeds 0 … k − 1 of these settings: final test accuracy against the first "
                                    "phase transition (× = none), and its distribution. Click a seed to open it.",
                         380, "Press “Sweep k seeds” to train k seeds at once.", class_name="card wide sweep-card"),

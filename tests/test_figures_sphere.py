@@ -240,3 +240,54 @@ def test_scaling_marks_the_current_k(layers):
     meta = spec["layout"]["meta"]
     assert meta["region_without"] == 1 + int(np.sum(plain.breakpoints <= 3.0)) and meta["k"] == 3.0
     assert spec["layout"]["shapes"][0]["x0"] == 3.0
+
+
+def test_hover_names_each_arc_s_neurons_and_map_norm_and_each_boundary_s_neuron():
+    """Checked against the layer itself at the drawn points: the neurons on where
+    W x + b > 0, the norm as the largest singular value of those rows, a boundary where one
+    neuron's pre-activation is 0."""
+    W, b = pt.random_layer(7, 3, seed=4)
+    spec = fs.arcs_3d_spec(W, b)
+    arcs = next(t for t in spec["data"] if t["name"] == "arcs (by spline code)")
+    xyz = np.stack([decode(arcs[axis]).astype(float) for axis in "xyz"], 1)
+    checked = 0
+    for point, text in zip(xyz, arcs["hovertext"]):
+        if not text:
+            assert np.isnan(point).all()  # the separators between arcs
+            continue
+        z = W @ point + b
+        if np.abs(z).min() < 1e-3:  # an arc's end sits on its boundary
+            continue
+        on = np.flatnonzero(z > 0)
+        listed = re.search(r"on ([0-9,]+|none)<br>‖map‖ ([0-9.e+-]+)", text)
+        assert listed.group(1) == (",".join(map(str, on)) or "none"), text
+        largest = np.linalg.svd(W[on], compute_uv=False)[0] if len(on) else 0.0
+        assert float(listed.group(2)) == pytest.approx(largest, rel=5e-3)  # 3 significant digits
+        checked += 1
+    assert checked > 100
+    crossings = next(t for t in spec["data"] if t["name"] == "boundaries")
+    points = np.stack([decode(crossings[axis]) for axis in "xyz"], 1)
+    for point, text in zip(points, crossings["hovertext"]):
+        named = [int(j) for j in re.findall(r"neuron (\d+) turns", text)]
+        assert named and all(abs(W[j] @ point + b[j]) < 1e-4 for j in named), text
+
+
+def test_hover_on_sphere_patches_gives_region_neurons_on_and_map_norm():
+    W, b = pt.random_layer(6, 4, seed=5)
+    spec = fs.sphere_regions_spec(W, b)
+    mesh = spec["data"][0]
+    assert "neurons on" in mesh["hovertemplate"] and "‖map‖" in mesh["hovertemplate"]
+    W3, b3, _ = fs._sphere_layer(W, b)
+    verts = np.stack([decode(mesh[axis]) for axis in "xyz"], 1)
+    rows = np.asarray(mesh["customdata"])
+    regions = {}
+    for vertex, (region, count, norm) in zip(verts, rows):
+        z = W3 @ vertex + b3
+        if np.abs(z).min() < 1e-2:  # on (or next to) a boundary circle: either side is right
+            continue
+        on = z > 0
+        assert count == on.sum()
+        assert norm == pytest.approx(np.linalg.svd(W3[on], compute_uv=False)[0] if on.any() else 0.0, abs=1e-3)
+        regions.setdefault(int(region), set()).add(tuple(on))
+    assert all(len(codes) == 1 for codes in regions.values())  # one region index, one code
+    assert len(regions) > 3

@@ -77,8 +77,9 @@ def test_figures_are_valid_plotly_and_carry_the_exact_images():
 def test_figure_payload_stays_small_for_2000_points():
     specs = figures.stretch_fold_specs(n=2000)
     # (the surface is a mesh with its triangles, about 20 KB more than a Plotly surface grid,
-    # which re-interpolates itself on every repaint and made each move of t cost ~250 ms)
-    assert sum(len(json.dumps(s)) for s in specs.values()) < 140_000
+    # which re-interpolates itself on every repaint and made each move of t cost ~250 ms;
+    # the circle's images carry their inputs for the hover: 16 KB of float32 at n = 2000)
+    assert sum(len(json.dumps(s)) for s in specs.values()) < 160_000
 
 
 # --- callbacks -------------------------------------------------------------------------
@@ -204,3 +205,24 @@ def test_the_fold_words_name_the_x_output_and_its_formula_on_the_circle():
     assert x[np.argmin(out[:, 0])] == pytest.approx(-0.5, abs=0.01)
     # ... while the y-output is odd in y (it keeps y's sign): no |x| there
     assert out[:, 1][points[:, 1] > 0.1].min() > 0 > out[:, 1][points[:, 1] < -0.1].max()
+
+
+def test_hover_on_a_point_gives_its_input_and_its_image():
+    """Each image marker carries its input: mapping that input gives the marker's position."""
+    import base64
+
+    from polyviz import stretch_fold as sf_maths
+    from polyviz.figures import stretch_fold as sff
+
+    def values(spec):
+        return np.frombuffer(base64.b64decode(spec["bdata"]), dtype="<" + spec["dtype"]).astype(float)
+
+    specs = sff.stretch_fold_specs(op="shift", t=1.3, eps=0.02, n=200, distribution="disc", seed=3)
+    for name, dim in (("circle", 2),):
+        trace = specs[name]["data"][-1]
+        assert "input (" in trace["hovertemplate"] and "→ image" in trace["hovertemplate"]
+        inputs = values(trace["customdata"]).reshape([int(d) for d in trace["customdata"]["shape"].split(",")])
+        assert inputs.shape[1] == dim
+        images = np.stack([values(trace[axis]) for axis in "xyz"[:dim]], 1)
+        expected = sf_maths.apply(inputs, "shift", 1.3, 0.02, sf_maths.IDENTITY_AFFINE)
+        assert np.allclose(images, expected, atol=2e-3)

@@ -256,7 +256,8 @@ def test_a_non_finite_loss_stops_the_run_with_words(mods, monkeypatch):
     state, _ = st.validate(TrainState, {"n": 100, "steps": 100, "seed": 2, "data_seed": 99})
     forget(services, store.run_key(state.training_fields()))
     out = run_training_job(new_job(state, "train"))
-    assert "the loss became NaN or infinite" in out.status and "learning rate" in out.status
+    assert "Training stopped at step 0: the training loss became non-finite at step 0" in out.status
+    assert "start from smaller weights" in out.status
     assert store.load_run(out.key).status == "non_finite"
 
 

@@ -757,3 +757,41 @@ def test_multiclass_training_sweep_minibatch_and_results():
     assert probs.shape == (len(Xte), 4)
     np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(probs.argmax(1), pred)
+
+
+def test_a_divergence_is_explained_with_its_step_largest_gradient_norm_and_what_to_change(spiral_data, monkeypatch):
+    """A blow-up after 37 updates (injected into Adam's update, so the replay sees it too): the
+    run stops at step 37 and names the largest gradient norm of steps 0..36, as autograd
+    computes it on the same trajectory, and a smaller learning rate and larger eps to try."""
+    from polyviz.training import loop
+    from polyviz import models
+    from polyviz.training.loop import divergence_words
+
+    Xtr, Xte, ytr, yte = spiral_data
+    cfg = ModelConfig(activation="u_eps", eps=1e-6)
+    tc = TrainConfig(steps=200, lr=0.05, seed=3, progress_every=10)  # finiteness checked every 10 steps
+    real_step = loop.adam_step
+
+    def exploding_step(flat, grad, state, *args):
+        real_step(flat, grad, state, *args)
+        if state.t == 37:
+            flat.mul_(1e30).mul_(1e30)  # past float32: infinite parameters
+
+    monkeypatch.setattr(loop, "adam_step", exploding_step)
+    r = train(cfg, tc, Xtr, ytr, Xte, yte)
+    monkeypatch.undo()
+    assert r.status == "non_finite" and r.steps_done == 37
+    # oracle: the same 37 steps without the blow-up, every step's gradient by autograd
+    clean = train(cfg, tc.replace(steps=37, checkpoint_every=1), Xtr, ytr)
+    X = torch.as_tensor(Xtr, dtype=torch.float32)
+    target = torch.as_tensor(ytr, dtype=torch.float32)
+    norms = []
+    for step in range(37):
+        flat = torch.as_tensor(clean.checkpoints[step]).clone().requires_grad_(True)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(models.forward(cfg, flat, X), target)
+        (grad,) = torch.autograd.grad(loss, flat)
+        norms.append(float(grad.norm()))
+    expected = divergence_words(cfg, tc, 37, max(norms), int(np.argmax(norms)), 30)
+    assert r.message == expected
+    assert f"largest gradient norm before it was {max(norms):.3g} (at step {int(np.argmax(norms))})" in r.message
+    assert "lr = 0.005 instead of 0.05" in r.message and "larger eps (0.0001 instead of 1e-06" in r.message

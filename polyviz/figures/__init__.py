@@ -42,6 +42,8 @@ from .stretch_fold import (
     stretch_fold_figures,
     stretch_fold_specs,
 )
+from .compare import compare_curves_figure, compare_curves_spec
+from .neurons import neuron_maps_figure, neuron_maps_spec
 from .train import (
     checkpoint_embedding_figure,
     checkpoint_embedding_spec,
@@ -74,4 +76,7 @@ __all__ = [
     "seed_sweep_spec", "training_curves_figure", "decision_boundary_figure", "interpolation_animation_figure",
     "checkpoint_embedding_figure", "seed_sweep_figure",
     "confusion_matrix_spec", "confusion_matrix_figure", "layer_embeddings_spec", "layer_embeddings_figure",
+    "neuron_maps_spec", "neuron_maps_figure",
+    # Compare
+    "compare_curves_spec", "compare_curves_figure",
 ]

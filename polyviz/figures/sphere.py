@@ -153,6 +153,39 @@ def _plane_line_segments(Wp: np.ndarray, Wq: np.ndarray, b: np.ndarray, half: fl
     return segments
 
 
+HOVER_LIST_MAX = 16  # up to this many neurons a region's hover lists those that are on
+
+
+def region_hover(W, codes) -> list[str]:
+    """Hover words for regions given by their spline codes (rows of bool): the region's index
+    (its code's number, by first appearance), which neurons are on, and the norm of the layer's
+    affine map there, ‖diag(code) W‖₂ (the linear part; off neurons give zero rows), as
+    "region 3: on 0,2,5 / ‖map‖ 1.27"."""
+    W = np.asarray(W, dtype=np.float64)
+    codes = np.asarray(codes, dtype=bool).reshape(len(codes), W.shape[0])
+    ids, _count = pt.code_ids(codes)
+    words, done = [], {}
+    for region, code in zip(ids.tolist(), codes):
+        if region not in done:
+            on = np.flatnonzero(code)
+            # short: one copy per drawn point goes to the browser, so a wide layer gives the count only
+            listed = (",".join(map(str, on)) or "none") if len(code) <= HOVER_LIST_MAX else f"{len(on)} of {len(code)}"
+            norm = float(np.linalg.norm(W[on], 2)) if len(on) else 0.0
+            done[region] = f"region {region}: on {listed}<br>‖map‖ {norm:.3g}"
+        words.append(done[region])
+    return words
+
+
+def boundary_hover(on_circle) -> list[str]:
+    """Hover words for each boundary of a :class:`polyviz.polytopes.CircleCrossings`: the
+    neuron(s) that switch there, and which way (walking the circle by increasing angle)."""
+    words = [[] for _ in range(len(on_circle.angles))]
+    for j in np.flatnonzero(on_circle.crossing):
+        words[int(on_circle.on_start[j])].append(f"neuron {j} turns on")
+        words[int(on_circle.on_end[j])].append(f"neuron {j} turns off")
+    return [("boundary: " + ", ".join(w)) if w else "boundary" for w in words]
+
+
 def arcs_3d_spec(W, b, X=None, activation: str = "relu", n_points: int = 60, seed: int = 0) -> dict:
     """d = 3: the LayerNorm plane orthogonal to (1, 1, 1), the circle of radius sqrt(3)
     that LayerNorm maps every vector onto, the neurons' hyperplanes where they cut that
@@ -185,6 +218,10 @@ def arcs_3d_spec(W, b, X=None, activation: str = "relu", n_points: int = 60, see
     last = np.cumsum(counts) - 1  # insert a NaN point (value 0) after each arc
     arcs = np.insert(pts, last[:-1] + 1, np.nan, axis=0)
     arc_values = np.insert(point_values, last[:-1] + 1, 0)
+    arc_words = region_hover(W, codes) if len(codes) else []
+    arc_text = [arc_words[k] for k in arc] if len(codes) else []
+    for position in reversed((last[:-1] + 1).tolist()):  # the separators hover over nothing
+        arc_text.insert(position, "")
     lines = _plane_line_segments(W @ p, W @ q, b, half)
     line_pts = _nan_join([seg[:, :1] * p + seg[:, 1:] * q for seg in lines], 3)
     crossings = radius * (np.cos(angles)[:, None] * p + np.sin(angles)[:, None] * q)
@@ -202,10 +239,11 @@ def arcs_3d_spec(W, b, X=None, activation: str = "relu", n_points: int = 60, see
         dict(type="scatter3d", x=f32(line_pts[:, 0]), y=f32(line_pts[:, 1]), z=f32(line_pts[:, 2]), mode="lines",
              line=dict(color="rgba(43,47,58,0.45)", width=2), name="neuron hyperplanes ∩ plane", hoverinfo="skip"),
         dict(type="scatter3d", x=f32(arcs[:, 0]), y=f32(arcs[:, 1]), z=f32(arcs[:, 2]), mode="lines",
-             line=dict(color=u8(arc_values), width=9, **colour), name="arcs (by spline code)", hoverinfo="skip"),
+             line=dict(color=u8(arc_values), width=9, **colour), name="arcs (by spline code)",
+             hovertext=arc_text, hovertemplate="%{hovertext}<extra></extra>"),
         dict(type="scatter3d", x=f32(crossings[:, 0]), y=f32(crossings[:, 1]), z=f32(crossings[:, 2]),
              mode="markers", marker=dict(size=3.5, color=BOUNDARY), name="boundaries",
-             hovertemplate="boundary<extra></extra>"),
+             hovertext=boundary_hover(on_circle), hovertemplate="%{hovertext}<extra></extra>"),
         dict(type="scatter3d", x=f32(X[:, 0]), y=f32(X[:, 1]), z=f32(X[:, 2]), mode="markers",
              marker=dict(size=2.5, color=MUTED, opacity=0.6), name="raw vectors", hoverinfo="skip"),
         dict(type="scatter3d", x=f32(images[:, 0]), y=f32(images[:, 1]), z=f32(images[:, 2]), mode="markers",
@@ -417,11 +455,21 @@ def sphere_regions_spec(W, b, activation: str = "relu", mesh_level: int | None =
                           for r, k in zip(ring, keep_every)], 3)
     n_codes = pt.code_ids(codes)[1]
     index = "u2" if len(verts) <= 0xFFFF else "u4"
+    # a vertex's hover names the region of one face it belongs to (a vertex on a boundary
+    # circle has several: any one of them is right next to it)
+    vertex_face = np.zeros(len(verts), dtype=np.int64)
+    vertex_face[faces.ravel()] = np.repeat(np.arange(len(faces)), 3)
+    vertex_codes = codes[vertex_face]
+    regions, _ = pt.code_ids(vertex_codes)
+    norms = np.array([np.linalg.norm(W3[c], 2) if c.any() else 0.0 for c in vertex_codes])
+    patch_data = np.stack([regions, vertex_codes.sum(1), np.round(norms, 3)], 1).tolist()
     data = [
         dict(type="mesh3d", x=f32(verts[:, 0]), y=f32(verts[:, 1]), z=f32(verts[:, 2]),
              i=typed(faces[:, 0], index), j=typed(faces[:, 1], index), k=typed(faces[:, 2], index),
              flatshading=False, lighting=dict(ambient=0.85, diffuse=0.25, specular=0.05, roughness=0.9),
-             hoverinfo="skip", name="regions", **colour),
+             customdata=patch_data, name="regions", **colour,
+             hovertemplate=f"region %{{customdata[0]}}: %{{customdata[1]}} of {W3.shape[0]} neurons on<br>"
+                           "‖map‖ %{customdata[2]:.3g}<extra></extra>"),
         dict(type="scatter3d", x=f32(ring_pts[:, 0]), y=f32(ring_pts[:, 1]), z=f32(ring_pts[:, 2]), mode="lines",
              line=dict(color=BOUNDARY, width=3 if len(drawn) <= CRISP_MAX_CIRCLES else 1.5), name="boundary circles",
              hoverinfo="skip"),

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .. import stretch_fold as sf
-from .common import BLUE, INK, MUTED, base_layout, f32, figure, typed, u8
+from .common import BLUE, INK, MUTED, base_layout, f32, figure, typed, u8, typed_grid
 
 # Cyclic colour scale for angles: the same angle has the same colour before and after.
 ANGLE_SCALE = "Twilight"
@@ -74,7 +74,10 @@ def circle_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE
              marker=dict(marker, size=3, opacity=0.3), hoverinfo="skip"),
         dict(type="scattergl", x=f32(images[:, 0]), y=f32(images[:, 1]), mode="markers", name="image",
              marker=dict(marker, size=6, line=dict(width=0.5, color=INK)),
-             hovertemplate="image (%{x:.3f}, %{y:.3f})<extra></extra>"),
+             # the input does not move with t: the browser's redraw for another t keeps it right
+             customdata=typed_grid(points.astype(np.float32)),
+             hovertemplate="input (%{customdata[0]:.3f}, %{customdata[1]:.3f})<br>→ image (%{x:.3f}, %{y:.3f})"
+                           "<extra></extra>"),
     ]
     layout = base_layout(
         circle_title(op, t, eps), meta=_meta(op, t, eps, affine, stride=stride), uirevision="circle",
@@ -220,7 +223,7 @@ def sphere_spec(n=800, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE)
              line=dict(color="rgba(150,160,180,0.45)", width=1), hoverinfo="skip"),
         dict(type="scatter3d", x=f32(images[:, 0]), y=f32(images[:, 1]), z=f32(images[:, 2]), mode="markers",
              marker=dict(size=2.6, color=u8(colour), colorscale="RdBu", reversescale=True, cmin=0, cmax=255),
-             hovertemplate="(%{x:.2f}, %{y:.2f}, %{z:.2f})<extra></extra>"),
+             hovertemplate="image (%{x:.2f}, %{y:.2f}, %{z:.2f})<extra></extra>"),
     ]
     axis = dict(range=[-1.05, 1.05])
     layout = base_layout(

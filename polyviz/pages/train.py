@@ -405,9 +405,10 @@ def run_status(run) -> str:
     """One sentence about how a run (a :class:`polyviz.records.TrainedRun`) ended."""
     steps = int(run.steps_done)
     if run.status == "non_finite":
-        return (f"Training stopped at step {steps:,}: the loss became NaN or infinite, which usually means the "
-                f"learning rate is too large for this model. Try a smaller learning rate. The figures show the "
-                f"last parameters that were still finite.")
+        # the library's message names the step, the largest gradient norm and what to change
+        why = run.message or "the loss became NaN or infinite; try a smaller learning rate"
+        return (f"Training stopped at step {steps:,}: {why}. The figures show the last parameters that were still "
+                f"finite.")
     if run.status == "time_limit":
         return (f"Training stopped after {run.elapsed_s:.0f} s at step {steps:,}, the time limit of one run. "
                 f"Fewer steps or points, or a smaller model, train faster. The figures show the model at that step.")

@@ -187,6 +187,8 @@ class _Loop:
         self.adam_constants = (tc.lr, tc.beta1, tc.beta2, tc.adam_eps)
         self.diverged = np.full(K, -1, dtype=np.int64)
         self.last_good = self.flat.clone()
+        # every step's gradient norm (one small op per step): a divergence is explained with it
+        self.hist_grad_norm = torch.zeros(T + 1, K, dtype=dtype)
         self.last_check = 0
         self.status, self.message, self.steps_done = "completed", "", T
         self.time_to_target: float | None = None
@@ -238,6 +240,7 @@ class _Loop:
         eng = self.eng
         eng.forward(self.hist_loss[t], self.hist_acc[t])
         eng.backward()
+        torch.linalg.vector_norm(eng.grad, dim=1, out=self.hist_grad_norm[t])
         adam_step(eng.flat, eng.grad, eng.adam, *self.adam_constants)
 
     def _load_batch(self, t: int) -> None:
@@ -312,9 +315,12 @@ class _Loop:
             return True  # the other seeds go on
         self.steps_done = int(self.diverged.min())
         self.status = "non_finite"
-        self.message = (f"the training loss became non-finite at step {self.steps_done} "
-                        f"(try a smaller learning rate); parameters are from step {self.last_check}")
         self.flat.copy_(self.last_good)
+        norms = self.hist_grad_norm[: self.steps_done].numpy().copy()  # the steps before the first bad loss
+        norms[~np.isfinite(norms)] = 0.0
+        step, model = np.unravel_index(int(np.argmax(norms)), norms.shape) if norms.size else (0, 0)
+        self.message = divergence_words(self.model, self.tc, self.steps_done, float(norms[step, model]) if norms.size
+                                        else 0.0, int(step), self.last_check)
         return False
 
     def _cancelled_by_progress(self, t: int) -> bool:
@@ -364,6 +370,24 @@ class _Loop:
             diverged=self.diverged,
             data=self.data,
         )
+
+
+def divergence_words(model: ModelConfig, tc: TrainConfig, step: int, grad_norm: float, grad_step: int,
+                     good_step: int) -> str:
+    """Why a run stopped with a non-finite loss, in words: the step, the largest gradient norm
+    seen before it, and what to change (a smaller learning rate; for a normalising activation
+    with a tiny eps, a larger eps, since u_eps's slope at 0 is 1/sqrt(eps))."""
+    if step == 0:
+        return ("the training loss became non-finite at step 0, for the initial parameters: the model's outputs "
+                "overflow (or the data holds a NaN); start from smaller weights or scale the input down")
+    norm = (f"the largest gradient norm before it was {grad_norm:.3g} (at step {grad_step})" if grad_norm > 0 else
+            "no finite gradient was seen before it")
+    advice = f"try a smaller learning rate (lr = {float(f'{tc.lr / 10:.3g}'):g} instead of {tc.lr:g})"
+    if model.activation in models.NORM_ACTIVATIONS and model.eps < 1e-3:
+        advice += (f", or a larger eps ({float(f'{model.eps * 100:.3g}'):g} instead of {model.eps:g}: the slope of "
+                   f"u_ε at 0 is 1/√eps = {model.eps ** -0.5:,.0f})")
+    return (f"the training loss became non-finite at step {step}; {norm}. To train it, {advice}. The parameters are "
+            f"from step {good_step}, the last ones checked finite")
 
 
 def run_models(model: ModelConfig, tc: TrainConfig, X, y, X_test, y_test, seeds: list[int],
