@@ -60,7 +60,7 @@ app = Dash(
     pages_folder="",  # pages are registered below from layouts/, not discovered from a folder
     title="polyviz",
     update_title=None,
-    compress=True,  # gzip: base64 figure arrays shrink by about a quarter on the wire
+    compress=True,  # Flask-Compress (zstd/br/gzip, fast level) for pages and callbacks: base64 figure arrays shrink by a quarter
     suppress_callback_exceptions=True,
     health_endpoint="health",
     on_error=callback_error,
@@ -70,7 +70,7 @@ app = Dash(
 server = app.server
 # Static scripts: compressed once at Brotli's strongest and kept in memory, fingerprinted URLs
 # cached by browsers for a year (services/static_files.py); callbacks keep Flask-Compress's fast level.
-static_cache = static_files.install(server, app.config.requests_pathname_prefix)
+static_cache = static_files.install(server, app.config.requests_pathname_prefix, cache.data_dir() / "static")
 
 # The page's config (a JSON script in every page) carried sys.version: the exact Python build
 # and compiler, of use to nobody but someone looking for a matching exploit.

@@ -11,13 +11,18 @@ one from memory (the quick one meanwhile). Dynamic answers (pages, callbacks) ar
 
 The in-memory cache is keyed by the content (CRC-32 and length) and the encoding, never by
 the URL: a request can vary a fingerprint or a query string at will, but it cannot make the
-cache hold more entries than there are distinct static files.
+cache hold more entries than there are distinct static files. Strong bodies are also written to
+the private data directory (``<data dir>/static``), so the ~10 s are paid once per machine and
+file version, not again by every worker and every recycled worker; a body read back from there
+is served only if it decompresses to the file's exact bytes.
 """
 
 from __future__ import annotations
 
 import gzip
 import logging
+import os
+import pathlib
 import threading
 import zlib
 
@@ -47,7 +52,8 @@ def compress(data: bytes, encoding: str, strong: bool = True) -> bytes:
 class CompressedCache:
     """Compressed bodies by (content, encoding); each strong compression runs once."""
 
-    def __init__(self):
+    def __init__(self, directory: pathlib.Path | None = None):
+        self.directory = directory  # where strong bodies are shared between workers (None: memory only)
         self.bodies: dict[tuple, bytes] = {}
         self.pending: set[tuple] = set()  # strong compressions running in a thread
         self.lock = threading.Lock()
@@ -67,6 +73,10 @@ class CompressedCache:
             body = self._compress(data, encoding, strong=True)
             self.bodies[key] = body
             return body
+        body = self._read_shared(key, data)
+        if body is not None:
+            self.bodies[key] = body
+            return body
         with self.lock:
             start = key not in self.pending
             self.pending.add(key)
@@ -77,9 +87,36 @@ class CompressedCache:
         self.bodies.setdefault(key, body)  # until the strong one replaces it
         return body
 
+    def _shared_path(self, key: tuple) -> pathlib.Path | None:
+        crc, length, encoding = key
+        return None if self.directory is None else self.directory / f"{crc:08x}-{length}.{encoding}"
+
+    def _read_shared(self, key: tuple, data: bytes) -> bytes | None:
+        path = self._shared_path(key)
+        try:
+            body = path.read_bytes() if path is not None else None
+            if body is not None and brotli.decompress(body) == data:
+                return body
+        except (OSError, brotli.error):
+            pass  # absent, unreadable or damaged: compress again
+        return None
+
+    def _write_shared(self, key: tuple, body: bytes) -> None:
+        path = self._shared_path(key)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+            partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            partial.write_bytes(body)
+            os.replace(partial, path)  # whole or absent: a worker never reads half a body
+        except OSError as error:
+            log.warning("could not keep the compressed %s for other workers: %s", path.name, error)
+
     def _strong_later(self, key: tuple, data: bytes) -> None:
         try:
             self.bodies[key] = self._compress(data, "br", strong=True)
+            self._write_shared(key, self.bodies[key])
         except Exception:  # a failed compression leaves the quick path serving; log, not crash
             log.exception("strong Brotli compression failed")
         finally:
@@ -101,10 +138,11 @@ def is_fingerprinted(path: str, suites_prefix: str, assets_prefix: str) -> bool:
     return path.startswith(assets_prefix) and request.args.get("m", "").replace(".", "").isdigit()
 
 
-def install(server: Flask, pathname_prefix: str = "/") -> CompressedCache:
+def install(server: Flask, pathname_prefix: str = "/", directory: pathlib.Path | None = None) -> CompressedCache:
     """Register the hook; it runs before Flask-Compress's (Flask runs after-request hooks
-    newest first), which leaves a response alone once it carries a Content-Encoding."""
-    cache = CompressedCache()
+    newest first), which leaves a response alone once it carries a Content-Encoding.
+    ``directory``: where strong bodies are shared between workers."""
+    cache = CompressedCache(directory)
     suites_prefix = pathname_prefix + "_dash-component-suites/"
     assets_prefix = pathname_prefix + "assets/"
 

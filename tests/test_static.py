@@ -96,3 +96,27 @@ def test_fingerprinted_urls_live_a_year_and_pages_and_callbacks_do_not(client):
     layout = client.get("/_dash-layout", headers={"Accept-Encoding": BROWSER})
     assert layout.status_code == 200 and "max-age=31536000" not in layout.headers.get("Cache-Control", "")
     assert layout.headers.get("Content-Encoding") != "br"  # dynamic JSON keeps Flask-Compress's fast level
+
+
+def test_a_new_worker_serves_the_strong_body_another_worker_kept_and_ignores_a_damaged_one(tmp_path):
+    """The ~10 s of Brotli 11 are paid once per machine: a second worker (a new cache on the
+    same directory) serves the kept body without compressing; a damaged kept body is never served."""
+    import brotli
+
+    from services.static_files import STRONG_AT_ONCE_BYTES, CompressedCache
+
+    data = b"".join(b"var x%d = Plotly.react(gd, data, layout);\n" % i for i in range(STRONG_AT_ONCE_BYTES // 30))
+    first = CompressedCache(tmp_path / "static")
+    first.get(data, "br")  # the quick stand-in at once, the strong body in a thread
+    first.wait()
+    strong = first.get(data, "br")
+    assert brotli.decompress(strong) == data and len(list((tmp_path / "static").iterdir())) == 1
+
+    second = CompressedCache(tmp_path / "static")
+    assert second.get(data, "br") == strong and second.compressions == 0
+
+    kept = next((tmp_path / "static").iterdir())
+    kept.write_bytes(strong[: len(strong) // 2])  # a damaged copy
+    third = CompressedCache(tmp_path / "static")
+    body = third.get(data, "br")
+    assert brotli.decompress(body) == data and third.compressions >= 1
