@@ -145,14 +145,7 @@ COMPARE_KIND = jobs.JobKind(name="compare", what="comparison", again="Press Trai
 
 def parse_compare_job(job) -> tuple[str, CompareState] | None:
     """(job id, state) of a compare job payload, or None (a payload can hold anything)."""
-    if not isinstance(job, dict) or job.get("kind") != "compare":
-        return None
-    job_id, query = job.get("id"), job.get("query")
-    if not isinstance(job_id, str) or len(job_id) != 32 or any(c not in "0123456789abcdef" for c in job_id):
-        return None
-    if not isinstance(query, str) or len(query) > 4000:
-        return None
-    return job_id, st.from_query(CompareState, query)[0]
+    return jobs.parse_job(job, CompareState, kind="compare")
 
 
 def run_compare_job(job, set_progress=None) -> tuple[dict | None, str]:

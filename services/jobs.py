@@ -272,17 +272,18 @@ def new_job(state: TrainState, kind: str) -> dict:
     return {"id": uuid.uuid4().hex, "kind": kind, "query": st.to_query(state), "started": time.time()}
 
 
-def parse_job(job) -> tuple[str, TrainState] | None:
+def parse_job(job, state_class=TrainState, kind: str | None = None):
     """(job id, state) from a job store's content, or None when it is not a job (a payload can
-    hold anything; the same validation as the page applies)."""
-    if not isinstance(job, dict):
+    hold anything; the same validation as the page applies). ``state_class``: the page's state
+    (/compare passes its own); ``kind``: the job kind it must be, when given."""
+    if not isinstance(job, dict) or (kind is not None and job.get("kind") != kind):
         return None
     job_id, query = job.get("id"), job.get("query")
     if not isinstance(job_id, str) or len(job_id) != 32 or any(c not in "0123456789abcdef" for c in job_id):
         return None
     if not isinstance(query, str) or len(query) > 4000:
         return None
-    state, _notices = st.from_query(TrainState, query)
+    state, _notices = st.from_query(state_class, query)
     return job_id, state
 
 
