@@ -326,40 +326,35 @@ def test_the_lock_satisfies_every_requirement_the_test_install_pulls_in():
     declared requirement, followed through every extra, admits the locked version (dash[celery]
     once capped kombu below the 5.4 the scale extra needs, and CI stopped at the install)."""
     pins, project = lock(), PYPROJECT["project"]
-    todo = [Requirement(r) for r in project["dependencies"]
-            + sum((project["optional-dependencies"][e] for e in ("app", "scale", "test")), [])]
-    seen, refused = set(), []
+    requirements = project["dependencies"] + sum((project["optional-dependencies"][e]
+                                                  for e in ("app", "scale", "test")), [])
+    refused = [f"{requirement} refuses the locked {name}=={pins[name]}"
+               for requirement in every_requirement(requirements)
+               if (name := canonicalize_name(requirement.name)) in pins
+               and not requirement.specifier.contains(pins[name], prereleases=True)]
+    assert not refused, refused
+
+
+def every_requirement(requirements: list[str]):
+    """Each requirement these pull in, as every dependent states it (extras followed, from
+    installed metadata); a distribution's own requirements are followed once per extras set."""
+    seen, todo = set(), [Requirement(r) for r in requirements]
     while todo:
         requirement = todo.pop()
-        name = canonicalize_name(requirement.name)
-        if name in pins and not requirement.specifier.contains(pins[name], prereleases=True):
-            refused.append(f"{requirement} refuses the locked {name}=={pins[name]}")
-        key = (name, tuple(sorted(requirement.extras)))
+        yield requirement
+        key = (canonicalize_name(requirement.name), tuple(sorted(requirement.extras)))
         if key in seen:
             continue
         seen.add(key)
-        for line in importlib.metadata.requires(name) or []:
+        for line in importlib.metadata.requires(requirement.name) or []:
             dep = Requirement(line)
             if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in requirement.extras | {""}):
                 todo.append(dep)
-    assert not refused, refused
 
 
 def requirements_closure(requirements: list[str]) -> set[str]:
     """Every distribution these requirements pull in (extras followed), from installed metadata."""
-    names, todo = set(), [Requirement(r) for r in requirements]
-    while todo:
-        requirement = todo.pop()
-        name = canonicalize_name(requirement.name)
-        key = (name, tuple(sorted(requirement.extras)))
-        if key in names:
-            continue
-        names.add(key)
-        for line in importlib.metadata.requires(name) or []:
-            dep = Requirement(line)
-            if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in requirement.extras | {""}):
-                todo.append(dep)
-    return {name for name, _ in names}
+    return {canonicalize_name(r.name) for r in every_requirement(requirements)}
 
 
 def third_party_imports(paths: list[pathlib.Path]) -> set[str]:
