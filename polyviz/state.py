@@ -172,6 +172,20 @@ def validate(cls, raw: dict | None = None, base=None):
     return state, notices
 
 
+def validate_with_preset(cls, presets: dict, preset, raw: dict):
+    """:func:`validate` on top of a named preset's values (``presets[preset]["values"]``): the
+    other keys override it; an unknown preset is a notice and the keys alone are used."""
+    notices, base = [], None
+    if preset is not None:
+        if preset in presets:
+            base, _ = validate(cls, presets[preset]["values"])
+        else:
+            notices.append(f"preset = {str(preset)[:40]!r} is not allowed (one of {', '.join(presets)}); "
+                           f"using the controls as given.")
+    state, more = validate(cls, dict(raw), base=base)
+    return state, notices + more
+
+
 def to_query(state) -> str:
     """Query string (without '?') holding every field, so a link reopens the exact view."""
     pairs = []

@@ -125,15 +125,7 @@ PRESETS = {
 
 def state_from_link(preset=None, **query) -> tuple[CompareState, list[str]]:
     """(state, notices) for a /compare URL query; ``preset`` fills in a preset first."""
-    notices, base = [], None
-    if preset is not None:
-        if preset in PRESETS:
-            base, _ = st.validate(CompareState, PRESETS[preset]["values"])
-        else:
-            notices.append(f"preset = {str(preset)[:40]!r} is not allowed (one of {', '.join(PRESETS)}); "
-                           f"using the controls as given.")
-    state, more = st.validate(CompareState, dict(query), base=base)
-    return state, notices + more
+    return st.validate_with_preset(CompareState, PRESETS, preset, query)
 
 
 def column_label(state: CompareState, column: str, act_labels: dict | None = None) -> str:

@@ -293,15 +293,8 @@ def state_from_link(preset=None, **query) -> tuple[TrainState, list[str], str | 
     """(state, notices, preset) for a /train URL query. ``preset`` (spiral, octant_sphere)
     fills in a preset first; the other keys override it. The preset comes back when it is
     one (None otherwise)."""
-    notices, base = [], None
-    if preset is not None:
-        if preset in PRESETS:
-            base, _ = st.validate(TrainState, PRESETS[preset]["values"])
-        else:
-            notices.append(f"preset = {str(preset)[:40]!r} is not allowed (one of {', '.join(PRESETS)}); "
-                           f"using the controls as given.")
-    state, more = st.validate(TrainState, dict(query), base=base)
-    return state, notices + more, preset if preset in PRESETS else None
+    state, notices = st.validate_with_preset(TrainState, PRESETS, preset, query)
+    return state, notices, preset if preset in PRESETS else None
 
 
 # ------------------------------------------------------------------------------------------
