@@ -113,7 +113,8 @@ def activation_curve_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENT
     ]
     layout = base_layout(
         "1-D activation: output x against input x", showlegend=True,
-        legend=dict(x=0.01, y=0.99, bgcolor="rgba(255,255,255,0.7)"),
+        # below the axes: inside them it covered the curve (upper left for t > 0, lower right for t < 0)
+        legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"), margin=dict(l=40, r=16, t=44, b=76),
         meta=_meta(op, t, eps, affine, stride=stride), uirevision="curve",
         xaxis=dict(range=[-3, 3], title=dict(text="input x")),
         yaxis=dict(range=[-1.08, 1.08], title=dict(text="output x")),
