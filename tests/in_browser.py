@@ -3,12 +3,18 @@ browser's Plotly holds for a graph."""
 
 from __future__ import annotations
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
+
+# A page that re-renders (Dash replaces a component's DOM node when its callback answers) can
+# swap an element between finding it and reading it: that is "not yet", not a failure.
+NOT_YET = (NoSuchElementException, StaleElementReferenceException)
 
 
 def wait_for(driver, condition, timeout: float = 60, poll: float = 0.1):
     """``condition(driver)``'s first truthy value, polled until ``timeout`` seconds."""
-    return WebDriverWait(driver, timeout, poll_frequency=poll).until(lambda d: condition(d))
+    return WebDriverWait(driver, timeout, poll_frequency=poll,
+                         ignored_exceptions=NOT_YET).until(lambda d: condition(d))
 
 
 # JavaScript: `gd`, the Plotly graph div inside the component whose id is arguments[0]

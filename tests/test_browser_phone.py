@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
+from in_browser import wait_for
 
 pytestmark = pytest.mark.browser
 
 PAGES = ("/stretch-fold", "/sphere", "/train", "/compare", "/transformer")
-
-
-def wait_for(driver, condition, timeout=60):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
 
 
 def active_links(driver) -> list[str]:

@@ -71,6 +71,8 @@ def values(v) -> np.ndarray:
     if isinstance(v, dict) and "bdata" in v:
         return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]).newbyteorder("<")).astype(
             np.float64)
+    if v is None or isinstance(v, (int, float)):
+        return np.array([np.nan if v is None else v], dtype=np.float64)
     return np.array([np.nan if x is None else x for x in v], dtype=np.float64)
 
 
