@@ -13,12 +13,14 @@ The in-memory cache is keyed by the content (CRC-32 and length) and the encoding
 the URL: a request can vary a fingerprint or a query string at will, but it cannot make the
 cache hold more entries than there are distinct static files. Strong bodies are also written to
 the private data directory (``<data dir>/static``), so the ~10 s are paid once per machine and
-file version, not again by every worker and every recycled worker; a body read back from there
-is served only if it decompresses to the file's exact bytes.
+file version, not again by every worker and every recycled worker (one process at a time
+compresses a file, under a lock there; the others wait and read its result); a body read
+back from there is served only if it decompresses to the file's exact bytes.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import logging
 import os
@@ -113,13 +115,36 @@ class CompressedCache:
         except OSError as error:
             log.warning("could not keep the compressed %s for other workers: %s", path.name, error)
 
-    def _strong_later(self, key: tuple, data: bytes) -> None:
+    def _one_process_at_a_time(self, key: tuple):
+        """An exclusive lock on the kept body's lock file (None without a directory): the
+        workers of a new server all ask for the same scripts at once, and two compressing one
+        file on 2 cores doubled the ~10 s of CPU that slowed the first pages a visitor opened."""
+        path = self._shared_path(key)
+        if path is None:
+            return None
         try:
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+            handle = open(path.with_name(path.name + ".lock"), "a")
+            fcntl.flock(handle, fcntl.LOCK_EX)  # blocks this thread only; released if the holder dies
+            return handle
+        except OSError as error:
+            log.warning("could not lock %s: compressing without it (%s)", path.name, error)
+            return None
+
+    def _strong_later(self, key: tuple, data: bytes) -> None:
+        handle = self._one_process_at_a_time(key)
+        try:
+            kept = self._read_shared(key, data)  # another worker may have made it while this one waited
+            if kept is not None:
+                self.bodies[key] = kept
+                return
             self.bodies[key] = self._compress(data, "br", strong=True)
             self._write_shared(key, self.bodies[key])
         except Exception:  # a failed compression leaves the quick path serving; log, not crash
             log.exception("strong Brotli compression failed")
         finally:
+            if handle is not None:
+                handle.close()
             with self.lock:
                 self.pending.discard(key)
 
