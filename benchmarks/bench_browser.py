@@ -23,6 +23,10 @@ browser_shared_run_open_s: a new visitor opens the link of the finished spiral r
   the 49-frame animation drawn. train_results_first_view_kb: the bytes (bodies as sent, plus
   headers) of the responses that ended before the first result figure was drawn.
 
+browser_static_warm_s: before any of these, every page is opened once and the server left
+  to make its scripts' strong Brotli bodies (once per machine; measured meanwhile, the first
+  pages timed the compression's CPU, not the page).
+
 Needs Chromium (/usr/bin/chromium) and playwright; runs only with `run.py --browser`. Every
 step has a timeout and reports `<step>_error` with the reason instead of stopping the run.
 """
@@ -35,7 +39,8 @@ import traceback
 
 from _util import metric
 from browser_util import (BenchError, chromium, counts, drag, drawn, fresh_page, gunicorn_app, handle_centre,
-                          median, percentile, plots, rail, release_time, since, value_changes, wait_quiet)
+                          median, percentile, plots, rail, release_time, since, value_changes, wait_quiet,
+                          warm_static)
 
 NEEDS_BROWSER = True  # run.py runs this module only with --browser
 
@@ -288,6 +293,7 @@ def run(quick: bool = False, cfg: Settings | None = None):
     started = time.perf_counter()
     with gunicorn_app() as base, chromium() as browser:
         version = browser.version
+        yield metric("browser_static_warm_s", warm_static(browser, base, PAGES), "s", pages=len(PAGES))
         yield from guarded("browser_first_figure", first_figure(browser, base, cfg))
         yield from guarded("browser_stretch_fold", stretch_fold(browser, base, cfg))
         yield from guarded("browser_sphere", sphere(browser, base, cfg))
