@@ -20,14 +20,18 @@ PARTS = [
     ("/train", "3 · Toy classifiers",
      "Width-3 networks whose only non-linearity is u_ε solve a spiral and a folded sphere. Train one live, "
      "watch the phase transition, and play the layer-by-layer animation that folds the data apart."),
-    ("/transformer", "4 · Real transformers",
+    ("/compare?preset=norms", "4 · Compare",
+     "Two or three networks trained side by side on the same data: u_ε, LayerNorm and ReLU at width 3 on the "
+     "spiral, their curves overlaid and their boundaries next to each other, one link for all."),
+    ("/transformer", "5 · Real transformers",
      "The MLP layers of a real checkpoint (MiniLM, offline) on the LayerNorm sphere: how many neuron boundaries a "
      "real token crosses when it rotates towards another, is scaled, or has a direction added."),
 ]
 
 
 PREVIEWS = {"/stretch-fold": previews.stretch_preview, "/sphere": previews.arcs_preview,
-            "/train": previews.spiral_preview, "/transformer": previews.crossings_preview}
+            "/train": previews.spiral_preview, "/transformer": previews.crossings_preview,
+            "/compare?preset=norms": previews.compare_preview}
 
 
 @functools.lru_cache(maxsize=None)  # deterministic and a few KB: computed once per process

@@ -77,7 +77,7 @@ def test_landing_page_links_to_every_part(browser, live_server):
     browser.get(live_server + "/")
     links = WebDriverWait(browser, 20).until(EC.presence_of_all_elements_located((By.CSS_SELECTOR, "a.part-link")))
     hrefs = {link.get_attribute("href").replace(live_server, "") for link in links}
-    assert {"/stretch-fold", "/sphere", "/train"} <= hrefs
+    assert hrefs == {"/stretch-fold", "/sphere", "/train", "/transformer", "/compare?preset=norms"}
     links[0].click()
     wait_for(browser, lambda d: images_of(d))
     assert severe_console_errors(browser) == []

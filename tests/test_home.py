@@ -1,4 +1,4 @@
-"""The landing page: four parts, each with a preview computed by the library."""
+"""The landing page: five parts, each with a preview computed by the library."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from polyviz.polytopes import circle_arcs, random_layer
 
 
 def test_every_part_has_a_small_preview():
-    assert [href for href, _, _ in home.PARTS] == ["/stretch-fold", "/sphere", "/train", "/transformer"]
+    assert [href for href, _, _ in home.PARTS] == ["/stretch-fold", "/sphere", "/train", "/compare?preset=norms",
+                                                   "/transformer"]
     for href, _, _ in home.PARTS:
         assert len(json.dumps(home.preview(href))) < 12_000
 

@@ -64,6 +64,25 @@ def spiral_preview() -> dict:
     return dict(data=data, layout=_bare())
 
 
+def compare_preview(columns=("u_ε", "LayerNorm", "ReLU")) -> dict:
+    """The spiral the Compare preset trains three networks on, once per column (the page then
+    draws each column's own boundary over it)."""
+    X, y = make_dataset("spiral", 240, 0.01, 0)
+    data, layout = [], _bare()
+    layout["annotations"] = []
+    for i, title in enumerate(columns):
+        axis = "" if i == 0 else str(i + 1)
+        for k, colour in ((0, BLUE), (1, RED)):
+            data.append(dict(type="scatter", x=f32(X[y == k, 0]), y=f32(X[y == k, 1]), mode="markers",
+                             xaxis=f"x{axis}", yaxis=f"y{axis}", marker=dict(size=3, color=colour)))
+        lo, hi = i / len(columns), (i + 1) / len(columns)
+        layout[f"xaxis{axis}"] = dict(visible=False, domain=[lo + 0.02, hi - 0.02])
+        layout[f"yaxis{axis}"] = dict(visible=False, domain=[0, 0.86], scaleanchor=f"x{axis}", scaleratio=1)
+        layout["annotations"].append(dict(text=title, x=(lo + hi) / 2, y=1, xref="paper", yref="paper",
+                                          showarrow=False, font=dict(size=10), yanchor="top"))
+    return dict(data=data, layout=layout)
+
+
 def crossings_preview(neurons: int = 40, dim: int = 16, seed: int = 4) -> dict:
     """Each neuron's two sign changes along a great circle of the LayerNorm sphere (a random
     layer here: the page itself reads real checkpoints), as on the /transformer page."""
