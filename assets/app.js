@@ -18,7 +18,7 @@
   });
 
   // Markdown made by layouts/common.py math_markdown comes with mathjax off: turn it on once
-  // the text is within a screen of the viewport, so MathJax (a large script) loads only for
+  // the text nears the viewport, so MathJax (a large script) loads only for
   // text a visitor scrolls to, never before a page's first figure.
   var LAZY_MATH = "lazy-math";
   var seen = typeof WeakSet === "function" ? new WeakSet() : null;
@@ -29,7 +29,7 @@
       var setProps = window.dash_clientside && window.dash_clientside.set_props;
       if (setProps && entry.target.id) setProps(entry.target.id, { mathjax: true });
     });
-  }, { rootMargin: "100% 0px" }) : null;
+  }, { rootMargin: "0px 0px 25% 0px" }) : null;  // a quarter screen below: typeset just before it shows
   function watchLazyMath() {
     var boxes = document.getElementsByClassName(LAZY_MATH);
     for (var i = 0; i < boxes.length; i++) {
@@ -43,5 +43,23 @@
       }
     }
   }
-  new MutationObserver(watchLazyMath).observe(document.documentElement, { childList: true, subtree: true });
+  // Not before the page's first figure has drawn (or FIRST_FIGURE_WAIT_MS have passed): MathJax's
+  // parse competes with Plotly's first draw on the one main thread.
+  var FIRST_FIGURE_WAIT_MS = 6000;
+  var started = Date.now();
+  function figureDrawn() {
+    var graphs = document.getElementsByClassName("js-plotly-plot");
+    for (var i = 0; i < graphs.length; i++) {
+      if (graphs[i]._fullLayout && graphs[i].data && graphs[i].data.length) return true;
+    }
+    return false;
+  }
+  (function waitForFirstFigure() {
+    if (figureDrawn() || Date.now() - started > FIRST_FIGURE_WAIT_MS) {
+      watchLazyMath();
+      new MutationObserver(watchLazyMath).observe(document.documentElement, { childList: true, subtree: true });
+    } else {
+      setTimeout(waitForFirstFigure, 200);
+    }
+  })();
 })();

@@ -19,8 +19,8 @@ from polyviz.pages.sphere import (DIMS, K_RANGE, KMAX_RANGE, LAYERS, NEURONS, NO
 from polyviz.pages.sphere import random_note, readout_words, shown_layers, where_inputs_live
 from polyviz.words import plural
 
-from .common import (GRAPH_CONFIG, UPLOAD_STYLE, WATCHDOG_MS, control, copy_link, graph_card, notices_box,
-                     number_box)
+from .common import (GRAPH_CONFIG, UPLOAD_STYLE, WATCHDOG_MS, control, copy_link, graph_card, math_markdown,
+                     notices_box, number_box)
 
 PATH = "/sphere"
 SOURCE_OPTIONS = [{"label": " random layer", "value": "random"},
@@ -309,7 +309,7 @@ def page(state: SphereState, notices: list[str], view: LayerView, retrainable: b
                 ],
                 className="panels",
             ),
-            html.Div([html.H3("What you are seeing"), dcc.Markdown(EXPLAIN, mathjax=True)],
+            html.Div([html.H3("What you are seeing"), math_markdown(EXPLAIN, "sp-explain-text")],
                      className="explain sp-explain"),
         ],
     )

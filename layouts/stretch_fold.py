@@ -9,7 +9,7 @@ from polyviz import state as st
 from polyviz.pages.stretch_fold import PRESETS, T_RANGE, StretchFoldState
 from polyviz.stretch_fold import DISTRIBUTIONS
 
-from .common import control, copy_link, graph_card, log_slider, notices_box, number_box, python_copy
+from .common import control, copy_link, graph_card, log_slider, math_markdown, notices_box, number_box, python_copy
 
 PATH = "/stretch-fold"
 
@@ -24,6 +24,25 @@ NOTICES, QUERY, URL_SINK, COPY = "sf-notices", "sf-query", "sf-url-sink", "sf-co
 LINK_NOTICES = "sf-link-notices"  # what was wrong with the opening link, shown until the first change
 PRESET_PREFIX = "sf-preset-"
 PRESET_TEXT = "sf-preset-text"
+
+
+EXPLAIN_ID = "sf-explain"
+EXPLAIN = r"""LayerNorm is, up to scale and the learned $\gamma,\beta$,
+
+$$\mathrm{LN}(x)=\sqrt{n}\;u_{n\varepsilon}\big(x-\bar x\big),\qquad u_\varepsilon(x)=\frac{x}{\sqrt{|x|^2+\varepsilon}}.$$
+
+**Stretch.** $u_\varepsilon(tx, y)$: as $t$ grows every point with $x>0$ heads to $(1,0)$ and every
+point with $x<0$ to $(-1,0)$ — a soft $\operatorname{sign}(x)$.
+
+**Fold.** $u_\varepsilon(x+t, y)$: once $t>1$ the shifted circle no longer goes round the origin, so
+its image is an arc traced twice. The $x$-output becomes a soft $|x|$: on the unit circle it is
+$(x+t)/\sqrt{1+2tx+t^2+\varepsilon}$, for $t=2$ and $\varepsilon\to0$ it is $(x+2)/\sqrt{5+4x}$,
+equal to 1 at both extremes $x=\pm1$ and lowest ($\sqrt3/2$) at $x=-\tfrac12$: extremes of $x$ land together.
+
+In 1-D, $u_\varepsilon(x)=x/\sqrt{x^2+\varepsilon}$ is a sigmoid. On the 2-D surface, the cliff
+near the origin has width $\sim\sqrt\varepsilon$: a shifted circle that straddles it makes the
+*dimple* seen in the activation curve.
+"""
 
 
 def layout(**query) -> html.Div:
@@ -77,26 +96,7 @@ def page(state: StretchFoldState, notices: list[str]) -> html.Div:
             html.Div(
                 [
                     html.H3("What you are seeing"),
-                    dcc.Markdown(
-                        r"""
-LayerNorm is, up to scale and the learned $\gamma,\beta$,
-
-$$\mathrm{LN}(x)=\sqrt{n}\;u_{n\varepsilon}\big(x-\bar x\big),\qquad u_\varepsilon(x)=\frac{x}{\sqrt{|x|^2+\varepsilon}}.$$
-
-**Stretch.** $u_\varepsilon(tx, y)$: as $t$ grows every point with $x>0$ heads to $(1,0)$ and every
-point with $x<0$ to $(-1,0)$ — a soft $\operatorname{sign}(x)$.
-
-**Fold.** $u_\varepsilon(x+t, y)$: once $t>1$ the shifted circle no longer goes round the origin, so
-its image is an arc traced twice. The $x$-output becomes a soft $|x|$: on the unit circle it is
-$(x+t)/\sqrt{1+2tx+t^2+\varepsilon}$, for $t=2$ and $\varepsilon\to0$ it is $(x+2)/\sqrt{5+4x}$,
-equal to 1 at both extremes $x=\pm1$ and lowest ($\sqrt3/2$) at $x=-\tfrac12$: extremes of $x$ land together.
-
-In 1-D, $u_\varepsilon(x)=x/\sqrt{x^2+\varepsilon}$ is a sigmoid. On the 2-D surface, the cliff
-near the origin has width $\sim\sqrt\varepsilon$: a shifted circle that straddles it makes the
-*dimple* seen in the activation curve.
-""",
-                        mathjax=True,
-                    ),
+                    math_markdown(EXPLAIN, EXPLAIN_ID),
                 ],
                 className="explain",
             ),

@@ -243,18 +243,3 @@ def test_each_animation_frame_draws_what_the_server_computed(browser, live_serve
         scales.add(tuple(drawn["scale"]))
     assert len(scales) == 1, scales
     assert severe_console_errors(browser) == []
-
-
-def test_formulas_below_the_fold_load_mathjax_only_when_scrolled_to(browser, live_server):
-    """MathJax (0.7 MB compressed) is not fetched for a new visitor before the explanation at
-    the foot of the sidebar comes into view; then its formulas are typeset (issue 11)."""
-    browser.get(live_server + "/train?preset=spiral")
-    # an earlier test may have trained the preset: then its results are shown instead
-    wait_for(browser, lambda d: "press Train" in text_of(d, "tr-hint") or "trained before" in text_of(d, "tr-hint"))
-    fetched = "return performance.getEntriesByType('resource').some(e => e.name.includes('mathjax'));"
-    assert browser.execute_script(fetched) is False
-    assert browser.find_elements(By.CSS_SELECTOR, "#tr-explain mjx-container") == []
-    browser.execute_script("document.querySelector('#tr-explain').scrollIntoView();")
-    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tr-explain mjx-container")) > 3)
-    assert browser.execute_script(fetched) is True
-    assert severe_console_errors(browser) == []
