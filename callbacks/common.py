@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dash import ClientsideFunction, Input, Output, clientside_callback, ctx
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, no_update
 from dash.exceptions import MissingCallbackContextException
 
 
@@ -45,3 +45,50 @@ def sync_url_and_copy_link(query_id: str, sink_id: str, copy_id: str) -> None:
         Input(copy_id, "n_clicks"),
         prevent_initial_call=True,
     )
+
+
+NO_QUERY = "This view's settings did not reach the server, so nothing was exported: reload the page and try again."
+
+
+def is_figure(which, figures: dict) -> bool:
+    return isinstance(which, str) and which in figures
+
+
+def unknown_figure(which, figures: dict) -> str:
+    """Words for a figure name the export does not know (a payload can hold anything)."""
+    return (f"There is no figure {str(which)[:40]!r} to export on this page (one of: "
+            f"{', '.join(figures.values())}); choose one in the list.")
+
+
+def export_callback(ids, query_id: str, make):
+    """The callback of a page's export row (layouts.common.export_row, ``ids`` its ExportIds):
+    a press of "Figure (.html)" or "Data (.csv)" sends the file ``make(kind, which, query)``
+    makes, ``kind`` "html" or "csv", ``which`` the dropdown's value and ``query`` the page's
+    canonical query (the Store the address bar follows: the file is made from the validated
+    settings, never from a figure the browser sends). ``make`` returns (content, filename),
+    or words that say why there is no file (shown in the row's status line).
+
+    Returns the callback, a plain function: tests and notebooks call it with ``button`` set
+    to the pressed button's id (they have no callback context)."""
+    @callback(
+        Output(ids.download, "data"),
+        Output(ids.status, "children"),
+        Input(ids.figure, "n_clicks"),
+        Input(ids.data, "n_clicks"),
+        State(ids.which, "value"),
+        State(query_id, "data"),
+        prevent_initial_call=True,
+    )
+    def export(_figure, _data, which, query, button=None):
+        kind = {ids.figure: "html", ids.data: "csv"}.get(button or triggered_id())
+        if kind is None:
+            return no_update, no_update
+        if not isinstance(query, str):
+            return no_update, NO_QUERY
+        made = make(kind, which, query)
+        if isinstance(made, str):
+            return no_update, made
+        content, filename = made
+        return dcc.send_string(content, filename), ""
+
+    return export

@@ -20,10 +20,12 @@ import uuid
 import flask
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from callbacks.common import sync_url_and_copy_link, triggered_id, with_link_notices
+from callbacks.common import (export_callback, is_figure, sync_url_and_copy_link, triggered_id, unknown_figure,
+                              with_link_notices)
 from layouts import compare as ids
 from layouts.common import notice_items
 from layouts.train import PATH as TRAIN_PATH
+from polyviz import exports
 from polyviz import state as st
 from polyviz.pages import compare as cp
 from polyviz.pages import train as tp
@@ -68,6 +70,7 @@ def column_keys(state: CompareState, user=None) -> dict:
     Output(ids.QUERY, "data"),
     Output(ids.KEYS, "data"),
     Output(ids.HINT, "children"),
+    Output(ids.EXPORT.which, "options"),
     *CONTROL_INPUTS,
     State(ids.LINK_NOTICES, "data"),
 )
@@ -80,7 +83,7 @@ def sync_state(*args):
     try:
         keys = column_keys(state, user)
     except cache.CacheUnavailable:
-        return notice_items(notices), st.to_query(state), no_update, jobs.UNAVAILABLE
+        return notice_items(notices), st.to_query(state), no_update, jobs.UNAVAILABLE, ids.export_options(state)
     missing = [c.upper() for c, entry in keys.items() if not entry["cached"]]
     if problem:
         hint = ""
@@ -90,7 +93,7 @@ def sync_state(*args):
                 f"trained columns are shown.")
     else:
         hint = "Every model was trained before with these settings: the results are shown."
-    return notice_items(notices), st.to_query(state), keys, hint
+    return notice_items(notices), st.to_query(state), keys, hint, ids.export_options(state)
 
 
 def column_state_of(state: CompareState):
@@ -233,6 +236,20 @@ def column_summary(state: CompareState, column: str, run, train_query: str) -> l
     return children
 
 
+def cached_runs(state: CompareState, user=None, keys: dict | None = None) -> dict:
+    """column -> its trained run, for the columns whose run is cached; with ``keys`` (the KEYS
+    store, which comes from the browser), only those whose key there is the state's."""
+    runs = {}
+    for column, train_state in cp.column_states(state, user).items():
+        key = run_store.run_key(train_state.training_fields())
+        entry = keys.get(column) if keys is not None else {"key": key}
+        if isinstance(entry, dict) and entry.get("key") == key:
+            run = run_store.load_run(key)
+            if run is not None and run.status in run_store.FINAL_STATUSES:
+                runs[column] = run
+    return runs
+
+
 FIGURE_OUTPUTS = [Output(ids.column_id(c, what), "figure") for c in COLUMNS for what in ids.COLUMN_FIGURES]
 
 
@@ -249,14 +266,7 @@ def render(keys, query):
     state, _ = st.from_query(CompareState, query if isinstance(query, str) else "")
     user = user_data(state)
     states = cp.column_states(state, user)
-    runs = {}
-    for column in state.columns():
-        entry = keys.get(column) if isinstance(keys, dict) else None
-        key = run_store.run_key(states[column].training_fields())
-        if isinstance(entry, dict) and entry.get("key") == key:
-            run = run_store.load_run(key)
-            if run is not None and run.status in run_store.FINAL_STATUSES:
-                runs[column] = run
+    runs = cached_runs(state, user, keys if isinstance(keys, dict) else {})
     specs = cp.compare_figures(state, runs, user) if runs else {}
     curves = specs.get("curves") or tp.placeholder_figure("The training curves of every model appear here.")
     figures, summaries, styles = [], [], []
@@ -285,3 +295,31 @@ def apply_preset(*_clicks, preset=None):
         return (no_update,) * (N_CONTROLS + 1)
     state, _ = st.validate(CompareState, PRESETS[pressed]["values"])
     return (*control_values(state), PRESETS[pressed]["text"])
+
+
+NOT_TRAINED = "{what} trained yet: press Train all, then export."
+
+
+def export_file(kind: str, which, query: str):
+    """(content, filename) of a figure's export (the overlaid curves, or one column's figure)
+    for the page's canonical query, from the cached runs; or words (a model not trained yet)."""
+    state, _ = st.from_query(CompareState, query)
+    figures = cp.export_figures(state)
+    if not is_figure(which, figures):
+        return unknown_figure(which, figures)
+    user = user_data(state)
+    try:
+        runs = cached_runs(state, user)
+    except cache.CacheUnavailable:
+        return jobs.UNAVAILABLE
+    column = None if which == "curves" else which.split("-")[0]
+    if not runs or (column is not None and column not in runs):
+        return NOT_TRAINED.format(what="No model is" if column is None else f"Model {column.upper()} is not")
+    stem = f"{cp.file_stem(state)}-{which}"
+    if kind == "csv":
+        return cp.export_csv(state, runs, user, which), exports.safe_filename(stem, "csv")
+    title = f"polyviz · Compare · {figures[which]} · {stem}"
+    return exports.figure_html(cp.export_figure(state, runs, user, which), title), exports.safe_filename(stem, "html")
+
+
+export = export_callback(ids.EXPORT, ids.QUERY, export_file)

@@ -61,7 +61,7 @@ def export(_points, _curves, _figure, which, key, button=None):
     run, state, user, data = found
     stem = exports.file_stem(run, run_store.model_id(run.key))
     if button == data_ids.EXPORT_POINTS:
-        classes, columns = (user.classes, user.columns) if user is not None else (("0", "1"), None)
+        classes, columns = (user.classes, user.columns) if user is not None else (None, None)
         return dcc.send_string(exports.points_csv(run.params, data, classes, columns), f"{stem}-points.csv"), no_update
     if button == data_ids.EXPORT_CURVES:
         return dcc.send_string(exports.curves_csv(run.history), f"{stem}-curves.csv"), no_update

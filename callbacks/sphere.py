@@ -28,16 +28,19 @@ import flask
 import numpy as np
 from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, no_update
 
-from callbacks.common import sync_url_and_copy_link, with_link_notices
+from callbacks.common import export_callback, is_figure, sync_url_and_copy_link, unknown_figure, with_link_notices
 from layouts import sphere as ids
 from layouts.common import notice_items
 from layouts.sphere import (dim_options, el_style, k_marks, layer_controls, layer_options, random_box_style,
                             scene_caption)
+from polyviz import exports
 from polyviz.figures import sphere as fs
 from polyviz import state as st
-from polyviz.pages.sphere import (LayerView, SphereState, TrainedModel, directions, layer_view, random_view,
-                                  readout_words, rotation_words, scaling_words, shown_layers, summary_text,
-                                  UPLOAD_MAX_BYTES, UPLOAD_OUTAGE, upload_refused)
+from polyviz.pages.sphere import (EXPORT_FIGURES, FIGURE_BUILDERS, LayerView, SphereState, TrainedModel,
+                                  circle_figure, directions, file_stem, layer_view, random_view, ray_layer,
+                                  readout_words, rotation_figure, rotation_words, scaling_figure, scaling_words,
+                                  scene_figure, shown_layers, summary_text, UPLOAD_MAX_BYTES, UPLOAD_OUTAGE,
+                                  upload_refused)
 from polyviz.records import read_model_zip
 from polyviz.userdata import decode_upload
 from services import cache, jobs, run_store
@@ -239,12 +242,8 @@ def update_scene(source, dim, neurons, seed, wscale, bscale, act, model=None, la
                                    bscale=bscale, act=act, model=model, layer=layer, v_az=v_az, v_el=v_el,
                                    w_az=w_az, w_el=w_el, k=k, kmax=kmax)
     view = load_view(state)
-    state = view.state
-    v, w = directions(state)
-    surface = view.sphere.surface if view.trained and view.sphere.kind != "layernorm" else None
-    spec = fs.scene_spec(view.W, view.b, v, w, state.k, activation=state.act, seed=state.seed, points=view.points,
-                         labels=view.labels, surface=surface)
-    return spec, summary_text(view, spec["layout"]["meta"]), scene_caption(state.dim, view.sphere)
+    spec = scene_figure(view)
+    return spec, summary_text(view, spec["layout"]["meta"]), scene_caption(view.state.dim, view.sphere)
 
 
 @callback(
@@ -291,13 +290,10 @@ def update_probe(source, dim, neurons, seed, wscale, bscale, act, model, layer, 
                                    bscale=bscale, act=act, model=model, layer=layer, v_az=v_az, v_el=v_el,
                                    w_az=w_az, w_el=w_el, full=full)
     view = load_view(state)
-    state = view.state
-    v, w = directions(state)
-    circle = fs.great_circle_spec(view.W, view.b, v, w, activation=state.act)
-    rotation = fs.rotation_spec(view.W, view.b, view.w_out, v, w, activation=state.act, full_circle=state.full)
+    circle, rotation = circle_figure(view), rotation_figure(view)
     readout = readout_words(view) if view.trained else None
     surface = view.sphere.surface if view.trained and view.sphere.kind != "layernorm" else None
-    return circle, rotation, rotation_words(state, rotation["layout"]["meta"], readout, surface)
+    return circle, rotation, rotation_words(view.state, rotation["layout"]["meta"], readout, surface)
 
 
 @callback(
@@ -314,24 +310,8 @@ def update_scaling(source, dim, neurons, seed, wscale, bscale, act, model, layer
                                    bscale=bscale, act=act, model=model, layer=layer, v_az=v_az, v_el=v_el, k=k,
                                    kmax=kmax)
     view = load_view(state)
-    state = view.state
-    v, _ = directions(state)
-    W_ray, radius = ray_layer(view)
-    if radius is not None:
-        spec = fs.scaling_spec(W_ray, view.b, v, state.kmax, k=state.k, norm_radius=radius,
-                               norm_name=view.sphere.feeder)
-    else:
-        spec = fs.scaling_spec(view.W, view.b, v, state.kmax, k=state.k)
-    return spec, scaling_words(state, spec["layout"]["meta"], view.sphere)
-
-
-def ray_layer(view: LayerView):
-    """(W, radius) the scaling chart reads the ray k·v with: for a trained layer fed by another
-    normalisation, the raw ray k·e in the activations' space and that sphere's radius;
-    otherwise the layer itself and None (LayerNorm)."""
-    if view.trained and view.sphere.kind != "layernorm":
-        return view.sphere.ray_layer(view.W)
-    return view.W, None
+    spec = scaling_figure(view)
+    return spec, scaling_words(view.state, spec["layout"]["meta"], view.sphere)
 
 
 @callback(
@@ -433,3 +413,21 @@ def sync_layer_controls(source, model, layer, dim, seed=None):
 
 # Keep the address bar equal to the view without re-running the page layout.
 sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY)
+
+
+def export_file(kind: str, which, query: str):
+    """(content, filename) of a figure's export for the page's canonical query (its layer read
+    as the page reads it), or words."""
+    if not is_figure(which, EXPORT_FIGURES):
+        return unknown_figure(which, EXPORT_FIGURES)
+    state, _ = st.from_query(SphereState, query)
+    view = load_view(state)
+    spec = FIGURE_BUILDERS[which](view)
+    stem = f"{file_stem(view)}-{which}"
+    if kind == "csv":
+        return exports.sphere_csv(which, spec, view.W, view.b), exports.safe_filename(stem, "csv")
+    title = f"polyviz · LayerNorm sphere · {EXPORT_FIGURES[which]} · {stem}"
+    return exports.figure_html(spec, title), exports.safe_filename(stem, "html")
+
+
+export = export_callback(ids.EXPORT, ids.QUERY, export_file)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, no_update
 
-from callbacks.common import sync_url_and_copy_link, triggered_id, triggered_props, with_link_notices
+from callbacks.common import (export_callback, is_figure, sync_url_and_copy_link, triggered_id, triggered_props,
+                              unknown_figure, with_link_notices)
 from layouts import stretch_fold as ids
 from layouts.common import notice_items
+from polyviz import exports
 from polyviz.figures import stretch_fold as figures
 from polyviz import state as st
-from polyviz.pages.stretch_fold import PRESETS, StretchFoldState
+from polyviz.pages.stretch_fold import EXPORT_FIGURES, PRESETS, StretchFoldState, figure_specs, file_stem
 
 
 def state_from_controls(op, t, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2):
@@ -54,8 +56,7 @@ CONTROL_INPUTS = [
 def update_figures(t, op, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2, link_notices=None):
     state, notices = state_from_controls(op, t, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2)
     notices = with_link_notices(notices, link_notices)
-    specs = figures.stretch_fold_specs(op=state.op, t=state.t, eps=state.eps, n=state.n,
-                                       distribution=state.dist, seed=state.seed, affine=state.affine)
+    specs = figure_specs(state)
     if triggered_props() == {f"{ids.COMMITTED_T}.data"}:
         # Only t moved: the browser already holds the inputs, surface and wireframe.
         specs = {name: t_patch(name, spec) for name, spec in specs.items()}
@@ -122,3 +123,18 @@ clientside_callback(
 )
 
 sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY)
+
+
+def export_file(kind: str, which, query: str):
+    """(content, filename) of a panel's export for the page's canonical query, or words."""
+    if not is_figure(which, EXPORT_FIGURES):
+        return unknown_figure(which, EXPORT_FIGURES)
+    state, _ = st.from_query(StretchFoldState, query)
+    stem = f"{file_stem(state)}-{which}"
+    if kind == "csv":
+        return exports.stretch_fold_csv(state, which), exports.safe_filename(stem, "csv")
+    title = f"polyviz · Stretch & fold · {EXPORT_FIGURES[which]} · {stem}"
+    return exports.figure_html(figure_specs(state)[which], title), exports.safe_filename(stem, "html")
+
+
+export = export_callback(ids.EXPORT, ids.QUERY, export_file)

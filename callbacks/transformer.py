@@ -7,7 +7,7 @@ One callback per view, each fired only by what that view depends on:
 * ``update_tokens``: the clickable token strip; ``pick_token``: a click sets A or B;
 * ``apply_text``: the text box is used when its button is pressed;
 * ``update_query``: notices, the LayerNorm in words, the layer slider's range, the canonical query;
-* ``download``: a view's numbers as CSV or JSON.
+* ``download``: a view's numbers as CSV or JSON; ``download_figure``: its figure as HTML.
 
 Each validates its raw widget values (``state_from``), narrows them to the model
 (polyviz.pages.transformer.resolve) and asks services.transformer for the view, which
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dash import ALL, Input, Output, State, callback, ctx, dcc, no_update
 
-from callbacks.common import sync_url_and_copy_link, with_link_notices
+from callbacks.common import NO_QUERY, sync_url_and_copy_link, triggered_id, with_link_notices
 from layouts import transformer as ids
 from layouts.common import notice_items
 from polyviz import exports
@@ -153,6 +153,28 @@ def download(*values):
     data = {"view": view, "query": st.to_query(resolved.state), **data}
     name = f"polyviz-transformer-{view}-{resolved.state.model}-layer{resolved.state.layer}.{fmt}"
     return dcc.send_string(exports.numbers_export(data, fmt), name.replace("/", "_"))
+
+
+@callback(Output(ids.DOWNLOAD, "data", allow_duplicate=True), Output(ids.NOTICES, "children", allow_duplicate=True),
+          *[Input(ids.download_id(view, "html"), "n_clicks") for view in ids.VIEWS], State(ids.QUERY, "data"),
+          prevent_initial_call=True)
+def download_figure(*values, button=None):
+    """The clicked view's figure as a standalone HTML page, drawn anew from the page's canonical
+    query (never from the figure the browser holds). ``button``: the pressed button's id
+    (tests and notebooks, which have no callback context)."""
+    clicked = button or triggered_id()
+    view = next((v for v in ids.VIEWS if ids.download_id(v, "html") == clicked), None)
+    query = values[len(ids.VIEWS)] if len(values) > len(ids.VIEWS) else None
+    if view is None:
+        return no_update, no_update
+    if not isinstance(query, str):
+        return no_update, notice_items([NO_QUERY])
+    state, notices = st.from_query(TransformerState, query)
+    resolved = resolve(state, notices)
+    spec = views.VIEW_FUNCTIONS[view](resolved)[0]
+    stem = f"polyviz-transformer-{view}-{resolved.state.model}-layer{resolved.state.layer}"
+    title = f"polyviz · Real transformers · {view} · {stem}"
+    return dcc.send_string(exports.figure_html(spec, title), exports.safe_filename(stem, "html")), no_update
 
 
 sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY)

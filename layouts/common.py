@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dash import dcc, html
 
 from polyviz import state as st
@@ -92,3 +94,58 @@ def python_copy(prefix: str) -> html.Div:
 # a dashed drop box for dcc.Upload (your data on /train, a model file on /sphere)
 UPLOAD_STYLE = {"border": "1.5px dashed #9aa3b5", "borderRadius": "8px", "padding": "10px", "textAlign": "center",
                 "cursor": "pointer", "margin": "6px 0 4px", "fontSize": "13px"}
+
+
+@dataclass(frozen=True)
+class ExportIds:
+    """The ids of a page's export row (:func:`export_row`): ``<prefix>-export-<part>``."""
+
+    prefix: str
+
+    def _id(self, part: str) -> str:
+        return f"{self.prefix}-export-{part}"
+
+    @property
+    def which(self) -> str:  # the dropdown naming the figure
+        return self._id("which")
+
+    @property
+    def figure(self) -> str:  # "Figure (.html)"
+        return self._id("figure")
+
+    @property
+    def data(self) -> str:  # "Data (.csv)"
+        return self._id("data")
+
+    @property
+    def download(self) -> str:  # the dcc.Download
+        return self._id("download")
+
+    @property
+    def status(self) -> str:  # what went wrong, in words
+        return self._id("status")
+
+
+def export_row(ids: ExportIds, figures: dict[str, str], value: str, data_buttons=None,
+               disabled: bool = False) -> html.Div:
+    """A page's exports: a dropdown naming its figures (``figures``: value -> label), "Figure
+    (.html)" (the chosen figure as a standalone HTML page), "Data (.csv)" (the data behind
+    it), a status line and the dcc.Download. The server makes both files from the page's
+    canonical query, never from a figure the browser sends. ``data_buttons``: (id, label,
+    title) of the CSV buttons to show instead of "Data (.csv)" (/train's points and curves)."""
+    if data_buttons is None:
+        data_buttons = [(ids.data, "Data (.csv)", "The data behind the chosen figure, one column per quantity")]
+    return html.Div([
+        html.Span("Export", className="control-label", style={"margin": "0"}),
+        dcc.Dropdown(id=ids.which, value=value, clearable=False, searchable=False, className="export-which",
+                     options=[{"label": label, "value": key} for key, label in figures.items()],
+                     style={"width": "210px", "fontSize": "13px"}),
+        html.Button("Figure (.html)", id=ids.figure, className="secondary", n_clicks=0, disabled=disabled,
+                    title="The chosen figure as a standalone HTML page (interactive, opens offline)"),
+        *[html.Button(label, id=cid, className="secondary", n_clicks=0, disabled=disabled, title=title)
+          for cid, label, title in data_buttons],
+        html.Span("PNG: the camera button above each figure.", className="control-help"),
+        html.Div(id=ids.status, className="control-help", role="status", style={"flexBasis": "100%"}),
+        dcc.Download(id=ids.download),
+    ], className="export-row", style={"display": "flex", "flexWrap": "wrap", "gap": "6px", "alignItems": "center",
+                                      "margin": "8px 0"})

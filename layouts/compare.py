@@ -11,10 +11,10 @@ from dash import dcc, html
 from polyviz import state as st
 from polyviz.datasets import DATASET_NAMES
 from polyviz.models import ACTIVATION_NAMES, ACTIVATIONS
-from polyviz.pages.compare import COLUMN_FIELDS, COLUMNS, OFF, PRESETS, CompareState, state_from_link
+from polyviz.pages.compare import COLUMN_FIELDS, COLUMNS, OFF, PRESETS, CompareState, export_figures, state_from_link
 from polyviz.pages.train import DATASET_LABELS, MAX_DEPTH, MAX_N, MAX_STEPS, MAX_WIDTH, SEED_MAX, placeholder_figure
 
-from .common import GRAPH_CONFIG, control, copy_link, notices_box, number_box, python_copy
+from .common import GRAPH_CONFIG, ExportIds, control, copy_link, export_row, notices_box, number_box, python_copy
 
 PATH = "/compare"
 
@@ -26,6 +26,7 @@ TRAIN, CANCEL, PROGRESS, STATUS, HINT = "cmp-train", "cmp-cancel", "cmp-progress
 JOB, KEYS = "cmp-job", "cmp-keys"  # the running job's payload; column -> cached run key of the controls
 NOTICES, QUERY, URL_SINK, COPY, LINK_NOTICES = "cmp-notices", "cmp-query", "cmp-url-sink", "cmp-copy", "cmp-link-notices"
 FIG_CURVES, RESULTS = "cmp-curves", "cmp-results"
+EXPORT = ExportIds("cmp")
 
 
 def column_id(column: str, what: str) -> str:
@@ -112,6 +113,7 @@ def page(state: CompareState, notices: list[str], preset: str | None = None) -> 
             *[column_controls(state, c) for c in COLUMNS],
             copy_link(COPY),
             python_copy("cmp"),
+            export_row(EXPORT, export_figures(state), "curves"),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
             dcc.Store(id=LINK_NOTICES, data=notices),
@@ -139,3 +141,8 @@ def page(state: CompareState, notices: list[str], preset: str | None = None) -> 
         html.Div(columns, className="compare-columns"),
     ], id=RESULTS, className="compare-results")
     return html.Div([controls, panels], className="page two-col compare-page")
+
+
+def export_options(state: CompareState) -> list[dict]:
+    """The export row's figures for the columns shown (C may be off)."""
+    return [{"label": label, "value": key} for key, label in export_figures(state).items()]

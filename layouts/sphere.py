@@ -14,13 +14,13 @@ import dataclasses
 from dash import dcc, html
 
 from polyviz import state as st
-from polyviz.pages.sphere import (DIMS, K_RANGE, KMAX_RANGE, LAYERS, NEURONS, NO_MODEL, UPLOAD_HELP, UPLOAD_LABEL,
+from polyviz.pages.sphere import (DIMS, EXPORT_FIGURES, K_RANGE, KMAX_RANGE, LAYERS, NEURONS, NO_MODEL, UPLOAD_HELP, UPLOAD_LABEL,
                                   LayerView, SphereState)
 from polyviz.pages.sphere import random_note, readout_words, shown_layers, where_inputs_live
 from polyviz.words import plural
 
-from .common import (GRAPH_CONFIG, UPLOAD_STYLE, WATCHDOG_MS, control, copy_link, graph_card, math_markdown,
-                     notices_box, number_box)
+from .common import (GRAPH_CONFIG, UPLOAD_STYLE, WATCHDOG_MS, ExportIds, control, copy_link, export_row, graph_card,
+                     math_markdown, notices_box, number_box)
 
 PATH = "/sphere"
 SOURCE_OPTIONS = [{"label": " random layer", "value": "random"},
@@ -46,6 +46,7 @@ RANDOM_BOX, RANDOM_NOTE = "sp-random-box", "sp-random-note"
 RETRAIN_BOX, RETRAIN, RETRAIN_STATUS, TRAIN_QUERY = "sp-retrain-box", "sp-retrain", "sp-retrain-status", "sp-train-query"
 # its job (admitted and watched like the Toy classifiers page's training job)
 RETRAIN_JOB, RETRAIN_WATCHDOG = "sp-retrain-job", "sp-retrain-watchdog"
+EXPORT = ExportIds("sp")
 
 EXPLAIN = r"""
 **Why directions are monosemantic for one MLP layer.** With its gain and bias folded into
@@ -273,6 +274,7 @@ def page(state: SphereState, notices: list[str], view: LayerView, retrainable: b
             *layer_widgets,
             *direction_controls,
             copy_link(COPY),
+            export_row(EXPORT, EXPORT_FIGURES, "scene"),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
             dcc.Store(id=LIVE_LAYER),

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dash import dcc, html
 
 from polyviz import state as st
-from polyviz.pages.stretch_fold import PRESETS, T_RANGE, StretchFoldState
+from polyviz.pages.stretch_fold import EXPORT_FIGURES, PRESETS, T_RANGE, StretchFoldState
 from polyviz.stretch_fold import DISTRIBUTIONS
 
-from .common import control, copy_link, graph_card, log_slider, math_markdown, notices_box, number_box, python_copy
+from .common import (ExportIds, control, copy_link, export_row, graph_card, log_slider, math_markdown, notices_box,
+                     number_box, python_copy)
 
 PATH = "/stretch-fold"
 
@@ -24,6 +25,7 @@ NOTICES, QUERY, URL_SINK, COPY = "sf-notices", "sf-query", "sf-url-sink", "sf-co
 LINK_NOTICES = "sf-link-notices"  # what was wrong with the opening link, shown until the first change
 PRESET_PREFIX = "sf-preset-"
 PRESET_TEXT = "sf-preset-text"
+EXPORT = ExportIds("sf")
 
 
 EXPLAIN_ID = "sf-explain"
@@ -93,6 +95,7 @@ def page(state: StretchFoldState, notices: list[str]) -> html.Div:
             control("Seed (disc sampling)", number_box(SEED, state.seed), control_id=SEED),
             copy_link(COPY),
             python_copy("sf"),
+            export_row(EXPORT, EXPORT_FIGURES, "circle"),
             html.Div(
                 [
                     html.H3("What you are seeing"),

@@ -96,9 +96,15 @@ def massive_table(rows: list[dict]) -> html.Table:
 
 
 def downloads(view: str) -> html.Div:
+    """The view's exports: its numbers (CSV, JSON) and its figure as a standalone HTML page."""
     return html.Div([html.Span("Numbers: ", className="control-help")] +
                     [html.Button(fmt.upper(), id=download_id(view, fmt), n_clicks=0, className="secondary tf-dl")
-                     for fmt in FORMATS], className="tf-downloads")
+                     for fmt in FORMATS] +
+                    [html.Span(" Figure: ", className="control-help"),
+                     html.Button("HTML", id=download_id(view, "html"), n_clicks=0, className="secondary tf-dl",
+                                 title="This figure as a standalone HTML page (interactive, opens offline); "
+                                       "PNG: the camera button above it")],
+                    className="tf-downloads")
 
 
 

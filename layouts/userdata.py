@@ -8,7 +8,7 @@ from dash import dcc, html
 
 from polyviz.userdata import MAX_BYTES, MAX_CLASSES, MAX_ROWS
 
-from .common import GRAPH_CONFIG, UPLOAD_STYLE
+from .common import GRAPH_CONFIG, UPLOAD_STYLE, ExportIds, export_row
 
 # The data's content hash: a hidden input, so that it is one of the page's controls (it is
 # the `data` field of the state and of every link).
@@ -16,9 +16,10 @@ DATA = "tr-data"
 UPLOAD, DATA_ERROR, DATA_INFO, DATA_FIG = "tr-upload", "tr-data-error", "tr-data-info", "tr-data-fig"
 DRAW_CLASS, CLEAR, BUILTIN = "tr-draw-class", "tr-clear", "tr-builtin"
 DRAWING = "tr-drawing"  # True on the empty canvas after Clear (until the first click stores a drawing)
+EXPORT = ExportIds("tr")
 EXPORT_POINTS, EXPORT_CURVES, EXPORT_FIGURE, EXPORT_WHICH = (
-    "tr-export-points", "tr-export-curves", "tr-export-figure", "tr-export-which")
-EXPORT_DOWNLOAD = "tr-export-download"
+    "tr-export-points", "tr-export-curves", EXPORT.figure, EXPORT.which)
+EXPORT_DOWNLOAD = EXPORT.download
 
 DRAW_CLASSES = ("0", "1", "2", "3")  # the classes offered for drawing before any data has names
 EXPORT_FIGURES = {"boundary": "decision boundary", "curves": "training curves", "animation": "layer animation",
@@ -57,15 +58,8 @@ def data_section(data_hash: str) -> html.Div:
 
 
 def export_buttons() -> html.Div:
-    return html.Div([
-        html.Button("Data (.csv)", id=EXPORT_POINTS, className="secondary", n_clicks=0, disabled=True,
-                    title="Every training and test point: features, label, P(class 1), predicted class"),
-        html.Button("Curves (.csv)", id=EXPORT_CURVES, className="secondary", n_clicks=0, disabled=True,
-                    title="Loss and accuracy per evaluated step, train and test"),
-        dcc.Dropdown(id=EXPORT_WHICH, value="boundary", clearable=False, searchable=False, className="export-which",
-                     options=[{"label": label, "value": key} for key, label in EXPORT_FIGURES.items()],
-                     style={"width": "190px", "fontSize": "13px"}),
-        html.Button("Figure (.html)", id=EXPORT_FIGURE, className="secondary", n_clicks=0, disabled=True,
-                    title="The chosen figure as a standalone HTML page (opens offline)"),
-        dcc.Download(id=EXPORT_DOWNLOAD),
-    ], className="export-row", style={"display": "flex", "flexWrap": "wrap", "gap": "6px", "alignItems": "center"})
+    """/train's export row (layouts.common.export_row) with its two CSV buttons: the points with
+    the model's predictions, and the training curves. Off until a run is shown."""
+    return export_row(EXPORT, EXPORT_FIGURES, "boundary", disabled=True, data_buttons=[
+        (EXPORT_POINTS, "Data (.csv)", "Every training and test point: features, label, P(class 1), predicted class"),
+        (EXPORT_CURVES, "Curves (.csv)", "Loss and accuracy per evaluated step, train and test")])

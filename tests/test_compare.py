@@ -140,7 +140,7 @@ def test_the_page_trains_the_missing_columns_in_one_job_and_then_shows_them(cbs,
     monkeypatch.setattr(jobs, "PROGRESS_S", 0.0)  # every progress call reaches the page: none is lost to timing
     state, _ = st.validate(CompareState, dict(SMALL, seed=11))
     controls = cc.control_values(state)
-    _notices, query, keys, hint = cc.sync_state(*controls, [])
+    _notices, query, keys, hint, _export_options = cc.sync_state(*controls, [])
     assert query == st.to_query(state) and not any(entry["cached"] for entry in keys.values())
     assert "Not trained yet: A, B, C" in hint
     job = {"id": "0" * 32, "kind": "compare", "query": query, "started": 0.0}

@@ -170,13 +170,58 @@ def compare_figures(state: CompareState, runs: dict, user: UserData | None = Non
     ``curves`` (all runs overlaid) and, per column, ``<column>`` -> :func:`column_figures`."""
     trains = column_states(state, user)
     shown = [c for c in state.columns() if c in runs]
-    specs = {"curves": fc.compare_curves_spec([runs[c].history for c in shown],
-                                              [column_label(state, c, act_labels) for c in shown])}
+    specs = {"curves": curves_figure(state, runs, act_labels)}
     data = None
     for c in shown:
         data = tp.load_data(trains[c], user) if data is None else data  # the same data for every column
         specs[c] = column_figures(trains[c], runs[c], data, user)
     return specs
+
+
+def curves_figure(state: CompareState, runs: dict, act_labels: dict | None = None) -> dict:
+    """The training curves of the trained runs (column -> run), overlaid."""
+    shown = [c for c in state.columns() if c in runs]
+    return fc.compare_curves_spec([runs[c].history for c in shown], [column_label(state, c, act_labels) for c in shown])
+
+
+# --- exports -------------------------------------------------------------------------------------
+
+EXPORT_LABELS = {"boundary": "decision boundary", "neurons": "neurons", "animation": "layer animation"}
+
+
+def export_figures(state: CompareState) -> dict[str, str]:
+    """The figures the page can export, by name ("curves", "<column>-<figure>"), with labels."""
+    return {"curves": "training curves (all models)",
+            **{f"{c}-{what}": f"{c.upper()}: {label}" for c in state.columns() for what, label in EXPORT_LABELS.items()}}
+
+
+def file_stem(state: CompareState) -> str:
+    """The start of an exported file's name: the data and the models' activations."""
+    data = "user-data" if state.data else state.dataset
+    return f"polyviz-compare-{data}-" + "-vs-".join(getattr(state, f"{c}_act") for c in state.columns())
+
+
+def export_figure(state: CompareState, runs: dict, user: UserData | None, which: str) -> dict:
+    """One exported figure (a name of :func:`export_figures`; its column must be in ``runs``)."""
+    if which == "curves":
+        return curves_figure(state, runs)
+    column, what = which.split("-", 1)
+    return column_figures(column_states(state, user)[column], runs[column], None, user)[what]
+
+
+def export_csv(state: CompareState, runs: dict, user: UserData | None, which: str) -> str:
+    """The data behind an exported figure: every trained model's training curves for "curves";
+    for a column's figure, that model's points (polyviz.exports.points_csv: the data with its
+    predictions, which its boundary, neurons and animation are drawn from)."""
+    from polyviz import exports
+
+    if which == "curves":
+        return exports.compare_curves_csv({column_label(state, c): runs[c].history
+                                           for c in state.columns() if c in runs})
+    column = which.split("-", 1)[0]
+    train_state = column_states(state, user)[column]
+    classes, columns = (user.classes, user.columns) if user is not None else (None, None)
+    return exports.points_csv(runs[column].params, tp.load_data(train_state, user), classes, columns)
 
 
 def train_all(state: CompareState, user: UserData | None = None) -> dict:

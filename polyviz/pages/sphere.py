@@ -3,8 +3,10 @@ state names, and the words that describe what the page computes.
 
 Everything here is plain values: the page's callbacks validate widget values into a
 :class:`SphereState`, pick the layer with :func:`layer_view` (given the trained model they
-read from the cache, if the state names one) and say what the figures' ``meta`` holds with
-:func:`summary_text`, :func:`rotation_words` and :func:`scaling_words`.
+read from the cache, if the state names one), draw its figures with :func:`scene_figure`,
+:func:`circle_figure`, :func:`scaling_figure` and :func:`rotation_figure` (EXPORT_FIGURES names
+them) and say what the figures' ``meta`` holds with :func:`summary_text`,
+:func:`rotation_words` and :func:`scaling_words`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from polyviz import polytopes as pt
+from polyviz.figures import sphere as fs
 from polyviz.geometry import layernorm_plane_basis
 from polyviz import state as st
 from polyviz.polytopes import ACTIVATIONS
@@ -547,3 +550,66 @@ def scaling_words(state: SphereState, meta: dict, sphere: InputSphere | None = N
             f"{ordinal(meta['region_without'])}, with {meta['on_without']} of {n} neurons on. "
             f"With {norm} it meets exactly {meta['with_layernorm']}: {image} for every "
             f"k > 0, with {meta['on_with']} of {n} neurons on.")
+
+
+# --- the figures of a layer ------------------------------------------------------------------
+
+def _surface(view: LayerView) -> str | None:
+    """The sphere's name for titles when it is not the LayerNorm sphere (a trained layer's)."""
+    return view.sphere.surface if view.trained and view.sphere.kind != "layernorm" else None
+
+
+def scene_figure(view: LayerView) -> dict:
+    """The 3-D scene: arcs (d = 3) or regions (d = 4), v, w and k·v, a trained layer's data."""
+    state = view.state
+    v, w = directions(state)
+    return fs.scene_spec(view.W, view.b, v, w, state.k, activation=state.act, seed=state.seed, points=view.points,
+                         labels=view.labels, surface=_surface(view))
+
+
+def circle_figure(view: LayerView) -> dict:
+    """The great circle from v towards w, unrolled."""
+    v, w = directions(view.state)
+    return fs.great_circle_spec(view.W, view.b, v, w, activation=view.state.act)
+
+
+def rotation_figure(view: LayerView) -> dict:
+    """The rotation probe from v towards w (a full turn with ``full``)."""
+    v, w = directions(view.state)
+    return fs.rotation_spec(view.W, view.b, view.w_out, v, w, activation=view.state.act,
+                            full_circle=view.state.full)
+
+
+def ray_layer(view: LayerView):
+    """(W, radius) the scaling chart reads the ray k·v with: for a trained layer fed by another
+    normalisation, the raw ray k·e in the activations' space and that sphere's radius;
+    otherwise the layer itself and None (LayerNorm)."""
+    if view.trained and view.sphere.kind != "layernorm":
+        return view.sphere.ray_layer(view.W)
+    return view.W, None
+
+
+def scaling_figure(view: LayerView) -> dict:
+    """Spline codes met by k·v for k in (0, kmax], without and with the normalisation."""
+    state = view.state
+    v, _ = directions(state)
+    W_ray, radius = ray_layer(view)
+    if radius is not None:
+        return fs.scaling_spec(W_ray, view.b, v, state.kmax, k=state.k, norm_radius=radius,
+                               norm_name=view.sphere.feeder)
+    return fs.scaling_spec(view.W, view.b, v, state.kmax, k=state.k)
+
+
+# The page's figures by the name its exports use (polyviz.exports.sphere_csv), with their labels.
+EXPORT_FIGURES = {"scene": "arcs / regions (3-D)", "circle": "great circle, unrolled", "scaling": "scaling k·v",
+                  "rotation": "rotation probe"}
+FIGURE_BUILDERS = {"scene": scene_figure, "circle": circle_figure, "scaling": scaling_figure,
+                   "rotation": rotation_figure}
+
+
+def file_stem(view: LayerView) -> str:
+    """The start of an exported file's name: the trained layer, or the random layer's settings."""
+    state = view.state
+    if view.trained:
+        return f"polyviz-sphere-model-{state.model[:10]}-layer{state.layer}-{state.act}"
+    return f"polyviz-sphere-d{state.dim}-{state.neurons}neurons-seed{state.seed}-{state.act}"

@@ -1,11 +1,13 @@
 """The Stretch & fold page's state (/stretch-fold): the operation, t, eps, the input points
-and the affine map, with the ranges a URL may ask for, and the two presets."""
+and the affine map, with the ranges a URL may ask for, the two presets, and the page's
+figures for a state (:func:`figure_specs`) with the names its exports give them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from polyviz import state as st
+from polyviz.figures import stretch_fold as figures
 from polyviz.stretch_fold import DISTRIBUTIONS, OPERATIONS
 
 T_RANGE = (-5.0, 5.0)
@@ -47,3 +49,19 @@ PRESETS = {
         values=dict(op="shift", t=2.0, eps=0.01, dist="circle"),
     ),
 }
+
+
+# The panels, by the name the exports use (polyviz.exports.stretch_fold_csv), with their labels.
+EXPORT_FIGURES = {"circle": "circle and its image", "curve": "1-D activation curve",
+                  "surface": "2-D activation surface", "sphere": "the sphere S²"}
+
+
+def figure_specs(state: StretchFoldState) -> dict[str, dict]:
+    """The page's four panels for a state, as plain figure dicts (keys of EXPORT_FIGURES)."""
+    return figures.stretch_fold_specs(op=state.op, t=state.t, eps=state.eps, n=state.n, distribution=state.dist,
+                                      seed=state.seed, affine=state.affine)
+
+
+def file_stem(state: StretchFoldState) -> str:
+    """The start of an exported file's name: the settings that change every panel."""
+    return f"polyviz-stretch-fold-{state.op}-t{state.t:g}-eps{state.eps:g}-{state.dist}{state.n}"
