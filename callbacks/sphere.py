@@ -28,12 +28,13 @@ import flask
 import numpy as np
 from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, no_update
 
-from callbacks.common import sync_url_and_copy_link, with_link_notices
+from callbacks.common import camera_of, camera_patch, sync_url_and_copy_link, with_link_notices
 from layouts import sphere as ids
 from layouts.common import notice_items
 from layouts.sphere import (dim_options, el_style, k_marks, layer_controls, layer_options, random_box_style,
                             scene_caption)
 from polyviz.figures import sphere as fs
+from polyviz.figures import with_camera
 from polyviz import state as st
 from polyviz.pages.sphere import (LayerView, SphereState, TrainedModel, directions, layer_view, random_view,
                                   readout_words, rotation_words, scaling_words, shown_layers, summary_text,
@@ -232,9 +233,10 @@ def retrain_watchdog(_n, job):
     State(ids.W_EL, "value"),
     State(ids.K, "value"),
     State(ids.KMAX, "value"),
+    State(ids.CAMERAS, "data"),
 )
 def update_scene(source, dim, neurons, seed, wscale, bscale, act, model=None, layer=None, v_az=None, v_el=None,
-                 w_az=None, w_el=None, k=None, kmax=None):
+                 w_az=None, w_el=None, k=None, kmax=None, cameras=None):
     state, _ = state_from_controls(source=source, dim=dim, neurons=neurons, seed=seed, wscale=wscale,
                                    bscale=bscale, act=act, model=model, layer=layer, v_az=v_az, v_el=v_el,
                                    w_az=w_az, w_el=w_el, k=k, kmax=kmax)
@@ -244,6 +246,7 @@ def update_scene(source, dim, neurons, seed, wscale, bscale, act, model=None, la
     surface = view.sphere.surface if view.trained and view.sphere.kind != "layernorm" else None
     spec = fs.scene_spec(view.W, view.b, v, w, state.k, activation=state.act, seed=state.seed, points=view.points,
                          labels=view.labels, surface=surface)
+    spec = with_camera(spec, camera_of(cameras, ids.CAMERA_FIELDS[ids.FIG_SCENE]))
     return spec, summary_text(view, spec["layout"]["meta"]), scene_caption(state.dim, view.sphere)
 
 
@@ -259,9 +262,10 @@ def update_scene(source, dim, neurons, seed, wscale, bscale, act, model=None, la
     State(ids.SOURCE, "value"),
     State(ids.MODEL_ID, "value"),
     State(ids.LAYER_ID, "value"),
+    State(ids.CAMERAS, "data"),
     prevent_initial_call=True,
 )
-def move_markers(v_az, v_el, w_az, w_el, k, dim, kmax=None, source=None, model=None, layer=None):
+def move_markers(v_az, v_el, w_az, w_el, k, dim, kmax=None, source=None, model=None, layer=None, cameras=None):
     """Only the directions or the scale moved: replace the scene's marker traces."""
     state, _ = state_from_controls(v_az=v_az, v_el=v_el, w_az=w_az, w_el=w_el, k=k, dim=dim, kmax=kmax,
                                    source=source, model=model, layer=layer)
@@ -272,7 +276,7 @@ def move_markers(v_az, v_el, w_az, w_el, k, dim, kmax=None, source=None, model=N
     base = fs.SCENE_BASE_TRACES[state.dim]
     for offset, trace in enumerate(fs.scene_marker_traces(v, w, state.k)):
         patch["data"][base + offset] = trace
-    return patch
+    return camera_patch(patch, camera_of(cameras, ids.CAMERA_FIELDS[ids.FIG_SCENE]))
 
 
 @callback(
@@ -432,4 +436,4 @@ def sync_layer_controls(source, model, layer, dim, seed=None):
 
 
 # Keep the address bar equal to the view without re-running the page layout.
-sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY)
+sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY, ids.CAMERAS, ids.CAMERA_FIELDS)

@@ -9,7 +9,7 @@ from polyviz import state as st
 from polyviz.pages.stretch_fold import PRESETS, T_RANGE, StretchFoldState
 from polyviz.stretch_fold import DISTRIBUTIONS
 
-from .common import control, copy_link, graph_card, log_slider, notices_box, number_box, python_copy
+from .common import camera_store, control, copy_link, graph_card, log_slider, notices_box, number_box, python_copy
 
 PATH = "/stretch-fold"
 
@@ -24,6 +24,8 @@ NOTICES, QUERY, URL_SINK, COPY = "sf-notices", "sf-query", "sf-url-sink", "sf-co
 LINK_NOTICES = "sf-link-notices"  # what was wrong with the opening link, shown until the first change
 PRESET_PREFIX = "sf-preset-"
 PRESET_TEXT = "sf-preset-text"
+CAMERAS = "sf-cameras"  # the 3-D panels' cameras (layouts.common.camera_store)
+CAMERA_FIELDS = {FIG_SURFACE: "surface_cam", FIG_SPHERE: "sphere_cam"}
 
 
 def layout(**query) -> html.Div:
@@ -104,6 +106,7 @@ near the origin has width $\sim\sqrt\varepsilon$: a shifted circle that straddle
             dcc.Store(id=COMMITTED_T, data=state.t),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
+            camera_store(CAMERAS, state, CAMERA_FIELDS),
             dcc.Store(id=LINK_NOTICES, data=notices),
         ],
         className="sidebar",
