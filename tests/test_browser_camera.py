@@ -170,3 +170,35 @@ def test_dragging_the_sphere_scene_with_the_mouse_puts_its_camera_in_the_link(br
     assert math.dist(xyz(reopened["drawn"]["eye"]), xyz(after["drawn"]["eye"])) < 0.002
     assert query_of(browser)["cam"] == cam
     assert severe_console_errors(browser) == []
+
+
+def test_the_train_animation_keeps_its_linked_camera_through_play(browser, live_server):
+    """A trained run opened by a link with ``animation_cam``: the animation is seen from it,
+    playing its frames (Plotly.animate) does not turn it, and a drag puts the new camera in
+    the address bar with no server callback."""
+    from polyviz import state as st
+    from polyviz.pages.train import TrainState
+    from services import jobs
+
+    state = st.validate(TrainState, dict(dataset="spiral", n=300, steps=60, seed=2))[0]
+    jobs.run_job(jobs.new_job(state, "train"), jobs.TRAIN, None)  # cached: the page shows it at once
+    browser.get(live_server + "/train?" + st.to_query(state) + "&animation_cam=-0.6,2,0.9")
+    seen = wait_for(browser, lambda d: graph_script(d, "tr-animation", "return gd && gd._transitionData && "
+                                                    "gd._transitionData._frames.length > 0;") and camera(d, "tr-animation"))
+    assert close(xyz(seen["drawn"]["eye"]), [-0.6, 2.0, 0.9], 1e-4)
+    wait_for(browser, lambda d: query_of(d).get("animation_cam") == "-0.6,2,0.9" and query_of(d).get("seed") == "2")
+
+    last = graph_script(browser, "tr-animation", "return gd.layout.meta.n_frames - 1;")
+    graph_script(browser, "tr-animation", f"Plotly.animate(gd, ['{last}'], {{frame: {{duration: 0, redraw: true}}, "
+                                          "transition: {duration: 0}, mode: 'immediate'}); return true;")
+    wait_for(browser, lambda d: graph_script(d, "tr-animation", "return !gd._transitionData._animationRaf && "
+                                             "gd._transitionData._frameQueue.length === 0;"))
+    assert close(xyz(camera(browser, "tr-animation")["drawn"]["eye"]), [-0.6, 2.0, 0.9], 1e-4)
+
+    browser.execute_script(WATCH, ["tr-animation"])
+    drag_scene(browser, "tr-animation")
+    wait_for(browser, lambda d: query_of(d).get("animation_cam") not in (None, "-0.6,2,0.9"))
+    cam = query_of(browser)["animation_cam"]
+    assert close(numbers(cam)[:3], xyz(camera(browser, "tr-animation")["said"]["eye"]), 0.0005 + 1e-9)
+    assert quiet_since_watch(browser, ["tr-animation"]) == {"posts": 0, "same": True}
+    assert severe_console_errors(browser) == []
