@@ -2,15 +2,68 @@
  * window.dash_clientside.polyviz without replacing what another file put there. */
 (function () {
   "use strict";
+  // --- 3-D cameras in the link (polyviz.state.camera, layouts.common.camera_store) --------
+  // A camera's text: the eye "x,y,z" rounded to thousandths, then the centre when it is not
+  // the origin; each number within CAMERA_LIMIT (what polyviz.state accepts without a notice).
+  var CAMERA_LIMIT = 10, CAMERA_TEXT = /^[-0-9.,]*$/;
+  function cameraText(camera) {
+    if (!camera || !camera.eye) return null;
+    var e = camera.eye, c = camera.center || { x: 0, y: 0, z: 0 };
+    var values = [e.x, e.y, e.z, c.x, c.y, c.z].map(function (v) {
+      var r = Math.round(Number(v) * 1000) / 1000;
+      return Math.min(Math.max(r, -CAMERA_LIMIT), CAMERA_LIMIT) + 0;  // + 0: no "-0"
+    });
+    if (!values.every(isFinite)) return null;
+    if (!values[3] && !values[4] && !values[5]) values = values.slice(0, 3);
+    return values.map(String).join(",");
+  }
+  // The query with the store's cameras in place of its own (an empty camera: left out).
+  function withCameras(query, cameras) {
+    if (!cameras || !cameras.graphs || !cameras.cams) return query;
+    var fields = Object.keys(cameras.graphs).map(function (id) { return cameras.graphs[id]; });
+    var pairs = query.split("&").filter(function (pair) {
+      return pair && fields.indexOf(decodeURIComponent(pair.split("=")[0])) < 0;
+    });
+    fields.forEach(function (field) {
+      var cam = cameras.cams[field];
+      if (typeof cam === "string" && cam && CAMERA_TEXT.test(cam)) pairs.push(field + "=" + cam);
+    });
+    return pairs.join("&");
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside);
   window.dash_clientside.polyviz = Object.assign({}, window.dash_clientside.polyviz, {
-    // Write the page's canonical query into the address bar without reloading the page
-    // (a Dash Pages URL change would re-run the layout and rebuild every control).
-    replaceQuery: function (query) {
+    // Write the page's canonical query (and its 3-D cameras) into the address bar without
+    // reloading the page (a Dash Pages URL change would re-run the layout and rebuild every
+    // control).
+    replaceQuery: function (query, cameras) {
       if (typeof query === "string") {
-        window.history.replaceState(window.history.state, "", window.location.pathname + "?" + query);
+        var full = withCameras(query, cameras);
+        window.history.replaceState(window.history.state, "", window.location.pathname + (full ? "?" + full : ""));
       }
       return query;
+    },
+    // A 3-D graph was turned, zoomed or panned (its relayoutData names scene.camera): its
+    // camera, as Plotly now holds it, goes into the page's camera store. Nothing else moves:
+    // the figure is not redrawn and no server callback runs.
+    keepCamera: function () {
+      var nu = window.dash_clientside.no_update;
+      var cameras = arguments[arguments.length - 1];
+      var ctx = window.dash_clientside.callback_context;
+      var hit = ctx && ctx.triggered && ctx.triggered[0];
+      if (!cameras || !cameras.graphs || !cameras.cams || !hit || !hit.prop_id) return nu;
+      var id = hit.prop_id.slice(0, hit.prop_id.lastIndexOf("."));
+      var field = cameras.graphs[id], moved = hit.value;
+      if (!field || !moved || !Object.keys(moved).some(function (key) { return key.indexOf("scene.camera") === 0; })) {
+        return nu;
+      }
+      var gd = document.querySelector("#" + id + " .js-plotly-plot");
+      var scene = gd && gd.layout && gd.layout.scene;
+      var text = cameraText(scene && scene.camera ? scene.camera : moved["scene.camera"]);
+      if (text === null || text === cameras.cams[field]) return nu;
+      var cams = Object.assign({}, cameras.cams);
+      cams[field] = text;
+      return { graphs: cameras.graphs, cams: cams };
     },
     currentHref: function () {
       return window.location.href;

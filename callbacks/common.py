@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, no_update
+from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, ctx, dcc, no_update
 from dash.exceptions import MissingCallbackContextException
+
+from polyviz import state as st
 
 
 def triggered_props() -> set[str]:
@@ -31,14 +33,29 @@ def triggered_id():
         return None
 
 
-def sync_url_and_copy_link(query_id: str, sink_id: str, copy_id: str) -> None:
+def sync_url_and_copy_link(query_id: str, sink_id: str, copy_id: str, cameras_id: str | None = None,
+                           camera_graphs=()) -> None:
     """Keep the address bar equal to the page's canonical query (without re-running the
-    page layout, as a Dash Pages URL change would) and let the copy button copy it."""
+    page layout, as a Dash Pages URL change would) and let the copy button copy it.
+
+    ``cameras_id``: the page's camera store (layouts.common.camera_store) of its 3-D graphs
+    ``camera_graphs``. Turning one of them writes its camera into the store, in the browser,
+    and the address bar takes the store's cameras over the query's: no server callback
+    runs and no figure is redrawn (the figure callbacks read the store only as a State)."""
     clientside_callback(
         ClientsideFunction("polyviz", "replaceQuery"),
         Output(sink_id, "data"),
         Input(query_id, "data"),
+        *([Input(cameras_id, "data")] if cameras_id else []),
     )
+    if cameras_id:
+        clientside_callback(
+            ClientsideFunction("polyviz", "keepCamera"),
+            Output(cameras_id, "data"),
+            *[Input(graph_id, "relayoutData") for graph_id in camera_graphs],
+            State(cameras_id, "data"),
+            prevent_initial_call=True,
+        )
     clientside_callback(
         ClientsideFunction("polyviz", "currentHref"),
         Output(copy_id, "content"),
@@ -92,3 +109,21 @@ def export_callback(ids, query_id: str, make):
         return dcc.send_string(content, filename), ""
 
     return export
+
+
+def camera_patch(patch: Patch, camera: str) -> Patch:
+    """``patch`` (of a 3-D figure) also setting the scene's camera to ``camera``, when there is
+    one: every figure the server sends carries the camera the user left, so a redraw never
+    turns the view back (uirevision keeps a camera turned by the mouse; this keeps one set
+    any other way too)."""
+    entries = st.camera_layout(camera)
+    for key, value in (entries or {}).items():
+        patch["layout"]["scene"]["camera"][key] = value
+    return patch
+
+
+def camera_of(cameras, field: str) -> str:
+    """The camera that the page's camera store holds for a state field, validated (the store
+    comes back from the browser): "" for the figure's own."""
+    cams = cameras.get("cams") if isinstance(cameras, dict) else None
+    return st.valid_camera(cams.get(field)) if isinstance(cams, dict) else ""

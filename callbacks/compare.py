@@ -20,13 +20,14 @@ import uuid
 import flask
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from callbacks.common import (export_callback, is_figure, sync_url_and_copy_link, triggered_id, unknown_figure,
-                              with_link_notices)
+from callbacks.common import (camera_of, export_callback, is_figure, sync_url_and_copy_link, triggered_id,
+                              unknown_figure, with_link_notices)
 from layouts import compare as ids
 from layouts.common import notice_items
 from layouts.train import PATH as TRAIN_PATH
 from polyviz import exports
 from polyviz import state as st
+from polyviz.figures import with_camera
 from polyviz.pages import compare as cp
 from polyviz.pages import train as tp
 from polyviz.pages.compare import COLUMNS, PRESETS, CompareState
@@ -100,7 +101,7 @@ def column_state_of(state: CompareState):
     return cp.column_state(state, "a")[0]
 
 
-sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY)
+sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY, ids.CAMERAS, ids.CAMERA_FIELDS)
 
 
 @callback(
@@ -260,8 +261,9 @@ FIGURE_OUTPUTS = [Output(ids.column_id(c, what), "figure") for c in COLUMNS for 
     *[Output(ids.column_id(c, "column"), "style") for c in COLUMNS],
     Input(ids.KEYS, "data"),
     State(ids.QUERY, "data"),
+    State(ids.CAMERAS, "data"),
 )
-def render(keys, query):
+def render(keys, query, cameras=None):
     """Figures of the cached columns; a column not trained yet keeps a placeholder."""
     state, _ = st.from_query(CompareState, query if isinstance(query, str) else "")
     user = user_data(state)
@@ -272,8 +274,9 @@ def render(keys, query):
     figures, summaries, styles = [], [], []
     for column in COLUMNS:
         for what in ids.COLUMN_FIGURES:
-            figures.append(specs[column][what] if column in specs else
-                           tp.placeholder_figure(f"Model {column.upper()}: press Train all."))
+            graph_id = ids.column_id(column, what)
+            figures.append(with_camera(specs[column][what], camera_of(cameras, ids.CAMERA_FIELDS.get(graph_id, "")))
+                           if column in specs else tp.placeholder_figure(f"Model {column.upper()}: press Train all."))
     for column in COLUMNS:
         shown = column in states
         summaries.append(column_summary(state, column, runs.get(column), st.to_query(states[column]))

@@ -28,13 +28,15 @@ import flask
 import numpy as np
 from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, no_update
 
-from callbacks.common import export_callback, is_figure, sync_url_and_copy_link, unknown_figure, with_link_notices
+from callbacks.common import (camera_of, camera_patch, export_callback, is_figure, sync_url_and_copy_link, unknown_figure,
+                              with_link_notices)
 from layouts import sphere as ids
 from layouts.common import notice_items
 from layouts.sphere import (dim_options, el_style, k_marks, layer_controls, layer_options, random_box_style,
                             scene_caption)
 from polyviz import exports
 from polyviz.figures import sphere as fs
+from polyviz.figures import with_camera
 from polyviz import state as st
 from polyviz.pages.sphere import (EXPORT_FIGURES, FIGURE_BUILDERS, LayerView, SphereState, TrainedModel,
                                   circle_figure, directions, file_stem, layer_view, random_view, ray_layer,
@@ -235,14 +237,15 @@ def retrain_watchdog(_n, job):
     State(ids.W_EL, "value"),
     State(ids.K, "value"),
     State(ids.KMAX, "value"),
+    State(ids.CAMERAS, "data"),
 )
 def update_scene(source, dim, neurons, seed, wscale, bscale, act, model=None, layer=None, v_az=None, v_el=None,
-                 w_az=None, w_el=None, k=None, kmax=None):
+                 w_az=None, w_el=None, k=None, kmax=None, cameras=None):
     state, _ = state_from_controls(source=source, dim=dim, neurons=neurons, seed=seed, wscale=wscale,
                                    bscale=bscale, act=act, model=model, layer=layer, v_az=v_az, v_el=v_el,
                                    w_az=w_az, w_el=w_el, k=k, kmax=kmax)
     view = load_view(state)
-    spec = scene_figure(view)
+    spec = with_camera(scene_figure(view), camera_of(cameras, ids.CAMERA_FIELDS[ids.FIG_SCENE]))
     return spec, summary_text(view, spec["layout"]["meta"]), scene_caption(view.state.dim, view.sphere)
 
 
@@ -258,9 +261,10 @@ def update_scene(source, dim, neurons, seed, wscale, bscale, act, model=None, la
     State(ids.SOURCE, "value"),
     State(ids.MODEL_ID, "value"),
     State(ids.LAYER_ID, "value"),
+    State(ids.CAMERAS, "data"),
     prevent_initial_call=True,
 )
-def move_markers(v_az, v_el, w_az, w_el, k, dim, kmax=None, source=None, model=None, layer=None):
+def move_markers(v_az, v_el, w_az, w_el, k, dim, kmax=None, source=None, model=None, layer=None, cameras=None):
     """Only the directions or the scale moved: replace the scene's marker traces."""
     state, _ = state_from_controls(v_az=v_az, v_el=v_el, w_az=w_az, w_el=w_el, k=k, dim=dim, kmax=kmax,
                                    source=source, model=model, layer=layer)
@@ -271,7 +275,7 @@ def move_markers(v_az, v_el, w_az, w_el, k, dim, kmax=None, source=None, model=N
     base = fs.SCENE_BASE_TRACES[state.dim]
     for offset, trace in enumerate(fs.scene_marker_traces(v, w, state.k)):
         patch["data"][base + offset] = trace
-    return patch
+    return camera_patch(patch, camera_of(cameras, ids.CAMERA_FIELDS[ids.FIG_SCENE]))
 
 
 @callback(
@@ -412,7 +416,7 @@ def sync_layer_controls(source, model, layer, dim, seed=None):
 
 
 # Keep the address bar equal to the view without re-running the page layout.
-sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY)
+sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY, ids.CAMERAS, ids.CAMERA_FIELDS)
 
 
 def export_file(kind: str, which, query: str):

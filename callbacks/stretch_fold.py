@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, no_update
 
-from callbacks.common import (export_callback, is_figure, sync_url_and_copy_link, triggered_id, triggered_props,
-                              unknown_figure, with_link_notices)
+from callbacks.common import (camera_of, camera_patch, export_callback, is_figure, sync_url_and_copy_link, triggered_id,
+                              triggered_props, unknown_figure, with_link_notices)
 from layouts import stretch_fold as ids
 from layouts.common import notice_items
 from polyviz import exports
 from polyviz.figures import stretch_fold as figures
+from polyviz.figures import with_camera
 from polyviz import state as st
 from polyviz.pages.stretch_fold import EXPORT_FIGURES, PRESETS, StretchFoldState, figure_specs, file_stem
 
@@ -52,14 +53,20 @@ CONTROL_INPUTS = [
     Output(ids.AFFINE_BOX, "style"),
     *CONTROL_INPUTS,
     State(ids.LINK_NOTICES, "data"),
+    State(ids.CAMERAS, "data"),
 )
-def update_figures(t, op, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2, link_notices=None):
+def update_figures(t, op, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2, link_notices=None, cameras=None):
     state, notices = state_from_controls(op, t, log_eps, n, dist, seed, a11, a12, a21, a22, b1, b2)
     notices = with_link_notices(notices, link_notices)
     specs = figure_specs(state)
     if triggered_props() == {f"{ids.COMMITTED_T}.data"}:
         # Only t moved: the browser already holds the inputs, surface and wireframe.
         specs = {name: t_patch(name, spec) for name, spec in specs.items()}
+    # the 3-D panels as the user (or the link) turned them
+    for name, graph_id in (("surface", ids.FIG_SURFACE), ("sphere", ids.FIG_SPHERE)):
+        camera = camera_of(cameras, ids.CAMERA_FIELDS[graph_id])
+        specs[name] = (camera_patch(specs[name], camera) if isinstance(specs[name], Patch)
+                       else with_camera(specs[name], camera))
     affine_style = {"display": "block" if state.op == "affine" else "none"}
     return (specs["circle"], specs["curve"], specs["surface"], specs["sphere"], notice_items(notices),
             st.to_query(state), affine_style)
@@ -122,7 +129,7 @@ clientside_callback(
     prevent_initial_call=True,
 )
 
-sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY)
+sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY, ids.CAMERAS, ids.CAMERA_FIELDS)
 
 
 def export_file(kind: str, which, query: str):

@@ -25,11 +25,12 @@ import math
 import flask
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from callbacks.common import sync_url_and_copy_link, triggered_id, with_link_notices
+from callbacks.common import camera_of, sync_url_and_copy_link, triggered_id, with_link_notices
 from layouts import train as ids
 from layouts.common import notice_items
 from polyviz import exports
 from polyviz import state as st
+from polyviz.figures import with_camera
 from polyviz.pages import train as train_page
 from polyviz.pages.train import PRESETS, TrainState
 from services import cache, data_store, jobs, run_store
@@ -223,9 +224,10 @@ def sphere_links(key: str, config, query: str = "") -> list:
     Output(ids.HINT, "children", allow_duplicate=True),
     Input(ids.RESULT_KEY, "data"),
     State(ids.RUN_KEY, "data"),
+    State(ids.CAMERAS, "data"),
     prevent_initial_call=True,
 )
-def render_results(key, run_key):
+def render_results(key, run_key, cameras=None):
     try:
         run = run_store.load_run(key, required=True)
     except cache.CacheUnavailable:  # an outage, not "not found"
@@ -249,7 +251,11 @@ def render_results(key, run_key):
     full_key = run_store.key_from_id(key)
     stale = isinstance(run_key, str) and run_key != full_key
     confusion = specs["confusion"]
-    return (specs["curves"], specs["boundary"], specs["animation"], specs["checkpoints"],
+    boundary, animation, checkpoints = (with_camera(specs[name], camera_of(cameras, ids.CAMERA_FIELDS[graph_id]))
+                                        for name, graph_id in (("boundary", ids.FIG_BOUNDARY),
+                                                               ("animation", ids.FIG_ANIM),
+                                                               ("checkpoints", ids.FIG_CKPT)))
+    return (specs["curves"], boundary, animation, checkpoints,
             confusion if confusion is not None else no_update, {"display": "none" if confusion is None else "block"},
             summary_children(run, state, (len(data[2]), len(data[3]))), sphere_links(full_key, run.config, run.query), False,
             full_key, "panels results stale" if stale else "panels results",
@@ -296,4 +302,4 @@ def explain_dataset(dataset):
 
 
 # -- browser-side ------------------------------------------------------------------------------
-sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY)
+sync_url_and_copy_link(ids.QUERY, ids.URL_SINK, ids.COPY, ids.CAMERAS, ids.CAMERA_FIELDS)

@@ -58,6 +58,15 @@ def graph_card(graph_id: str, caption: str, height: int = 380) -> html.Div:
     )
 
 
+def camera_store(store_id: str, state, graphs: dict[str, str]) -> dcc.Store:
+    """The page's 3-D cameras: ``graphs`` maps each 3-D graph's id to its camera field of the
+    state (polyviz.state.camera), and the store starts from the link's cameras. The browser
+    keeps it equal to the views the user turned (assets/app.js keepCamera) and the address
+    bar carries it; the figure callbacks read it (State) to draw a figure from its camera."""
+    return dcc.Store(id=store_id, data={"graphs": dict(graphs),
+                                        "cams": {field: getattr(state, field) for field in graphs.values()}})
+
+
 def copy_link(clipboard_id: str) -> html.Div:
     return html.Div([dcc.Clipboard(id=clipboard_id, title="Copy a link to this exact view",
                                    className="clipboard"), html.Span("copy link", className="copy-label")],

@@ -14,7 +14,8 @@ from polyviz.models import ACTIVATION_NAMES, ACTIVATIONS
 from polyviz.pages.compare import COLUMN_FIELDS, COLUMNS, OFF, PRESETS, CompareState, export_figures, state_from_link
 from polyviz.pages.train import DATASET_LABELS, MAX_DEPTH, MAX_N, MAX_STEPS, MAX_WIDTH, SEED_MAX, placeholder_figure
 
-from .common import GRAPH_CONFIG, ExportIds, control, copy_link, export_row, notices_box, number_box, python_copy
+from .common import (GRAPH_CONFIG, ExportIds, camera_store, control, copy_link, export_row, notices_box, number_box,
+                     python_copy)
 
 PATH = "/compare"
 
@@ -40,6 +41,8 @@ SHARED_CONTROLS = dict(dataset=DATASET, noise=NOISE, n=N, data_seed=DATA_SEED, r
 CONTROL_IDS = {**SHARED_CONTROLS, **{f"{c}_{name}": column_id(c, name) for c in COLUMNS for name in COLUMN_FIELDS}}
 COLUMN_FIGURES = ("boundary", "neurons", "animation")
 FIGURE_HEIGHTS = dict(boundary=400, neurons=300, animation=420)  # px
+CAMERAS = "cmp-cameras"  # the 3-D figures' cameras (layouts.common.camera_store)
+CAMERA_FIELDS = {column_id(c, what): f"{c}_{what}_cam" for c in COLUMNS for what in ("boundary", "animation")}
 
 
 def layout(preset=None, **query) -> html.Div:
@@ -116,6 +119,7 @@ def page(state: CompareState, notices: list[str], preset: str | None = None) -> 
             export_row(EXPORT, export_figures(state), "curves"),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
+            camera_store(CAMERAS, state, CAMERA_FIELDS),
             dcc.Store(id=LINK_NOTICES, data=notices),
             dcc.Store(id=KEYS),
             dcc.Store(id=JOB),

@@ -19,8 +19,8 @@ from polyviz.pages.sphere import (DIMS, EXPORT_FIGURES, K_RANGE, KMAX_RANGE, LAY
 from polyviz.pages.sphere import random_note, readout_words, shown_layers, where_inputs_live
 from polyviz.words import plural
 
-from .common import (GRAPH_CONFIG, UPLOAD_STYLE, WATCHDOG_MS, ExportIds, control, copy_link, export_row, graph_card,
-                     math_markdown, notices_box, number_box)
+from .common import (GRAPH_CONFIG, UPLOAD_STYLE, WATCHDOG_MS, ExportIds, camera_store, control, copy_link, export_row,
+                     graph_card, math_markdown, notices_box, number_box)
 
 PATH = "/sphere"
 SOURCE_OPTIONS = [{"label": " random layer", "value": "random"},
@@ -34,6 +34,8 @@ V_AZ, V_EL, W_AZ, W_EL, K, KMAX, FULL = "sp-v-az", "sp-v-el", "sp-w-az", "sp-w-e
 V_EL_BOX, W_EL_BOX = "sp-v-el-box", "sp-w-el-box"
 FIG_SCENE, FIG_CIRCLE, FIG_SCALING, FIG_ROTATION = "sp-scene", "sp-circle", "sp-scaling", "sp-rotation"
 SCENE_CAPTION = "sp-scene-caption"
+CAMERAS = "sp-cameras"  # the scene's camera (layouts.common.camera_store)
+CAMERA_FIELDS = {FIG_SCENE: "cam"}
 SUMMARY, SCALING_TEXT, ROTATION_TEXT = "sp-summary", "sp-scaling-text", "sp-rotation-text"
 NOTICES, QUERY, URL_SINK, COPY = "sp-notices", "sp-query", "sp-url-sink", "sp-copy"
 LIVE_LAYER, LIVE_SINK = "sp-live-layer", "sp-live-sink"  # the layer for assets/sphere.js, its no-op output
@@ -277,6 +279,7 @@ def page(state: SphereState, notices: list[str], view: LayerView, retrainable: b
             export_row(EXPORT, EXPORT_FIGURES, "scene"),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
+            camera_store(CAMERAS, state, CAMERA_FIELDS),
             dcc.Store(id=LIVE_LAYER),
             dcc.Store(id=LIVE_SINK),
             dcc.Store(id=LINK_NOTICES, data=notices),

@@ -9,8 +9,8 @@ from polyviz import state as st
 from polyviz.pages.stretch_fold import EXPORT_FIGURES, PRESETS, T_RANGE, StretchFoldState
 from polyviz.stretch_fold import DISTRIBUTIONS
 
-from .common import (ExportIds, control, copy_link, export_row, graph_card, log_slider, math_markdown, notices_box,
-                     number_box, python_copy)
+from .common import (ExportIds, camera_store, control, copy_link, export_row, graph_card, log_slider, math_markdown,
+                     notices_box, number_box, python_copy)
 
 PATH = "/stretch-fold"
 
@@ -25,6 +25,8 @@ NOTICES, QUERY, URL_SINK, COPY = "sf-notices", "sf-query", "sf-url-sink", "sf-co
 LINK_NOTICES = "sf-link-notices"  # what was wrong with the opening link, shown until the first change
 PRESET_PREFIX = "sf-preset-"
 PRESET_TEXT = "sf-preset-text"
+CAMERAS = "sf-cameras"  # the 3-D panels' cameras (layouts.common.camera_store)
+CAMERA_FIELDS = {FIG_SURFACE: "surface_cam", FIG_SPHERE: "sphere_cam"}
 EXPORT = ExportIds("sf")
 
 
@@ -107,6 +109,7 @@ def page(state: StretchFoldState, notices: list[str]) -> html.Div:
             dcc.Store(id=COMMITTED_T, data=state.t),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
+            camera_store(CAMERAS, state, CAMERA_FIELDS),
             dcc.Store(id=LINK_NOTICES, data=notices),
         ],
         className="sidebar",

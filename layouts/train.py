@@ -27,8 +27,8 @@ from polyviz.pages.train import (
 )
 
 from . import userdata as data_ids
-from .common import (GRAPH_CONFIG, WATCHDOG_MS, control, copy_link, log_slider, math_markdown, notices_box,
-                     number_box, python_copy)
+from .common import (GRAPH_CONFIG, WATCHDOG_MS, camera_store, control, copy_link, log_slider, math_markdown,
+                     notices_box, number_box, python_copy)
 
 PATH = "/train"
 
@@ -61,6 +61,8 @@ DOWNLOAD_BUTTON, DOWNLOAD = "tr-download-button", "tr-download"
 NOTICES, QUERY, URL_SINK, COPY, LINK_NOTICES = "tr-notices", "tr-query", "tr-url-sink", "tr-copy", "tr-link-notices"
 EXPLAIN = "tr-explain"  # the explanation of the chosen data set
 EXPLAIN_TEXT = "tr-explain-text"
+CAMERAS = "tr-cameras"  # the 3-D figures' cameras (layouts.common.camera_store)
+CAMERA_FIELDS = {FIG_BOUNDARY: "boundary_cam", FIG_ANIM: "animation_cam", FIG_CKPT: "checkpoints_cam"}
 
 
 
@@ -183,6 +185,7 @@ def page(state: TrainState, notices: list[str], preset: str | None = None) -> ht
             html.Div(explanation(state.dataset), id=EXPLAIN, className="explain"),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),
+            camera_store(CAMERAS, state, CAMERA_FIELDS),
             dcc.Store(id=LINK_NOTICES, data=notices),
             dcc.Store(id=RUN_KEY),
             dcc.Store(id=RESULT_KEY),

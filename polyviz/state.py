@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any, Sequence
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 # Strings longer than this are never echoed back in a notice (URLs can be anything).
 _ECHO_LIMIT = 40
@@ -28,7 +28,7 @@ class Spec:
     """How one field is validated: a number in [lo, hi] (int or float), one of choices, a
     flag, or a text that fully matches ``pattern`` (at most ``max_len`` characters)."""
 
-    kind: str  # "float", "int", "choice", "bool", "text"
+    kind: str  # "float", "int", "choice", "bool", "text", "camera"
     default: Any
     lo: float | None = None
     hi: float | None = None
@@ -45,6 +45,8 @@ class Spec:
             return self.describe or f"text matching {self.pattern} (at most {self.max_len} characters)"
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "camera":
+            return CAMERA_FORM
         kind = "an integer" if self.kind == "int" else "a number"
         return f"{kind} from {_fmt(self.lo)} to {_fmt(self.hi)}"
 
@@ -77,6 +79,72 @@ def text(default: str, pattern: str, label: str = "", describe: str = "", max_le
     return dataclasses.field(default=default, metadata={"spec": spec})
 
 
+# --- the camera of a 3-D figure -----------------------------------------------------------
+# Plotly's scene camera as a link holds it: the eye "x,y,z" or, once the view was panned, six
+# numbers, the eye then the centre it looks at (Plotly's scene coordinates: the data box spans
+# about -1 to 1, the default eye sits at distance ~2.2). Empty: the figure's own camera.
+CAMERA_RANGE = (-10.0, 10.0)
+CAMERA_DECIMALS = 3  # a thousandth of the box: finer than a drag can place it, and links stay short
+CAMERA_FORM = (f"3 numbers eye_x,eye_y,eye_z, or 6 (the eye, then the centre it looks at), each from "
+               f"{CAMERA_RANGE[0]:g} to {CAMERA_RANGE[1]:g}; or empty for the figure's own view")
+CAMERA_MAX_LEN = 200
+
+
+def camera(label: str = "") -> Any:
+    """A 3-D figure's camera, as the user turned it (see CAMERA_FORM). The default, empty, is
+    the figure's own camera, and an empty camera is left out of the query."""
+    spec = Spec("camera", "", lo=CAMERA_RANGE[0], hi=CAMERA_RANGE[1], label=label, max_len=CAMERA_MAX_LEN)
+    return dataclasses.field(default="", metadata={"spec": spec})
+
+
+def _camera_text(values: Sequence[float]) -> str:
+    """Canonical text of camera numbers: rounded to CAMERA_DECIMALS, the centre dropped when it
+    is the origin (a camera that was only turned or zoomed has three numbers)."""
+    rounded = [round(float(v), CAMERA_DECIMALS) + 0.0 for v in values]  # + 0.0: no "-0"
+    if len(rounded) == 6 and not any(rounded[3:]):
+        rounded = rounded[:3]
+    return ",".join(f"{v:g}" for v in rounded)
+
+
+def _coerce_camera(label: str, raw: Any) -> tuple[str, str | None]:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return "", None
+    refused = f"{label} = {_echo(raw)} is not allowed ({CAMERA_FORM}); using the figure's own view."
+    if not isinstance(raw, str) or len(raw) > CAMERA_MAX_LEN:
+        return "", refused
+    parts = raw.strip().split(",")
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        return "", refused
+    if len(values) not in (3, 6) or not all(math.isfinite(v) for v in values):
+        return "", refused
+    lo, hi = CAMERA_RANGE
+    clamped = [min(max(v, lo), hi) for v in values]
+    eye, centre = clamped[:3], (clamped[3:] or [0.0, 0.0, 0.0])
+    if math.dist(eye, centre) < 10.0 ** -CAMERA_DECIMALS:
+        return "", f"{label} = {_echo(raw)} puts the eye on the point it looks at; using the figure's own view."
+    text = _camera_text(clamped)
+    if clamped != values:
+        return text, f"{label} = {_echo(raw)} is out of range ({CAMERA_FORM}); using {text}."
+    return text, None
+
+
+def valid_camera(raw: Any) -> str:
+    """The canonical camera text of ``raw`` ("" when it is empty or not a camera)."""
+    return _coerce_camera("camera", raw)[0]
+
+
+def camera_layout(text: str) -> dict | None:
+    """Plotly's ``layout.scene.camera`` entries, eye and centre (the origin when the text has
+    three numbers), of a valid camera text; None for the empty one (the figure keeps its own)."""
+    text = valid_camera(text)
+    if not text:
+        return None
+    values = [float(v) for v in text.split(",")] + [0.0, 0.0, 0.0]
+    return {"eye": dict(zip("xyz", values[:3])), "center": dict(zip("xyz", values[3:6]))}
+
+
 def _fmt(x: float | None) -> str:
     if x is None:
         return "?"
@@ -97,6 +165,8 @@ def specs(cls) -> dict[str, Spec]:
 def _coerce(name: str, spec: Spec, raw: Any) -> tuple[Any, str | None]:
     """Return (valid value, notice or None) for one raw value of one field."""
     label = spec.label or name
+    if spec.kind == "camera":
+        return _coerce_camera(label, raw)
     if spec.kind == "choice":
         value = raw.strip() if isinstance(raw, str) else raw
         if isinstance(value, str) and value in spec.choices:
@@ -187,10 +257,16 @@ def validate_with_preset(cls, presets: dict, preset, raw: dict):
 
 
 def to_query(state) -> str:
-    """Query string (without '?') holding every field, so a link reopens the exact view."""
-    pairs = []
+    """Query string (without '?') holding every field, so a link reopens the exact view. A
+    camera is left out while it is the figure's own; its commas stay commas (a query may hold
+    them as they are, and ``cam=1.5,-1.6,1`` reads better than ``cam=1.5%2C-1.6%2C1``)."""
+    pairs, cameras = [], []
     for name, spec in specs(type(state)).items():
         value = getattr(state, name)
+        if spec.kind == "camera":
+            if value:
+                cameras.append(f"{quote(name)}={quote(value, safe=',')}")
+            continue
         if spec.kind == "bool":
             text = "1" if value else "0"
         elif spec.kind == "float":
@@ -199,7 +275,12 @@ def to_query(state) -> str:
         else:
             text = str(value)
         pairs.append((name, text))
-    return urlencode(pairs)
+    return "&".join(([urlencode(pairs)] if pairs else []) + cameras)
+
+
+def camera_fields(cls) -> tuple[str, ...]:
+    """The names of a state's camera fields (they say how a figure is looked at, not what it shows)."""
+    return tuple(name for name, spec in specs(cls).items() if spec.kind == "camera")
 
 
 def last_values(query: str | dict) -> tuple[dict, list[str]]:

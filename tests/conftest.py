@@ -80,7 +80,8 @@ def live_server(dash_app):
     # callback that sends a wrong type fails the browser tests' console check.
     dash_app.app.enable_dev_tools(debug=False, dev_tools_ui=True, dev_tools_props_check=True,
                                   dev_tools_hot_reload=False, dev_tools_serve_dev_bundles=True)
-    port = free_port()
+    # POLYVIZ_TEST_PORT: a fixed port (a machine shared by several people may give each a range)
+    port = int(os.environ.get("POLYVIZ_TEST_PORT") or free_port())
     httpd = make_server("127.0.0.1", port, dash_app.server, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

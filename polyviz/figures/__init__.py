@@ -42,6 +42,7 @@ from .stretch_fold import (
     stretch_fold_figures,
     stretch_fold_specs,
 )
+from .common import with_camera
 from .compare import compare_curves_figure, compare_curves_spec
 from .neurons import neuron_maps_figure, neuron_maps_spec
 from .train import (
@@ -79,4 +80,6 @@ __all__ = [
     "neuron_maps_spec", "neuron_maps_figure",
     # Compare
     "compare_curves_spec", "compare_curves_figure",
+    # a 3-D figure seen from a link's camera
+    "with_camera",
 ]

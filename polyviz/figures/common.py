@@ -14,6 +14,8 @@ import base64
 import numpy as np
 import plotly.graph_objects as go
 
+from ..state import camera_layout
+
 # Named colours, used across the pages so the same meaning has the same colour.
 INK = "#1f2430"  # text and marker outlines
 BLUE = "#3b6fd8"  # first series; class 0
@@ -97,3 +99,16 @@ def base_layout(title: str, **extra) -> dict:
 def figure(spec: dict) -> go.Figure:
     """A plain figure dict (a ``*_spec`` result) as a validated Plotly Figure, for notebooks."""
     return go.Figure(spec)
+
+
+def with_camera(spec: dict, camera: str) -> dict:
+    """``spec`` with its 3-D scene seen from ``camera`` (a camera text of
+    :func:`polyviz.state.camera`: "eye_x,eye_y,eye_z", or six numbers with the centre), the
+    view a link holds. The spec itself when the camera is empty (the figure's own) or the
+    figure has no scene; otherwise a copy (a cached spec is never changed)."""
+    entries = camera_layout(camera)
+    layout = spec.get("layout") if isinstance(spec, dict) else None
+    if entries is None or not isinstance(layout, dict) or "scene" not in layout:
+        return spec
+    scene = layout["scene"]
+    return {**spec, "layout": {**layout, "scene": {**scene, "camera": {**scene.get("camera", {}), **entries}}}}

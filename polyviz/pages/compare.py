@@ -72,6 +72,13 @@ class CompareState:
     c_depth: int = st.integer(2, 1, MAX_DEPTH, label="c_depth")
     c_eps: float = st.number(1e-5, *EPS_RANGE, label="c_eps")
     c_lr: float = st.number(0.02, *LR_RANGE, label="c_lr")
+    # how each column's 3-D figures are looked at (empty: each figure's own camera)
+    a_boundary_cam: str = st.camera(label="a_boundary_cam")  # 3-D input only
+    a_animation_cam: str = st.camera(label="a_animation_cam")
+    b_boundary_cam: str = st.camera(label="b_boundary_cam")
+    b_animation_cam: str = st.camera(label="b_animation_cam")
+    c_boundary_cam: str = st.camera(label="c_boundary_cam")
+    c_animation_cam: str = st.camera(label="c_animation_cam")
 
     def checked(self):
         """lr and eps to 3 significant digits (they travel through log sliders), and each

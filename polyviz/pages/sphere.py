@@ -62,6 +62,7 @@ class SphereState:
     model: str = st.text("", MODEL_PATTERN, label="model", describe=MODEL_FORM)
     layer: int = st.integer(1, *LAYERS, label="layer")
     train: str = st.text("", TRAIN_PATTERN, label="train", describe=TRAIN_FORM, max_len=1000)
+    cam: str = st.camera(label="cam")  # how the 3-D scene is looked at (empty: the figure's own camera)
 
     def checked(self):
         """Cross-field rule: the current scale k lies in (0, kmax]."""

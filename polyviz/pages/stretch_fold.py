@@ -28,6 +28,9 @@ class StretchFoldState:
     a22: float = st.number(1.0, -5.0, 5.0, label="a22")
     b1: float = st.number(0.0, -5.0, 5.0, label="b1")
     b2: float = st.number(0.0, -5.0, 5.0, label="b2")
+    # how the two 3-D panels are looked at (empty: each figure's own camera)
+    surface_cam: str = st.camera(label="surface_cam")
+    sphere_cam: str = st.camera(label="sphere_cam")
 
     @property
     def affine(self) -> tuple[float, ...]:

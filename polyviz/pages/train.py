@@ -85,6 +85,10 @@ class TrainState:
     architecture: str = st.choice("mlp", ARCHITECTURES, label="architecture")
     # your own data (uploaded or drawn), by content hash; empty: the built-in data set above
     data: str = st.text("", f"({HASH_PATTERN})?", label="data", describe=DATA_FORM, max_len=40)
+    # how the 3-D figures are looked at (empty: each figure's own camera); no part of a run
+    boundary_cam: str = st.camera(label="boundary_cam")  # 3-D input only
+    animation_cam: str = st.camera(label="animation_cam")
+    checkpoints_cam: str = st.camera(label="checkpoints_cam")
 
     @property
     def n_train(self) -> int:
@@ -145,7 +149,8 @@ class TrainState:
         """Everything that decides a training run's result (the cache key's content): k only
         matters for a seed taken from a sweep. With your own data, its hash replaces the
         built-in data set's fields (data_seed and ratio still choose the split)."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("k", "data")}
+        skip = ("k", "data", *st.camera_fields(TrainState))
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
         if self.origin == "sweep":
             fields["k"] = self.k
         if self.data:
