@@ -15,7 +15,8 @@ Split by what each view depends on, so moving a control recomputes only its pane
 
 Each validates its raw widget values with ``st.validate(SphereState, raw)`` (notices are
 shown once, by ``update_query``) and calls polyviz for the figures and their words
-(polyviz.pages.sphere). The layer itself comes from :func:`load_view`: a seeded random
+(polyviz.pages.sphere: the figures are its scene_figure, probe_figures and scaling_figure, the
+ones a notebook's sphere_figures makes). The layer itself comes from :func:`load_view`: a seeded random
 layer, or Linear layer ``layer`` of a model trained on the Toy classifiers page, read from
 the shared cache by its id.
 """
@@ -35,9 +36,10 @@ from layouts.sphere import (dim_options, el_style, k_marks, layer_controls, laye
                             scene_caption)
 from polyviz.figures import sphere as fs
 from polyviz import state as st
-from polyviz.pages.sphere import (LayerView, SphereState, TrainedModel, directions, layer_view, random_view,
-                                  readout_words, rotation_words, scaling_words, shown_layers, summary_text,
-                                  UPLOAD_MAX_BYTES, UPLOAD_OUTAGE, upload_refused)
+from polyviz.pages.sphere import (LayerView, SphereState, TrainedModel, directions, layer_view, probe_figures,
+                                  random_view, ray_layer, readout_words, rotation_words, scaling_figure,
+                                  scaling_words, scene_figure, shown_layers, summary_text, UPLOAD_MAX_BYTES,
+                                  UPLOAD_OUTAGE, upload_refused)
 from polyviz.records import read_model_zip
 from polyviz.userdata import decode_upload
 from services import cache, jobs, run_store
@@ -239,12 +241,8 @@ def update_scene(source, dim, neurons, seed, wscale, bscale, act, model=None, la
                                    bscale=bscale, act=act, model=model, layer=layer, v_az=v_az, v_el=v_el,
                                    w_az=w_az, w_el=w_el, k=k, kmax=kmax)
     view = load_view(state)
-    state = view.state
-    v, w = directions(state)
-    surface = view.sphere.surface if view.trained and view.sphere.kind != "layernorm" else None
-    spec = fs.scene_spec(view.W, view.b, v, w, state.k, activation=state.act, seed=state.seed, points=view.points,
-                         labels=view.labels, surface=surface)
-    return spec, summary_text(view, spec["layout"]["meta"]), scene_caption(state.dim, view.sphere)
+    spec = scene_figure(view)
+    return spec, summary_text(view, spec["layout"]["meta"]), scene_caption(view.state.dim, view.sphere)
 
 
 @callback(
@@ -291,13 +289,10 @@ def update_probe(source, dim, neurons, seed, wscale, bscale, act, model, layer, 
                                    bscale=bscale, act=act, model=model, layer=layer, v_az=v_az, v_el=v_el,
                                    w_az=w_az, w_el=w_el, full=full)
     view = load_view(state)
-    state = view.state
-    v, w = directions(state)
-    circle = fs.great_circle_spec(view.W, view.b, v, w, activation=state.act)
-    rotation = fs.rotation_spec(view.W, view.b, view.w_out, v, w, activation=state.act, full_circle=state.full)
+    circle, rotation = probe_figures(view)
     readout = readout_words(view) if view.trained else None
     surface = view.sphere.surface if view.trained and view.sphere.kind != "layernorm" else None
-    return circle, rotation, rotation_words(state, rotation["layout"]["meta"], readout, surface)
+    return circle, rotation, rotation_words(view.state, rotation["layout"]["meta"], readout, surface)
 
 
 @callback(
@@ -314,24 +309,8 @@ def update_scaling(source, dim, neurons, seed, wscale, bscale, act, model, layer
                                    bscale=bscale, act=act, model=model, layer=layer, v_az=v_az, v_el=v_el, k=k,
                                    kmax=kmax)
     view = load_view(state)
-    state = view.state
-    v, _ = directions(state)
-    W_ray, radius = ray_layer(view)
-    if radius is not None:
-        spec = fs.scaling_spec(W_ray, view.b, v, state.kmax, k=state.k, norm_radius=radius,
-                               norm_name=view.sphere.feeder)
-    else:
-        spec = fs.scaling_spec(view.W, view.b, v, state.kmax, k=state.k)
-    return spec, scaling_words(state, spec["layout"]["meta"], view.sphere)
-
-
-def ray_layer(view: LayerView):
-    """(W, radius) the scaling chart reads the ray k·v with: for a trained layer fed by another
-    normalisation, the raw ray k·e in the activations' space and that sphere's radius;
-    otherwise the layer itself and None (LayerNorm)."""
-    if view.trained and view.sphere.kind != "layernorm":
-        return view.sphere.ray_layer(view.W)
-    return view.W, None
+    spec = scaling_figure(view)
+    return spec, scaling_words(view.state, spec["layout"]["meta"], view.sphere)
 
 
 @callback(
