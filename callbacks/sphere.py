@@ -15,7 +15,8 @@ Split by what each view depends on, so moving a control recomputes only its pane
 
 Each validates its raw widget values with ``st.validate(SphereState, raw)`` (notices are
 shown once, by ``update_query``) and calls polyviz for the figures and their words
-(polyviz.pages.sphere). The layer itself comes from :func:`load_view`: a seeded random
+(polyviz.pages.sphere: the figures are its scene_figure, probe_figures and scaling_figure, the
+ones a notebook's sphere_figures makes). The layer itself comes from :func:`load_view`: a seeded random
 layer, or Linear layer ``layer`` of a model trained on the Toy classifiers page, read from
 the shared cache by its id.
 """
@@ -39,10 +40,9 @@ from polyviz.figures import sphere as fs
 from polyviz.figures import with_camera
 from polyviz import state as st
 from polyviz.pages.sphere import (EXPORT_FIGURES, FIGURE_BUILDERS, LayerView, SphereState, TrainedModel,
-                                  circle_figure, directions, file_stem, layer_view, random_view, ray_layer,
-                                  readout_words, rotation_figure, rotation_words, scaling_figure, scaling_words,
-                                  scene_figure, shown_layers, summary_text, UPLOAD_MAX_BYTES, UPLOAD_OUTAGE,
-                                  upload_refused)
+                                  directions, file_stem, layer_view, probe_figures, random_view, ray_layer,
+                                  readout_words, rotation_words, scaling_figure, scaling_words, scene_figure,
+                                  shown_layers, summary_text, UPLOAD_MAX_BYTES, UPLOAD_OUTAGE, upload_refused)
 from polyviz.records import read_model_zip
 from polyviz.userdata import decode_upload
 from services import cache, jobs, run_store
@@ -294,7 +294,7 @@ def update_probe(source, dim, neurons, seed, wscale, bscale, act, model, layer, 
                                    bscale=bscale, act=act, model=model, layer=layer, v_az=v_az, v_el=v_el,
                                    w_az=w_az, w_el=w_el, full=full)
     view = load_view(state)
-    circle, rotation = circle_figure(view), rotation_figure(view)
+    circle, rotation = probe_figures(view)
     readout = readout_words(view) if view.trained else None
     surface = view.sphere.surface if view.trained and view.sphere.kind != "layernorm" else None
     return circle, rotation, rotation_words(view.state, rotation["layout"]["meta"], readout, surface)

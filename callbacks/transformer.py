@@ -10,8 +10,9 @@ One callback per view, each fired only by what that view depends on:
 * ``download``: a view's numbers as CSV or JSON; ``download_figure``: its figure as HTML.
 
 Each validates its raw widget values (``state_from``), narrows them to the model
-(polyviz.pages.transformer.resolve) and asks services.transformer for the view, which
-memoizes the heavy work by its inputs. ``layout`` is the page's URL entry.
+(polyviz.pages.transformer.resolve) and draws the view with the library's composition
+(polyviz.pages.transformer's ``*_view``, what a notebook's ``transformer_figures`` calls), its
+heavy work memoized by its inputs (services.transformer.MEMO). ``layout`` is the page's URL entry.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from layouts import transformer as ids
 from layouts.common import notice_items
 from polyviz import exports
 from polyviz import state as st
+from polyviz.pages import transformer as views
 from polyviz.pages.transformer import Resolved, TransformerState, resolve
-from services import transformer as views
+from services.transformer import MEMO
 
 BASE = [Input(ids.MODEL, "value"), Input(ids.LAYER, "value"), Input(ids.TEXT, "data")]
 BASE_FIELDS = ("model", "layer", "text")
@@ -56,7 +58,7 @@ def apply_text(_clicks, text):
 @callback(Output(ids.FIG_CIRCLE, "figure"), Output(ids.CIRCLE_TEXT, "children"),
           *BASE, Input(ids.A, "value"), Input(ids.B, "value"))
 def update_circle(model, layer, text, a, b):
-    spec, words, _ = views.circle_view(current(model=model, layer=layer, text=text, a=a, b=b))
+    spec, words, _ = views.circle_view(current(model=model, layer=layer, text=text, a=a, b=b), MEMO)
     return spec, words
 
 
@@ -86,14 +88,15 @@ def pick_token(clicks, pick):
 @callback(Output(ids.FIG_ROTATION, "figure"), Output(ids.ROTATION_TEXT, "children"),
           *BASE, Input(ids.PAIRS, "value"), Input(ids.SEED, "value"))
 def update_rotation(model, layer, text, pairs, seed):
-    spec, words, _ = views.rotation_view(current(model=model, layer=layer, text=text, pairs=pairs, seed=seed))
+    resolved = current(model=model, layer=layer, text=text, pairs=pairs, seed=seed)
+    spec, words, _ = views.rotation_view(resolved, MEMO)
     return spec, words
 
 
 @callback(Output(ids.FIG_SCALING, "figure"), Output(ids.SCALING_TEXT, "children"),
           *BASE, Input(ids.KMAX, "value"))
 def update_scaling(model, layer, text, kmax):
-    spec, words, _ = views.scaling_view(current(model=model, layer=layer, text=text, kmax=kmax))
+    spec, words, _ = views.scaling_view(current(model=model, layer=layer, text=text, kmax=kmax), MEMO)
     return spec, words
 
 
@@ -104,14 +107,15 @@ DIRECTION_FIELDS = ("a", "wkind", "wtok", "g1", "g2", "wdim", "amax")
           *BASE, *[Input(ids.CONTROL_IDS[f], "value") for f in DIRECTION_FIELDS])
 def update_direction(model, layer, text, *values):
     raw = dict(zip(DIRECTION_FIELDS, values))
-    spec, words, _ = views.direction_view(current(model=model, layer=layer, text=text, **raw))
+    spec, words, _ = views.direction_view(current(model=model, layer=layer, text=text, **raw), MEMO)
     return spec, words
 
 
 @callback(Output(ids.FIG_MASSIVE, "figure"), Output(ids.MASSIVE_TEXT, "children"),
           Output(ids.MASSIVE_TABLE, "children"), *BASE, Input(ids.MDIM, "value"), Input(ids.SMAX, "value"))
 def update_massive(model, layer, text, mdim, smax):
-    spec, words, _, table = views.massive_view(current(model=model, layer=layer, text=text, mdim=mdim, smax=smax))
+    resolved = current(model=model, layer=layer, text=text, mdim=mdim, smax=smax)
+    spec, words, _, table = views.massive_view(resolved, MEMO)
     return spec, words, ids.massive_table(table) if table else None
 
 
@@ -149,7 +153,7 @@ def download(*values):
     rest = values[len(DOWNLOAD_BUTTONS):]
     text, controls = (rest[0] if rest else None), rest[1:]
     resolved = current(text=text, **dict(zip(ALL_FIELDS, controls)))
-    _, _, data = views.VIEW_FUNCTIONS[view](resolved)
+    _, _, data = views.VIEWS[view](resolved, MEMO)
     data = {"view": view, "query": st.to_query(resolved.state), **data}
     name = f"polyviz-transformer-{view}-{resolved.state.model}-layer{resolved.state.layer}.{fmt}"
     return dcc.send_string(exports.numbers_export(data, fmt), name.replace("/", "_"))

@@ -20,7 +20,7 @@ from polyviz.pages.sphere import random_note, readout_words, shown_layers, where
 from polyviz.words import plural
 
 from .common import (GRAPH_CONFIG, UPLOAD_STYLE, WATCHDOG_MS, ExportIds, camera_store, control, copy_link, export_row,
-                     graph_card, math_markdown, notices_box, number_box)
+                     graph_card, math_markdown, notices_box, number_box, python_copy)
 
 PATH = "/sphere"
 SOURCE_OPTIONS = [{"label": " random layer", "value": "random"},
@@ -276,6 +276,7 @@ def page(state: SphereState, notices: list[str], view: LayerView, retrainable: b
             *layer_widgets,
             *direction_controls,
             copy_link(COPY),
+            python_copy("sp"),
             export_row(EXPORT, EXPORT_FIGURES, "scene"),
             dcc.Store(id=QUERY, data=st.to_query(state)),
             dcc.Store(id=URL_SINK),

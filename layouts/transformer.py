@@ -13,7 +13,7 @@ from polyviz import state as st
 from polyviz import transformer as tf
 from polyviz.pages.transformer import Resolved, ln_words
 
-from .common import GRAPH_CONFIG, control, copy_link, notices_box, number_box
+from .common import GRAPH_CONFIG, control, copy_link, notices_box, number_box, python_copy
 
 PATH = "/transformer"
 
@@ -145,6 +145,7 @@ def page(resolved: Resolved) -> html.Div:
                                                                    {"label": " B", "value": "b"}]),
                 "It switches to the other after each click."),
         copy_link(COPY),
+        python_copy("tf"),
         notices_box(resolved.notices, NOTICES),
         dcc.Store(id=TEXT, data=state.text),
         dcc.Store(id=QUERY, data=st.to_query(state)),

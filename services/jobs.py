@@ -41,7 +41,7 @@ from polyviz import state as st
 from polyviz.figures.train import training_curves_spec
 from polyviz.pages import train as train_page
 from polyviz.pages.train import TrainState
-from polyviz.records import SweepRecord, TrainedRun
+from polyviz.records import SweepRecord
 from services import admission, cache, data_store, run_store
 
 log = logging.getLogger("polyviz.jobs")
@@ -596,8 +596,7 @@ def train_work(resolved: train_page.Resolved, reporter: Reporter) -> tuple[str, 
 
     result, _data = train_page.train_for_state(state, on_progress, user)
     key = run_store.run_key(state.training_fields())
-    run = TrainedRun.from_result(result, key=key, query=st.to_query(state), fields=state.training_fields(),
-                                 data=state.data_source, status="time_limit" if reporter.budget_hit else None)
+    run = train_page.run_record(state, result, key, status="time_limit" if reporter.budget_hit else None)
     run_store.store_run(run)
     return key, train_page.run_status(run), {"step": run.steps_done, "total": state.steps}
 

@@ -310,3 +310,23 @@ def test_a_downloaded_model_zip_opens_from_the_upload_box(browser, live_server, 
     assert f"into {regions} region" in words and "spiral, width 3, depth 2, u_ε, test accuracy" in words
     assert shown_text(browser, "sp-notices") == ""
     assert severe_console_errors(browser) == []
+
+
+def test_copy_as_python_shows_the_link_s_code_and_follows_the_controls(browser, live_server):
+    browser.get(live_server + "/sphere?dim=4&neurons=7&seed=9&act=gelu")
+    wait_for(browser, lambda d: figure_info(d, "sp-scene") and "7 neurons" in summary(d))
+    assert browser.find_element(By.ID, "sp-python-copy").is_displayed()  # the copy button
+    code = browser.find_element(By.ID, "sp-python-code")
+    assert not code.is_displayed()  # folded away until asked for
+    browser.find_element(By.CSS_SELECTOR, ".python-details summary").click()
+    text = wait_for(browser, lambda d: (lambda t: t if "sphere_figures" in t else None)(
+        d.find_element(By.ID, "sp-python-code").text))
+    assert "dim=4&neurons=7&seed=9&" in text and "act=gelu&" in text
+    assert "figures = sphere_figures(state, model)" in text
+
+    # the code follows the view, as the address bar does (back up to the slider: the box is below it)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})",
+                           browser.find_element(By.ID, "sp-neurons"))
+    press(browser, "sp-neurons", Keys.END)
+    wait_for(browser, lambda d: "neurons=64&seed=9&" in d.find_element(By.ID, "sp-python-code").text)
+    assert severe_console_errors(browser) == []

@@ -56,3 +56,17 @@ def test_click_two_tokens_and_the_views_follow(browser, live_server):
     assert "100 token pairs (a seeded sample of the 703 pairs" in text
     wait_for(browser, lambda d: "pairs=100" in d.current_url)
     assert severe_console_errors(browser) == []
+
+
+def test_copy_as_python_shows_the_link_s_code(browser, live_server):
+    browser.get(live_server + "/transformer?layer=2&a=3&b=9&kmax=5")
+    wait_for(browser, lambda d: (meta(d, "tf-circle") or {}).get("a") == 3)
+    assert browser.find_element(By.ID, "tf-python-copy").is_displayed()
+    browser.find_element(By.CSS_SELECTOR, ".python-details summary").click()
+    text = wait_for(browser, lambda d: (lambda t: t if "transformer_figures" in t else None)(
+        d.find_element(By.ID, "tf-python-code").text))
+    assert "model=minilm&layer=2&" in text and "&a=3&b=9&" in text and "&kmax=5&" in text
+    assert "model = tf.load(state.model)" in text
+    token(browser, 6).click()  # A follows the click, and so does the code
+    wait_for(browser, lambda d: "&a=6&b=9&" in d.find_element(By.ID, "tf-python-code").text)
+    assert severe_console_errors(browser) == []

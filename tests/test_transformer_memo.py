@@ -65,7 +65,7 @@ def test_every_layer_of_a_real_model_through_a_small_memo_is_what_the_model_comp
     model = tf.load("minilm")
     for _ in range(2):
         for layer in range(model.n_layers):
-            kept = stf.weights(model, layer)
+            kept = stf.MEMO.weights(model, layer)
             assert stf.memo_bytes() <= stf.MEMO_BYTES
             W, b = model.mlp_in(layer)
             np.testing.assert_array_equal(kept["W"], W)

@@ -3,10 +3,17 @@ state names, and the words that describe what the page computes.
 
 Everything here is plain values: the page's callbacks validate widget values into a
 :class:`SphereState`, pick the layer with :func:`layer_view` (given the trained model they
-read from the cache, if the state names one), draw its figures with :func:`scene_figure`,
-:func:`circle_figure`, :func:`scaling_figure` and :func:`rotation_figure` (EXPORT_FIGURES names
-them) and say what the figures' ``meta`` holds with :func:`summary_text`,
+read from the cache, if the state names one), draw it with :func:`scene_figure`,
+:func:`probe_figures` (:func:`circle_figure` and :func:`rotation_figure`) and
+:func:`scaling_figure` (all four: :func:`sphere_figures`, what a notebook calls; EXPORT_FIGURES
+names them) and say what the figures' ``meta`` holds with :func:`summary_text`,
 :func:`rotation_words` and :func:`scaling_words`.
+
+In a notebook, for a link's query (a trained layer: :func:`retrained_model` trains its model
+again from the link's ``train`` settings)::
+
+    state, notices = st.from_query(SphereState, "dim=4&neurons=9&seed=3")
+    figures = sphere_figures(state)  # scene, circle, rotation, scaling
 """
 
 from __future__ import annotations
@@ -422,6 +429,81 @@ def layer_view(state: SphereState, model: TrainedModel | None) -> LayerView:
                      points=sphere.page_points(A), labels=np.asarray(labels), off_sphere=sphere.off_sphere(A))
 
 
+def retrained_model(state: SphereState, user=None) -> TrainedModel:
+    """Model ``state.model`` trained again from the link's ``train`` settings, as the page's
+    "Retrain this model" does: the Toy classifiers page's run of those settings
+    (:func:`polyviz.pages.train.trained_run`, deterministic for its seed). ``user``: the data
+    (polyviz.userdata.UserData) when the settings train on your own data. The caller checks
+    that the settings train this model (the page: services.run_store.retrain_state)."""
+    from polyviz.pages.train import TrainState, trained_run  # that module imports this one
+
+    train_state, _notices = st.from_query(TrainState, state.train)
+    return TrainedModel.from_run(state.model, trained_run(train_state, user=user))
+
+
+# --- the figures ----------------------------------------------------------------------------
+
+def _surface(view: LayerView) -> str | None:
+    """The sphere's name for the figures when a trained layer's is not the LayerNorm sphere."""
+    return view.sphere.surface if view.trained and view.sphere.kind != "layernorm" else None
+
+
+def scene_figure(view: LayerView) -> dict:
+    """The 3-D scene: the layer's arcs (d = 3) or regions (d = 4), v, w, k·v and, for a trained
+    layer, the training data's inputs to it."""
+    state = view.state
+    v, w = directions(state)
+    return fs.scene_spec(view.W, view.b, v, w, state.k, activation=state.act, seed=state.seed, points=view.points,
+                         labels=view.labels, surface=_surface(view))
+
+
+def circle_figure(view: LayerView) -> dict:
+    """The great circle from v towards w, unrolled."""
+    v, w = directions(view.state)
+    return fs.great_circle_spec(view.W, view.b, v, w, activation=view.state.act)
+
+
+def rotation_figure(view: LayerView) -> dict:
+    """The rotation probe of the readout from v towards w (a full turn with ``full``)."""
+    v, w = directions(view.state)
+    return fs.rotation_spec(view.W, view.b, view.w_out, v, w, activation=view.state.act,
+                            full_circle=view.state.full)
+
+
+def probe_figures(view: LayerView) -> tuple[dict, dict]:
+    """(the unrolled great circle from v towards w, the rotation probe of the readout)."""
+    return circle_figure(view), rotation_figure(view)
+
+
+def ray_layer(view: LayerView):
+    """(W, radius) the scaling chart reads the ray k·v with: for a trained layer fed by another
+    normalisation, the raw ray k·e in the activations' space and that sphere's radius;
+    otherwise the layer itself and None (LayerNorm)."""
+    if view.trained and view.sphere.kind != "layernorm":
+        return view.sphere.ray_layer(view.W)
+    return view.W, None
+
+
+def scaling_figure(view: LayerView) -> dict:
+    """Spline codes met by the ray k·v, k in (0, kmax], without and with the normalisation."""
+    state = view.state
+    v, _ = directions(state)
+    W_ray, radius = ray_layer(view)
+    if radius is not None:
+        return fs.scaling_spec(W_ray, view.b, v, state.kmax, k=state.k, norm_radius=radius,
+                               norm_name=view.sphere.feeder)
+    return fs.scaling_spec(view.W, view.b, v, state.kmax, k=state.k)
+
+
+def sphere_figures(state: SphereState, model: TrainedModel | None = None) -> dict:
+    """The page's four figure specs for a state: "scene", "circle", "rotation", "scaling".
+    ``model``: the trained model the state names (None: the layer :func:`layer_view` falls
+    back to, a random one)."""
+    view = layer_view(state, model)
+    circle, rotation = probe_figures(view)
+    return {"scene": scene_figure(view), "circle": circle, "rotation": rotation, "scaling": scaling_figure(view)}
+
+
 # --- words --------------------------------------------------------------------------------
 
 def readout_words(view: LayerView) -> str:
@@ -551,54 +633,6 @@ def scaling_words(state: SphereState, meta: dict, sphere: InputSphere | None = N
             f"{ordinal(meta['region_without'])}, with {meta['on_without']} of {n} neurons on. "
             f"With {norm} it meets exactly {meta['with_layernorm']}: {image} for every "
             f"k > 0, with {meta['on_with']} of {n} neurons on.")
-
-
-# --- the figures of a layer ------------------------------------------------------------------
-
-def _surface(view: LayerView) -> str | None:
-    """The sphere's name for titles when it is not the LayerNorm sphere (a trained layer's)."""
-    return view.sphere.surface if view.trained and view.sphere.kind != "layernorm" else None
-
-
-def scene_figure(view: LayerView) -> dict:
-    """The 3-D scene: arcs (d = 3) or regions (d = 4), v, w and k·v, a trained layer's data."""
-    state = view.state
-    v, w = directions(state)
-    return fs.scene_spec(view.W, view.b, v, w, state.k, activation=state.act, seed=state.seed, points=view.points,
-                         labels=view.labels, surface=_surface(view))
-
-
-def circle_figure(view: LayerView) -> dict:
-    """The great circle from v towards w, unrolled."""
-    v, w = directions(view.state)
-    return fs.great_circle_spec(view.W, view.b, v, w, activation=view.state.act)
-
-
-def rotation_figure(view: LayerView) -> dict:
-    """The rotation probe from v towards w (a full turn with ``full``)."""
-    v, w = directions(view.state)
-    return fs.rotation_spec(view.W, view.b, view.w_out, v, w, activation=view.state.act,
-                            full_circle=view.state.full)
-
-
-def ray_layer(view: LayerView):
-    """(W, radius) the scaling chart reads the ray k·v with: for a trained layer fed by another
-    normalisation, the raw ray k·e in the activations' space and that sphere's radius;
-    otherwise the layer itself and None (LayerNorm)."""
-    if view.trained and view.sphere.kind != "layernorm":
-        return view.sphere.ray_layer(view.W)
-    return view.W, None
-
-
-def scaling_figure(view: LayerView) -> dict:
-    """Spline codes met by k·v for k in (0, kmax], without and with the normalisation."""
-    state = view.state
-    v, _ = directions(state)
-    W_ray, radius = ray_layer(view)
-    if radius is not None:
-        return fs.scaling_spec(W_ray, view.b, v, state.kmax, k=state.k, norm_radius=radius,
-                               norm_name=view.sphere.feeder)
-    return fs.scaling_spec(view.W, view.b, v, state.kmax, k=state.k)
 
 
 # The page's figures by the name its exports use (polyviz.exports.sphere_csv), with their labels.

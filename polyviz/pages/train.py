@@ -22,7 +22,7 @@ from polyviz.embedding import subsample
 from polyviz.figures.common import base_layout
 from polyviz.models import ACTIVATION_NAMES, ACTIVATIONS, ARCHITECTURES, BLOCK_ACTIVATIONS, ModelConfig, architecture_text
 from polyviz.pages.sphere import drawable_layers
-from polyviz.records import SWEEP_CHECKPOINT_BUDGET, DataSource
+from polyviz.records import SWEEP_CHECKPOINT_BUDGET, DataSource, SweepRecord, TrainedRun
 from polyviz.training import PRESETS as LIB_PRESETS
 from polyviz.training import TrainConfig, classification_results, seed_sweep, train
 from polyviz.userdata import HASH_PATTERN, UserData
@@ -367,6 +367,26 @@ def sweep_for_state(state: TrainState, on_progress=None, user: UserData | None =
               else tc.replace(checkpoint_every=0))
     return seed_sweep(model, tc, Xtr, ytr, Xte, yte, seeds=list(range(state.k)), on_progress=on_progress,
                       keep_checkpoints=True)
+
+
+def run_record(state: TrainState, result, key: str = "", status: str | None = None) -> TrainedRun:
+    """The record the page keeps of the state's training result (services.jobs caches it under
+    ``key``; ``status`` "time_limit" when the server's time budget stopped it)."""
+    return TrainedRun.from_result(result, key=key, query=st.to_query(state), fields=state.training_fields(),
+                                  data=state.data_source, status=status)
+
+
+def trained_run(state: TrainState, on_progress=None, user: UserData | None = None) -> TrainedRun:
+    """The run the page trains for the state, as the record it keeps (without a cache key): a
+    seed taken from a sweep (origin = sweep) is that seed as the k-seed sweep trained it, as
+    /train opens it (services.run_store.open_sweep_seed); otherwise :func:`train_for_state`'s run."""
+    if state.origin == "sweep":
+        sweep = SweepRecord.from_result(sweep_for_state(state, on_progress, user), key="",
+                                        fields=state.sweep_fields())
+        return sweep.seed_run(state.seed, key="", query=st.to_query(state), fields=state.training_fields(),
+                              data=state.data_source)
+    result, _data = train_for_state(state, on_progress, user)
+    return run_record(state, result)
 
 
 def estimated_seconds(state: TrainState, user: UserData | None = None) -> float:

@@ -5,6 +5,15 @@ and the words that say what each view measured.
 No Dash. :func:`resolve` is the one place the model-dependent limits are enforced: the
 state's own ranges (polyviz.state) are the widest any model allows; the model then narrows
 them (layers 0..n_layers-1, tokens 0..n_tokens-1) with a notice naming the field.
+
+The page's five views (:func:`circle_view` … :func:`massive_view`, all five figures:
+:func:`transformer_figures`) are composed here from polyviz.transformer's numbers and
+polyviz.figures.transformer's builders. Their heavy work goes through a :class:`Work`:
+computed afresh in a notebook, remembered by its inputs on the server
+(services.transformer.MEMO), the same numbers either way::
+
+    state, notices = st.from_query(TransformerState, "layer=2&a=1&b=5")
+    figures = transformer_figures(resolve(state, notices))
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import numpy as np
 
 from polyviz import state as st
 from polyviz import transformer as tf
+from polyviz.figures import transformer as ft
 from polyviz.words import plural
 
 MAX_LAYERS = 96  # no supported checkpoint has more; the model narrows it
@@ -303,3 +313,172 @@ def direction_vector(state: TransformerState, X: np.ndarray, tokens: list[str]):
 def _list(indices: list[int]) -> str:
     shown = ", ".join(str(i) for i in indices[:8])
     return shown + (", …" if len(indices) > 8 else "")
+
+
+# --- the views --------------------------------------------------------------------------
+
+# Samples of the soft code and output along the full turn (every 3°): two (angles x d_mlp x
+# d_model) products, the circle view's largest cost. Crossings and codes are exact anyway.
+PROFILE_ANGLES = 121
+DIMENSION_STEPS = 201  # values of s in the massive-activation probe
+
+
+class Work:
+    """The views' heavy computations, computed afresh on every call (a notebook).
+    services.transformer.Memoized overrides each to remember it by its inputs; every method
+    reads its arrays through the others, so what it remembers is shared between views."""
+
+    def weights(self, model: tf.Model, layer: int) -> dict:
+        """The layer's arrays: folded (W, b), raw (W_raw, b_raw) and the second Linear (W2, b2)."""
+        W, b = model.mlp_in(layer)
+        W_raw, b_raw = model.raw_mlp_in(layer)
+        W2, b2 = model.mlp_out(layer)
+        return dict(W=W, b=b, W_raw=W_raw, b_raw=b_raw, W2=W2, b2=b2)
+
+    def residuals(self, model: tf.Model, text: str) -> tuple[list[str], np.ndarray]:
+        """(tokens, R): every layer's MLP inputs for the text, (n_layers, n_tokens, d_model)."""
+        return model.residuals(text)
+
+    def inputs(self, model: tf.Model, text: str, layer: int) -> np.ndarray:
+        return self.residuals(model, text)[1][layer]
+
+    def circle(self, model: tf.Model, text: str, layer: int, a: int, b: int):
+        """(GreatCircle, CircleCrossings, CircleProfile) through tokens a and b."""
+        X, w = self.inputs(model, text, layer), self.weights(model, layer)
+        circ = tf.great_circle(X[a], X[b])
+        return (circ, tf.circle_crossings(w["W"], w["b"], circ),
+                tf.circle_profile(w["W"], w["b"], w["W2"], w["b2"], circ, PROFILE_ANGLES, model.activation))
+
+    def rotation(self, model: tf.Model, text: str, layer: int, pairs: int, seed: int, tv_pairs: int):
+        X, w = self.inputs(model, text, layer), self.weights(model, layer)
+        return tf.rotation_probe(w["W"], w["b"], X, w["W_raw"], w["b_raw"], w["W2"], model.activation,
+                                 max_pairs=pairs, seed=seed, tv_pairs=tv_pairs)
+
+    def scaling(self, model: tf.Model, text: str, layer: int, kmax: float):
+        """(with LayerNorm, without) LineCrossings of k·x, k in (0, kmax], one line per token."""
+        X, w = self.inputs(model, text, layer), self.weights(model, layer)
+        return (tf.scaling_crossings(w["W"], w["b"], X, kmax, model.ln_eps),
+                tf.scaling_crossings_raw(w["W_raw"], w["b_raw"], X, kmax))
+
+    def direction(self, model: tf.Model, text: str, layer: int, w_vector: np.ndarray, amax: float):
+        """LineCrossings of LayerNorm(x + alpha w), alpha in (0, amax], one line per token."""
+        X, w = self.inputs(model, text, layer), self.weights(model, layer)
+        return tf.direction_crossings(w["W"], w["b"], X, w_vector, amax, model.ln_eps)
+
+    def dimension_probe(self, model: tf.Model, text: str, layer: int, token: int, dim: int, smax: float,
+                        n_s: int = DIMENSION_STEPS):
+        X, w = self.inputs(model, text, layer), self.weights(model, layer)
+        return tf.dimension_scale_probe(w["W"], w["b"], X[token], dim, np.linspace(0.0, smax, n_s), model.ln_eps)
+
+
+AFRESH = Work()
+
+
+# Each view of a resolved state: (figure spec, words, numbers for download).
+
+def _problem_view(resolved: Resolved, height: int = 300):
+    text = resolved.problem or "Nothing to show."
+    return ft.message_spec(text, height), "", {"problem": text}
+
+
+def circle_view(resolved: Resolved, work: Work = AFRESH):
+    if not resolved.ok:
+        return _problem_view(resolved, 760)
+    s, model = resolved.state, resolved.model
+    try:
+        _, crossings, profile = work.circle(model, s.text, s.layer, s.a, s.b)
+    except ValueError as exc:  # (anti)parallel tokens: no unique great circle
+        return ft.message_spec(str(exc), 760), str(exc), {"problem": str(exc)}
+    spec = ft.circle_spec(crossings, profile, resolved.tokens, s.a, s.b)
+    meta = spec["layout"]["meta"]
+    rows = [dict(neuron=int(n), angle=float(x), turns_on=bool(on))
+            for n, x, on in zip(crossings.neurons, crossings.angles, crossings.turns_on)]
+    return spec, circle_words(resolved.tokens, meta), {"summary": meta, "crossings": rows}
+
+
+def rotation_view(resolved: Resolved, work: Work = AFRESH):
+    if not resolved.ok:
+        return _problem_view(resolved, 380)
+    s, model = resolved.state, resolved.model
+    probe = work.rotation(model, s.text, s.layer, s.pairs, s.seed, TV_PAIRS)
+    spec = ft.rotation_spec(probe)
+    summary = spec["layout"]["meta"]
+    tok = resolved.tokens
+    rows = [dict(i=int(i), j=int(j), token_i=tok[i], token_j=tok[j], theta=float(th), crossings=int(c),
+                 per_radian=float(p), theta_raw=float(thr), crossings_raw=int(cr), per_radian_raw=float(pr),
+                 tv=_num(tv), tv_raw=_num(tvr))
+            for (i, j), th, c, p, thr, cr, pr, tv, tvr in zip(
+                probe.pairs, probe.theta, probe.crossings, probe.per_radian, probe.theta_raw, probe.crossings_raw,
+                probe.per_radian_raw, probe.tv, probe.tv_raw)]
+    return spec, rotation_words(summary), {"summary": summary, "pairs": rows}
+
+
+def _num(x):
+    return float(x) if np.isfinite(x) else None
+
+
+def scaling_view(resolved: Resolved, work: Work = AFRESH):
+    if not resolved.ok:
+        return _problem_view(resolved, 360)
+    s, model = resolved.state, resolved.model
+    with_ln, without_ln = work.scaling(model, s.text, s.layer, s.kmax)
+    spec = ft.scaling_spec(with_ln, without_ln, resolved.tokens, s.kmax, EPS_REGION_K)
+    meta = spec["layout"]["meta"]
+    above = with_ln.count_in(EPS_REGION_K, s.kmax) if s.kmax > EPS_REGION_K else 0 * with_ln.counts
+    rows = [dict(token=i, text=t, crossings_with_layernorm=int(c), with_layernorm_k_at_least=int(ab),
+                 crossings_without_layernorm=int(r), k_eps=float(ke))
+            for i, (t, c, ab, r, ke) in enumerate(zip(resolved.tokens, with_ln.counts, above, without_ln.counts,
+                                                      with_ln.extra["k_eps"]))]
+    return spec, scaling_words(meta, model.ln_eps), {"summary": meta, "tokens": rows}
+
+
+def direction_view(resolved: Resolved, work: Work = AFRESH):
+    if not resolved.ok:
+        return _problem_view(resolved, 360)
+    s, model = resolved.state, resolved.model
+    X = work.inputs(model, s.text, s.layer)
+    w_vector, w_words, problem = direction_vector(s, X, resolved.tokens)
+    if problem:
+        return ft.message_spec(problem, 360), problem, {"problem": problem}
+    lines = work.direction(model, s.text, s.layer, w_vector, s.amax)
+    spec = ft.direction_spec(lines, len(X), s.a, s.amax, resolved.tokens, w_words)
+    rows = [dict(token=i, text=t, crossings=int(c),
+                 first_alpha=float(lines.t[lines.line == i][0]) if c else None)
+            for i, (t, c) in enumerate(zip(resolved.tokens, lines.counts))]
+    meta = spec["layout"]["meta"]
+    return spec, direction_words(meta, resolved.tokens), {"summary": meta, "tokens": rows}
+
+
+def massive_view(resolved: Resolved, work: Work = AFRESH):
+    """(spec, words, data, table rows) of the massive-activation view."""
+    if not resolved.ok:
+        return (*_problem_view(resolved, 360), [])
+    s, model = resolved.state, resolved.model
+    tokens, R = work.residuals(model, s.text)
+    table = []
+    for layer in range(model.n_layers):
+        for m in tf.massive_dimensions(R[layer], 3):
+            table.append(dict(layer=layer, dim=m.dim, value=m.value, token=m.token, token_text=tokens[m.token],
+                              current=layer == s.layer))
+    X = R[s.layer]
+    dim = tf.massive_dimensions(X, 1)[0].dim if s.mdim < 0 else s.mdim
+    token = int(np.argmax(np.abs(X[:, dim])))
+    probe = work.dimension_probe(model, s.text, s.layer, token, dim, s.smax)
+    spec = ft.massive_spec(probe, tokens, token, dim, float(X[token, dim]), float(np.median(np.abs(X))))
+    meta = spec["layout"]["meta"]
+    rows = [dict(s=float(a), effective_scale=float(e), relative_to_s1=float(r), neurons_flipped=int(f))
+            for a, e, r, f in zip(probe.s, probe.effective_scale, probe.rest_scale, probe.flips)]
+    data = {"summary": meta, "largest_dimensions": table, "probe": rows,
+            "flip_points": [dict(s=float(a), neuron=int(n)) for a, n in zip(probe.breakpoints, probe.neurons)]}
+    return spec, massive_words(meta, tokens), data, table
+
+
+VIEWS = {"circle": circle_view, "rotation": rotation_view, "scaling": scaling_view,
+         "direction": direction_view, "massive": lambda resolved, work=AFRESH: massive_view(resolved, work)[:3]}
+
+
+def transformer_figures(resolved: Resolved, work: Work = AFRESH) -> dict:
+    """The page's five figure specs for a resolved state (:func:`resolve`): "circle",
+    "rotation", "scaling", "direction", "massive" (a figure that says what is wrong when the
+    model or the text cannot be used)."""
+    return {name: view(resolved, work)[0] for name, view in VIEWS.items()}
