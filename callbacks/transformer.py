@@ -175,7 +175,7 @@ def download_figure(*values, button=None):
         return no_update, notice_items([NO_QUERY])
     state, notices = st.from_query(TransformerState, query)
     resolved = resolve(state, notices)
-    spec = views.VIEW_FUNCTIONS[view](resolved)[0]
+    spec = views.VIEWS[view](resolved, MEMO)[0]
     stem = f"polyviz-transformer-{view}-{resolved.state.model}-layer{resolved.state.layer}"
     title = f"polyviz · Real transformers · {view} · {stem}"
     return dcc.send_string(exports.figure_html(spec, title), exports.safe_filename(stem, "html")), no_update
