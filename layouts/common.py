@@ -156,5 +156,4 @@ def export_row(ids: ExportIds, figures: dict[str, str], value: str, data_buttons
         html.Span("PNG: the camera button above each figure.", className="control-help"),
         html.Div(id=ids.status, className="control-help", role="status", style={"flexBasis": "100%"}),
         dcc.Download(id=ids.download),
-    ], className="export-row", style={"display": "flex", "flexWrap": "wrap", "gap": "6px", "alignItems": "center",
-                                      "margin": "8px 0"})
+    ], className="export-row")  # laid out in assets/style.css: an inline display would show it in a folded phone sheet

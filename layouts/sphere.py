@@ -20,7 +20,7 @@ from polyviz.pages.sphere import random_note, readout_words, shown_layers, where
 from polyviz.words import plural
 
 from .common import (GRAPH_CONFIG, UPLOAD_STYLE, WATCHDOG_MS, ExportIds, camera_store, control, copy_link, export_row,
-                     graph_card, math_markdown, notices_box, number_box, python_copy)
+                     graph_card, notices_box, number_box, python_copy)
 
 PATH = "/sphere"
 SOURCE_OPTIONS = [{"label": " random layer", "value": "random"},
@@ -315,7 +315,8 @@ def page(state: SphereState, notices: list[str], view: LayerView, retrainable: b
                 ],
                 className="panels",
             ),
-            html.Div([html.H3("What you are seeing"), math_markdown(EXPLAIN, "sp-explain-text")],
+            # typeset with the page (eager), as on /stretch-fold: see layouts/stretch_fold.py
+            html.Div([html.H3("What you are seeing"), dcc.Markdown(EXPLAIN, id="sp-explain-text", mathjax=True)],
                      className="explain sp-explain"),
         ],
     )

@@ -9,7 +9,7 @@ from polyviz import state as st
 from polyviz.pages.stretch_fold import EXPORT_FIGURES, PRESETS, T_RANGE, StretchFoldState
 from polyviz.stretch_fold import DISTRIBUTIONS
 
-from .common import (ExportIds, camera_store, control, copy_link, export_row, graph_card, log_slider, math_markdown,
+from .common import (ExportIds, camera_store, control, copy_link, export_row, graph_card, log_slider,
                      notices_box, number_box, python_copy)
 
 PATH = "/stretch-fold"
@@ -30,6 +30,8 @@ CAMERA_FIELDS = {FIG_SURFACE: "surface_cam", FIG_SPHERE: "sphere_cam"}
 EXPORT = ExportIds("sf")
 
 
+# typeset with the page: lazily (math_markdown) MathJax logged "NaNex" errors here, its
+# typesetting racing the figures' first draws (tests/test_browser_*.py count console errors)
 EXPLAIN_ID = "sf-explain"
 EXPLAIN = r"""LayerNorm is, up to scale and the learned $\gamma,\beta$,
 
@@ -101,7 +103,7 @@ def page(state: StretchFoldState, notices: list[str]) -> html.Div:
             html.Div(
                 [
                     html.H3("What you are seeing"),
-                    math_markdown(EXPLAIN, EXPLAIN_ID),
+                    dcc.Markdown(EXPLAIN, id=EXPLAIN_ID, mathjax=True),
                 ],
                 className="explain",
             ),
