@@ -45,7 +45,7 @@ from polyviz.pages.sphere import (EXPORT_FIGURES, FIGURE_BUILDERS, LayerView, Sp
                                   shown_layers, summary_text, UPLOAD_MAX_BYTES, UPLOAD_OUTAGE, upload_refused)
 from polyviz.records import read_model_zip
 from polyviz.userdata import decode_upload
-from services import cache, jobs, run_store
+from services import cache, data_store, jobs, run_store
 
 OUTAGE = ("the shared cache (Redis) cannot be reached right now, so the trained model cannot be read; it is "
           "probably still there: reload in a moment. Showing a random layer until then.")
@@ -84,7 +84,8 @@ def trained_model(model_id: str) -> TrainedModel | None:
         return None
     run = run_store.load_run(model_id, required=True)  # an outage is not "not found"
     if run is not None:
-        return TrainedModel.from_run(model_id, run)
+        own = run.data.user_data_hash  # trained on your own data: its points come from the data store
+        return TrainedModel.from_run(model_id, run, user=data_store.load_data(own) if own else None)
     params = run_store.load_uploaded_model(model_id, required=True)  # a model opened from its .zip
     return None if params is None else TrainedModel.from_upload(model_id, params)
 

@@ -197,16 +197,25 @@ def _optional_float(value) -> float | None:
 # ------------------------------------------------------------------------------------------
 # a trained run
 # ------------------------------------------------------------------------------------------
+USER_DATA_PREFIX = "user-data:"
+
+
 @dataclass(frozen=True)
 class DataSource:
     """Which data a model was trained on: ``polyviz.datasets.make_dataset(name, n, noise,
-    seed)`` split by ``train_test_split(..., train_ratio, seed)``."""
+    seed)`` split by ``train_test_split(..., train_ratio, seed)``, or your own data: name
+    "user-data:<content hash>" (USER_DATA_PREFIX), split the same way."""
 
     name: str
     n: int
     noise: float
     seed: int
     train_ratio: float
+
+    @property
+    def user_data_hash(self) -> str | None:
+        """The content hash of your own data this names, or None for a built-in data set."""
+        return self.name[len(USER_DATA_PREFIX):] if self.name.startswith(USER_DATA_PREFIX) else None
 
     def to_dict(self) -> dict:
         return asdict(self)

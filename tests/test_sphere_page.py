@@ -15,7 +15,7 @@ import dash_http
 from polyviz.figures import sphere as fs
 from polyviz import polytopes as pt
 from polyviz import state as st
-from polyviz.pages.sphere import SphereState, training_sample
+from polyviz.pages.sphere import DATA_POINTS, SphereState, training_sample
 
 
 @pytest.fixture(scope="module")
@@ -796,3 +796,36 @@ def test_the_page_words_say_how_exact_each_count_is():
     words = summary_words(SphereState(neurons=1, dim=4), spec["layout"]["meta"])
     assert "Not exact here: 1 such tiny circle is dropped, and the region inside each is missing" in words
     assert "a plane within 1e-12 of touching the sphere (a circle of radius under 1.4e-06) cuts nothing" in words
+
+
+def test_a_model_trained_on_your_own_data_opens_with_its_points_and_without_them_once_the_data_is_gone(page_modules):
+    """/train offers a /sphere link for a model of your data; its points came from
+    make_dataset("user-data:<hash>"), which raised, so the link could not open."""
+    from polyviz.datasets import train_test_split
+    from polyviz.pages.train import TrainState
+    from polyviz.userdata import parse_csv
+    from services import cache, data_store, jobs
+    from services import run_store as store
+
+    cb, _ = page_modules
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(90, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    user = parse_csv("x1,x2,label\n" + "".join(f"{a:.5f},{b:.5f},{'yes' if c else 'no'}\n"
+                                               for (a, b), c in zip(X, y)))
+    data_store.store_data(user)
+    state, notices = st.validate(TrainState, dict(data=user.content_hash, n=90, width=3, depth=2, steps=30, seed=2))
+    assert notices == []
+    out = jobs.run_job(jobs.new_job(state, "train"), jobs.TRAIN)
+    model_id = store.model_id(out.key)
+    sphere_state = SphereState(source="trained", model=model_id, layer=1)
+
+    view = cb.load_view(sphere_state)
+    assert view.trained and len(view.points) > 0
+    Xtr, _, ytr, _ = train_test_split(user.X, user.y, state.ratio, state.data_seed)
+    assert len(view.points) == min(len(Xtr), DATA_POINTS) and set(view.labels.tolist()) <= set(ytr.tolist())
+
+    cache.cache.delete(data_store.data_key(user.content_hash))
+    gone = cb.load_view(sphere_state)
+    assert gone.trained and len(gone.points) == 0
+    np.testing.assert_array_equal(gone.W, view.W)

@@ -217,12 +217,19 @@ def layer_inputs(params, k: int, X) -> tuple[np.ndarray, InputSphere | None]:
 DATA_POINTS = 600  # training points drawn on a trained layer's sphere
 
 
-def training_sample(source) -> tuple[np.ndarray, np.ndarray]:
-    """(X, y): a class-stratified sample of a run's training data (polyviz.records.DataSource)."""
+def training_sample(source, user=None, in_dim: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y): a class-stratified sample of a run's training data (polyviz.records.DataSource).
+    For your own data, ``user`` is that data (polyviz.userdata.UserData); without it (gone from
+    the cache) the sample is empty, of ``in_dim`` columns, and the page draws no points."""
     from polyviz.datasets import make_dataset, train_test_split
     from polyviz.embedding import subsample
 
-    X, y = make_dataset(source.name, source.n, source.noise, source.seed)
+    if source.user_data_hash is not None:
+        if user is None or user.content_hash != source.user_data_hash:
+            return np.zeros((0, in_dim), np.float32), np.zeros(0, np.int64)
+        X, y = user.X, user.y
+    else:
+        X, y = make_dataset(source.name, source.n, source.noise, source.seed)
     Xtr, _, ytr, _ = train_test_split(X, y, source.train_ratio, source.seed)
     keep = subsample(ytr, DATA_POINTS, seed=0)
     return Xtr[keep], ytr[keep]
@@ -268,15 +275,16 @@ class TrainedModel:
     data: tuple | None = None  # (X, y): a class-stratified sample of its training data
 
     @classmethod
-    def from_run(cls, model_id: str, run) -> "TrainedModel":
-        """The model of a :class:`polyviz.records.TrainedRun`."""
+    def from_run(cls, model_id: str, run, user=None) -> "TrainedModel":
+        """The model of a :class:`polyviz.records.TrainedRun`; ``user``: the data it was trained
+        on when that is your own (polyviz.userdata.UserData), for its points."""
         config, acc = run.config, run.final_test_acc
         return cls(model_id=model_id, dataset=run.data.name[:40], in_dim=config.in_dim, width=config.width,
                    depth=config.depth, activation=config.activation,
                    test_acc=acc if acc is not None and math.isfinite(acc) else None,
                    query=run.query if len(run.query) < 2000 else None,
                    layers=tuple(layer_weights(run.params, i) for i in range(config.n_layers)),
-                   params=run.params, data=training_sample(run.data))
+                   params=run.params, data=training_sample(run.data, user, config.in_dim))
 
     @classmethod
     def from_upload(cls, model_id: str, params) -> "TrainedModel":
@@ -289,6 +297,8 @@ class TrainedModel:
         config, meta = params.config, params.meta if isinstance(params.meta, dict) else {}
         try:
             source = DataSource.from_dict(meta["data"])
+            if source.user_data_hash is not None:
+                raise ValueError("trained on your own data, which the .zip does not hold")
             data = training_sample(source)
             dataset = source.name[:40]
         except (KeyError, TypeError, ValueError):
@@ -438,7 +448,7 @@ def retrained_model(state: SphereState, user=None) -> TrainedModel:
     from polyviz.pages.train import TrainState, trained_run  # that module imports this one
 
     train_state, _notices = st.from_query(TrainState, state.train)
-    return TrainedModel.from_run(state.model, trained_run(train_state, user=user))
+    return TrainedModel.from_run(state.model, trained_run(train_state, user=user), user=user)
 
 
 # --- the figures ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from polyviz.embedding import subsample
 from polyviz.figures.common import base_layout
 from polyviz.models import ACTIVATION_NAMES, ACTIVATIONS, ARCHITECTURES, BLOCK_ACTIVATIONS, ModelConfig, architecture_text
 from polyviz.pages.sphere import drawable_layers
-from polyviz.records import SWEEP_CHECKPOINT_BUDGET, DataSource, SweepRecord, TrainedRun
+from polyviz.records import SWEEP_CHECKPOINT_BUDGET, USER_DATA_PREFIX, DataSource, SweepRecord, TrainedRun
 from polyviz.training import PRESETS as LIB_PRESETS
 from polyviz.training import TrainConfig, classification_results, seed_sweep, train
 from polyviz.userdata import HASH_PATTERN, UserData
@@ -171,7 +171,7 @@ class TrainState:
     @property
     def data_source(self) -> DataSource:
         if self.data:  # name "user-data:<hash>": the model file says which data it was trained on
-            return DataSource(name=f"user-data:{self.data}", n=self.n, noise=0.0, seed=self.data_seed,
+            return DataSource(name=f"{USER_DATA_PREFIX}{self.data}", n=self.n, noise=0.0, seed=self.data_seed,
                               train_ratio=self.ratio)
         return DataSource(name=self.dataset, n=self.n, noise=self.noise, seed=self.data_seed, train_ratio=self.ratio)
 
