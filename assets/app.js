@@ -82,26 +82,16 @@
       typeset(entry.target);
     });
   }, { rootMargin: "0px 0px 25% 0px" }) : null;  // a quarter screen below: typeset just before it shows
-  // Once per id: Dash re-renders the box when its mathjax turns on, and turning it on again
-  // for the new node re-rendered it while MathJax measured the old one ("NaNex" errors).
-  var typesetIds = {};
-  var typesetPath = window.location.pathname;
   function typeset(box) {
-    if (window.location.pathname !== typesetPath) {  // another page: its boxes are new
-      typesetIds = {};
-      typesetPath = window.location.pathname;
-    }
     var setProps = window.dash_clientside && window.dash_clientside.set_props;
-    if (!setProps || !box.id || typesetIds[box.id] || !box.isConnected) return;
-    typesetIds[box.id] = true;
-    setProps(box.id, { mathjax: true });
+    if (setProps && box.id && box.isConnected) setProps(box.id, { mathjax: true });
   }
   function watchLazyMath() {
     var boxes = document.getElementsByClassName(LAZY_MATH);
     for (var i = 0; i < boxes.length; i++) {
       if (!near || !seen) {  // an old browser: typeset at once
         typeset(boxes[i]);
-      } else if (!seen.has(boxes[i]) && !(typesetPath === window.location.pathname && typesetIds[boxes[i].id])) {
+      } else if (!seen.has(boxes[i])) {
         seen.add(boxes[i]);
         near.observe(boxes[i]);
       }

@@ -66,7 +66,7 @@ def export(_points, _curves, _figure, which, key, button=None):
     if button == data_ids.EXPORT_CURVES:
         return dcc.send_string(exports.curves_csv(run.history), f"{stem}-curves.csv"), no_update
     if button == data_ids.EXPORT_FIGURE:
-        which = which if which in data_ids.EXPORT_FIGURES else "boundary"
+        which = which if isinstance(which, str) and which in data_ids.EXPORT_FIGURES else "boundary"  # any payload
         spec = train_page.run_figures(state, run, data, user)[which]
         title = f"polyviz · {data_ids.EXPORT_FIGURES[which]} · {stem}"
         return dcc.send_string(exports.figure_html(spec, title), f"{stem}-{which}.html"), no_update

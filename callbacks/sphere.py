@@ -78,14 +78,15 @@ def state_from_controls(**raw) -> tuple[SphereState, list[str]]:
 
 def trained_model(model_id: str) -> TrainedModel | None:
     """The cached model with this id, or None (empty or unknown id, expired run). Loading is
-    one cache read and a small safetensors decode (about a millisecond), so every callback
-    reads it afresh: any worker sees the same model, and a retrained run is never stale."""
+    one cache read and a small safetensors decode (about a millisecond; a model of your own
+    data reads that data too), so every callback reads it afresh: any worker sees the same
+    model, and a retrained run is never stale."""
     if not model_id:
         return None
     run = run_store.load_run(model_id, required=True)  # an outage is not "not found"
     if run is not None:
         own = run.data.user_data_hash  # trained on your own data: its points come from the data store
-        return TrainedModel.from_run(model_id, run, user=data_store.load_data(own) if own else None)
+        return TrainedModel.from_run(model_id, run, user=data_store.load_data(own, required=True) if own else None)
     params = run_store.load_uploaded_model(model_id, required=True)  # a model opened from its .zip
     return None if params is None else TrainedModel.from_upload(model_id, params)
 

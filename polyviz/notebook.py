@@ -88,10 +88,13 @@ def sphere_code(state, model: str = "random", why: str = "") -> str:
         from polyviz.pages.train import TrainState  # that module imports polyviz.pages.sphere
 
         train_state, _ = st.from_query(TrainState, state.train)
-        body += (_data_note(train_state).replace("pass it as user= below", "pass it as retrained_model(state, user)")
+        user = ("from polyviz.userdata import parse_csv\n\n"
+                "# your data, uploaded or drawn on /train (data= is its content hash): the same file\n"
+                "user = parse_csv(open('your-data.csv', 'rb').read())\n") if train_state.data else "user = None\n"
+        body += (user
                  + "# the Toy classifiers run of the link's train= settings, trained again: the same data, seed and\n"
                    "# steps give the same weights (unless the server's time limit stopped the page's run early)\n"
-                   "model = retrained_model(state)\n")
+                   "model = retrained_model(state, user)\n")
     elif model == "zip":
         body += ("# This link's model comes with no training settings (a model opened from its .zip on /sphere):\n"
                  "# load the same file, the .zip that “Download model” on the Toy classifiers page gives.\n"

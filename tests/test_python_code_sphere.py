@@ -86,7 +86,7 @@ def test_a_trained_layer_s_code_trains_the_model_again_and_draws_the_same_figure
     assert summary.startswith("Layer 1 of the trained model")  # the page draws the model's layer
     assert "train=" in canonical and "source=trained" in canonical
     code = python_code.code_for("sp", canonical)
-    assert "model = retrained_model(state)" in code and f"{canonical!r}" in code
+    assert "model = retrained_model(state, user)" in code and f"{canonical!r}" in code
     assert_same_figures(run_copied(code), page)
 
 
@@ -103,6 +103,35 @@ def test_an_uploaded_model_s_code_loads_its_zip(mods, trained_link, tmp_path, mo
     code = python_code.code_for("sp", canonical)
     assert "read_model_zip" in code and "retrained_model" not in code
     (tmp_path / "model.zip").write_bytes(archive)  # the file the code's comment says to load
+    monkeypatch.chdir(tmp_path)
+    assert_same_figures(run_copied(code), page)
+
+
+def test_a_layer_of_a_model_of_your_data_reads_your_file_and_draws_the_same_figures(mods, tmp_path, monkeypatch):
+    """The copied code of such a link loads your data (the page has it by content hash) and
+    retrains on it; run as it stood, it called retrained_model(state) and raised."""
+    import numpy as np
+
+    from polyviz.pages.train import TrainState
+    from polyviz.userdata import parse_csv
+    from services import data_store, jobs, run_store
+
+    python_code, cb = mods
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(80, 2))
+    text = "a,b,label\n" + "".join(f"{x:.4f},{y:.4f},{int(x * y > 0)}\n" for x, y in X)
+    user = parse_csv(text)
+    data_store.store_data(user)
+    state, notices = st.validate(TrainState, dict(data=user.content_hash, n=80, width=3, depth=2, steps=40, seed=3))
+    assert notices == []
+    outcome = jobs.run_job(jobs.new_job(state, "train"), jobs.TRAIN)
+    run = run_store.load_run(outcome.key)
+    link = urlsplit(run_store.sphere_href(outcome.key, 1, run.query)).query
+    canonical, page, summary = page_view(cb, link)
+    assert summary.startswith("Layer 1 of the trained model")
+    code = python_code.code_for("sp", canonical)
+    assert "parse_csv(open('your-data.csv', 'rb').read())" in code and "retrained_model(state, user)" in code
+    (tmp_path / "your-data.csv").write_text(text)  # the file the code says to read
     monkeypatch.chdir(tmp_path)
     assert_same_figures(run_copied(code), page)
 
