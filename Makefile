@@ -30,7 +30,7 @@ $(1) install --quiet --no-index --no-deps '$(2)' 2>/dev/null \
        $(1) install --quiet --no-deps --timeout 20 --retries 1 '$(2)' $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)); }
 endef
 
-.PHONY: run test lint bench bench-quick bench-browser install install-test system-deps worker lock clean
+.PHONY: run test lint bench bench-quick bench-browser install install-test system-deps worker lock plotly-bundle clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,11 @@ bench-quick: install-test
 # Issue 11's figures where the user waits: gunicorn + headless Chromium, a few minutes.
 bench-browser: install-test system-deps
 	$(BIN)/python benchmarks/run.py --browser --only browser
+
+# The browser's plotly.js: only the trace types polyviz draws (services/plotly_bundle.py).
+# Run after a plotly upgrade (a test compares the versions); needs node and npm.
+plotly-bundle:
+	cd services/plotly_bundle && npm install --no-audit --no-fund --no-package-lock && node build.js && rm -rf node_modules
 
 worker: install-test
 	$(BIN)/celery -A services.celery_app worker --loglevel=INFO --concurrency=2

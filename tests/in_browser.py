@@ -24,3 +24,19 @@ GRAPH_DIV = "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly
 def graph_script(driver, graph_id: str, body: str):
     """Run ``body`` (JavaScript that returns a value) with ``gd`` set to the graph's Plotly div."""
     return driver.execute_script(GRAPH_DIV + body, graph_id)
+
+
+# JavaScript: the trace types the page's drawn graphs were sent, the ones plotly.js has (a
+# partial bundle: services/plotly_bundle.py) and any sent trace it has no module for (Plotly
+# hides such a trace instead of drawing it).
+DRAWN_TRACES = """
+const gds = [...document.querySelectorAll('.js-plotly-plot')].filter(gd => gd._fullData && gd.data);
+return {version: window.Plotly ? Plotly.version : null,
+        registered: window.Plotly ? Object.keys(Plotly.PlotSchema.get().traces) : [],
+        sent: [...new Set(gds.flatMap(gd => gd.data.map(t => t.type || 'scatter')))],
+        unknown: gds.flatMap(gd => gd._fullData.filter(t => !t._module).map(t => t.type))};
+"""
+
+
+def drawn_traces(driver) -> dict:
+    return driver.execute_script(DRAWN_TRACES)

@@ -11,7 +11,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
-from in_browser import graph_script, wait_for
+from in_browser import drawn_traces, graph_script, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -66,6 +66,8 @@ def test_train_the_spiral_preset_and_play_the_animation(browser, live_server):
 
     # the layer-by-layer animation: frames are in the browser; play moves the points
     wait_for(browser, lambda d: (figure_info(d, "tr-animation") or {}).get("frames", 0) == 49)
+    drawn = drawn_traces(browser)  # the partial plotly.js bundle draws every result figure
+    assert {"contour", "scatter"} <= set(drawn["sent"]) and drawn["unknown"] == []
     before = figure_info(browser, "tr-animation")["x"]
     browser.execute_script("document.querySelector('#tr-animation').scrollIntoView({block: 'center'});")
     play = browser.find_element(By.CSS_SELECTOR, "#tr-animation .updatemenu-button")

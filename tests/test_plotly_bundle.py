@@ -1,0 +1,84 @@
+"""The browser's plotly.js is a partial bundle (services/plotly_bundle.py): it must be the
+plotly package's version, register exactly the trace types polyviz draws, and every figure
+the pages send must draw with it."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import plotly.graph_objects as go
+import pytest
+from plotly.basedatatypes import BaseTraceType
+from plotly.offline import get_plotlyjs_version
+
+from conftest import severe_console_errors
+from in_browser import drawn_traces, wait_for
+from services import plotly_bundle
+
+ROOT = Path(__file__).resolve().parent.parent
+PLOTLY_TRACES = {cls().type for cls in (getattr(go, name) for name in dir(go))  # go loads lazily
+                 if isinstance(cls, type) and issubclass(cls, BaseTraceType) and cls is not BaseTraceType}
+
+
+def test_the_bundle_is_the_plotly_packages_version_of_plotly_js():
+    # a plotly upgrade without `make plotly-bundle` would mix two versions' figure schemas
+    assert plotly_bundle.bundle_version() == get_plotlyjs_version()
+
+
+def test_the_bundle_registers_what_the_module_says():
+    entry = (ROOT / "services" / "plotly_bundle" / "entry.js").read_text()
+    registered = set(re.findall(r"require\('plotly\.js/lib/(\w+)'\)", entry)) - {"core"}
+    assert registered | {"scatter"} == plotly_bundle.TRACES
+
+
+def trace_types_in_source() -> dict[str, set[str]]:
+    """Every ``type="<a Plotly trace type>"`` keyword and ``"type": "<...>"`` key in the app's
+    Python, by file: what the server can send the browser to draw."""
+    found: dict[str, set[str]] = {}
+    for path in [*ROOT.glob("polyviz/**/*.py"), *ROOT.glob("callbacks/*.py"), *ROOT.glob("layouts/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            values = []
+            if isinstance(node, ast.keyword) and node.arg == "type":
+                values.append(node.value)
+            elif isinstance(node, ast.Dict):
+                values += [v for k, v in zip(node.keys, node.values)
+                           if isinstance(k, ast.Constant) and k.value == "type"]
+            for value in values:
+                if isinstance(value, ast.Constant) and value.value in PLOTLY_TRACES:
+                    found.setdefault(value.value, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_trace_type_the_app_makes_is_in_the_bundle():
+    used = trace_types_in_source()
+    assert {"scatter", "scatter3d", "mesh3d", "heatmap"} <= set(used)  # the scan finds the known ones
+    missing = {t: files for t, files in used.items() if t not in plotly_bundle.TRACES}
+    assert missing == {}, f"add these to services/plotly_bundle/entry.js and TRACES, then make plotly-bundle: {missing}"
+
+
+def test_the_graphs_url_serves_the_bundle_not_the_full_plotly(client):
+    for url in ("/_dash-component-suites/plotly/package_data/plotly.min.js",
+                "/_dash-component-suites/plotly/package_data/plotly.v7_1_0m1700000000.min.js"):
+        response = client.get(url, headers={"Accept-Encoding": "identity"})
+        assert response.status_code == 200 and response.mimetype == "application/javascript"
+        assert response.data == plotly_bundle.BUNDLE.read_bytes()
+    other = client.get("/_dash-component-suites/plotly/package_data/plotly.min.js.map")
+    assert other.data != plotly_bundle.BUNDLE.read_bytes()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path, expected", [
+    ("/stretch-fold", {"scattergl", "mesh3d", "scatter3d"}),
+    ("/sphere", {"scatter3d", "mesh3d", "heatmap", "bar"}),
+    ("/transformer", {"scattergl", "heatmap", "bar"}),
+])  # /train's result figures (contour, surface, histogram): tests/test_browser_train.py
+def test_pages_draw_every_trace_with_the_partial_bundle(browser, live_server, path, expected):
+    browser.get(live_server + path)
+    seen = wait_for(browser, lambda d: (lambda r: r if expected <= set(r["sent"]) else None)(
+        drawn_traces(d)), timeout=90)
+    assert seen["version"] == get_plotlyjs_version()
+    assert set(seen["registered"]) == plotly_bundle.TRACES
+    assert seen["unknown"] == []
+    assert severe_console_errors(browser) == []
