@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode
+
 from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, ctx, dcc, no_update
 from dash.exceptions import MissingCallbackContextException
 
@@ -77,12 +79,25 @@ def unknown_figure(which, figures: dict) -> str:
             f"{', '.join(figures.values())}); choose one in the list.")
 
 
-def export_callback(ids, query_id: str, make):
+def query_with_cameras(query: str, cameras) -> str:
+    """The page's canonical query with the 3-D views the user turned (the camera store, which
+    the address bar follows but the query Store does not): an export is seen as the page is."""
+    cams = cameras.get("cams") if isinstance(cameras, dict) else None
+    if not isinstance(cams, dict):
+        return query
+    turned = {field: st.valid_camera(raw) for field, raw in cams.items() if isinstance(field, str)}
+    turned = {field: camera for field, camera in turned.items() if camera}
+    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in turned]
+    return urlencode(pairs + list(turned.items()), safe=",")
+
+
+def export_callback(ids, query_id: str, make, cameras_id: str | None = None):
     """The callback of a page's export row (layouts.common.export_row, ``ids`` its ExportIds):
     a press of "Figure (.html)" or "Data (.csv)" sends the file ``make(kind, which, query)``
     makes, ``kind`` "html" or "csv", ``which`` the dropdown's value and ``query`` the page's
     canonical query (the Store the address bar follows: the file is made from the validated
-    settings, never from a figure the browser sends). ``make`` returns (content, filename),
+    settings, never from a figure the browser sends), with the cameras of the page's camera
+    store ``cameras_id`` when it has one. ``make`` returns (content, filename),
     or words that say why there is no file (shown in the row's status line).
 
     Returns the callback, a plain function: tests and notebooks call it with ``button`` set
@@ -94,15 +109,16 @@ def export_callback(ids, query_id: str, make):
         Input(ids.data, "n_clicks"),
         State(ids.which, "value"),
         State(query_id, "data"),
+        *([State(cameras_id, "data")] if cameras_id else []),
         prevent_initial_call=True,
     )
-    def export(_figure, _data, which, query, button=None):
+    def export(_figure, _data, which, query, cameras=None, button=None):
         kind = {ids.figure: "html", ids.data: "csv"}.get(button or triggered_id())
         if kind is None:
             return no_update, no_update
         if not isinstance(query, str):
             return no_update, NO_QUERY
-        made = make(kind, which, query)
+        made = make(kind, which, query_with_cameras(query, cameras) if cameras_id else query)
         if isinstance(made, str):
             return no_update, made
         content, filename = made

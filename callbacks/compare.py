@@ -322,7 +322,9 @@ def export_file(kind: str, which, query: str):
     if kind == "csv":
         return cp.export_csv(state, runs, user, which), exports.safe_filename(stem, "csv")
     title = f"polyviz · Compare · {figures[which]} · {stem}"
-    return exports.figure_html(cp.export_figure(state, runs, user, which), title), exports.safe_filename(stem, "html")
+    spec = cp.export_figure(state, runs, user, which)
+    spec = with_camera(spec, getattr(state, which.replace("-", "_") + "_cam", ""))  # a_boundary_cam, ...
+    return exports.figure_html(spec, title), exports.safe_filename(stem, "html")
 
 
-export = export_callback(ids.EXPORT, ids.QUERY, export_file)
+export = export_callback(ids.EXPORT, ids.QUERY, export_file, ids.CAMERAS)

@@ -433,7 +433,8 @@ def export_file(kind: str, which, query: str):
     if kind == "csv":
         return exports.sphere_csv(which, spec, view.W, view.b), exports.safe_filename(stem, "csv")
     title = f"polyviz · LayerNorm sphere · {EXPORT_FIGURES[which]} · {stem}"
+    spec = with_camera(spec, state.cam) if which == "scene" else spec  # the scene is the 3-D one
     return exports.figure_html(spec, title), exports.safe_filename(stem, "html")
 
 
-export = export_callback(ids.EXPORT, ids.QUERY, export_file)
+export = export_callback(ids.EXPORT, ids.QUERY, export_file, ids.CAMERAS)

@@ -141,7 +141,8 @@ def export_file(kind: str, which, query: str):
     if kind == "csv":
         return exports.stretch_fold_csv(state, which), exports.safe_filename(stem, "csv")
     title = f"polyviz · Stretch & fold · {EXPORT_FIGURES[which]} · {stem}"
-    return exports.figure_html(figure_specs(state)[which], title), exports.safe_filename(stem, "html")
+    spec = with_camera(figure_specs(state)[which], getattr(state, f"{which}_cam", ""))  # surface_cam, sphere_cam
+    return exports.figure_html(spec, title), exports.safe_filename(stem, "html")
 
 
-export = export_callback(ids.EXPORT, ids.QUERY, export_file)
+export = export_callback(ids.EXPORT, ids.QUERY, export_file, ids.CAMERAS)

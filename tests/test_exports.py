@@ -404,3 +404,20 @@ def test_transformer_figure_html_draws_the_view_s_figure(dash_app):
         assert_same_traces(figure_in_html(data["content"]), shown)
     data, words = cb.download_figure(*[0] * len(ids.VIEWS), None, button=ids.download_id("circle", "html"))
     assert data is cb.no_update and "did not reach the server" in str(words)
+
+
+def test_a_3d_export_is_seen_from_the_camera_the_user_turned(sf):
+    # the camera store follows the user's mouse; the query Store does not hold cameras
+    cb, ids, state, query, figures = sf
+    assert "surface_cam" not in query
+    turned = {"graphs": dict(ids.CAMERA_FIELDS), "cams": {"surface_cam": "1.5,-1.6,1", "sphere_cam": ""}}
+    out = sent(cb.export(1, 0, "surface", query, turned, button=ids.EXPORT.figure))
+    camera = figure_in_html(out["content"])["layout"]["scene"]["camera"]
+    assert camera["eye"] == {"x": 1.5, "y": -1.6, "z": 1.0} and camera["center"] == {"x": 0, "y": 0, "z": 0}
+    # the sphere was not turned: its export keeps the figure's own camera, as the page shows it
+    sphere = figure_in_html(sent(cb.export(1, 0, "sphere", query, turned, button=ids.EXPORT.figure))["content"])
+    assert sphere["layout"]["scene"].get("camera") == figures["sphere"]["layout"]["scene"].get("camera")
+    # a store the browser garbled is the figure's own camera, not an error
+    garbled = {"cams": {"surface_cam": "nan,1,<script>", 7: "1,1,1"}}
+    plain = figure_in_html(sent(cb.export(1, 0, "surface", query, garbled, button=ids.EXPORT.figure))["content"])
+    assert plain["layout"]["scene"].get("camera") == figures["surface"]["layout"]["scene"].get("camera")
