@@ -237,15 +237,16 @@ def column_summary(state: CompareState, column: str, run, train_query: str) -> l
     return children
 
 
-def cached_runs(state: CompareState, user=None, keys: dict | None = None) -> dict:
+def cached_runs(state: CompareState, user=None, keys: dict | None = None, required: bool = False) -> dict:
     """column -> its trained run, for the columns whose run is cached; with ``keys`` (the KEYS
-    store, which comes from the browser), only those whose key there is the state's."""
+    store, which comes from the browser), only those whose key there is the state's.
+    ``required``: an unreachable cache raises cache.CacheUnavailable instead of reading as no run."""
     runs = {}
     for column, train_state in cp.column_states(state, user).items():
         key = run_store.run_key(train_state.training_fields())
         entry = keys.get(column) if keys is not None else {"key": key}
         if isinstance(entry, dict) and entry.get("key") == key:
-            run = run_store.load_run(key)
+            run = run_store.load_run(key, required=required)
             if run is not None and run.status in run_store.FINAL_STATUSES:
                 runs[column] = run
     return runs
@@ -312,7 +313,7 @@ def export_file(kind: str, which, query: str):
         return unknown_figure(which, figures)
     user = user_data(state)
     try:
-        runs = cached_runs(state, user)
+        runs = cached_runs(state, user, required=True)  # an outage is said as one, not as "not trained"
     except cache.CacheUnavailable:
         return jobs.UNAVAILABLE
     column = None if which == "curves" else which.split("-")[0]

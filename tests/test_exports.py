@@ -388,6 +388,19 @@ def test_compare_exports_the_curves_and_a_column_s_figure(trained_compare):
     assert {r["split"] for r in rows} == {"train", "test"}
 
 
+def test_compare_export_during_a_cache_outage_says_so_not_untrained(trained_compare, monkeypatch):
+    cc, ids, state, query, keys, _ = trained_compare
+    from services import cache, jobs
+
+    def down(key, required=False, **kwargs):  # as cache_get behaves with Redis unreachable
+        if required:
+            raise cache.CacheUnavailable("connection refused")
+        return None
+
+    monkeypatch.setattr(cache, "cache_get", down)
+    assert cc.export(1, 0, "curves", query, button=ids.EXPORT.figure) == (cc.no_update, jobs.UNAVAILABLE)
+
+
 # --- /transformer ------------------------------------------------------------------------------------------
 
 def test_transformer_figure_html_draws_the_view_s_figure(dash_app):
