@@ -240,6 +240,17 @@ def test_sphere_figure_html_draws_the_page_s_figure(sp, dim, which):
     assert exported["layout"]["meta"] == json.loads(json.dumps(figures[which]["layout"]["meta"]))
 
 
+def test_the_sphere_scene_export_is_seen_from_the_turned_camera(sp):
+    cb, ids, shown = sp
+    state, query, figures = shown(SP_LINKS[3])
+    turned = {"graphs": dict(ids.CAMERA_FIELDS), "cams": {"cam": "0.2,-2,0.9"}}
+    scene = figure_in_html(sent(cb.export(1, 0, "scene", query, turned, button=ids.EXPORT.figure))["content"])
+    assert scene["layout"]["scene"]["camera"]["eye"] == {"x": 0.2, "y": -2.0, "z": 0.9}
+    # a 2-D figure has no scene: the camera leaves it as it was
+    circle = figure_in_html(sent(cb.export(1, 0, "circle", query, turned, button=ids.EXPORT.figure))["content"])
+    assert "scene" not in circle["layout"]
+
+
 def layer_of(state):
     from polyviz.pages.sphere import random_view
 
