@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import os
@@ -26,15 +27,27 @@ def dockerfile_cmd() -> list[str]:
 def start(argv: list[str], env: dict | None = None, log_name: str = "server",
           log_path: pathlib.Path | None = None) -> subprocess.Popen:
     """``log_path``: where the process's output goes (a test that reads the log); otherwise
-    .pytest_cache/<log_name>.log when that folder exists."""
+    .pytest_cache/<log_name>.log (made if missing: a fresh clone has none until pytest ends,
+    and CI's failures are read from these logs; see :func:`log_tail`)."""
     full_env = dict(os.environ)
     full_env["PATH"] = f"{VENV_BIN}{os.pathsep}{full_env.get('PATH', '')}"
     full_env.update(env or {})
-    if log_path is None and (ROOT / ".pytest_cache").is_dir():
-        log_path = ROOT / ".pytest_cache" / f"{log_name}.log"
+    if log_path is None:
+        with contextlib.suppress(OSError):  # a read-only checkout: no log
+            (ROOT / ".pytest_cache").mkdir(exist_ok=True)
+            log_path = ROOT / ".pytest_cache" / f"{log_name}.log"
     log = open(log_path, "wb") if log_path is not None else subprocess.DEVNULL
     return subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
+
+
+def log_tail(log_name: str, lines: int = 40) -> str:
+    """The last lines of a server's log (see :func:`start`), for an assertion's message."""
+    try:
+        text = (ROOT / ".pytest_cache" / f"{log_name}.log").read_text(errors="replace")
+    except OSError:
+        return f"(no {log_name} log)"
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def stop(process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 15.0) -> None:

@@ -225,7 +225,7 @@ def test_killing_the_web_workers_mid_job_loses_nothing_and_the_next_job_runs(ser
     kill_the_web_workers(server)
     assert server.job_host_pids() == hosts and psutil.pid_exists(job.pid)
     result = servers.wait_until(job.poll, timeout=240, what="the job's poll to end")
-    assert "Trained" in job.status(result), result
+    assert "Trained" in job.status(result), (result, servers.log_tail("gunicorn-jobs"))
     after = client.start(state_of(seed=501, steps=200))
     result = servers.wait_until(after.poll, timeout=60, what="the next job")
     assert "Trained" in after.status(result)
