@@ -18,9 +18,10 @@ import re
 from flask import Flask, request, send_file
 
 BUNDLE = pathlib.Path(__file__).with_name("plotly_bundle") / "plotly-polyviz.min.js"
-# The trace types the bundle registers (plotly_bundle/entry.js); scatter comes with the core.
-TRACES = frozenset({"scatter", "bar", "contour", "heatmap", "histogram", "mesh3d", "scatter3d",
-                    "scattergl", "surface"})
+ENTRY = BUNDLE.with_name("entry.js")  # the bundle's source: the one list of its trace types
+# The trace types the bundle registers: entry.js's ``require('plotly.js/lib/<type>')``s, and
+# scatter, which comes with the core.
+TRACES = frozenset({"scatter", *re.findall(r"require\('plotly\.js/lib/(\w+)'\)", ENTRY.read_text())} - {"core"})
 # Dash's URL for plotly.js, with or without the version fingerprint it adds in a page's tags.
 _PLOTLY_URL = re.compile(r"plotly/package_data/plotly(\.v[\w]+m\d+)?\.min\.js")
 

@@ -1,4 +1,4 @@
-// The trace types polyviz's figures use (services/plotly_bundle.py TRACES must list the same).
+// The trace types polyviz's figures use (services/plotly_bundle.py reads TRACES from here).
 var Plotly = require('plotly.js/lib/core');
 Plotly.register([
     require('plotly.js/lib/bar'),
