@@ -70,6 +70,48 @@
     },
   });
 
+  // --- how plotly.js draws (it is loaded by dcc.Graph after this file, as window.Plotly) ---
+  // WebGL canvases at the screen's own pixel ratio. plotly.js draws them at twice the CSS
+  // size by default (config.plotGlPixelRatio = 2): on a 1x screen that is four times the
+  // pixels to fill for nothing the eye gets, and where WebGL runs on the CPU it doubles the
+  // time of every repaint.
+  var GL_PIXEL_RATIO = Math.min(2, Math.max(1, window.devicePixelRatio || 1));
+  // Figures are drawn one per task, each after the browser has had a chance to paint. A
+  // server answer with four figures makes dcc.Graph call Plotly.react four times in one task:
+  // on a slow machine the page then shows nothing for the sum of the four draws (1.7 s on
+  // /stretch-fold, 2-core CPU, software WebGL) instead of the first figure after its own.
+  var PAINT_WAIT_MS = 100;  // a hidden tab runs no animation frames: do not wait for one
+  function afterPaint() {
+    return new Promise(function (resolve) {
+      var done = false;
+      function go() { if (!done) { done = true; setTimeout(resolve, 0); } }
+      window.requestAnimationFrame(go);
+      setTimeout(go, PAINT_WAIT_MS);
+    });
+  }
+  function oneDrawPerTask(Plotly) {
+    var react = Plotly.react, queue = Promise.resolve();
+    Plotly.react = function () {
+      var self = this, args = arguments;
+      var drawn = queue.then(afterPaint).then(function () { return react.apply(self, args); });
+      queue = drawn.catch(function () {});  // one failed draw does not hold the others back
+      return drawn;
+    };
+  }
+  var plotly = window.Plotly;
+  Object.defineProperty(window, "Plotly", {
+    configurable: true, enumerable: true,
+    get: function () { return plotly; },
+    set: function (value) {
+      plotly = value;
+      if (!value || typeof value.setPlotConfig !== "function" || value.__polyviz) return;
+      value.__polyviz = true;
+      value.setPlotConfig({ plotGlPixelRatio: GL_PIXEL_RATIO });
+      oneDrawPerTask(value);
+    },
+  });
+  if (plotly) window.Plotly = plotly;
+
   // Markdown made by layouts/common.py math_markdown comes with mathjax off: turn it on once
   // the text nears the viewport, so MathJax (a large script) loads only for
   // text a visitor scrolls to, never before a page's first figure.

@@ -133,8 +133,18 @@
     const gds = graphs();
     if (!gds) return Promise.resolve();
     const updates = frame(t, gds);
-    return Promise.all(Object.entries(updates).map(([name, u]) => (
-      gds[name].layout.meta.t === t ? null : window.Plotly.update(gds[name], u.update, u.layout, u.traces))));
+    return Promise.all(Object.entries(updates).map(([name, u]) => {
+      const gd = gds[name];
+      if (gd.layout.meta.t === t) return null;
+      // layout.meta is edit type "plot" in Plotly: relayouting it redraws the whole figure
+      // (every 3-D scene, every axis). It draws nothing, so it is written in place.
+      const layout = Object.assign({}, u.layout);
+      gd.layout.meta.t = layout["meta.t"];
+      delete layout["meta.t"];
+      return Object.keys(layout).length
+        ? window.Plotly.update(gd, u.update, layout, u.traces)
+        : window.Plotly.restyle(gd, u.update, u.traces);
+    }));
   }
 
   function flush() {

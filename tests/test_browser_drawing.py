@@ -1,0 +1,86 @@
+"""How the browser's plotly.js draws (assets/app.js): WebGL canvases at the screen's pixel
+ratio, and a server answer's figures drawn one per task, so the first shows while the others
+are still being drawn."""
+
+from __future__ import annotations
+
+import pytest
+
+from in_browser import wait_for
+
+pytestmark = pytest.mark.browser
+
+SF_PANELS = ("sf-circle", "sf-curve", "sf-surface", "sf-sphere")
+
+# JavaScript: every WebGL canvas of the page's graphs, drawing-buffer width over CSS width.
+GL_SCALES = """
+return [...document.querySelectorAll('#' + arguments[0] + ' canvas')]
+  .filter(c => c.clientWidth > 0)
+  .map(c => c.width / c.clientWidth);
+"""
+
+
+def panels_drawn(driver) -> bool:
+    return all(driver.execute_script(
+        "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+        "return !!(gd && gd._fullLayout && gd.data && gd.data.length)", panel) for panel in SF_PANELS)
+
+
+@pytest.fixture
+def screen(browser):
+    """The browser with a given device pixel ratio; the test's window as it was afterwards."""
+    def emulate(ratio: float):
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": 1400, "height": 1000, "deviceScaleFactor": ratio, "mobile": False})
+        return browser
+    yield emulate
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.parametrize("ratio", [1, 2])
+def test_webgl_canvases_have_the_screens_pixels(screen, live_server, ratio):
+    driver = screen(ratio)
+    driver.get(live_server + "/stretch-fold?op=stretch&t=1&eps=0.01&n=200")
+    wait_for(driver, panels_drawn, timeout=90)
+    # 2-D WebGL (the circle's point clouds) and 3-D scenes (the sphere) alike
+    for panel in ("sf-circle", "sf-sphere"):
+        scales = driver.execute_script(GL_SCALES, panel)
+        assert scales and all(abs(s - ratio) < 0.02 for s in scales), (panel, scales)
+
+
+# Before the page's figures arrive: each Plotly.react's start and end, with the count of
+# animation frames the browser had run by then.
+COUNT_DRAWS = """
+window.__draws = [];
+let frames = 0;
+(function tick() { frames += 1; requestAnimationFrame(tick); })();
+const wrap = () => {
+  if (!window.Plotly || !window.Plotly.react || window.Plotly.react.__counted) return false;
+  const react = window.Plotly.react;
+  window.Plotly.react = function (gd) {
+    const id = gd.parentElement.closest('[id]').id;
+    window.__draws.push({id: id, at: 'call', frames: frames});
+    const out = react.apply(this, arguments);
+    return out.then((r) => { window.__draws.push({id: id, at: 'drawn', frames: frames}); return r; });
+  };
+  window.Plotly.react.__counted = true;
+  return true;
+};
+const poll = setInterval(() => { if (wrap()) clearInterval(poll); }, 1);
+"""
+
+
+def test_a_pages_figures_are_drawn_one_per_frame(browser, live_server):
+    script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_DRAWS})
+    try:
+        browser.get(live_server + "/stretch-fold?op=stretch&t=1&eps=0.01&n=200")
+        draws = wait_for(browser, lambda d: (lambda r: r if sum(x["at"] == "drawn" for x in r) >= 4 else None)(
+            d.execute_script("return window.__draws || []")), timeout=90)
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
+    drawn = [d for d in draws if d["at"] == "drawn"]
+    assert {d["id"] for d in drawn} == set(SF_PANELS)
+    # Each figure is finished in a later animation frame than the one before it: the browser
+    # could paint the first before the next was drawn (the four came in one server answer).
+    frames = [d["frames"] for d in drawn]
+    assert all(b > a for a, b in zip(frames, frames[1:])), drawn
