@@ -15,7 +15,7 @@ browser_sphere_drag_ms_p50: the v azimuth, w azimuth and k handles dragged; a mo
   repaint. `repaints_during_drag` counts frames drawn while dragging and
   browser_sphere_release_repaint_ms_p50 is pointer up -> every dependent panel redrawn.
 browser_train_animation_fps: /train?preset=spiral trained through the page (its Train button),
-  then the layer animation's play button; frames/s from its afterplots (49 frames, 60 ms each).
+  then the layer animation's play button; frames/s from its afterplots (49 frames, 40 ms each at most: 25 frames/s where drawing keeps up).
 browser_first_figure_s (one line per page): navigation start -> the first figure with data
   drawn, a new visitor (empty cache) per load; /train before anything is trained, when only
   its placeholder graphs exist, so there the first graph drawn counts.

@@ -213,6 +213,8 @@ def test_animation_figure_structure_and_payload(spiral):
     assert [s["args"][0][0] for s in slider["steps"]] == ["0", "12", "24", "25"]
     labels = [b["label"] for b in spec["layout"]["updatemenus"][0]["buttons"]]
     assert labels == ["▶", "❚❚"]
+    # play asks for at least 24 frames a second (what the eye takes for motion)
+    assert 1000 / spec["layout"]["updatemenus"][0]["buttons"][0]["args"][1]["frame"]["duration"] >= 24
     # points: at most max_points, class colours blue then red, the plane only on the final stage
     n_points = sum(len(decode(spec["frames"][0]["data"][c]["x"])) for c in (0, 1))
     assert n_points == 800

@@ -286,7 +286,7 @@ def _animate_args(frame_names, duration_ms: int) -> list:
 
 
 def interpolation_animation_spec(source, X=None, y=None, *, frames_per_step: int = 12, rotation_frames: int = 24,
-                                 max_points: int = 800, seed: int = 0, decimals: int = 3, frame_ms: int = 60,
+                                 max_points: int = 800, seed: int = 0, decimals: int = 3, frame_ms: int = 40,
                                  title: str = "Layer by layer") -> dict:
     """Animated 3-D scatter interpolating input -> act 1 -> ... -> final activations, then
     (optionally) a full turn around the vertical axis; the separating plane of the output layer
@@ -294,7 +294,9 @@ def interpolation_animation_spec(source, X=None, y=None, *, frames_per_step: int
 
     ``source``: a model (MLPParams / TrainResult, then give X and y) or prebuilt
     :class:`InterpolationFrames`. The payload is kept small: at most ``max_points`` points
-    (class-stratified), coordinates rounded to ``decimals`` and sent as float32.
+    (class-stratified), coordinates rounded to ``decimals`` and sent as float32. ``frame_ms``:
+    the shortest time a frame stays on screen while playing (40: 25 frames/s where the
+    browser draws that fast; a slower one shows each frame as soon as it is drawn).
     """
     if isinstance(source, InterpolationFrames):
         anim = source
