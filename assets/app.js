@@ -76,10 +76,12 @@
   // pixels to fill for nothing the eye gets, and where WebGL runs on the CPU it doubles the
   // time of every repaint.
   var GL_PIXEL_RATIO = Math.min(2, Math.max(1, window.devicePixelRatio || 1));
-  // Figures are drawn one per task, each after the browser has had a chance to paint. A
-  // server answer with four figures makes dcc.Graph call Plotly.react four times in one task:
-  // on a slow machine the page then shows nothing for the sum of the four draws (1.7 s on
-  // /stretch-fold, 2-core CPU, software WebGL) instead of the first figure after its own.
+  // Figures are drawn one per task, each after the browser has had a chance to paint, 2-D
+  // figures before 3-D ones. A server answer with four figures makes dcc.Graph call
+  // Plotly.react four times in one task: on a slow machine the page then shows nothing for
+  // the sum of the four draws (1.7 s on /stretch-fold, 2-core CPU, software WebGL) instead
+  // of the first figure after its own; a 3-D scene's first draw is the slowest of all
+  // (0.9 s on /sphere), so what can show sooner goes first. One graph's draws keep their order.
   var PAINT_WAIT_MS = 100;  // a hidden tab runs no animation frames: do not wait for one
   function afterPaint() {
     return new Promise(function (resolve) {
@@ -89,13 +91,47 @@
       setTimeout(go, PAINT_WAIT_MS);
     });
   }
+  function isThreeD(figure) {
+    var data = figure && Array.isArray(figure.data) ? figure.data : [];
+    return !!(figure && figure.layout && figure.layout.scene) || data.some(function (trace) {
+      return trace && /3d$|^surface$|^isosurface$|^volume$|^cone$|^streamtube$/.test(String(trace.type));
+    });
+  }
   function oneDrawPerTask(Plotly) {
-    var react = Plotly.react, queue = Promise.resolve();
-    Plotly.react = function () {
+    var react = Plotly.react, pending = [], draining = false;
+    function next() {
+      for (var pass = 0; pass < 2; pass++) {  // first a 2-D draw, then any
+        for (var i = 0; i < pending.length; i++) {
+          var job = pending[i], earlier = pending.slice(0, i).some(function (o) { return o.gd === job.gd; });
+          if (!earlier && (pass === 1 || !job.threeD)) return pending.splice(i, 1)[0];
+        }
+      }
+      return null;
+    }
+    function drain() {
+      if (draining || !pending.length) return;
+      draining = true;
+      afterPaint().then(function () {
+        var job = next();
+        var drawn;
+        try {
+          drawn = Promise.resolve(react.apply(job.self, job.args));
+        } catch (error) {
+          drawn = Promise.reject(error);
+        }
+        drawn.then(job.resolve, job.reject);
+        return drawn.catch(function () {});  // one failed draw does not hold the others back
+      }).then(function () {
+        draining = false;
+        drain();
+      });
+    }
+    Plotly.react = function (gd, figure) {
       var self = this, args = arguments;
-      var drawn = queue.then(afterPaint).then(function () { return react.apply(self, args); });
-      queue = drawn.catch(function () {});  // one failed draw does not hold the others back
-      return drawn;
+      return new Promise(function (resolve, reject) {
+        pending.push({ gd: gd, threeD: isThreeD(figure), self: self, args: args, resolve: resolve, reject: reject });
+        drain();
+      });
     };
   }
   var plotly = window.Plotly;

@@ -70,17 +70,30 @@ const poll = setInterval(() => { if (wrap()) clearInterval(poll); }, 1);
 """
 
 
-def test_a_pages_figures_are_drawn_one_per_frame(browser, live_server):
+def draws_of(browser, url: str, figures: int) -> list[dict]:
+    """The page's first ``figures`` finished draws, in the order they finished."""
     script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_DRAWS})
     try:
-        browser.get(live_server + "/stretch-fold?op=stretch&t=1&eps=0.01&n=200")
-        draws = wait_for(browser, lambda d: (lambda r: r if sum(x["at"] == "drawn" for x in r) >= 4 else None)(
+        browser.get(url)
+        draws = wait_for(browser, lambda d: (lambda r: r if sum(x["at"] == "drawn" for x in r) >= figures else None)(
             d.execute_script("return window.__draws || []")), timeout=90)
     finally:
         browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
-    drawn = [d for d in draws if d["at"] == "drawn"]
+    return [d for d in draws if d["at"] == "drawn"][:figures]
+
+
+def test_a_pages_figures_are_drawn_one_per_frame(browser, live_server):
+    drawn = draws_of(browser, live_server + "/stretch-fold?op=stretch&t=1&eps=0.01&n=200", 4)
     assert {d["id"] for d in drawn} == set(SF_PANELS)
     # Each figure is finished in a later animation frame than the one before it: the browser
     # could paint the first before the next was drawn (the four came in one server answer).
     frames = [d["frames"] for d in drawn]
     assert all(b > a for a, b in zip(frames, frames[1:])), drawn
+
+
+def test_2d_figures_are_drawn_before_the_3d_scene_above_them(browser, live_server):
+    # /sphere's 3-D scene is its first graph and the slowest to draw: the 2-D figures of the
+    # same answer show first
+    drawn = draws_of(browser, live_server + "/sphere?dim=3&neurons=12&v_az=30&w_az=160&k=2&kmax=10", 4)
+    assert [d["id"] for d in drawn][-1] == "sp-scene", drawn
+    assert {d["id"] for d in drawn} == {"sp-scene", "sp-circle", "sp-scaling", "sp-rotation"}
