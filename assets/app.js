@@ -76,37 +76,43 @@
   // pixels to fill for nothing the eye gets, and where WebGL runs on the CPU it doubles the
   // time of every repaint.
   var GL_PIXEL_RATIO = Math.min(2, Math.max(1, window.devicePixelRatio || 1));
-  // Figures are drawn one per task, each after the browser has had a chance to paint, 2-D
-  // figures before 3-D ones. A server answer with four figures makes dcc.Graph call
+  // Figures are drawn one per task, each after the browser has had a chance to paint, the
+  // quick ones first. A server answer with four figures makes dcc.Graph call
   // Plotly.react four times in one task: on a slow machine the page then shows nothing for
   // the sum of the four draws (1.7 s on /stretch-fold, 2-core CPU, software WebGL) instead
   // of the first figure after its own; a 3-D scene's first draw is the slowest of all
-  // (0.9 s on /sphere), so what can show sooner goes first. One graph's draws keep their order.
-  var PAINT_WAIT_MS = 100;  // a hidden tab runs no animation frames: do not wait for one
+  // (0.9 s on /sphere) and a 2-D WebGL one's is slower than SVG's, so what can show sooner
+  // goes first. One graph's draws keep their order.
+  // A hidden tab runs no animation frames: there the draws do not wait for one, and a tab
+  // hidden while waiting stops waiting after PAINT_WAIT_MS.
+  var PAINT_WAIT_MS = 1000;
   function afterPaint() {
     return new Promise(function (resolve) {
       var done = false;
       function go() { if (!done) { done = true; setTimeout(resolve, 0); } }
+      if (document.visibilityState === "hidden") return go();
       window.requestAnimationFrame(go);
       setTimeout(go, PAINT_WAIT_MS);
     });
   }
-  function isThreeD(figure) {
+  // How slow a figure's first draw is: 0 SVG only, 1 with 2-D WebGL (a WebGL context to
+  // make: three canvases), 2 with a 3-D scene (a context, shaders, text turned into meshes).
+  function drawCost(figure) {
     var data = figure && Array.isArray(figure.data) ? figure.data : [];
-    return !!(figure && figure.layout && figure.layout.scene) || data.some(function (trace) {
-      return trace && /3d$|^surface$|^isosurface$|^volume$|^cone$|^streamtube$/.test(String(trace.type));
-    });
+    var types = data.map(function (trace) { return String(trace && trace.type); });
+    if ((figure && figure.layout && figure.layout.scene) ||
+        types.some(function (t) { return /3d$|^surface$|^isosurface$|^volume$|^cone$|^streamtube$/.test(t); })) return 2;
+    return types.some(function (t) { return /gl$/.test(t); }) ? 1 : 0;
   }
   function oneDrawPerTask(Plotly) {
     var react = Plotly.react, pending = [], draining = false;
-    function next() {
-      for (var pass = 0; pass < 2; pass++) {  // first a 2-D draw, then any
-        for (var i = 0; i < pending.length; i++) {
-          var job = pending[i], earlier = pending.slice(0, i).some(function (o) { return o.gd === job.gd; });
-          if (!earlier && (pass === 1 || !job.threeD)) return pending.splice(i, 1)[0];
-        }
+    function next() {  // the cheapest waiting draw whose graph has no earlier one waiting
+      var best = -1;
+      for (var i = 0; i < pending.length; i++) {
+        var job = pending[i], earlier = pending.slice(0, i).some(function (o) { return o.gd === job.gd; });
+        if (!earlier && (best < 0 || job.cost < pending[best].cost)) best = i;
       }
-      return null;
+      return pending.splice(best, 1)[0];
     }
     function drain() {
       if (draining || !pending.length) return;
@@ -129,7 +135,7 @@
     Plotly.react = function (gd, figure) {
       var self = this, args = arguments;
       return new Promise(function (resolve, reject) {
-        pending.push({ gd: gd, threeD: isThreeD(figure), self: self, args: args, resolve: resolve, reject: reject });
+        pending.push({ gd: gd, cost: drawCost(figure), self: self, args: args, resolve: resolve, reject: reject });
         drain();
       });
     };

@@ -48,25 +48,27 @@ def test_webgl_canvases_have_the_screens_pixels(screen, live_server, ratio):
         assert scales and all(abs(s - ratio) < 0.02 for s in scales), (panel, scales)
 
 
-# Before the page's figures arrive: each Plotly.react's start and end, with the count of
-# animation frames the browser had run by then.
+# Before the page loads: each graph's plotly_afterplot events (a figure drawn), with the count
+# of animation frames the browser had run by then. Plotly gives a graph div its emit method
+# on the first draw; the setter below wraps it as it is given.
 COUNT_DRAWS = """
 window.__draws = [];
 let frames = 0;
 (function tick() { frames += 1; requestAnimationFrame(tick); })();
-const wrap = () => {
-  if (!window.Plotly || !window.Plotly.react || window.Plotly.react.__counted) return false;
-  const react = window.Plotly.react;
-  window.Plotly.react = function (gd) {
-    const id = gd.parentElement.closest('[id]').id;
-    window.__draws.push({id: id, at: 'call', frames: frames});
-    const out = react.apply(this, arguments);
-    return out.then((r) => { window.__draws.push({id: id, at: 'drawn', frames: frames}); return r; });
-  };
-  window.Plotly.react.__counted = true;
-  return true;
-};
-const poll = setInterval(() => { if (wrap()) clearInterval(poll); }, 1);
+Object.defineProperty(HTMLElement.prototype, 'emit', {
+  configurable: true,
+  get() { return undefined; },
+  set(emit) {
+    const gd = this;
+    Object.defineProperty(gd, 'emit', {configurable: true, writable: true, value: function (name) {
+      if (name === 'plotly_afterplot') {
+        const box = gd.parentElement && gd.parentElement.closest('[id]');
+        window.__draws.push({id: box ? box.id : '', frames: frames});
+      }
+      return emit.apply(this, arguments);
+    }});
+  },
+});
 """
 
 
@@ -75,11 +77,14 @@ def draws_of(browser, url: str, figures: int) -> list[dict]:
     script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_DRAWS})
     try:
         browser.get(url)
-        draws = wait_for(browser, lambda d: (lambda r: r if sum(x["at"] == "drawn" for x in r) >= figures else None)(
+        draws = wait_for(browser, lambda d: (lambda r: r if len({x["id"] for x in r}) >= figures else None)(
             d.execute_script("return window.__draws || []")), timeout=90)
     finally:
         browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
-    return [d for d in draws if d["at"] == "drawn"][:figures]
+    first = {}
+    for d in draws:  # a graph's first draw (a resize redraws it again)
+        first.setdefault(d["id"], d)
+    return list(first.values())[:figures]
 
 
 def test_a_pages_figures_are_drawn_one_per_frame(browser, live_server):
