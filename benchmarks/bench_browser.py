@@ -21,7 +21,9 @@ browser_first_figure_s (one line per page): navigation start -> the first figure
   its placeholder graphs exist, so there the first graph drawn counts.
 browser_shared_run_open_s: a new visitor opens the link of the finished spiral run ->
   the 49-frame animation drawn. train_results_first_view_kb: the bytes (bodies as sent, plus
-  headers) of the responses that ended before the first result figure was drawn.
+  headers) of the responses that ended before the first result figure was drawn; `scripts_kb`
+  of them are JavaScript (the same for every page: plotly.js alone is ~560 KB) and `data_kb`
+  the rest (the page, its callbacks' answers, styles).
 
 browser_static_warm_s: before any of these, every page is opened once and the server left
   to make its scripts' strong Brotli bodies (once per machine; measured meanwhile, the first
@@ -271,7 +273,9 @@ def shared_run(browser, link: str, cfg: Settings):
     yield metric("browser_shared_run_open_s", median(ready), "s", target=2.0, events=len(ready),
                  max_s=round(max(ready), 3), first_result_figure_s=round(median(first_result_s), 3))
     yield metric("train_results_first_view_kb", median(first_view_kb), "KB", target=300, events=len(first_view_kb),
-                 scripts_kb=round(median(script_kb), 1), all_responses_kb=round(median(total_kb), 1))
+                 scripts_kb=round(median(script_kb), 1),
+                 data_kb=round(median([a - b for a, b in zip(first_view_kb, script_kb)]), 1),
+                 all_responses_kb=round(median(total_kb), 1))
 
 
 def failed(step: str, error: BaseException) -> dict:
