@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from in_browser import wait_for
+from in_browser import graph_script, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -21,9 +21,8 @@ return [...document.querySelectorAll('#' + arguments[0] + ' canvas')]
 
 
 def panels_drawn(driver) -> bool:
-    return all(driver.execute_script(
-        "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
-        "return !!(gd && gd._fullLayout && gd.data && gd.data.length)", panel) for panel in SF_PANELS)
+    return all(graph_script(driver, panel, "return !!(gd && gd._fullLayout && gd.data && gd.data.length);")
+               for panel in SF_PANELS)
 
 
 @pytest.fixture
