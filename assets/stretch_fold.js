@@ -2,11 +2,12 @@
  *
  * It mirrors polyviz/stretch_fold.py (transform, u_eps, the Fibonacci sphere points) and
  * polyviz/figures/stretch_fold.py (trace order, MOVING_TRACES), so a frame needs no server
- * round trip. Only the traces that depend on t are repainted, with Plotly.update on the
- * graph itself (no Dash figure round trip, no full react of four figures), at most once per
- * animation frame: a move that arrives while a frame is being drawn replaces any older
- * waiting one, so the picture never lags behind the pointer. The server draws the exact
- * figure once the slider is released or play stops (its Patch replaces these traces).
+ * round trip. Only the traces that depend on t are repainted, at most once per animation
+ * frame: a move that arrives while a frame is being drawn replaces any older waiting one, so
+ * the picture never lags behind the pointer. They are moved in the WebGL objects Plotly drew
+ * them with (assets/direct_draw.js: no Plotly redraw, no Dash figure round trip), or with
+ * Plotly.restyle where that cannot be done. The server draws the exact figure once the
+ * slider is released or play stops (its Patch replaces these traces).
  *
  * Every number is computed in float64 from the numbers the server sent (its float32 inputs)
  * and rounded to float32 as the server rounds its own, so a repainted trace holds the values
@@ -132,7 +133,7 @@
   function paint(t) {
     const gds = graphs();
     if (!gds) return Promise.resolve();
-    const updates = frame(t, gds);
+    const updates = frame(t, gds), direct = window.polyvizDirectDraw;
     return Promise.all(Object.entries(updates).map(([name, u]) => {
       const gd = gds[name];
       if (gd.layout.meta.t === t) return null;
@@ -141,6 +142,11 @@
       const layout = Object.assign({}, u.layout);
       gd.layout.meta.t = layout["meta.t"];
       delete layout["meta.t"];
+      const title = layout["title.text"];
+      if (direct && (title === undefined || direct.directRetitle(gd, title))) {
+        delete layout["title.text"];
+        if (!Object.keys(layout).length && direct.directRestyle(gd, u.update, u.traces)) return null;
+      }
       return Object.keys(layout).length
         ? window.Plotly.update(gd, u.update, layout, u.traces)
         : window.Plotly.restyle(gd, u.update, u.traces);

@@ -1,5 +1,6 @@
 """Where the user waits: the app under gunicorn, driven in headless Chromium (software WebGL)
-with real pointer events, timed by Plotly's own `plotly_afterplot` inside the page (issue 11).
+with real pointer events, timed by Plotly's own `plotly_afterplot` inside the page (issue 11),
+or by `polyviz_painted` where assets/direct_draw.js moved WebGL traces without Plotly.
 
 browser_stretch_fold_drag_ms_p50/p90: a pointer move on the t handle that changes t -> every
   panel (circle, curve, surface, sphere) has drawn a frame whose layout.meta.t has reached that

@@ -3,7 +3,8 @@ by Playwright, and a page-side recorder of what Plotly drew and when.
 
 Timing comes from inside the page (performance.now(), whose zero is the navigation start), so
 the Python side's own delays never enter a figure:
-- every `plotly_afterplot` (and animation event) of every graph, with the graph's component id,
+- every `plotly_afterplot` (and animation event, and the `polyviz_painted` of a frame that
+  assets/direct_draw.js drew without Plotly) of every graph, with the graph's component id,
   its trace and frame counts and `layout.meta.t` (the t a Stretch & fold panel shows);
 - every real pointer event's `timeStamp` (when the browser received it, before any queueing);
 - every change of a slider's `aria-valuenow` (what a pointer move did to the slider).
@@ -37,7 +38,7 @@ RECORDER_JS = r"""
   if (window.__pv) return;
   const pv = window.__pv = { plots: [], inputs: [], values: [] };
   try { performance.setResourceTimingBufferSize(5000); } catch (e) {}
-  const KEEP = new Set(["plotly_afterplot", "plotly_animatingframe", "plotly_animated",
+  const KEEP = new Set(["plotly_afterplot", "polyviz_painted", "plotly_animatingframe", "plotly_animated",
                         "plotly_animationinterrupted"]);
   function record(gd, name) {
     const holder = gd.id ? gd : (gd.parentElement && gd.parentElement.closest("[id]"));
@@ -233,9 +234,13 @@ def since(page, marks: dict) -> dict:
                          " values: __pv.values.slice(m.values), now: performance.now()})", marks)
 
 
+# What marks a drawn frame: Plotly's own, and assets/direct_draw.js's after it moved traces itself.
+PAINTED = ("plotly_afterplot", "polyviz_painted")
+
+
 def drawn(records: list[dict], graph_id: str | None = None, after: float = -1.0, with_data: bool = True) -> list[dict]:
-    """The afterplot records (of one graph, after a page time) that drew a figure with traces."""
-    return [r for r in records if r["ev"] == "plotly_afterplot" and r["at"] > after
+    """The records of drawn frames (of one graph, after a page time) of a figure with traces."""
+    return [r for r in records if r["ev"] in PAINTED and r["at"] > after
             and (graph_id is None or r["id"] == graph_id) and (r["n"] > 0 or not with_data)]
 
 

@@ -177,3 +177,67 @@ def test_play_draws_the_servers_figures_and_pausing_commits_the_shown_t(browser,
     assert rest["circle"]["t"] > -0.8  # the t shown at the pause, in the slider and the address bar
     assert_drawn_as_server_draws(rest, SF_STATE)
     assert severe_console_errors(browser) == []
+
+
+# --- what the browser paints while t moves is the picture Plotly paints of the server's figure
+
+# JavaScript (async): the share of pixels that differ between two PNGs (base64), and by how
+# many pixels: a pixel differs when a colour channel differs by more than 16 of 255.
+PIXEL_DIFFERENCE = """
+const done = arguments[arguments.length - 1];
+const pixels = async (b64) => {
+  const img = new Image();
+  img.src = 'data:image/png;base64,' + b64;
+  await img.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = img.width; canvas.height = img.height;
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  return ctx.getImageData(0, 0, img.width, img.height).data;
+};
+Promise.all([pixels(arguments[0]), pixels(arguments[1])]).then(([a, b]) => {
+  if (a.length !== b.length) return done({share: 1, count: -1});
+  let count = 0;
+  for (let i = 0; i < a.length; i += 4) {
+    if (Math.abs(a[i] - b[i]) > 16 || Math.abs(a[i + 1] - b[i + 1]) > 16 || Math.abs(a[i + 2] - b[i + 2]) > 16) count++;
+  }
+  done({share: count / (a.length / 4), count: count});
+}).catch((e) => done({share: 1, count: -1, error: String(e)}));
+"""
+
+
+def panel_pictures(driver) -> dict:
+    return {name: driver.find_element(By.ID, panel).screenshot_as_base64 for name, panel in PANEL_IDS.items()}
+
+
+def test_the_pixels_painted_while_t_moves_are_plotlys_pixels_of_the_servers_figure(browser, live_server):
+    """While t is dragged the WebGL traces are moved without Plotly (assets/direct_draw.js):
+    its picture of every panel at t = 1.5 is the one Plotly draws from the server's figure
+    when a link opens at t = 1.5, and far from the t = 1 it started from."""
+    url = live_server + SF_URL.replace("t=-1", "t={t}")
+    browser.get(url.format(t=1))
+    wait_for(browser, lambda d: settled(d, t=None))
+    start = panel_pictures(browser)
+    browser.execute_script(
+        "for (const id of Object.values(arguments[0])) { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
+        " gd.__painted = 0; gd.on('polyviz_painted', () => { gd.__painted++; }); }"
+        "window.dash_clientside.polyviz.sfLive(1.5);", PANEL_IDS)
+    # every panel repainted by the direct path (not by Plotly), showing t = 1.5
+    wait_for(browser, lambda d: d.execute_script(
+        "return Object.values(arguments[0]).every((id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
+        " return gd.__painted > 0 && gd.layout.meta.t === 1.5; });", PANEL_IDS))
+    panels = drawn_panels(browser)
+    assert_drawn_as_server_draws(panels, SF_STATE)
+    browser.execute_async_script("requestAnimationFrame(() => requestAnimationFrame(arguments[0]))")
+    moved = panel_pictures(browser)
+
+    browser.get(url.format(t=1.5))
+    wait_for(browser, lambda d: settled(d, t=None) and settled(d)["circle"]["t"] == 1.5)
+    browser.execute_async_script("setTimeout(arguments[0], 500)")  # dcc.Graph's resizes after a first draw
+    server = panel_pictures(browser)
+    for name in PANEL_IDS:
+        same = browser.execute_async_script(PIXEL_DIFFERENCE, moved[name], server[name])
+        apart = browser.execute_async_script(PIXEL_DIFFERENCE, start[name], server[name])
+        assert same["share"] < 0.002, (name, same)
+        assert apart["count"] > 20 * max(1, same["count"]), (name, same, apart)
+    assert severe_console_errors(browser) == []
