@@ -61,10 +61,11 @@
     const full = gd._fullData[index], layout = gd._fullLayout[full.scene];
     const scene = layout && layout._scene, object = scene && scene.traces && scene.traces[full.uid];
     if (!object || !scene.glplot || scene.glplot.contextLost) return null;
-    for (const prop of ["x", "y", "z"]) {
-      if (arrays[prop] && arrays[prop].length !== full._length) return null;
-    }
-    return { kind: "3d", scene: scene, object: object, full: full };
+    // A path may get longer or shorter (gl-plot3d's objects take any length), but x, y and z
+    // keep one length.
+    const length = (arrays.x || full.x).length;
+    if ((arrays.y || full.y).length !== length || (arrays.z || full.z).length !== length || !length) return null;
+    return { kind: "3d", scene: scene, object: object, full: full, length: length };
   }
 
   function directRestyle(gd, update, traces) {
@@ -88,6 +89,7 @@
       Object.assign(gd.data[plan.index], plan.arrays);
       Object.assign(plan.full, plan.arrays);
       if (plan.kind === "3d") {
+        plan.full._length = plan.length;
         plan.object.update(plan.full);
         // Updated objects are "dirty", which makes gl-plot3d redraw its pick buffer (what
         // hover reads) and read it back from the GPU: a second render of the whole scene

@@ -4,8 +4,9 @@
  * circle_coefficients, rotation_probe, scaling_regions) and the trace order of
  * polyviz/figures/sphere.py (scene_marker_traces, unrolled_spec, rotation_spec, scaling_spec),
  * from the layer the server put in the sp-live-layer store. Only the traces and layout
- * entries that move are repainted (Plotly.update on the graphs, at most once per animation
- * frame, stale positions dropped). Titles, the words under the panels and the counts' fine
+ * entries that move are repainted (Plotly.update on the graphs, the 3-D scene's moved
+ * traces in its WebGL objects where they can be: at most once per animation frame, stale
+ * positions dropped). Titles, the words under the panels and the counts' fine
  * print follow when the slider is released: then the server draws every figure exactly (its
  * float64 tolerances for merged or tangent crossings included) and replaces these traces. */
 (function () {
@@ -250,14 +251,29 @@
     return out;
   }
 
+  // The scene's markers and path can be moved in its WebGL objects (assets/direct_draw.js)
+  // when no legend entry or hover text changes with them (a v or w drag; k renames the ray).
+  const LABELS = ["name", "hovertemplate"];
+  function sameLabels(g, u) {
+    return Object.keys(u.update).every((key) => ["x", "y", "z"].includes(key) || (LABELS.includes(key) &&
+      u.update[key].every((value, k) => value === undefined || value === g.data[u.traces[k]][key]))) &&
+      !Object.keys(u.layout).length;
+  }
+  function positionsOnly(update) {
+    return { x: update.x, y: update.y, z: update.z };
+  }
+
   let wanted = null, busy = false, scheduled = false;
   function paint(s) {
-    const updates = frame(s);
+    const updates = frame(s), direct = window.polyvizDirectDraw;
     return Promise.all(Object.entries(updates).map(([name, u]) => {
       const g = gd(GRAPHS[name]);
       if (!g || !g.data) return null;
       if (name === "scaling" && u.regions !== undefined) {  // "without X (n)": the count follows
         u.update.name = [String(g.data[0].name).replace(/\(\d+\)$/, `(${u.regions})`)];
+      }
+      if (name === "scene" && sameLabels(g, u) && direct && direct.directRestyle(g, positionsOnly(u.update), u.traces)) {
+        return null;
       }
       return u.traces.length ? window.Plotly.update(g, u.update, u.layout, u.traces) : window.Plotly.relayout(g, u.layout);
     }));

@@ -40,3 +40,34 @@ return {version: window.Plotly ? Plotly.version : null,
 
 def drawn_traces(driver) -> dict:
     return driver.execute_script(DRAWN_TRACES)
+
+
+# JavaScript (async): the share of pixels that differ between two PNGs (base64), and by how
+# many pixels: a pixel differs when a colour channel differs by more than 16 of 255.
+PIXEL_DIFFERENCE = """
+const done = arguments[arguments.length - 1];
+const pixels = async (b64) => {
+  const img = new Image();
+  img.src = 'data:image/png;base64,' + b64;
+  await img.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = img.width; canvas.height = img.height;
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  return ctx.getImageData(0, 0, img.width, img.height).data;
+};
+Promise.all([pixels(arguments[0]), pixels(arguments[1])]).then(([a, b]) => {
+  if (a.length !== b.length) return done({share: 1, count: -1});
+  let count = 0;
+  for (let i = 0; i < a.length; i += 4) {
+    if (Math.abs(a[i] - b[i]) > 16 || Math.abs(a[i + 1] - b[i + 1]) > 16 || Math.abs(a[i + 2] - b[i + 2]) > 16) count++;
+  }
+  done({share: count / (a.length / 4), count: count});
+}).catch((e) => done({share: 1, count: -1, error: String(e)}));
+"""
+
+
+def pixel_difference(driver, png_a: str, png_b: str) -> dict:
+    """{share, count}: the pixels that differ between two screenshots (base64 PNGs), decoded
+    by the browser itself."""
+    return driver.execute_async_script(PIXEL_DIFFERENCE, png_a, png_b)

@@ -11,7 +11,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
-from in_browser import graph_script, wait_for
+from in_browser import graph_script, pixel_difference, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -329,4 +329,53 @@ def test_copy_as_python_shows_the_link_s_code_and_follows_the_controls(browser, 
                            browser.find_element(By.ID, "sp-neurons"))
     press(browser, "sp-neurons", Keys.END)
     wait_for(browser, lambda d: "neurons=64&seed=9&" in d.find_element(By.ID, "sp-python-code").text)
+    assert severe_console_errors(browser) == []
+
+
+SCENE_CANVAS = "#sp-scene .gl-container canvas"
+PAINTED_DIRECTLY = "return gd && gd.__painted ? gd.__painted : 0;"
+
+
+def painted_and_still(driver) -> bool:
+    """The scene has been painted directly, and not again for 300 ms."""
+    count = graph_script(driver, "sp-scene", PAINTED_DIRECTLY)
+    driver.execute_async_script("setTimeout(arguments[0], 300)")
+    return count > 0 and graph_script(driver, "sp-scene", PAINTED_DIRECTLY) == count
+
+
+def test_the_scene_painted_while_v_is_dragged_is_plotlys_picture_of_the_servers_scene(browser, live_server):
+    """Mid-drag the scene's markers and path move in its WebGL objects (assets/direct_draw.js,
+    no Plotly redraw): the picture is the one Plotly draws of the server's scene for that v,
+    pixel for pixel, and far from the picture before the drag."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    query = "&".join(f"{k}={v}" for k, v in SP_QUERY.items())
+    browser.get(live_server + "/sphere?" + query)
+    wait_for(browser, lambda d: figure_info(d, "sp-scene"))
+    browser.execute_async_script("setTimeout(arguments[0], 1500)")  # the page's first draws and resizes
+    canvas = browser.find_element(By.CSS_SELECTOR, SCENE_CANVAS)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    before = canvas.screenshot_as_base64
+    graph_script(browser, "sp-scene", "gd.__painted = 0; gd.on('polyviz_painted', () => { gd.__painted++; });")
+    handle = browser.find_element(By.CSS_SELECTOR, "#sp-v-az [role='slider']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", handle)
+    ActionChains(browser).click_and_hold(handle).move_by_offset(20, 0).pause(0.2).move_by_offset(20, 0).pause(1.0).perform()
+    wait_for(browser, lambda d: painted_and_still(d))  # the scene repainted without Plotly, and done
+    v_az = float(handle.get_attribute("aria-valuenow"))
+    canvas = browser.find_element(By.CSS_SELECTOR, SCENE_CANVAS)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    moved = canvas.screenshot_as_base64
+    ActionChains(browser).release().perform()
+    assert v_az != SP_QUERY["v_az"]
+
+    browser.get(live_server + "/sphere?" + query.replace(f"v_az={SP_QUERY['v_az']}", f"v_az={v_az:g}"))
+    wait_for(browser, lambda d: figure_info(d, "sp-scene"))
+    browser.execute_async_script("setTimeout(arguments[0], 1500)")
+    canvas = browser.find_element(By.CSS_SELECTOR, SCENE_CANVAS)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    server = canvas.screenshot_as_base64
+    same, apart = pixel_difference(browser, moved, server), pixel_difference(browser, before, server)
+    print(same, apart)
+    assert same["share"] < 0.002, same
+    assert apart["count"] > 20 * max(1, same["count"]), (same, apart)
     assert severe_console_errors(browser) == []

@@ -9,7 +9,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
-from in_browser import wait_for
+from in_browser import pixel_difference, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -181,31 +181,6 @@ def test_play_draws_the_servers_figures_and_pausing_commits_the_shown_t(browser,
 
 # --- what the browser paints while t moves is the picture Plotly paints of the server's figure
 
-# JavaScript (async): the share of pixels that differ between two PNGs (base64), and by how
-# many pixels: a pixel differs when a colour channel differs by more than 16 of 255.
-PIXEL_DIFFERENCE = """
-const done = arguments[arguments.length - 1];
-const pixels = async (b64) => {
-  const img = new Image();
-  img.src = 'data:image/png;base64,' + b64;
-  await img.decode();
-  const canvas = document.createElement('canvas');
-  canvas.width = img.width; canvas.height = img.height;
-  const ctx = canvas.getContext('2d');
-  ctx.drawImage(img, 0, 0);
-  return ctx.getImageData(0, 0, img.width, img.height).data;
-};
-Promise.all([pixels(arguments[0]), pixels(arguments[1])]).then(([a, b]) => {
-  if (a.length !== b.length) return done({share: 1, count: -1});
-  let count = 0;
-  for (let i = 0; i < a.length; i += 4) {
-    if (Math.abs(a[i] - b[i]) > 16 || Math.abs(a[i + 1] - b[i + 1]) > 16 || Math.abs(a[i + 2] - b[i + 2]) > 16) count++;
-  }
-  done({share: count / (a.length / 4), count: count});
-}).catch((e) => done({share: 1, count: -1, error: String(e)}));
-"""
-
-
 def panel_pictures(driver) -> dict:
     return {name: driver.find_element(By.ID, panel).screenshot_as_base64 for name, panel in PANEL_IDS.items()}
 
@@ -236,8 +211,7 @@ def test_the_pixels_painted_while_t_moves_are_plotlys_pixels_of_the_servers_figu
     browser.execute_async_script("setTimeout(arguments[0], 500)")  # dcc.Graph's resizes after a first draw
     server = panel_pictures(browser)
     for name in PANEL_IDS:
-        same = browser.execute_async_script(PIXEL_DIFFERENCE, moved[name], server[name])
-        apart = browser.execute_async_script(PIXEL_DIFFERENCE, start[name], server[name])
+        same, apart = pixel_difference(browser, moved[name], server[name]), pixel_difference(browser, start[name], server[name])
         assert same["share"] < 0.002, (name, same)
         assert apart["count"] > 20 * max(1, same["count"]), (name, same, apart)
     assert severe_console_errors(browser) == []
