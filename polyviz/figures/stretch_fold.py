@@ -81,8 +81,11 @@ def circle_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE
     ]
     layout = base_layout(
         circle_title(op, t, eps), meta=_meta(op, t, eps, affine, stride=stride), uirevision="circle",
-        xaxis=dict(range=[-lim, lim], zeroline=True, title=dict(text="x")),
-        yaxis=dict(range=[-lim, lim], scaleanchor="x", scaleratio=1, title=dict(text="y")),
+        # constrain="domain": equal scales by narrowing the plot, not by widening the ranges.
+        # Plotly writes a widened range back into the layout, so a resize after the first draw
+        # (a scrollbar appearing) left the ranges a few pixels off the server's figure.
+        xaxis=dict(range=[-lim, lim], zeroline=True, title=dict(text="x"), constrain="domain"),
+        yaxis=dict(range=[-lim, lim], scaleanchor="x", scaleratio=1, title=dict(text="y"), constrain="domain"),
     )
     return dict(data=data, layout=layout)
 
@@ -149,6 +152,14 @@ def surface_contours(extent: float, eps: float) -> np.ndarray:
     return np.concatenate(pieces)[:-1]
 
 
+# The 3-D panels' guide lines are opaque: one translucent line makes gl-plot3d draw every
+# frame in three passes (opaque, translucent, composite), which doubled the time of a frame
+# of play where WebGL runs on the CPU. WIREFRAME is rgba(150,160,180,0.45) over the white
+# background; LEVEL_LINE reads on the surface's blues and reds as black at a quarter did.
+WIREFRAME = "rgb(208,212,221)"
+LEVEL_LINE = "rgb(70,70,70)"
+
+
 def surface_axis(extent: float, steps: int) -> np.ndarray:
     """Grid coordinates in [-extent, extent], dense near 0 where the surface's cliff is (about
     0.08 apart there, under sqrt(eps) for the default eps) and sparse where it is flat."""
@@ -187,7 +198,7 @@ def activation_surface_spec(op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AF
         dict(type="scatter3d", x=f32(px), y=f32(py), z=f32(pz + 0.02), mode="lines", name="T_t(circle)",
              line=dict(color=INK, width=6)),
         dict(type="scatter3d", x=f32(levels[:, 0]), y=f32(levels[:, 1]), z=f32(levels[:, 2] + 0.01), mode="lines",
-             name="level lines", line=dict(color="rgba(0,0,0,0.25)", width=2), hoverinfo="skip"),
+             name="level lines", line=dict(color=LEVEL_LINE, width=2), hoverinfo="skip"),
     ]
     layout = base_layout(
         "2-D activation surface: x / √(x² + y² + ε)", meta=_meta(op, t, eps, affine),
@@ -221,7 +232,7 @@ def sphere_spec(n=800, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE)
     wire = _sphere_wireframe()
     data = [
         dict(type="scatter3d", x=f32(wire[:, 0]), y=f32(wire[:, 1]), z=f32(wire[:, 2]), mode="lines",
-             line=dict(color="rgba(150,160,180,0.45)", width=1), hoverinfo="skip"),
+             line=dict(color=WIREFRAME, width=1), hoverinfo="skip"),
         dict(type="scatter3d", x=f32(images[:, 0]), y=f32(images[:, 1]), z=f32(images[:, 2]), mode="markers",
              marker=dict(size=2.6, color=u8(colour), colorscale="RdBu", reversescale=True, cmin=0, cmax=255),
              hovertemplate="image (%{x:.2f}, %{y:.2f}, %{z:.2f})<extra></extra>"),

@@ -181,8 +181,10 @@ def decision_boundary_spec(params, X, y, X_test=None, y_test=None, *, grid: int 
         layout = base_layout(title, showlegend=True,
                              legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.16, yanchor="top"),
                              margin=dict(l=40, r=16, t=44, b=72),
-                             xaxis=dict(range=[xs[0], xs[-1]], title=dict(text="x₁")),
-                             yaxis=dict(range=[ys[0], ys[-1]], scaleanchor="x", scaleratio=1, title=dict(text="x₂")))
+                             # equal scales by narrowing the plot (see stretch_fold.circle_spec)
+                             xaxis=dict(range=[xs[0], xs[-1]], title=dict(text="x₁"), constrain="domain"),
+                             yaxis=dict(range=[ys[0], ys[-1]], scaleanchor="x", scaleratio=1, title=dict(text="x₂"),
+                                        constrain="domain"))
         return dict(data=data, layout=layout)
     if d == 3:
         radius = float(np.median(np.linalg.norm(X, axis=1))) or 1.0
