@@ -1,18 +1,20 @@
 /* Repainting moved WebGL traces without Plotly's whole-figure redraw, for the pages that
- * animate in the browser (assets/stretch_fold.js).
+ * animate in the browser (assets/stretch_fold.js, assets/sphere.js) and for a figure's
+ * frames played by its ▶ button (assets/frame_player.js).
  *
  * Plotly.restyle re-runs supplyDefaults, calc and plot for every trace and axis of a
  * figure: 15-40 ms a panel on a 2-core machine where WebGL runs on the CPU, for a frame in
  * which only the positions of a few traces changed. directRestyle hands the new positions
  * straight to the objects Plotly drew those traces with (regl-line2d / regl-scatter2d for
- * scattergl, gl-plot3d's line and scatter objects for scatter3d) and draws the canvas once.
+ * scattergl, gl-plot3d's line, scatter and mesh objects for scatter3d and mesh3d) and draws
+ * the canvas once.
  * gd.data, gd._fullData and the hover data get the same arrays, so hover and the next
  * Plotly call (the server's figure, when the drag ends) start from what is on screen.
  *
  * It draws what Plotly would draw only where a moved trace cannot move an axis: the
  * caller's figures fix every axis range (and 3-D aspect ratios). When the graph is in any
  * state it does not handle (not drawn yet, a selection, a line shape other than linear, a
- * trace type other than these two), it changes nothing and returns false: the caller then
+ * trace type other than these three), it changes nothing and returns false: the caller then
  * uses Plotly. After a direct draw the graph emits "polyviz_painted" (Plotly emits
  * "plotly_afterplot" after its own draws; the browser benchmark listens to both). */
 (function () {
@@ -33,10 +35,11 @@
     return p.subarray(first, last + 2);
   }
 
-  // One trace's new arrays, for each index of `traces`: {x: [...], y: [...]} as restyle takes.
+  // One trace's new values, for each index of `traces`: {x: [...], y: [...]} as restyle takes
+  // (undefined: unchanged).
   function arraysOf(update, k) {
     const out = {};
-    for (const prop of Object.keys(update)) out[prop] = update[prop][k];
+    for (const prop of Object.keys(update)) if (update[prop][k] !== undefined) out[prop] = update[prop][k];
     return out;
   }
 
@@ -48,6 +51,7 @@
     const scene = subplot && subplot._scene;
     if (!stash || !scene || scene.dirty || scene.select2d || scene.fill2d || scene.error2d || scene.glText) return null;
     if (scene.selectBatch[stash.index].length || scene.unselectBatch[stash.index].length) return null;
+    if ("visible" in arrays && arrays.visible !== full.visible) return null;
     const x = arrays.x || full.x, y = arrays.y || full.y;
     if (x.length !== full._length || y.length !== full._length) return null;
     const line = scene.lineOptions[stash.index], marker = scene.markerOptions[stash.index];
@@ -56,15 +60,21 @@
     return { kind: "2d", scene: scene, at: stash.index, stash: stash, full: full, x: x, y: y, line: line, marker: marker };
   }
 
-  // The plan for a scatter3d trace, or null.
+  // The plan for a scatter3d or mesh3d trace, or null. A trace that appears or disappears
+  // is Plotly's to draw: its legend entry comes and goes with it.
   function plan3d(gd, index, arrays) {
     const full = gd._fullData[index], layout = gd._fullLayout[full.scene];
     const scene = layout && layout._scene, object = scene && scene.traces && scene.traces[full.uid];
     if (!object || !scene.glplot || scene.glplot.contextLost) return null;
+    if (full.visible !== true || ("visible" in arrays && arrays.visible !== true)) return null;
     // A path may get longer or shorter (gl-plot3d's objects take any length), but x, y and z
     // keep one length.
     const length = (arrays.x || full.x).length;
     if ((arrays.y || full.y).length !== length || (arrays.z || full.z).length !== length || !length) return null;
+    // A mesh's triangles (i, j, k) index its vertices: they must all still be there.
+    if (full.type === "mesh3d" && [full.i, full.j, full.k].some((ids) => !ids || Array.from(ids).some((v) => v >= length))) {
+      return null;
+    }
     return { kind: "3d", scene: scene, object: object, full: full, length: length };
   }
 
@@ -73,10 +83,10 @@
     const plans = [];
     for (let k = 0; k < traces.length; k++) {
       const index = traces[k], full = gd._fullData[index];
-      if (!full || full.index !== index || full.visible !== true) return false;
+      if (!full || full.index !== index) return false;
       const arrays = arraysOf(update, k);
-      const plan = full.type === "scattergl" ? plan2d(gd, index, arrays)
-        : full.type === "scatter3d" ? plan3d(gd, index, arrays) : null;
+      const plan = full.type === "scattergl" ? full.visible === true && plan2d(gd, index, arrays)
+        : full.type === "scatter3d" || full.type === "mesh3d" ? plan3d(gd, index, arrays) : null;
       if (!plan) return false;
       plan.index = index;
       plan.arrays = arrays;

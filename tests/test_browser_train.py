@@ -11,7 +11,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
-from in_browser import drawn_traces, graph_script, wait_for
+from in_browser import drawn_traces, graph_script, pixel_difference, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -76,9 +76,7 @@ def test_train_the_spiral_preset_and_play_the_animation(browser, live_server):
     # pause, and wait until Plotly's animation loop has really stopped (no frame pending),
     # then the layer slider's "layer 2" step jumps to that layer's frame
     browser.find_elements(By.CSS_SELECTOR, "#tr-animation .updatemenu-button")[1].click()
-    wait_for(browser, lambda d: d.execute_script(
-        "const gd = document.querySelector('#tr-animation .js-plotly-plot');"
-        "return !gd._transitionData._animationRaf && gd._transitionData._frameQueue.length === 0;"), timeout=20)
+    wait_for(browser, animation_idle, timeout=20)
     # the first label is the current value; then one per step
     labels = browser.find_elements(By.CSS_SELECTOR, "#tr-animation text.slider-label")[-4:]
     assert [label.text for label in labels] == ["input", "layer 1", "layer 2", "rotate"]
@@ -162,9 +160,11 @@ def plane_drawn(driver):
 
 
 def animation_idle(driver):
+    """Neither Plotly's animation loop nor the page's ▶ player (assets/frame_player.js) runs."""
     return driver.execute_script(
         "const gd = document.querySelector('#tr-animation .js-plotly-plot');"
-        "return !gd._transitionData._animationRaf && gd._transitionData._frameQueue.length === 0;")
+        "return !gd._transitionData._animationRaf && !(gd._transitionData._frameQueue || []).length"
+        "       && !window.polyvizFramePlayer.playing(gd);")
 
 
 def test_after_a_playback_the_plane_is_drawn_on_the_final_layer_only(browser, live_server):
@@ -244,4 +244,91 @@ def test_each_animation_frame_draws_what_the_server_computed(browser, live_serve
                                               err_msg=f"frame {k}, trace {index}, {axis}")
         scales.add(tuple(drawn["scale"]))
     assert len(scales) == 1, scales
+    assert severe_console_errors(browser) == []
+
+
+def play_until(driver, frame: int) -> dict:
+    """Press ▶ and stop the player once it has shown `frame`: what drew the frames meanwhile
+    (the player's own draws, "polyviz_painted", and Plotly's, "plotly_afterplot")."""
+    driver.execute_script(
+        "const gd = document.querySelector('#tr-animation .js-plotly-plot');"
+        "window._draws = {direct: 0, plotly: 0, shown: []}; window._stopAt = arguments[0];"
+        "if (!gd.__drawCounters) { gd.__drawCounters = true;"
+        "  gd.on('polyviz_painted', () => window._draws.direct++);"
+        "  gd.on('plotly_afterplot', () => window._draws.plotly++);"
+        "  gd.on('plotly_animatingframe', (e) => { window._draws.shown.push(e.name);"
+        "    if (e.name === window._stopAt) window.polyvizFramePlayer.stop(gd); }); }", str(frame))
+    driver.find_element(By.CSS_SELECTOR, "#tr-animation .updatemenu-button").click()
+    wait_for(driver, lambda d: animation_idle(d) and d.execute_script("return window._draws.shown.length") > 0, timeout=30)
+    draws = driver.execute_script("return window._draws")
+    assert draws["shown"][-1] == str(frame), draws
+    return draws
+
+
+def plotly_draws_frame(driver, frame: int) -> None:
+    driver.execute_script(
+        "Plotly.animate(document.querySelector('#tr-animation .js-plotly-plot'), [arguments[0]],"
+        " {mode: 'immediate', frame: {duration: 0, redraw: true}, transition: {duration: 0}});", str(frame))
+    wait_for(driver, lambda d: animation_idle(d) and d.execute_script(
+        "return document.querySelector('#tr-animation .js-plotly-plot')._fullLayout._currentFrame") == str(frame))
+    driver.execute_async_script("requestAnimationFrame(() => requestAnimationFrame(arguments[0]))")
+
+
+def test_the_play_button_moves_the_points_without_plotly_and_draws_plotlys_picture_of_each_frame(browser, live_server):
+    """▶ is answered by assets/frame_player.js: the frames move the scene's WebGL objects
+    directly (Plotly.animate redrew the whole figure per frame). Stopped at a frame, the
+    picture is the one Plotly draws of that frame, pixel for pixel: before the plane appears,
+    while it turns with the plane, and on a replay, whose first frame hides the plane again
+    (and its legend entry: a direct hide left that behind)."""
+    import numpy as np
+
+    from polyviz.figures.common import untyped
+    from polyviz.pages import train as train_page
+    from services import run_store
+
+    query = {"dataset": "spiral", "n": 300, "steps": 200, "depth": 2, "seed": 2}
+    state = forget_run(query)
+    browser.get(live_server + "/train?" + "&".join(f"{k}={v}" for k, v in query.items()))
+    button = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "tr-train")))
+    wait_for(browser, lambda d: "seed=2" in d.current_url and "steps=200" in d.current_url)
+    button.click()
+    wait_for(browser, lambda d: "Trained 200 steps" in text_of(d, "tr-status"))
+    wait_for(browser, lambda d: (figure_info(d, "tr-animation") or {}).get("frames", 0) == 49)
+    server = train_page.run_figures(state, run_store.load_run(run_store.run_key(state.training_fields())))["animation"]
+    browser.execute_script("document.querySelector('#tr-animation').scrollIntoView({block: 'center'});")
+    browser.execute_async_script("setTimeout(arguments[0], 500)")  # dcc.Graph's resizes after a first draw
+    graph = browser.find_element(By.ID, "tr-animation")
+    start = graph.screenshot_as_base64
+
+    def check(frame: int, draws: dict) -> None:
+        drawn = drawn_frame(browser)
+        served = server["frames"][frame]
+        for index, trace in zip(served["traces"], served["data"]):
+            assert drawn["traces"][index]["visible"] == trace.get("visible", True), (frame, index)
+            if drawn["traces"][index]["visible"]:
+                for axis in "xyz":
+                    np.testing.assert_array_equal(np.asarray(drawn["traces"][index][axis], np.float32),
+                                                  untyped(trace[axis]), err_msg=f"frame {frame}, trace {index}")
+        played = graph.screenshot_as_base64
+        plotly_draws_frame(browser, frame)
+        same = pixel_difference(browser, played, graph.screenshot_as_base64)
+        apart = pixel_difference(browser, start, graph.screenshot_as_base64)
+        assert same["share"] < 0.002, (frame, same, draws)
+        assert apart["count"] > 20 * max(1, same["count"]), (frame, same, apart)
+
+    # frames 0-10: the points move, the plane stays hidden; Plotly draws none of them
+    draws = play_until(browser, 10)
+    assert draws["shown"] == [str(k) for k in range(11)] and draws["direct"] >= 10 and draws["plotly"] == 0, draws
+    check(10, draws)
+    # on from the current frame: the plane appears at the last layer (Plotly makes its mesh
+    # once), then turns with the points, drawn directly
+    draws = play_until(browser, 40)
+    assert draws["shown"][0] == "11" and draws["plotly"] <= 1 and draws["direct"] >= 28, draws
+    check(40, draws)
+    # to the end, then a replay from the start: Plotly draws its first frame, which hides the
+    # plane and its legend entry; the points move directly again after it
+    play_until(browser, 48)
+    draws = play_until(browser, 10)
+    assert draws["shown"][0] == "0" and draws["plotly"] == 1 and draws["direct"] >= 10, draws
+    check(10, draws)
     assert severe_console_errors(browser) == []

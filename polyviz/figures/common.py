@@ -24,6 +24,10 @@ GREEN = "#2a9d6f"  # slopes, separating planes
 PURPLE = "#7b4bd6"  # phase transitions
 MUTED = "#9aa3b5"  # reference curves, raw vectors
 NOTE = "#5b6475"  # markers of the current value (k, w) and their labels
+# The symbol of 3-D point clouds of markers ~2.5 px wide. gl-plot3d draws a marker as a glyph:
+# a square is 2 triangles, a circle a few dozen, and at this size the eye cannot tell them
+# apart. Where WebGL runs on the CPU, 800 points drew in 48 ms as circles, 19 as squares.
+SMALL_POINT_3D = dict(symbol="square")
 AXIS_LINE = "#c9ced8"
 GRID = "#e7e9ee"
 FONT = "Inter, system-ui, -apple-system, Segoe UI, sans-serif"

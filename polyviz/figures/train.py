@@ -21,7 +21,7 @@ from polyviz.embedding import (
 )
 from polyviz.models import MLPParams, _as_params, hidden_activations, predict, predict_proba
 
-from .common import BLUE, GREEN, INK, PURPLE, RED, base_layout, f32, figure, i4, typed_grid, untyped
+from .common import BLUE, GREEN, INK, PURPLE, RED, SMALL_POINT_3D, base_layout, f32, figure, i4, typed_grid, untyped
 
 CLASS_COLORS = (BLUE, RED)  # class 0 blue, class 1 red
 CLASS_NAMES = ("class 0", "class 1")
@@ -267,8 +267,9 @@ def _bounds_anchor(axes: dict, frames: list[dict]) -> dict:
     so each frame rebuilt the axes' tick lines and labels (new shader programs, compiled
     anew: a large part of a frame's cost in software WebGL). With these two points the
     extent is the same in every frame, so a frame only moves the points. The axis ranges
-    are fixed, so the picture is unchanged; the anchor is not drawn (opacity 0), not in the
-    legend, not hoverable, and no frame touches it."""
+    are fixed, so the picture is unchanged; the anchor's markers have no size (so no
+    pixels), not in the legend, not hoverable, and no frame touches it. They are opaque: one
+    translucent trace (opacity 0 was) makes gl-plot3d draw every frame in three passes."""
     corners = {}
     for axis in "xyz":
         lo, hi = axes[f"{axis}axis"]["range"]
@@ -278,7 +279,7 @@ def _bounds_anchor(axes: dict, frames: list[dict]) -> dict:
                 if len(values):
                     lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
         corners[axis] = [lo, hi]
-    return dict(type="scatter3d", mode="markers", name="scene bounds", **corners, marker=dict(size=1, opacity=0),
+    return dict(type="scatter3d", mode="markers", name="scene bounds", **corners, marker=dict(size=0, **SMALL_POINT_3D),
                 hoverinfo="skip", showlegend=False)
 
 
@@ -313,7 +314,7 @@ def interpolation_animation_spec(source, X=None, y=None, *, frames_per_step: int
     data = []
     for label in (0, 1):
         data.append(dict(mode="markers", name=CLASS_NAMES[label], **first[label],
-                         marker=dict(color=CLASS_COLORS[label], size=2.5), hoverinfo="skip"))
+                         marker=dict(color=CLASS_COLORS[label], size=2.5, **SMALL_POINT_3D), hoverinfo="skip"))
     plane0 = anim.planes[0] if len(frames) == 1 else None
     data.append(dict(name="separating plane", i=[0, 0], j=[1, 2], k=[2, 3], color=PLANE_COLOR,
                      opacity=0.35, hoverinfo="skip", showlegend=True, **_plane_trace(plane0, final_points, decimals)))
@@ -390,7 +391,7 @@ def checkpoint_embedding_spec(result, X, y, *, layer: int = -1, max_points: int 
     pts_last = _points_update(embs[last], ys, decimals)
     for label in (0, 1):
         data.append(dict(mode="markers", name=CLASS_NAMES[label], **pts_last[label],
-                         marker=dict(color=CLASS_COLORS[label], size=2.5), hoverinfo="skip"))
+                         marker=dict(color=CLASS_COLORS[label], size=2.5, **SMALL_POINT_3D), hoverinfo="skip"))
     data.append(dict(name="separating plane", i=[0, 0], j=[1, 2], k=[2, 3], color=PLANE_COLOR,
                      opacity=0.35, hoverinfo="skip", showlegend=True, **_plane_trace(planes[last], embs[last], decimals)))
     frames = []
@@ -546,7 +547,7 @@ def layer_embeddings_spec(params, X, y, *, max_points: int = 800, seed: int = 0,
 
     last = xyz(stages[-1])
     data = [dict(type="scatter3d", mode="markers", name=f"class {c}", x=last["x"][i], y=last["y"][i],
-                 z=last["z"][i], marker=dict(color=CLASS_PALETTE[c % len(CLASS_PALETTE)], size=2.5),
+                 z=last["z"][i], marker=dict(color=CLASS_PALETTE[c % len(CLASS_PALETTE)], size=2.5, **SMALL_POINT_3D),
                  hoverinfo="skip") for i, c in enumerate(classes)]
     steps = [dict(label=name, method="update",
                   args=[xyz(stage), {"title.text": f"{title} · {name}"}]) for name, stage in zip(names, stages)]
