@@ -24,9 +24,11 @@ GREEN = "#2a9d6f"  # slopes, separating planes
 PURPLE = "#7b4bd6"  # phase transitions
 MUTED = "#9aa3b5"  # reference curves, raw vectors
 NOTE = "#5b6475"  # markers of the current value (k, w) and their labels
-# The symbol of 3-D point clouds of markers ~2.5 px wide. gl-plot3d draws a marker as a glyph:
-# a square is 2 triangles, a circle a few dozen, and at this size the eye cannot tell them
-# apart. Where WebGL runs on the CPU, 800 points drew in 48 ms as circles, 19 as squares.
+# The symbol of the animated 3-D point clouds (/train's layers and checkpoints): dense bands of
+# ~2.5 px markers, where the eye cannot tell a square from a circle. gl-plot3d draws a marker
+# as a glyph, a square in 2 triangles and a circle in a few dozen: where WebGL runs on the
+# CPU, a frame of 800 points took 48 ms as circles, 19 as squares. Sparse clouds, whose
+# single points are seen (the sphere of /stretch-fold), keep circles.
 SMALL_POINT_3D = dict(symbol="square")
 AXIS_LINE = "#c9ced8"
 GRID = "#e7e9ee"

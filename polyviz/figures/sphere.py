@@ -27,7 +27,7 @@ from .. import polytopes as pt
 from ..geometry import center as _center
 from ..geometry import layer_norm, layernorm_plane_basis
 from ..words import plural
-from .common import (BLUE, GREEN, MUTED, NOTE, RED, SMALL_POINT_3D, TWO_LINE_TOP, base_layout, f32, figure, two_line_title, typed,
+from .common import (BLUE, GREEN, MUTED, NOTE, RED, TWO_LINE_TOP, base_layout, f32, figure, two_line_title, typed,
                      typed_grid, u8)
 
 # 19 (a prime) distinguishable colours; index = (code . g) mod 19 with every g_i non-zero
@@ -692,7 +692,7 @@ def data_traces(points, labels, d: int) -> list[dict]:
     for label, colour in ((0, BLUE), (1, RED)):
         pts = P[labels == label]
         traces.append(dict(type="scatter3d", x=f32(pts[:, 0]), y=f32(pts[:, 1]), z=f32(pts[:, 2]), mode="markers",
-                           marker=dict(size=2.6, color=colour, line=dict(width=0), **SMALL_POINT_3D), name=f"data, class {label}",
+                           marker=dict(size=2.6, color=colour, line=dict(width=0)), name=f"data, class {label}",
                            hoverinfo="skip"))
     return traces
 

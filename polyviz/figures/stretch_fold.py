@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .. import stretch_fold as sf
-from .common import BLUE, INK, MUTED, SMALL_POINT_3D, base_layout, f32, figure, typed, u8, typed_grid
+from .common import BLUE, INK, MUTED, base_layout, f32, figure, typed, u8, typed_grid
 
 # Cyclic colour scale for angles: the same angle has the same colour before and after.
 ANGLE_SCALE = "Twilight"
@@ -234,8 +234,7 @@ def sphere_spec(n=800, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE)
         dict(type="scatter3d", x=f32(wire[:, 0]), y=f32(wire[:, 1]), z=f32(wire[:, 2]), mode="lines",
              line=dict(color=WIREFRAME, width=1), hoverinfo="skip"),
         dict(type="scatter3d", x=f32(images[:, 0]), y=f32(images[:, 1]), z=f32(images[:, 2]), mode="markers",
-             marker=dict(size=2.6, color=u8(colour), colorscale="RdBu", reversescale=True, cmin=0, cmax=255,
-                         **SMALL_POINT_3D),
+             marker=dict(size=2.6, color=u8(colour), colorscale="RdBu", reversescale=True, cmin=0, cmax=255),
              hovertemplate="image (%{x:.2f}, %{y:.2f}, %{z:.2f})<extra></extra>"),
     ]
     axis = dict(range=[-1.05, 1.05])
