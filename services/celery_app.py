@@ -12,13 +12,31 @@ import os
 
 import torch
 from celery import Celery
+from celery.backends.redis import RedisBackend
 from celery.signals import worker_process_init
 
 from services import cache
 
 REDIS_URL = cache.redis_url() or "redis://127.0.0.1:6379/0"
 
-celery_app = Celery("polyviz", broker=REDIS_URL, backend=REDIS_URL, include=["app"])
+
+class PolledRedisBackend(RedisBackend):
+    """Celery's Redis result backend without the pub/sub subscription it makes for every task
+    a process sends (for AsyncResult.get, which nothing here calls: Dash polls the backend's
+    keys; a get() would still subscribe when it waits).
+
+    That subscription is what hung a web request for good after a Redis restart: the web
+    process replaces its PubSub, the old one sits in a reference cycle until the garbage
+    collector runs, and when that happens inside redis-py's ConnectionPool lock, the
+    PubSub's __del__ waits on the same lock for ever (redis-py issue 3081; one gunicorn
+    thread stuck in tests/test_scaleout.py, seen with py-spy)."""
+
+    def on_task_call(self, producer, task_id):
+        pass
+
+
+celery_app = Celery("polyviz", broker=REDIS_URL, include=["app"],
+                    backend=f"{__name__}:{PolledRedisBackend.__name__}+{REDIS_URL}")
 celery_app.conf.update(
     task_time_limit=int(os.environ.get("POLYVIZ_JOB_TIME_LIMIT", "600")),
     worker_prefetch_multiplier=1,

@@ -99,6 +99,23 @@ def stack(tmp_path_factory):
         assert process is None or process.poll() is not None
 
 
+def test_sending_a_task_leaves_no_pub_sub_subscription_behind(stack):
+    """The web process sends tasks and never waits on them through pub/sub: Celery's stock
+    Redis backend subscribed to every task's channel anyway, and after a Redis restart its
+    discarded PubSub, collected inside redis-py's pool lock, hung a request for good."""
+    from celery.backends.redis import RedisBackend
+
+    from services.celery_app import PolledRedisBackend, celery_app
+
+    assert isinstance(celery_app.backend, PolledRedisBackend)
+    stock, polled = (cls(app=celery_app, url=stack.redis_url) for cls in (RedisBackend, PolledRedisBackend))
+    for backend in (stock, polled):
+        backend.on_task_call(None, "a-task-id")
+    assert stock.result_consumer._pubsub is not None  # the oracle: what the stock backend does
+    assert polled.result_consumer._pubsub is None and not polled.result_consumer.subscribed_to
+    stock.result_consumer._pubsub.close()
+
+
 def stretch_fold_body(session):
     dep = dash_http.find_callback(dash_http.dependencies(session), "sf-circle", "figure")
     values = {"sf-committed-t.data": 1.5, "sf-op.value": "stretch", "sf-log-eps.value": -2, "sf-n.value": 300,
