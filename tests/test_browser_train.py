@@ -167,18 +167,33 @@ def animation_idle(driver):
         "       && !window.polyvizFramePlayer.playing(gd);")
 
 
+def train_small_spiral(driver, live_server, seed: int):
+    """A 200-step spiral run (depth 2) trained through the page's Train button, until its
+    49-frame animation is in the browser. Returns the run's state."""
+    query = {"dataset": "spiral", "n": 300, "steps": 200, "depth": 2, "seed": seed}
+    state = forget_run(query)
+    driver.get(live_server + "/train?" + "&".join(f"{k}={v}" for k, v in query.items()))
+    button = WebDriverWait(driver, 30).until(EC.element_to_be_clickable((By.ID, "tr-train")))
+    wait_for(driver, lambda d: f"seed={seed}" in d.current_url and "steps=200" in d.current_url)
+    button.click()
+    wait_for(driver, lambda d: "Trained 200 steps" in text_of(d, "tr-status"))
+    wait_for(driver, lambda d: (figure_info(d, "tr-animation") or {}).get("frames", 0) == 49)
+    return state
+
+
+def server_animation(state) -> dict:
+    """The server's layer-animation figure of a trained run."""
+    from polyviz.pages import train as train_page
+    from services import run_store
+
+    return train_page.run_figures(state, run_store.load_run(run_store.run_key(state.training_fields())))["animation"]
+
+
 def test_after_a_playback_the_plane_is_drawn_on_the_final_layer_only(browser, live_server):
     """Issue 9.3: after one playback the final layer's plane stayed drawn on the input and the
     earlier layers. Play to the end, then jump back to each layer: the plane is drawn only on
     the last hidden layer (and its rotation)."""
-    query = {"dataset": "spiral", "n": 300, "steps": 200, "depth": 2, "seed": 0}
-    forget_run(query)
-    browser.get(live_server + "/train?" + "&".join(f"{k}={v}" for k, v in query.items()))
-    button = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "tr-train")))
-    wait_for(browser, lambda d: "steps=200" in d.current_url)
-    button.click()
-    wait_for(browser, lambda d: "Trained 200 steps" in text_of(d, "tr-status"))
-    wait_for(browser, lambda d: (figure_info(d, "tr-animation") or {}).get("frames", 0) == 49)
+    train_small_spiral(browser, live_server, seed=0)
     browser.execute_script("document.querySelector('#tr-animation').scrollIntoView({block: 'center'});")
     assert plane_drawn(browser) == 0  # the input, before any playback
     browser.execute_script(
@@ -215,19 +230,8 @@ def test_each_animation_frame_draws_what_the_server_computed(browser, live_serve
     import numpy as np
 
     from polyviz.figures.common import untyped
-    from polyviz.pages import train as train_page
-    from services import run_store
 
-    query = {"dataset": "spiral", "n": 300, "steps": 200, "depth": 2, "seed": 1}
-    state = forget_run(query)
-    browser.get(live_server + "/train?" + "&".join(f"{k}={v}" for k, v in query.items()))
-    button = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "tr-train")))
-    wait_for(browser, lambda d: "seed=1" in d.current_url and "steps=200" in d.current_url)
-    button.click()
-    wait_for(browser, lambda d: "Trained 200 steps" in text_of(d, "tr-status"))
-    wait_for(browser, lambda d: (figure_info(d, "tr-animation") or {}).get("frames", 0) == 49)
-    run = run_store.load_run(run_store.run_key(state.training_fields()))
-    server = train_page.run_figures(state, run)["animation"]
+    server = server_animation(train_small_spiral(browser, live_server, seed=1))
     scales = set()
     for k in (0, 7, 24, 40):  # the input, between layers, the last layer (its plane), the turn
         browser.execute_script(
@@ -283,18 +287,8 @@ def test_the_play_button_moves_the_points_without_plotly_and_draws_plotlys_pictu
     import numpy as np
 
     from polyviz.figures.common import untyped
-    from polyviz.pages import train as train_page
-    from services import run_store
 
-    query = {"dataset": "spiral", "n": 300, "steps": 200, "depth": 2, "seed": 2}
-    state = forget_run(query)
-    browser.get(live_server + "/train?" + "&".join(f"{k}={v}" for k, v in query.items()))
-    button = WebDriverWait(browser, 30).until(EC.element_to_be_clickable((By.ID, "tr-train")))
-    wait_for(browser, lambda d: "seed=2" in d.current_url and "steps=200" in d.current_url)
-    button.click()
-    wait_for(browser, lambda d: "Trained 200 steps" in text_of(d, "tr-status"))
-    wait_for(browser, lambda d: (figure_info(d, "tr-animation") or {}).get("frames", 0) == 49)
-    server = train_page.run_figures(state, run_store.load_run(run_store.run_key(state.training_fields())))["animation"]
+    server = server_animation(train_small_spiral(browser, live_server, seed=2))
     browser.execute_script("document.querySelector('#tr-animation').scrollIntoView({block: 'center'});")
     browser.execute_async_script("setTimeout(arguments[0], 500)")  # dcc.Graph's resizes after a first draw
     graph = browser.find_element(By.ID, "tr-animation")
