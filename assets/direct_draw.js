@@ -104,7 +104,8 @@
         // Updated objects are "dirty", which makes gl-plot3d redraw its pick buffer (what
         // hover reads) and read it back from the GPU: a second render of the whole scene
         // and a wait for the GPU, 60-100 ms a frame where WebGL runs on the CPU. Hover
-        // picks from the last full draw until the server's figure arrives.
+        // picks from the last full draw until Plotly next draws the figure (the server's
+        // figure after a drag; the layer animation's traces are not hoverable).
         for (const obj of plan.scene.glplot.objects) if (obj._trace === plan.object) obj.dirty = false;
         scenes3d.add(plan.scene);
         continue;

@@ -12,8 +12,9 @@
  *
  * A frame that cannot be drawn directly (a trace appearing or disappearing, a trace type
  * direct_draw does not move) is drawn by Plotly.restyle. Figures whose frames change the
- * layout, or buttons with a transition, are left to Plotly. ❚❚, a slider step, Plotly's own
- * animation or a new figure from the server stop the player. */
+ * layout or build on a base frame, and buttons with a transition, a reverse direction or a
+ * second state, are left to Plotly. ❚❚, a slider step, Plotly's own animation or a new
+ * figure from the server stop the player; a resize does not. */
 (function () {
   "use strict";
 
@@ -85,13 +86,15 @@
     return window.Plotly.restyle(gd, restyle, traces);
   }
 
-  /* Whether the player can stand in for Plotly.animate(gd, null, options). */
+  /* Whether the player can stand in for Plotly.animate(gd, null, options): forwards, one frame
+   * duration, no transition, frames of trace data alone (no layout, no base frame). */
   function playable(gd, options) {
     const frames = gd._transitionData && gd._transitionData._frames;
-    const transition = options && options.transition;
+    const transition = options.transition, frame = options.frame;
     return Boolean(window.polyvizDirectDraw && window.Plotly && frames && frames.length && gd._fullData &&
-      (!transition || !transition.duration) &&
-      frames.every((f) => f && f.name !== undefined && Array.isArray(f.data) &&
+      (!transition || (!Array.isArray(transition) && !transition.duration)) && !Array.isArray(frame) &&
+      (!options.direction || options.direction === "forward") &&
+      frames.every((f) => f && f.name !== undefined && Array.isArray(f.data) && f.baseframe === undefined &&
                           (!f.layout || !Object.keys(f.layout).length)));
   }
 
@@ -124,7 +127,9 @@
     const start = options.fromcurrent && current > 0 && current < frames.length - 1 ? current + 1 : 0;
     const duration = options.frame && typeof options.frame.duration === "number" ? options.frame.duration : 500;
     const animation = { frame: options.frame || {}, transition: options.transition || {} };
-    const player = { next: start, due: null, busy: false, fullData: gd._fullData, raf: 0 };
+    // Plotly.react (a new figure) replaces gd.data and the frames; a resize or a legend click
+    // (relayout, restyle) keeps both, and the playback goes on.
+    const player = { next: start, due: null, busy: false, data: gd.data, transitionData: gd._transitionData, raf: 0 };
     players.set(gd, player);
 
     function tick(now) {
@@ -140,18 +145,22 @@
       if (player.busy || now < player.due - HALF_REFRESH_MS) return;
       player.due = Math.max(player.due + duration, now + duration - HALF_REFRESH_MS);
       // a new figure from the server (or the graph gone) ends the playback
-      if (!gd.isConnected || gd._fullData !== player.fullData) { stop(gd, true); return; }
+      if (!gd.isConnected || gd.data !== player.data || gd._transitionData !== player.transitionData) {
+        stop(gd, true);
+        return;
+      }
       if (player.next >= frames.length) { stop(gd, false); return; }
       const frame = frames[player.next++];
       const name = String(frame.name);
       gd._fullLayout._currentFrame = name;
       player.busy = true;
-      showFrame(gd, frame).then(() => {
+      // a frame that throws or fails ends the playback rather than leaving it waiting
+      Promise.resolve().then(() => showFrame(gd, frame)).then(() => {
         player.busy = false;
-        player.fullData = gd._fullData;  // Plotly.restyle makes a new one
+        if (players.get(gd) !== player) return;  // stopped while Plotly drew the frame
         gd._fullLayout._currentFrame = name;
         gd.emit("plotly_animatingframe", { name: name, frame: frame, animation: animation });
-      }, () => { player.busy = false; stop(gd, true); });
+      }, (error) => { player.busy = false; stop(gd, true); console.error("frame player", error); });
     }
     tick();
   }
@@ -163,7 +172,7 @@
     const options = button && button.__data__;  // d3 keeps each button's options on its element
     if (!gd || !options || options.method !== "animate" || options.execute === false) return;
     const args = options.args || [];
-    if ((args[0] === null || args[0] === undefined) && playable(gd, args[1] || {})) {
+    if ((args[0] === null || args[0] === undefined) && !options.args2 && playable(gd, args[1] || {})) {
       event.stopPropagation();
       play(gd, args[1] || {});
     } else {

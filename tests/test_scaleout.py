@@ -109,11 +109,15 @@ def test_sending_a_task_leaves_no_pub_sub_subscription_behind(stack):
 
     assert isinstance(celery_app.backend, PolledRedisBackend)
     stock, polled = (cls(app=celery_app, url=stack.redis_url) for cls in (RedisBackend, PolledRedisBackend))
-    for backend in (stock, polled):
-        backend.on_task_call(None, "a-task-id")
-    assert stock.result_consumer._pubsub is not None  # the oracle: what the stock backend does
-    assert polled.result_consumer._pubsub is None and not polled.result_consumer.subscribed_to
-    stock.result_consumer._pubsub.close()
+    try:
+        for backend in (stock, polled):
+            backend.on_task_call(None, "a-task-id")
+        assert stock.result_consumer._pubsub is not None  # the oracle: what the stock backend does
+        assert polled.result_consumer._pubsub is None and not polled.result_consumer.subscribed_to
+    finally:
+        if stock.result_consumer._pubsub is not None:
+            stock.result_consumer._pubsub.close()
+        stock.client.close()
 
 
 def stretch_fold_body(session):
