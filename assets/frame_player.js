@@ -6,9 +6,10 @@
  * machine where WebGL runs on the CPU, so 49 frames meant for 25 a second played at ~11.
  * Here a frame hands its points to the scene's objects and draws the canvas once. The
  * figure itself is unchanged (its exported HTML plays with Plotly's own ▶), and so is what
- * the page sees of an animation: the same frames in the same order, each shown for at least
- * the button's frame duration, `_currentFrame` and "plotly_animatingframe" per frame (the
- * slider follows them, as it follows Plotly's), "plotly_animated" at the end.
+ * the page sees of an animation: the same frames in the same order, one due every frame
+ * duration of the button (shown on the display's refreshes: see tick), `_currentFrame` and
+ * "plotly_animatingframe" per frame (the slider follows them, as it follows Plotly's),
+ * "plotly_animated" at the end.
  *
  * A frame that cannot be drawn directly (a trace appearing or disappearing, a trace type
  * direct_draw does not move) is drawn by Plotly.restyle. Figures whose frames change the

@@ -298,8 +298,8 @@ def interpolation_animation_spec(source, X=None, y=None, *, frames_per_step: int
     ``source``: a model (MLPParams / TrainResult, then give X and y) or prebuilt
     :class:`InterpolationFrames`. The payload is kept small: at most ``max_points`` points
     (class-stratified), coordinates rounded to ``decimals`` and sent as float32. ``frame_ms``:
-    the shortest time a frame stays on screen while playing (40: 25 frames/s where the
-    browser draws that fast; a slower one shows each frame as soon as it is drawn). In the
+    the time from one frame to the next while playing (40: 25 frames/s where the browser
+    draws that fast; a slower one shows each frame as soon as it is drawn). In the
     app, ▶ is answered by assets/frame_player.js, which moves the points without Plotly's
     whole-figure redraw; an exported figure plays with Plotly's own.
     """
