@@ -334,7 +334,9 @@ def interpolation_animation_spec(source, X=None, y=None, *, frames_per_step: int
         step_frames.append(anim.rotation_start)
     slider = dict(
         active=0, x=0.17, len=0.81, y=0, yanchor="top", pad=dict(t=8),  # right of the play/pause buttons
-        currentvalue=dict(prefix="", visible=True, xanchor="left"),
+        # the layer's name at the right end: at the left, a narrow card (/compare's columns) put
+        # it under the play buttons
+        currentvalue=dict(prefix="", visible=True, xanchor="right"),
         steps=[dict(label=name, method="animate", args=_animate_args([str(f)], 0))
                for name, f in zip(labels_for_steps, step_frames)],
     )
