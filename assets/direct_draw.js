@@ -20,6 +20,18 @@
 (function () {
   "use strict";
 
+  // Plotly's JSON form of a NumPy array, {dtype, bdata: base64[, shape]}, as the typed array it
+  // holds; null for an array of more than one dimension or a dtype Plotly does not send.
+  const DTYPES = { f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array,
+                   u2: Uint16Array, i4: Int32Array, u4: Uint32Array };
+  function typedArray(spec) {
+    const Type = DTYPES[spec.dtype];
+    if (!Type || (spec.shape && String(spec.shape).split(",").length > 1)) return null;
+    const text = atob(spec.bdata), bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    return new Type(bytes.buffer);
+  }
+
   function interleave(x, y) {
     const n = Math.min(x.length, y.length), out = new Float64Array(2 * n);
     for (let i = 0; i < n; i++) { out[2 * i] = x[i]; out[2 * i + 1] = y[i]; }
@@ -160,5 +172,5 @@
     return true;
   }
 
-  window.polyvizDirectDraw = { directRestyle: directRestyle, directRetitle: directRetitle };
+  window.polyvizDirectDraw = { directRestyle: directRestyle, directRetitle: directRetitle, typedArray: typedArray };
 })();

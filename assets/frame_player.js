@@ -19,18 +19,11 @@
 (function () {
   "use strict";
 
-  const DTYPES = { f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array,
-                   u2: Uint16Array, i4: Int32Array, u4: Uint32Array };
-
-  // A frame's arrays arrive as Plotly's typed-array specs ({dtype, bdata} in base64), decoded by
-  // Plotly only when it draws the frame. null when the spec is not a flat array.
+  // A frame's arrays arrive as Plotly's typed-array specs, decoded by Plotly only when it draws
+  // the frame. null when the spec is not a flat array.
   function decode(value) {
     if (!value || typeof value !== "object" || typeof value.bdata !== "string") return value;
-    const Type = DTYPES[value.dtype];
-    if (!Type || (value.shape && String(value.shape).split(",").length > 1)) return null;
-    const text = atob(value.bdata), bytes = new Uint8Array(text.length);
-    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    return new Type(bytes.buffer);
+    return window.polyvizDirectDraw.typedArray(value);
   }
 
   const decodedFrames = new WeakMap();  // frame -> its traces' properties, decoded once

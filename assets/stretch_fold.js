@@ -21,18 +21,14 @@
   const T_MIN = -5, T_MAX = 5, PLAY_SPEED = 1.0;  // t units per second while playing
   const SLIDER_SYNC_MS = 250;  // how often play moves the slider's handle (a Dash round of React)
 
-  // Plotly sends NumPy arrays as {dtype, bdata}: decode once per array object.
-  const TYPED = { f4: Float32Array, f8: Float64Array, u1: Uint8Array, i1: Int8Array,
-                  u2: Uint16Array, i2: Int16Array, u4: Uint32Array, i4: Int32Array };
+  // Plotly sends NumPy arrays as {dtype, bdata} (assets/direct_draw.js decodes them): decode
+  // once per array object, as float64.
   const decoded = new WeakMap();
   function values(v) {
     if (v && typeof v === "object" && decoded.has(v)) return decoded.get(v);
     let out;
     if (v && v.bdata !== undefined) {
-      const raw = atob(v.bdata);
-      const bytes = new Uint8Array(raw.length);
-      for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-      out = Float64Array.from(new TYPED[v.dtype](bytes.buffer));
+      out = Float64Array.from(window.polyvizDirectDraw.typedArray(v));
     } else {
       out = Float64Array.from(v || [], (x) => (x === null ? NaN : x));
     }

@@ -240,12 +240,12 @@ def train(browser, base: str, cfg: Settings):
             page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             page.wait_for_function("(m) => __pv.plots.slice(m).some(p => p.id === 'tr-animation' && "
                                    "p.ev === 'plotly_animated')", arg=marks["plots"], timeout=60_000)
-            records = since(page, marks)["plots"]
-            times = [f["at"] for f in drawn(records, "tr-animation")]
+            frames = drawn(since(page, marks)["plots"], "tr-animation")
+            times = [f["at"] for f in frames]
             gaps = [b - a for a, b in zip(times, times[1:])]
             if len(gaps) < 2:
                 raise BenchError(f"the animation drew {len(times)} frames after play")
-            by_plotly = sum(1 for f in drawn(records, "tr-animation") if f["ev"] == "plotly_afterplot")
+            by_plotly = sum(1 for f in frames if f["ev"] == "plotly_afterplot")
             yield metric(name, 1000.0 * len(gaps) / (times[-1] - times[0]), "frames/s",
                          target=24, events=len(gaps), gap_ms_p50=round(median(gaps), 1), gap_ms_max=round(max(gaps), 1),
                          seconds=round((times[-1] - times[0]) / 1000, 2), frames=ANIMATION_FRAMES,

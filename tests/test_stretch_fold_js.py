@@ -24,10 +24,12 @@ from polyviz.figures import stretch_fold as figures
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "assets" / "stretch_fold.js"
+DIRECT_DRAW = ROOT / "assets" / "direct_draw.js"
 RUNNER = r"""
 const fs = require("fs");
 globalThis.window = globalThis;  // the asset is a browser script: it reads and extends window
 window.dash_clientside = { no_update: "__no_update__" };
+require(process.argv[3]);  // assets/direct_draw.js, whose typed-array decoding the asset uses
 require(process.argv[2]);
 const api = window.dash_clientside.polyviz;
 const cases = JSON.parse(fs.readFileSync(0, "utf8"));
@@ -57,7 +59,7 @@ def run_js(cases: list[dict]) -> list:
     runner = pathlib.Path("/tmp") / f"polyviz-sf-runner-{id(cases)}.js"
     runner.write_text(RUNNER)
     try:
-        done = subprocess.run([node(), str(runner), str(SCRIPT)], input=pio.json.to_json_plotly(cases),
+        done = subprocess.run([node(), str(runner), str(SCRIPT), str(DIRECT_DRAW)], input=pio.json.to_json_plotly(cases),
                               capture_output=True, text=True, timeout=120, check=False)
     finally:
         runner.unlink()

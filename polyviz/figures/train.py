@@ -279,7 +279,7 @@ def _bounds_anchor(axes: dict, frames: list[dict]) -> dict:
                 if len(values):
                     lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
         corners[axis] = [lo, hi]
-    return dict(type="scatter3d", mode="markers", name="scene bounds", **corners, marker=dict(size=0, **SMALL_POINT_3D),
+    return dict(type="scatter3d", mode="markers", name="scene bounds", **corners, marker=dict(size=0),
                 hoverinfo="skip", showlegend=False)
 
 
