@@ -68,6 +68,10 @@ app = Dash(
     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
 )
 server = app.server
+# plotly.js loads from every page's head, alongside Dash's own scripts, not when the first
+# graph mounts (services/plotly_bundle.py EARLY_ID says how).
+app.index_string = app.index_string.replace(
+    "{%css%}", "{%css%}\n        " + plotly_bundle.head_tags(app.config.requests_pathname_prefix), 1)
 # Static scripts: compressed once at Brotli's strongest and kept in memory, fingerprinted URLs
 # cached by browsers for a year (services/static_files.py); callbacks keep Flask-Compress's fast level.
 static_cache = static_files.install(server, app.config.requests_pathname_prefix, cache.data_dir() / "static")
@@ -302,11 +306,11 @@ _CSP: list[str] = []
 def content_security_policy() -> str:
     """Scripts only from this site, plus Dash's own inline scripts by their hashes (the
     renderer's start and the clientside callbacks; app.csp_hashes(), computed once every
-    callback is registered). Plotly's WebGL traces (the 3-D scenes) compile shaders with
+    callback is registered) and the one that sees plotly.js arrive (plotly_bundle.head_tags). Plotly's WebGL traces (the 3-D scenes) compile shaders with
     ``new Function``, hence 'unsafe-eval'; inline scripts stay forbidden. Styles are not
     restricted: Dash and Plotly set them inline."""
     if not _CSP:
-        scripts = " ".join(["'self'", "'unsafe-eval'", *app.csp_hashes()])
+        scripts = " ".join(["'self'", "'unsafe-eval'", *app.csp_hashes(), plotly_bundle.csp_hash()])
         _CSP.append(f"script-src {scripts}; object-src 'none'; base-uri 'self'; frame-ancestors 'self'")
     return _CSP[0]
 

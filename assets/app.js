@@ -70,7 +70,7 @@
     },
   });
 
-  // --- how plotly.js draws (it is loaded by dcc.Graph after this file, as window.Plotly) ---
+  // --- how plotly.js draws (window.Plotly: loaded from the page head, see below) ---
   // WebGL canvases at the screen's own pixel ratio. plotly.js draws them at twice the CSS
   // size by default (config.plotGlPixelRatio = 2): on a 1x screen that is four times the
   // pixels to fill for nothing the eye gets, and where WebGL runs on the CPU it doubles the
@@ -141,18 +141,39 @@
     };
   }
   var plotly = window.Plotly;
-  Object.defineProperty(window, "Plotly", {
-    configurable: true, enumerable: true,
-    get: function () { return plotly; },
-    set: function (value) {
-      plotly = value;
-      if (!value || typeof value.setPlotConfig !== "function" || value.__polyviz) return;
-      value.__polyviz = true;
-      value.setPlotConfig({ plotGlPixelRatio: GL_PIXEL_RATIO });
-      oneDrawPerTask(value);
-    },
-  });
-  if (plotly) window.Plotly = plotly;
+  // plotly.js comes from a script in the page's head (services/plotly_bundle.py EARLY_ID), not
+  // from dcc.Graph, which asks for it only when its first graph mounts (after the layout and
+  // the page's first callbacks) and then waits for all of its download and compile. Until that
+  // copy has run, window.Plotly is a promise of it, which dcc.Graph's loader waits for
+  // instead of adding a second copy; if it failed, it is fetched once more.
+  var arrival = window.polyvizPlotlyArrival, early = document.getElementById("polyviz-plotly"), coming = null;
+  function loadAgain(src) {
+    return new Promise(function (resolve) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.onload = script.onerror = resolve;  // a second failure: dcc.Graph's loader tries too
+      document.head.appendChild(script);
+    });
+  }
+  if (!plotly && arrival && early) {
+    coming = arrival.then(function (arrived) { return arrived || loadAgain(early.src); })
+      .then(function () { coming = null; });
+  }
+  function adopt(value) {
+    if (!value || typeof value.setPlotConfig !== "function" || value.__polyviz) return;
+    value.__polyviz = true;
+    value.setPlotConfig({ plotGlPixelRatio: GL_PIXEL_RATIO });
+    oneDrawPerTask(value);
+  }
+  if (plotly) {
+    adopt(plotly);  // it ran before this file: its global is fixed (a script's var), use it as it is
+  } else {
+    Object.defineProperty(window, "Plotly", {  // plotly.js's `var Plotly = ...` then calls set
+      configurable: true, enumerable: true,
+      get: function () { return plotly || coming || undefined; },
+      set: function (value) { plotly = value; adopt(value); },
+    });
+  }
 
   // Markdown made by layouts/common.py math_markdown comes with mathjax off: turn it on once
   // the text nears the viewport, so MathJax (a large script) loads only for

@@ -12,6 +12,8 @@ traces. Notebooks and HTML exports keep the plotly package's own, full plotly.js
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import pathlib
 import re
 
@@ -32,6 +34,37 @@ def bundle_version() -> str:
         first = handle.readline().decode("ascii", "replace")
     match = re.search(r"plotly\.js v(\d+\.\d+\.\d+)", first)
     return match.group(1) if match else ""
+
+
+# How a page loads plotly.js: a parser-inserted async <script> in its head, so the download
+# and V8's compile (on a second thread) run alongside Dash's own scripts. A <link rel=preload>
+# with the script added later by assets/app.js measured no faster than dcc.Graph's own loader:
+# its compile then waits for the main thread. The inline script before it records whether
+# that copy arrived (ARRIVAL, a promise of true or false), which can happen before
+# assets/app.js runs and can listen; app.js then makes dcc.Graph wait for that copy.
+EARLY_ID, ARRIVAL = "polyviz-plotly", "polyvizPlotlyArrival"
+_ARRIVAL_SCRIPT = (
+    f"window.{ARRIVAL}=new Promise(function(done){{function seen(e){{if(e.target&&e.target.id==='{EARLY_ID}')"
+    "{document.removeEventListener('load',seen,true);document.removeEventListener('error',seen,true);"
+    "done(e.type==='load')}}document.addEventListener('load',seen,true);"
+    "document.addEventListener('error',seen,true)});")
+
+
+def plotly_url(pathname_prefix: str = "/") -> str:
+    """Dash's own URL for plotly.js, which ``install`` answers with the bundle."""
+    return f"{pathname_prefix}_dash-component-suites/plotly/package_data/plotly.min.js"
+
+
+def head_tags(pathname_prefix: str = "/") -> str:
+    """The tags that load plotly.js from a page's head (see EARLY_ID)."""
+    return (f"<script>{_ARRIVAL_SCRIPT}</script>\n"
+            f'        <script async id="{EARLY_ID}" src="{plotly_url(pathname_prefix)}"></script>')
+
+
+def csp_hash() -> str:
+    """The Content-Security-Policy source that allows head_tags' inline script."""
+    digest = hashlib.sha256(_ARRIVAL_SCRIPT.encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
 
 
 def install(server: Flask, pathname_prefix: str = "/") -> None:

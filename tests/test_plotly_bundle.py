@@ -1,10 +1,12 @@
 """The browser's plotly.js is a partial bundle (services/plotly_bundle.py): it must be the
 plotly package's version, register exactly the trace types polyviz draws, and every figure
-the pages send must draw with it."""
+the pages send must draw with it. Every page loads it once, from its head, with the page's
+own scripts (plotly_bundle.EARLY_ID), not when its first graph mounts."""
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -17,6 +19,7 @@ from in_browser import drawn_traces, wait_for
 from services import plotly_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))  # browser_util: Playwright on Debian's chromium
 PLOTLY_TRACES = {cls().type for cls in (getattr(go, name) for name in dir(go))  # go loads lazily
                  if isinstance(cls, type) and issubclass(cls, BaseTraceType) and cls is not BaseTraceType}
 
@@ -75,3 +78,44 @@ def test_pages_draw_every_trace_with_the_partial_bundle(browser, live_server, pa
     assert set(seen["registered"]) == plotly_bundle.TRACES  # the bundle is built from entry.js as it is
     assert seen["unknown"] == []
     assert severe_console_errors(browser) == []
+    # one copy, the head's (a second from dcc.Graph's own loader would be fetched, parsed and
+    # run again, and would not draw through assets/app.js)
+    assert browser.execute_script(PLOTLY_LOADS) == [{"url": live_server + PLOTLY_URL, "initiator": "script"}]
+    assert browser.execute_script("return window.Plotly.__polyviz === true") is True
+
+
+PLOTLY_URL = "/_dash-component-suites/plotly/package_data/plotly.min.js"
+# JavaScript: the page's fetches of plotly.js and what asked for each
+PLOTLY_LOADS = """
+return performance.getEntriesByType('resource').filter(r => r.name.includes('/plotly/package_data/plotly'))
+    .map(r => ({url: r.name, initiator: r.initiatorType}));
+"""
+
+
+def test_every_page_starts_loading_plotly_from_its_head(client):
+    for path in ("/", "/stretch-fold", "/sphere", "/train", "/compare", "/transformer"):
+        page = client.get(path).get_data(as_text=True)
+        head = page.split("</head>", 1)[0]
+        assert head.count(f'<script async id="polyviz-plotly" src="{PLOTLY_URL}"></script>') == 1, path
+        assert page.count("plotly/package_data/plotly") == 1, path
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+def test_a_page_whose_plotly_fails_to_arrive_asks_again_and_draws(live_server):
+    from browser_util import chromium
+
+    asked = []
+
+    def first_fails(route):
+        asked.append(route.request.url)
+        route.abort() if len(asked) == 1 else route.continue_()
+
+    with chromium() as chrome:
+        page = chrome.new_page()
+        page.route("**/plotly/package_data/plotly*.js", first_fails)
+        page.goto(live_server + "/")
+        page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot')]"
+                               ".some(gd => gd._fullData && gd.data && gd.data.length)", timeout=60_000)
+        assert page.evaluate("window.Plotly.__polyviz") is True
+    assert asked == [live_server + PLOTLY_URL] * 2  # the head's copy, then app.js's one more try
