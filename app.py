@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from layouts.common import notices_box
 from polyviz import state as st
-from services import admission, cache, jobs, plotly_bundle, static_files
+from services import admission, browser_polyfill, cache, jobs, plotly_bundle, static_files
 
 # One torch thread for the whole process, set once here at start (every gunicorn worker, the
 # embedded job host and the Celery worker import this module; the job host's children, one per
@@ -77,6 +77,8 @@ app.index_string = app.index_string.replace(
 static_cache = static_files.install(server, app.config.requests_pathname_prefix, cache.data_dir() / "static")
 # Graphs load a plotly.js with only the trace types polyviz draws (services/plotly_bundle.py).
 plotly_bundle.install(server, app.config.requests_pathname_prefix)
+# Dash's polyfill is answered with the one part of it Dash's scripts use (services/browser_polyfill.py).
+browser_polyfill.install(server, app.config.requests_pathname_prefix)
 
 # The page's config (a JSON script in every page) carried sys.version: the exact Python build
 # and compiler, of use to nobody but someone looking for a matching exploit.
