@@ -102,6 +102,16 @@ def base_layout(title: str, **extra) -> dict:
     return layout
 
 
+def legend_below(x: float = 0.0, xanchor: str = "left", y: float = 0.02) -> dict:
+    """A one-row legend at the foot of the figure, ``y`` (a fraction of its height) above the
+    bottom edge: give the layout a bottom margin that holds the x-axis title and the legend.
+    It is placed in container coordinates because a legend in paper coordinates below the axes
+    pushes the margins, and where dcc.Graph drew an empty figure first (its graph mounted before
+    the figure came), Plotly.react left the legend where the first margin pass put it: over the
+    tick labels, or 20 px off, so one link showed two pictures."""
+    return dict(orientation="h", x=x, xanchor=xanchor, y=y, yref="container", yanchor="bottom")
+
+
 def figure(spec: dict) -> go.Figure:
     """A plain figure dict (a ``*_spec`` result) as a validated Plotly Figure, for notebooks."""
     return go.Figure(spec)

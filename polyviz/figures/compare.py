@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import BLUE, GREEN, PURPLE, RED, base_layout, f32, figure, i4
+from .common import BLUE, GREEN, PURPLE, RED, base_layout, f32, figure, i4, legend_below
 
 COLUMN_COLORS = (BLUE, RED, GREEN, PURPLE)
 MAX_CURVE_POINTS = 1500
@@ -51,7 +51,7 @@ def compare_curves_spec(histories, labels, *, title: str = "Training curves, ove
                          hovertemplate=f"{label}<br>step %{{x}}<br>{what} %{{y:.3f}}<extra></extra>"))
     # the legend sits under the charts: beside the title it would cover the curves in a narrow card
     layout = base_layout(title, showlegend=True, margin=dict(l=48, r=16, t=44, b=76),
-                         legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.2, yanchor="top"),
+                         legend=legend_below(0.5, "center"),
                          xaxis=dict(domain=[0, 1], anchor="y", matches="x2", showticklabels=False),
                          yaxis=dict(domain=[0.55, 1], type="log", title=dict(text="train loss")),
                          xaxis2=dict(domain=[0, 1], anchor="y2", title=dict(text="step")),

@@ -27,8 +27,8 @@ from .. import polytopes as pt
 from ..geometry import center as _center
 from ..geometry import layer_norm, layernorm_plane_basis
 from ..words import plural
-from .common import (BLUE, GREEN, MUTED, NOTE, RED, TWO_LINE_TOP, base_layout, f32, figure, two_line_title, typed,
-                     typed_grid, u8)
+from .common import (BLUE, GREEN, MUTED, NOTE, RED, TWO_LINE_TOP, base_layout, f32, figure, legend_below,
+                     two_line_title, typed, typed_grid, u8)
 
 # 19 (a prime) distinguishable colours; index = (code . g) mod 19 with every g_i non-zero
 # mod 19, so flipping a single neuron always changes the colour.
@@ -549,8 +549,8 @@ def scaling_spec(W, b, v, k_max: float = 10.0, eps: float = 0.0, k: float | None
                               showarrow=False, text=f"k = {k:.3g}", font=dict(size=11, color=NOTE))],
         )
     layout = base_layout(
-        title, showlegend=True, uirevision="scaling", margin=dict(l=50, r=16, t=TWO_LINE_TOP, b=78),
-        legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.3, yanchor="top"),
+        title, showlegend=True, uirevision="scaling", margin=dict(l=50, r=16, t=TWO_LINE_TOP, b=94),
+        legend=legend_below(0.5, "center"),
         meta=meta,
         xaxis=dict(range=[0, k_max], title=dict(text="scale k", standoff=4)),
         yaxis=dict(title=dict(text="spline codes crossed"), rangemode="tozero"),

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .. import stretch_fold as sf
-from .common import BLUE, INK, MUTED, base_layout, f32, figure, typed, u8, typed_grid
+from .common import BLUE, INK, MUTED, base_layout, f32, figure, legend_below, typed, u8, typed_grid
 
 # Cyclic colour scale for angles: the same angle has the same colour before and after.
 ANGLE_SCALE = "Twilight"
@@ -117,7 +117,7 @@ def activation_curve_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENT
     layout = base_layout(
         "1-D activation: output x against input x", showlegend=True,
         # below the axes: inside them it covered the curve (upper left for t > 0, lower right for t < 0)
-        legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"), margin=dict(l=40, r=16, t=44, b=76),
+        legend=legend_below(), margin=dict(l=40, r=16, t=44, b=96),
         meta=_meta(op, t, eps, affine, stride=stride), uirevision="curve",
         xaxis=dict(range=[-3, 3], title=dict(text="input x")),
         yaxis=dict(range=[-1.08, 1.08], title=dict(text="output x")),

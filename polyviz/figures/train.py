@@ -21,7 +21,8 @@ from polyviz.embedding import (
 )
 from polyviz.models import MLPParams, _as_params, hidden_activations, predict, predict_proba
 
-from .common import BLUE, GREEN, INK, PURPLE, RED, SMALL_POINT_3D, base_layout, f32, figure, i4, typed_grid, untyped
+from .common import (BLUE, GREEN, INK, PURPLE, RED, SMALL_POINT_3D, base_layout, f32, figure, i4, legend_below,
+                     typed_grid, untyped)
 
 CLASS_COLORS = (BLUE, RED)  # class 0 blue, class 1 red
 CLASS_NAMES = ("class 0", "class 1")
@@ -179,8 +180,7 @@ def decision_boundary_spec(params, X, y, X_test=None, y_test=None, *, grid: int 
                                    three_d=False, size=5, symbol="circle-open", suffix=" (test)")
         # legend under the plot: four entries beside the title would wrap over it in a narrow card
         layout = base_layout(title, showlegend=True,
-                             legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.16, yanchor="top"),
-                             margin=dict(l=40, r=16, t=44, b=72),
+                             legend=legend_below(0.5, "center"), margin=dict(l=40, r=16, t=44, b=100),
                              # equal scales by narrowing the plot (see stretch_fold.circle_spec)
                              xaxis=dict(range=[xs[0], xs[-1]], title=dict(text="x₁"), constrain="domain"),
                              yaxis=dict(range=[ys[0], ys[-1]], scaleanchor="x", scaleratio=1, title=dict(text="x₂"),
@@ -210,8 +210,7 @@ def decision_boundary_spec(params, X, y, X_test=None, y_test=None, *, grid: int 
         Xs = X * 1.01  # just outside the surface so the points stay visible
         data += _class_scatter(Xs, y, three_d=True, size=2)
         layout = base_layout(title, showlegend=True,  # legend under the scene, clear of the colour bar
-                             legend=dict(orientation="h", x=0.5, xanchor="center", y=0.0, yanchor="top"),
-                             margin=dict(l=0, r=0, t=44, b=40),
+                             legend=legend_below(0.5, "center"), margin=dict(l=0, r=0, t=44, b=40),
                              scene=dict(aspectmode="cube", xaxis=dict(title=dict(text="x₁")),
                                         yaxis=dict(title=dict(text="x₂")), zaxis=dict(title=dict(text="x₃"))))
         return dict(data=data, layout=layout)

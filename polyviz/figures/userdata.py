@@ -13,7 +13,7 @@ import numpy as np
 from polyviz.embedding import subsample
 from polyviz.userdata import DRAW_RANGE
 
-from .common import BLUE, GREEN, PURPLE, RED, base_layout, f32, figure, typed_grid
+from .common import BLUE, GREEN, PURPLE, RED, base_layout, f32, figure, legend_below, typed_grid
 
 CLASS_PALETTE = (BLUE, RED, GREEN, "#e0a526", PURPLE, "#1aa3b8", "#8c564b", "#e377c2", "#5b6475", "#17becf")
 CANVAS_CELLS = 121  # click resolution: the canvas's width / 120 per step
@@ -56,13 +56,13 @@ def data_figure_spec(X, y, classes, *, title: str = "Your data", drawable: bool 
         if three_d:
             trace["z"] = f32(pts[:, 2])
         data.append(trace)
-    legend = dict(orientation="h", x=0.5, xanchor="center", y=-0.13, yanchor="top")  # below the tick labels
+    legend = legend_below(0.5, "center")
     if three_d:
-        layout = base_layout(title, showlegend=True, legend=legend, margin=dict(l=0, r=0, t=36, b=8),
+        layout = base_layout(title, showlegend=True, legend=legend, margin=dict(l=0, r=0, t=36, b=36),
                              scene=dict(aspectmode="data"))
     else:
         x0, x1, y0, y1 = canvas_range(X)
-        layout = base_layout(title, showlegend=bool(classes), legend=legend, margin=dict(l=36, r=10, t=36, b=44),
+        layout = base_layout(title, showlegend=bool(classes), legend=legend, margin=dict(l=36, r=10, t=36, b=62),
                              xaxis=dict(range=[x0, x1], zeroline=False),
                              yaxis=dict(range=[y0, y1], zeroline=False, scaleanchor="x", scaleratio=1),
                              hovermode="closest", dragmode=False)
