@@ -7,16 +7,18 @@
  * which only the positions of a few traces changed. directRestyle hands the new positions
  * straight to the objects Plotly drew those traces with (regl-line2d / regl-scatter2d for
  * scattergl, gl-plot3d's line, scatter and mesh objects for scatter3d and mesh3d) and draws
- * the canvas once.
+ * the canvas once; an SVG line (a scatter trace of mode "lines") gets the path Plotly would
+ * write for it.
  * gd.data, gd._fullData and the hover data get the same arrays, so hover and the next
  * Plotly call (the server's figure, when the drag ends) start from what is on screen.
  *
  * It draws what Plotly would draw only where a moved trace cannot move an axis: the
  * caller's figures fix every axis range (and 3-D aspect ratios). When the graph is in any
  * state it does not handle (not drawn yet, a selection, a line shape other than linear, a
- * trace type other than these three), it changes nothing and returns false: the caller then
- * uses Plotly. After a direct draw the graph emits "polyviz_painted" (Plotly emits
- * "plotly_afterplot" after its own draws; the browser benchmark listens to both). */
+ * simplified SVG line, a trace type other than these four), it changes nothing and returns
+ * false: the caller then uses Plotly. After a direct draw the graph emits "polyviz_painted"
+ * (Plotly emits "plotly_afterplot" after its own draws; the browser benchmark listens to
+ * both). */
 (function () {
   "use strict";
 
@@ -72,6 +74,40 @@
     return { kind: "2d", scene: scene, at: stash.index, stash: stash, full: full, x: x, y: y, line: line, marker: marker };
   }
 
+  // Within one range's width of an axis's range: far inside what Plotly clips a line to.
+  function nearAxes(v, axis) {
+    const lo = Math.min(axis.range[0], axis.range[1]), hi = Math.max(axis.range[0], axis.range[1]);
+    return v >= lo - (hi - lo) && v <= hi + (hi - lo);
+  }
+
+  // The plan for an SVG line, or null. Plotly's scatter plot draws one path per run of finite
+  // points, "M" + the points' pixel positions joined by "L" (scatter/plot.js); with
+  // line.simplify false it keeps every point (scatter/line_points.js) and nothing else moves
+  // it while the points stay inside the axes (it clips only far outside them).
+  function planSvgLine(gd, index, arrays) {
+    const full = gd._fullData[index], cd = gd.calcdata && gd.calcdata[index];
+    const plotinfo = gd._fullLayout._plots && gd._fullLayout._plots[full.xaxis + full.yaxis];
+    const group = cd && cd[0] && cd[0].node3 && cd[0].node3.node();
+    if (!plotinfo || !group || !group.isConnected || full.visible !== true || full.mode !== "lines" ||
+        full.fill !== "none" || full.line.shape !== "linear" || full.line.simplify !== false || full.connectgaps) {
+      return null;
+    }
+    if ("visible" in arrays && arrays.visible !== full.visible) return null;
+    const x = arrays.x || full.x, y = arrays.y || full.y, xa = plotinfo.xaxis, ya = plotinfo.yaxis;
+    if (x.length !== cd.length || y.length !== cd.length || xa.type !== "linear" || ya.type !== "linear") return null;
+    const runs = [];
+    let run = null;
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isFinite(x[i]) || !Number.isFinite(y[i])) { run = null; continue; }
+      if (!nearAxes(x[i], xa) || !nearAxes(y[i], ya)) return null;
+      if (!run) { run = []; runs.push(run); }
+      run.push([xa.c2p(x[i]), ya.c2p(y[i])]);
+    }
+    const paths = group.querySelectorAll("g.lines > path.js-line");
+    if (paths.length !== runs.length) return null;
+    return { kind: "svg", cd: cd, full: full, x: x, y: y, paths: paths, runs: runs };
+  }
+
   // The plan for a scatter3d or mesh3d trace, or null. A trace that appears or disappears
   // is Plotly's to draw: its legend entry comes and goes with it.
   function plan3d(gd, index, arrays) {
@@ -98,6 +134,7 @@
       if (!full || full.index !== index) return false;
       const arrays = arraysOf(update, k);
       const plan = full.type === "scattergl" ? full.visible === true && plan2d(gd, index, arrays)
+        : full.type === "scatter" ? planSvgLine(gd, index, arrays)
         : full.type === "scatter3d" || full.type === "mesh3d" ? plan3d(gd, index, arrays) : null;
       if (!plan) return false;
       plan.index = index;
@@ -110,6 +147,15 @@
     for (const plan of plans) {
       Object.assign(gd.data[plan.index], plan.arrays);
       Object.assign(plan.full, plan.arrays);
+      if (plan.kind === "svg") {
+        plan.runs.forEach((run, k) => plan.paths[k].setAttribute("d", "M" + run.join("L")));
+        // hover reads the calcdata
+        for (let i = 0; i < plan.cd.length; i++) {
+          plan.cd[i].x = Number.isFinite(plan.x[i]) ? plan.x[i] : undefined;
+          plan.cd[i].y = Number.isFinite(plan.y[i]) ? plan.y[i] : undefined;
+        }
+        continue;
+      }
       if (plan.kind === "3d") {
         plan.full._length = plan.length;
         plan.object.update(plan.full);

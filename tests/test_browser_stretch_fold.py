@@ -215,3 +215,37 @@ def test_the_pixels_painted_while_t_moves_are_plotlys_pixels_of_the_servers_figu
         assert same["share"] < 0.002, (name, same)
         assert apart["count"] > 20 * max(1, same["count"]), (name, same, apart)
     assert severe_console_errors(browser) == []
+
+
+def test_the_svg_lines_moved_while_t_moves_are_the_paths_plotly_writes(browser, live_server):
+    """The segments (circle) and the activation slice (curve) are SVG lines: while t moves,
+    assets/direct_draw.js writes their paths itself. Plotly, redrawing the same data, writes
+    the same paths, character for character."""
+    browser.get(live_server + SF_URL.replace("t=-1", "t=1"))
+    wait_for(browser, lambda d: settled(d, t=None))
+    # trace 1 of each panel: the second of its SVG traces (trace 0, the reference line, is the first)
+    read = ("return ['sf-circle', 'sf-curve'].map((id) => [...document.querySelectorAll("
+            "'#' + id + ' .scatterlayer g.trace')[1].querySelectorAll('g.lines > path.js-line')]"
+            ".map((p) => p.getAttribute('d')));")
+    before = browser.execute_script(read)
+    browser.execute_script(
+        "for (const id of ['sf-circle', 'sf-curve']) { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
+        " gd.__painted = 0; gd.on('polyviz_painted', () => { gd.__painted++; }); }"
+        "window.dash_clientside.polyviz.sfLive(1.5);")
+    # repainted by the direct path (not by Plotly), showing t = 1.5
+    wait_for(browser, lambda d: d.execute_script(
+        "return ['sf-circle', 'sf-curve'].every((id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
+        " return gd.__painted > 0 && gd.layout.meta.t === 1.5; });"))
+    direct = browser.execute_script(read)
+    browser.execute_async_script(
+        "const done = arguments[0];"
+        "Promise.all(['sf-circle', 'sf-curve'].map((id) => Plotly.redraw(document.querySelector('#' + id + ' .js-plotly-plot'))))"
+        ".then(() => done());")
+    assert browser.execute_script(read) == direct
+    from polyviz.figures.stretch_fold import CURVE_STEPS
+
+    segments, curve = direct
+    assert len(segments) > 100 and all(path.count("L") == 1 for path in segments)  # a path per point -> image
+    assert len(curve) == 1 and curve[0].count("L") == CURVE_STEPS - 1  # the slice keeps every point
+    assert segments != before[0] and curve != before[1]
+    assert severe_console_errors(browser) == []

@@ -23,6 +23,10 @@ CURVE_STEPS = 241
 PATH_STEPS = 181
 MAX_SPHERE_POINTS = 800
 MAX_CURVE_POINTS = 400
+# The moving SVG lines keep every point (Plotly drops those within a fraction of a pixel of
+# the line): the browser then moves them by writing the path Plotly would write for the
+# new t (assets/direct_draw.js), without re-deciding which points Plotly would have dropped.
+SVG_LINE = dict(simplify=False)
 
 
 def as_sent(a) -> np.ndarray:
@@ -56,7 +60,10 @@ def circle_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE
     faint segments from each point to its image. Trace order is relied on by the
     browser-side animation (assets/stretch_fold.js) and by MOVING_TRACES: circle,
     segments, inputs, images. The point clouds are WebGL (scattergl): the browser repaints
-    them many times a second while t moves."""
+    them many times a second while t moves. The segments are SVG: where WebGL runs on the
+    CPU, regl-line2d drew their 200 one-pixel lines in ~20 ms a frame (its instanced draws,
+    not their few pixels), while the browser paints and rasterises the whole page in ~4 ms;
+    see SVG_LINE for why they are not simplified."""
     points = np.asarray(points, dtype=np.float64)
     images = sf.apply(points, op, t, eps, affine)
     colour = u8(angle_codes(points))
@@ -68,8 +75,8 @@ def circle_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE
     data = [
         dict(type="scatter", x=f32(np.cos(theta)), y=f32(np.sin(theta)), mode="lines", name="unit circle",
              line=dict(color="#b8bfcc", width=1, dash="dot"), hoverinfo="skip"),
-        dict(type="scattergl", x=f32(seg_x), y=f32(seg_y), mode="lines", name="point → image",
-             line=dict(color="rgba(60,70,90,0.22)", width=1), hoverinfo="skip"),
+        dict(type="scatter", x=f32(seg_x), y=f32(seg_y), mode="lines", name="point → image",
+             line=dict(color="rgba(60,70,90,0.22)", width=1, **SVG_LINE), hoverinfo="skip"),
         dict(type="scattergl", x=f32(points[:, 0]), y=f32(points[:, 1]), mode="markers", name="input",
              marker=dict(marker, size=3, opacity=0.3), hoverinfo="skip"),
         dict(type="scattergl", x=f32(images[:, 0]), y=f32(images[:, 1]), mode="markers", name="image",
@@ -98,8 +105,8 @@ def circle_title(op: str, t: float, eps: float) -> dict:
 def activation_curve_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENTITY_AFFINE) -> dict:
     """Panel 2: the 1-D activation curve, x-output of u_eps(T_t(x, 0)) against input x, with
     the plain sigmoid u_1(x) = x / sqrt(x^2 + 1) for reference and the current points'
-    (input x, output x) pairs. Trace order: reference, slice, points; the moving two are
-    WebGL."""
+    (input x, output x) pairs. Trace order: reference, slice (SVG, see circle_spec), points
+    (WebGL)."""
     points = np.asarray(points, dtype=np.float64)
     xs = as_sent(np.linspace(-3.0, 3.0, CURVE_STEPS))
     stride = max(1, int(np.ceil(len(points) / MAX_CURVE_POINTS)))
@@ -107,8 +114,8 @@ def activation_curve_spec(points, op="stretch", t=1.0, eps=1e-2, affine=sf.IDENT
     data = [
         dict(type="scatter", x=f32(xs), y=f32(xs / np.sqrt(xs * xs + 1.0)), mode="lines",
              name="u<sub>1</sub>(x) (sigmoid)", line=dict(color=MUTED, width=2, dash="dash")),
-        dict(type="scattergl", x=f32(xs), y=f32(sf.activation_slice(xs, op, t, eps, affine)), mode="lines",
-             name="u<sub>ε</sub>(T<sub>t</sub>(x, 0))", line=dict(color=BLUE, width=3)),
+        dict(type="scatter", x=f32(xs), y=f32(sf.activation_slice(xs, op, t, eps, affine)), mode="lines",
+             name="u<sub>ε</sub>(T<sub>t</sub>(x, 0))", line=dict(color=BLUE, width=3, **SVG_LINE)),
         dict(type="scattergl", x=f32(shown[:, 0]), y=f32(sf.apply(shown, op, t, eps, affine)[:, 0]),
              mode="markers", name="your points",
              marker=dict(color=u8(angle_codes(shown)), cmin=0, cmax=255, colorscale=ANGLE_SCALE, size=4,
