@@ -94,7 +94,7 @@
     }
     if ("visible" in arrays && arrays.visible !== full.visible) return null;
     const x = arrays.x || full.x, y = arrays.y || full.y, xa = plotinfo.xaxis, ya = plotinfo.yaxis;
-    if (x.length !== cd.length || y.length !== cd.length || xa.type !== "linear" || ya.type !== "linear") return null;
+    if (!x || !y || x.length !== cd.length || y.length !== cd.length || xa.type !== "linear" || ya.type !== "linear") return null;
     const runs = [];
     let run = null;
     for (let i = 0; i < x.length; i++) {
