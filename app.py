@@ -308,9 +308,10 @@ _CSP: list[str] = []
 def content_security_policy() -> str:
     """Scripts only from this site, plus Dash's own inline scripts by their hashes (the
     renderer's start and the clientside callbacks; app.csp_hashes(), computed once every
-    callback is registered) and the one that sees plotly.js arrive (plotly_bundle.head_tags). Plotly's WebGL traces (the 3-D scenes) compile shaders with
-    ``new Function``, hence 'unsafe-eval'; inline scripts stay forbidden. Styles are not
-    restricted: Dash and Plotly set them inline."""
+    callback is registered) and the one that sees plotly.js arrive (plotly_bundle.head_tags).
+    Plotly's WebGL traces (the 3-D scenes) compile shaders with ``new Function``, hence
+    'unsafe-eval'; other inline scripts stay forbidden. Styles are not restricted: Dash and
+    Plotly set them inline."""
     if not _CSP:
         scripts = " ".join(["'self'", "'unsafe-eval'", *app.csp_hashes(), plotly_bundle.csp_hash()])
         _CSP.append(f"script-src {scripts}; object-src 'none'; base-uri 'self'; frame-ancestors 'self'")
