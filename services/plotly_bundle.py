@@ -17,6 +17,7 @@ import hashlib
 import pathlib
 import re
 
+from dash.fingerprint import build_fingerprint
 from flask import Flask, request, send_file
 
 BUNDLE = pathlib.Path(__file__).with_name("plotly_bundle") / "plotly-polyviz.min.js"
@@ -50,15 +51,22 @@ _ARRIVAL_SCRIPT = (
     "document.addEventListener('error',seen,true)});")
 
 
-def plotly_url(pathname_prefix: str = "/") -> str:
-    """Dash's own URL for plotly.js, which ``install`` answers with the bundle."""
-    return f"{pathname_prefix}_dash-component-suites/plotly/package_data/plotly.min.js"
+def plotly_url(pathname_prefix: str = "/", fingerprinted: bool = False) -> str:
+    """Dash's own URL for plotly.js, which ``install`` answers with the bundle; fingerprinted,
+    with the bundle's version and a number drawn from its content, in Dash's form, so that
+    browsers keep it for a year (services/static_files.py) and a new bundle has a new URL."""
+    name = "plotly.min.js"
+    if fingerprinted:
+        content = int(hashlib.sha256(BUNDLE.read_bytes()).hexdigest()[:12], 16)
+        name = build_fingerprint(name, bundle_version(), content)
+    return f"{pathname_prefix}_dash-component-suites/plotly/package_data/{name}"
 
 
 def head_tags(pathname_prefix: str = "/") -> str:
     """The tags that load plotly.js from a page's head (see EARLY_ID)."""
+    src = plotly_url(pathname_prefix, fingerprinted=True)
     return (f"<script>{_ARRIVAL_SCRIPT}</script>\n"
-            f'        <script async id="{EARLY_ID}" src="{plotly_url(pathname_prefix)}"></script>')
+            f'        <script async id="{EARLY_ID}" src="{src}"></script>')
 
 
 def csp_hash() -> str:

@@ -6,6 +6,7 @@ own scripts (plotly_bundle.EARLY_ID), not when its first graph mounts."""
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def test_pages_draw_every_trace_with_the_partial_bundle(browser, live_server, pa
     assert browser.execute_script("return window.Plotly.__polyviz === true") is True
 
 
-PLOTLY_URL = "/_dash-component-suites/plotly/package_data/plotly.min.js"
+PLOTLY_URL = plotly_bundle.plotly_url(fingerprinted=True)  # the head's plotly.js
 # JavaScript: the page's fetches of plotly.js and what asked for each
 PLOTLY_LOADS = """
 return performance.getEntriesByType('resource').filter(r => r.name.includes('/plotly/package_data/plotly'))
@@ -98,6 +99,17 @@ def test_every_page_starts_loading_plotly_from_its_head(client):
         head = page.split("</head>", 1)[0]
         assert head.count(f'<script async id="polyviz-plotly" src="{PLOTLY_URL}"></script>') == 1, path
         assert page.count("plotly/package_data/plotly") == 1, path
+
+
+def test_the_heads_plotly_url_changes_with_the_bundle_and_is_kept_for_a_year(client, monkeypatch):
+    assert re.fullmatch(r"/_dash-component-suites/plotly/package_data/plotly\.v\d+_\d+_\d+m\d+\.min\.js", PLOTLY_URL)
+    assert plotly_bundle.bundle_version().replace(".", "_") in PLOTLY_URL
+    response = client.get(PLOTLY_URL)
+    assert response.status_code == 200 and response.data == plotly_bundle.BUNDLE.read_bytes()
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    # the number is the bundle's content: another bundle, another URL
+    monkeypatch.setattr(plotly_bundle, "BUNDLE", plotly_bundle.ENTRY)  # any other file
+    assert plotly_bundle.plotly_url(fingerprinted=True) != PLOTLY_URL
 
 
 @pytest.mark.browser
