@@ -124,7 +124,10 @@
     return out;
   }
 
-  let wanted = null, busy = false, scheduled = false;
+  // At most one repaint per animation frame: the first t of a frame is painted at once (a
+  // pointer move waited ~10 ms more, on average, for the next frame), later ones of that frame
+  // wait for the next, where only the newest is painted.
+  let wanted = null, busy = false, scheduled = false, paintedThisFrame = false;
 
   function paint(t) {
     const gds = graphs();
@@ -155,6 +158,10 @@
     const t = wanted;
     wanted = null;
     busy = true;
+    if (!paintedThisFrame) {
+      paintedThisFrame = true;
+      window.requestAnimationFrame(() => { paintedThisFrame = false; });
+    }
     paint(t).catch((error) => console.error("stretch-fold repaint", error)).finally(() => {
       busy = false;
       if (wanted !== null) schedule();
@@ -165,7 +172,11 @@
     if (!scheduled) { scheduled = true; window.requestAnimationFrame(flush); }
   }
 
-  function show(t) { wanted = t; schedule(); }
+  function show(t) {
+    wanted = t;
+    if (paintedThisFrame || busy) schedule();
+    else flush();
+  }
 
   // --- play: t sweeps back and forth in the browser, one repaint per animation frame ---
   const play = { on: false, t: 0, dir: 1, last: 0, synced: 0, handle: null };
