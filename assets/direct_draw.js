@@ -218,5 +218,47 @@
     return true;
   }
 
-  window.polyvizDirectDraw = { directRestyle: directRestyle, directRetitle: directRetitle, typedArray: typedArray };
+  /* What a dragged slider repaints with: paint(value) (which may return a promise) for the
+   * newest value shown, at most once per animation frame. The first value of a frame is
+   * painted at once (waiting for the next frame cost a pointer move ~10 ms on average); later
+   * ones of that frame wait for the next, where only the newest is painted; none while a
+   * paint is still drawing. */
+  function framePainter(paint, label) {
+    let wanted = null, busy = false, scheduled = false, paintedThisFrame = false;
+    function flush() {
+      scheduled = false;
+      if (busy || wanted === null) return;
+      const value = wanted;
+      wanted = null;
+      busy = true;
+      if (!paintedThisFrame) {
+        paintedThisFrame = true;
+        window.requestAnimationFrame(() => { paintedThisFrame = false; });
+      }
+      let drawn;
+      try {
+        drawn = Promise.resolve(paint(value));
+      } catch (error) {
+        drawn = Promise.reject(error);
+      }
+      drawn.catch((error) => console.error(label, error)).finally(() => {
+        busy = false;
+        if (wanted !== null) schedule();
+      });
+    }
+    function schedule() {
+      if (!scheduled) { scheduled = true; window.requestAnimationFrame(flush); }
+    }
+    return {
+      show(value) {
+        wanted = value;
+        if (paintedThisFrame || busy) schedule();
+        else flush();
+      },
+      get busy() { return busy; },
+    };
+  }
+
+  window.polyvizDirectDraw = { directRestyle: directRestyle, directRetitle: directRetitle, typedArray: typedArray,
+                               framePainter: framePainter };
 })();

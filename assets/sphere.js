@@ -263,7 +263,6 @@
     return { x: update.x, y: update.y, z: update.z };
   }
 
-  let wanted = null, busy = false, scheduled = false;
   function paint(s) {
     const updates = frame(s), direct = window.polyvizDirectDraw;
     return Promise.all(Object.entries(updates).map(([name, u]) => {
@@ -278,18 +277,8 @@
       return u.traces.length ? window.Plotly.update(g, u.update, u.layout, u.traces) : window.Plotly.relayout(g, u.layout);
     }));
   }
-  function flush() {
-    scheduled = false;
-    if (busy || wanted === null) return;
-    const s = wanted;
-    wanted = null;
-    busy = true;
-    paint(s).catch((e) => console.error("sphere repaint", e)).finally(() => {
-      busy = false;
-      if (wanted !== null) schedule();
-    });
-  }
-  function schedule() { if (!scheduled) { scheduled = true; window.requestAnimationFrame(flush); } }
+  // at most one repaint per animation frame, of the newest position (assets/direct_draw.js)
+  const painter = window.polyvizDirectDraw.framePainter(paint, "sphere repaint");
 
   const MOVED = { "sp-v-az": "v", "sp-v-el": "v", "sp-w-az": "w", "sp-w-el": "w", "sp-k": "k" };
   const num = (drag, value) => (typeof drag === "number" ? drag : value);
@@ -301,9 +290,8 @@
       const ctx = window.dash_clientside.callback_context, nu = window.dash_clientside.no_update;
       const prop = ctx && ctx.triggered && ctx.triggered[0] ? ctx.triggered[0].prop_id.split(".")[0] : null;
       if (!layer || !MOVED[prop]) return nu;
-      wanted = { moved: MOVED[prop], v_az: num(dva, va), v_el: num(dve, ve), w_az: num(dwa, wa), w_el: num(dwe, we),
-                 k: num(dk, k), kmax: kmax, full: Array.isArray(full) && full.includes("full"), layer: layer };
-      schedule();
+      painter.show({ moved: MOVED[prop], v_az: num(dva, va), v_el: num(dve, ve), w_az: num(dwa, wa), w_el: num(dwe, we),
+                     k: num(dk, k), kmax: kmax, full: Array.isArray(full) && full.includes("full"), layer: layer });
       return nu;
     },
   });

@@ -124,11 +124,6 @@
     return out;
   }
 
-  // At most one repaint per animation frame: the first t of a frame is painted at once (a
-  // pointer move waited ~10 ms more, on average, for the next frame), later ones of that frame
-  // wait for the next, where only the newest is painted.
-  let wanted = null, busy = false, scheduled = false, paintedThisFrame = false;
-
   function paint(t) {
     const gds = graphs();
     if (!gds) return Promise.resolve();
@@ -152,31 +147,9 @@
     }));
   }
 
-  function flush() {
-    scheduled = false;
-    if (busy || wanted === null) return;
-    const t = wanted;
-    wanted = null;
-    busy = true;
-    if (!paintedThisFrame) {
-      paintedThisFrame = true;
-      window.requestAnimationFrame(() => { paintedThisFrame = false; });
-    }
-    paint(t).catch((error) => console.error("stretch-fold repaint", error)).finally(() => {
-      busy = false;
-      if (wanted !== null) schedule();
-    });
-  }
-
-  function schedule() {
-    if (!scheduled) { scheduled = true; window.requestAnimationFrame(flush); }
-  }
-
-  function show(t) {
-    wanted = t;
-    if (paintedThisFrame || busy) schedule();
-    else flush();
-  }
+  // at most one repaint per animation frame, of the newest t (assets/direct_draw.js)
+  const painter = window.polyvizDirectDraw.framePainter(paint, "stretch-fold repaint");
+  const show = (t) => painter.show(t);
 
   // --- play: t sweeps back and forth in the browser, one repaint per animation frame ---
   const play = { on: false, t: 0, dir: 1, last: 0, synced: 0, handle: null };
@@ -189,7 +162,7 @@
     if (next >= T_MAX) { next = T_MAX; play.dir = -1; }
     if (next <= T_MIN) { next = T_MIN; play.dir = 1; }
     play.t = next;
-    if (!busy) show(Math.round(next * 100) / 100);  // on the slider's 0.01 grid, as a link holds it
+    if (!painter.busy) show(Math.round(next * 100) / 100);  // on the slider's 0.01 grid, as a link holds it
     if (now - play.synced > SLIDER_SYNC_MS && window.dash_clientside.set_props) {
       play.synced = now;
       play.handle = Math.round(next * 100) / 100;
