@@ -219,11 +219,11 @@
   }
 
   /* What a dragged slider repaints with: paint(value) (which may return a promise) for the
-   * newest value shown, at most once per animation frame. The first value of a frame is
-   * painted at once (waiting for the next frame cost a pointer move ~10 ms on average); later
-   * ones of that frame wait for the next, where only the newest is painted; none while a
-   * paint is still drawing. */
-  function framePainter(paint, label) {
+   * newest value shown, at most once per animation frame. With atOnce, the first value of a
+   * frame is painted at once (waiting for the next frame cost a pointer move ~10 ms on
+   * average); later ones, or all without it, wait for the next frame, where only the newest
+   * is painted; none while a paint is still drawing. */
+  function framePainter(paint, label, atOnce) {
     let wanted = null, busy = false, scheduled = false, paintedThisFrame = false;
     function flush() {
       scheduled = false;
@@ -252,7 +252,7 @@
     return {
       show(value) {
         wanted = value;
-        if (paintedThisFrame || busy) schedule();
+        if (!atOnce || paintedThisFrame || busy) schedule();
         else flush();
       },
       get busy() { return busy; },

@@ -277,8 +277,11 @@
       return u.traces.length ? window.Plotly.update(g, u.update, u.layout, u.traces) : window.Plotly.relayout(g, u.layout);
     }));
   }
-  // at most one repaint per animation frame, of the newest position (assets/direct_draw.js)
-  const painter = window.polyvizDirectDraw.framePainter(paint, "sphere repaint");
+  // At most one repaint per animation frame, of the newest position, on the next frame
+  // (assets/direct_draw.js). Not at once, as on Stretch & fold: a repaint here is ~80 ms of
+  // Plotly.update, and one started at once met the server's exact figures at release (drag
+  // p50 101 -> 83 ms, but release -> exact figures 91 -> 180 ms, interleaved A/B x3).
+  const painter = window.polyvizDirectDraw.framePainter(paint, "sphere repaint", false);
 
   const MOVED = { "sp-v-az": "v", "sp-v-el": "v", "sp-w-az": "w", "sp-w-el": "w", "sp-k": "k" };
   const num = (drag, value) => (typeof drag === "number" ? drag : value);

@@ -148,7 +148,7 @@
   }
 
   // at most one repaint per animation frame, of the newest t (assets/direct_draw.js)
-  const painter = window.polyvizDirectDraw.framePainter(paint, "stretch-fold repaint");
+  const painter = window.polyvizDirectDraw.framePainter(paint, "stretch-fold repaint", true);
   const show = (t) => painter.show(t);
 
   // --- play: t sweeps back and forth in the browser, one repaint per animation frame ---
