@@ -12,7 +12,9 @@ from __future__ import annotations
 import pathlib
 import re
 
-from flask import Flask, request, send_file
+from flask import Flask
+
+from services import static_files
 
 RUNTIME = pathlib.Path(__file__).with_name("browser_polyfill") / "regenerator-runtime-0.14.1.js"
 # Dash's URL for the polyfill, with or without the fingerprint it adds in a page's tags.
@@ -20,13 +22,4 @@ _POLYFILL_URL = re.compile(r"dash/deps/polyfill@7(\.v[\w]+m\d+)?\.\d+\.\d+(\.min
 
 
 def install(server: Flask, pathname_prefix: str = "/") -> None:
-    suites_prefix = pathname_prefix + "_dash-component-suites/"
-
-    @server.before_request
-    def serve_regenerator_runtime():
-        path = request.path
-        if request.method in ("GET", "HEAD") and path.startswith(suites_prefix) \
-                and _POLYFILL_URL.fullmatch(path[len(suites_prefix):]):
-            # static_files' after-request hook compresses it once and sets its cache lifetime.
-            return send_file(RUNTIME, mimetype="application/javascript", conditional=True, max_age=3600)
-        return None
+    static_files.serve_in_place(server, pathname_prefix, _POLYFILL_URL, RUNTIME)

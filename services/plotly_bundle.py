@@ -18,7 +18,9 @@ import pathlib
 import re
 
 from dash.fingerprint import build_fingerprint
-from flask import Flask, request, send_file
+from flask import Flask
+
+from services import static_files
 
 BUNDLE = pathlib.Path(__file__).with_name("plotly_bundle") / "plotly-polyviz.min.js"
 ENTRY = BUNDLE.with_name("entry.js")  # the bundle's source: the one list of its trace types
@@ -76,13 +78,4 @@ def csp_hash() -> str:
 
 
 def install(server: Flask, pathname_prefix: str = "/") -> None:
-    suites_prefix = pathname_prefix + "_dash-component-suites/"
-
-    @server.before_request
-    def serve_partial_plotly():
-        path = request.path
-        if request.method in ("GET", "HEAD") and path.startswith(suites_prefix) \
-                and _PLOTLY_URL.fullmatch(path[len(suites_prefix):]):
-            # static_files' after-request hook compresses it once and sets its cache lifetime.
-            return send_file(BUNDLE, mimetype="application/javascript", conditional=True, max_age=3600)
-        return None
+    static_files.serve_in_place(server, pathname_prefix, _PLOTLY_URL, BUNDLE)

@@ -25,12 +25,13 @@ import gzip
 import logging
 import os
 import pathlib
+import re
 import threading
 import zlib
 
 import brotli
 from dash.fingerprint import check_fingerprint
-from flask import Flask, Response, request
+from flask import Flask, Response, request, send_file
 
 log = logging.getLogger(__name__)
 
@@ -196,3 +197,19 @@ def install(server: Flask, pathname_prefix: str = "/", directory: pathlib.Path |
         return response
 
     return cache
+
+
+def serve_in_place(server: Flask, pathname_prefix: str, url: re.Pattern, file: pathlib.Path) -> None:
+    """Answer the Dash component-suite URLs that ``url`` matches in full (after
+    ``_dash-component-suites/``) with ``file``, a script of ours, instead of Dash's; install's
+    after-request hook compresses it once and gives it its cache lifetime."""
+    suites_prefix = pathname_prefix + "_dash-component-suites/"
+
+    def answer_with_file():
+        path = request.path
+        if request.method in ("GET", "HEAD") and path.startswith(suites_prefix) \
+                and url.fullmatch(path[len(suites_prefix):]):
+            return send_file(file, mimetype="application/javascript", conditional=True, max_age=3600)
+        return None
+
+    server.before_request(answer_with_file)
