@@ -231,7 +231,7 @@
       const value = wanted;
       wanted = null;
       busy = true;
-      if (!paintedThisFrame) {
+      if (atOnce && !paintedThisFrame) {  // the frame's one paint: the next waits for its end
         paintedThisFrame = true;
         window.requestAnimationFrame(() => { paintedThisFrame = false; });
       }

@@ -26,6 +26,13 @@ def graph_script(driver, graph_id: str, body: str):
     return driver.execute_script(GRAPH_DIV + body, graph_id)
 
 
+def graphs_with_data(driver, graph_ids) -> bool:
+    """Whether each of these graphs has drawn a figure with traces (not dcc.Graph's empty one)."""
+    return driver.execute_script(
+        "return arguments[0].every((id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
+        " return !!(gd && gd._fullLayout && gd.data && gd.data.length); });", list(graph_ids))
+
+
 # JavaScript: the trace types the page's drawn graphs were sent, the ones plotly.js has (a
 # partial bundle: services/plotly_bundle.py) and any sent trace it has no module for (Plotly
 # hides such a trace instead of drawing it).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from in_browser import graph_script, wait_for
+from in_browser import graphs_with_data, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -21,8 +21,7 @@ return [...document.querySelectorAll('#' + arguments[0] + ' canvas')]
 
 
 def panels_drawn(driver) -> bool:
-    return all(graph_script(driver, panel, "return !!(gd && gd._fullLayout && gd.data && gd.data.length);")
-               for panel in SF_PANELS)
+    return graphs_with_data(driver, SF_PANELS)
 
 
 @pytest.fixture

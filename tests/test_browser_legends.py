@@ -14,7 +14,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import severe_console_errors
-from in_browser import wait_for
+from in_browser import graphs_with_data, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -64,12 +64,6 @@ def assert_same_both_ways(pictures: dict, expected_graphs: set[str]) -> None:
     assert moved == {}
 
 
-def graphs_drawn(driver, ids) -> bool:
-    return driver.execute_script(
-        "return arguments[0].every((id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
-        " return gd && gd._fullLayout && gd.data && gd.data.length > 0; });", list(ids))
-
-
 @pytest.mark.parametrize("url, graphs", [
     ("/stretch-fold?op=shift&t=1.5&eps=0.01&n=300", {"sf-curve"}),
     ("/sphere?dim=3&neurons=8", {"sp-scene", "sp-scaling"}),
@@ -77,7 +71,7 @@ def graphs_drawn(driver, ids) -> bool:
 ])
 def test_a_pages_legends_do_not_depend_on_how_its_graphs_were_first_drawn(browser, live_server, url, graphs):
     browser.get(live_server + url)
-    wait_for(browser, lambda d: graphs_drawn(d, graphs), timeout=90)
+    wait_for(browser, lambda d: graphs_with_data(d, graphs), timeout=90)
     assert_same_both_ways(legends_both_ways(browser), graphs)
     assert severe_console_errors(browser) == []
 
@@ -89,6 +83,6 @@ def test_a_training_runs_legends_do_not_depend_on_how_its_graphs_were_first_draw
     button.click()
     wait_for(browser, lambda d: "Trained 200 steps" in d.find_element(By.ID, "tr-status").text, timeout=120)
     result_graphs = {"tr-data-fig", "tr-curves"}
-    wait_for(browser, lambda d: graphs_drawn(d, result_graphs | {"tr-animation"}), timeout=60)
+    wait_for(browser, lambda d: graphs_with_data(d, result_graphs | {"tr-animation"}), timeout=60)
     assert_same_both_ways(legends_both_ways(browser), result_graphs)
     assert severe_console_errors(browser) == []

@@ -181,6 +181,18 @@ def test_play_draws_the_servers_figures_and_pausing_commits_the_shown_t(browser,
 
 # --- what the browser paints while t moves is the picture Plotly paints of the server's figure
 
+def paint_directly(driver, t: float, graph_ids) -> None:
+    """Show t as a drag does (sfLive) and wait until every graph of ``graph_ids`` has been
+    repainted for it by the direct path (its "polyviz_painted"), not by Plotly."""
+    driver.execute_script(
+        "for (const id of arguments[0]) { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
+        " gd.__painted = 0; gd.on('polyviz_painted', () => { gd.__painted++; }); }"
+        "window.dash_clientside.polyviz.sfLive(arguments[1]);", list(graph_ids), t)
+    wait_for(driver, lambda d: d.execute_script(
+        "return arguments[0].every((id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
+        " return gd.__painted > 0 && gd.layout.meta.t === arguments[1]; });", list(graph_ids), t))
+
+
 def panel_pictures(driver) -> dict:
     return {name: driver.find_element(By.ID, panel).screenshot_as_base64 for name, panel in PANEL_IDS.items()}
 
@@ -193,14 +205,7 @@ def test_the_pixels_painted_while_t_moves_are_plotlys_pixels_of_the_servers_figu
     browser.get(url.format(t=1))
     wait_for(browser, lambda d: settled(d, t=None))
     start = panel_pictures(browser)
-    browser.execute_script(
-        "for (const id of Object.values(arguments[0])) { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
-        " gd.__painted = 0; gd.on('polyviz_painted', () => { gd.__painted++; }); }"
-        "window.dash_clientside.polyviz.sfLive(1.5);", PANEL_IDS)
-    # every panel repainted by the direct path (not by Plotly), showing t = 1.5
-    wait_for(browser, lambda d: d.execute_script(
-        "return Object.values(arguments[0]).every((id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
-        " return gd.__painted > 0 && gd.layout.meta.t === 1.5; });", PANEL_IDS))
+    paint_directly(browser, 1.5, PANEL_IDS.values())
     panels = drawn_panels(browser)
     assert_drawn_as_server_draws(panels, SF_STATE)
     browser.execute_async_script("requestAnimationFrame(() => requestAnimationFrame(arguments[0]))")
@@ -228,14 +233,7 @@ def test_the_svg_lines_moved_while_t_moves_are_the_paths_plotly_writes(browser, 
             "'#' + id + ' .scatterlayer g.trace')[1].querySelectorAll('g.lines > path.js-line')]"
             ".map((p) => p.getAttribute('d')));")
     before = browser.execute_script(read)
-    browser.execute_script(
-        "for (const id of ['sf-circle', 'sf-curve']) { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
-        " gd.__painted = 0; gd.on('polyviz_painted', () => { gd.__painted++; }); }"
-        "window.dash_clientside.polyviz.sfLive(1.5);")
-    # repainted by the direct path (not by Plotly), showing t = 1.5
-    wait_for(browser, lambda d: d.execute_script(
-        "return ['sf-circle', 'sf-curve'].every((id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
-        " return gd.__painted > 0 && gd.layout.meta.t === 1.5; });"))
+    paint_directly(browser, 1.5, ["sf-circle", "sf-curve"])
     direct = browser.execute_script(read)
     browser.execute_async_script(
         "const done = arguments[0];"
