@@ -101,14 +101,21 @@ def test_every_page_starts_loading_plotly_from_its_head(client):
         assert page.count("plotly/package_data/plotly") == 1, path
 
 
-def test_the_heads_plotly_url_changes_with_the_bundle_and_is_kept_for_a_year(client, monkeypatch):
+def test_the_heads_plotly_url_changes_with_the_bundle_and_is_kept_for_a_year(client, monkeypatch, tmp_path):
     assert re.fullmatch(r"/_dash-component-suites/plotly/package_data/plotly\.v\d+_\d+_\d+m\d+\.min\.js", PLOTLY_URL)
     assert plotly_bundle.bundle_version().replace(".", "_") in PLOTLY_URL
     response = client.get(PLOTLY_URL)
     assert response.status_code == 200 and response.data == plotly_bundle.BUNDLE.read_bytes()
     assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-    # the number is the bundle's content: another bundle, another URL
-    monkeypatch.setattr(plotly_bundle, "BUNDLE", plotly_bundle.ENTRY)  # any other file
+    # the number is the bundle's content: the same bytes, the same URL; a rebuild of the same
+    # plotly.js version (one byte more), another URL
+    same, rebuilt = tmp_path / "same.js", tmp_path / "rebuilt.js"
+    same.write_bytes(plotly_bundle.BUNDLE.read_bytes())
+    rebuilt.write_bytes(plotly_bundle.BUNDLE.read_bytes() + b"\n")
+    monkeypatch.setattr(plotly_bundle, "BUNDLE", same)
+    assert plotly_bundle.plotly_url(fingerprinted=True) == PLOTLY_URL
+    monkeypatch.setattr(plotly_bundle, "BUNDLE", rebuilt)
+    assert plotly_bundle.bundle_version() in PLOTLY_URL.replace("_", ".")
     assert plotly_bundle.plotly_url(fingerprinted=True) != PLOTLY_URL
 
 
