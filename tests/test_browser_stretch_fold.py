@@ -247,3 +247,21 @@ def test_the_svg_lines_moved_while_t_moves_are_the_paths_plotly_writes(browser, 
     assert len(curve) == 1 and curve[0].count("L") == CURVE_STEPS - 1  # the slice keeps every point
     assert segments != before[0] and curve != before[1]
     assert severe_console_errors(browser) == []
+
+
+def test_a_drag_paints_its_first_t_at_once_and_then_only_the_newest_once_per_frame(browser, live_server):
+    """direct_draw.framePainter as Stretch & fold uses it: the first t is painted in the call
+    that shows it (no wait for the next animation frame); the ts shown after it in the same
+    frame are painted once, on the next frame, and only the newest of them."""
+    browser.get(live_server + SF_URL.replace("t=-1", "t=1"))
+    wait_for(browser, lambda d: settled(d, t=None))
+    at_once, later = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "const gd = document.querySelector('#sf-circle .js-plotly-plot'), seen = [];"
+        "gd.on('polyviz_painted', () => seen.push(gd.layout.meta.t));"
+        "const live = window.dash_clientside.polyviz.sfLive;"
+        "live(1.5); const atOnce = seen.slice(); live(1.6); live(1.7);"
+        "requestAnimationFrame(() => requestAnimationFrame(() => requestAnimationFrame(() => done([atOnce, seen]))));")
+    assert at_once == [1.5]
+    assert later == [1.5, 1.7]
+    assert severe_console_errors(browser) == []
